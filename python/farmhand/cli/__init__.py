@@ -1,0 +1,70 @@
+"""The ``farmhand`` command line.
+
+Each command group lives in its own module with a ``register(subparsers)`` function that adds its
+parsers and sets ``func`` (taking the parsed namespace, returning an exit code).
+Errors that Farmhand raises on purpose become one line on stderr and a non-zero exit; anything else is
+a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Optional
+
+from farmhand import __version__
+from farmhand.errors import FarmhandError, UsageError
+
+COMMAND_MODULES = (
+    "farmhand.cli.scan",
+    "farmhand.cli.nodes",
+    "farmhand.cli.jobs",
+    "farmhand.cli.demo",
+    "farmhand.cli.monitor",
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse's default prints usage and exits 2; keep the exit code but make it one clear line.
+        self.exit(2, f"farmhand: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="farmhand", description="Agentless SSH render farm for Houdini.")
+    parser.add_argument("--version", action="version", version=f"farmhand {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+    # paramiko logs whole tracebacks for errors we translate and report ourselves.
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL if args.verbose < 2 else logging.DEBUG)
+    try:
+        return int(args.func(args) or 0)
+    except UsageError as exc:
+        print(f"farmhand: {exc.message}", file=sys.stderr)
+        return 2
+    except FarmhandError as exc:
+        print(f"farmhand: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("farmhand: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The only package that imports ``hou``. It reads scene values and passes plain values inward."""

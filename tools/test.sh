@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The README's test command: sets up everything (apt + venvs) and runs lint, types and every test,
+# the Qt tests under both PySide6 and PySide2. Needs root (network namespaces for the sshd node lab).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh --pyside2
+export QT_QPA_PLATFORM=offscreen
+mkdir -p artifacts
+
+echo "== ruff"
+.venv/bin/ruff check .
+echo "== mypy (core, ui, houdini against types-houdini)"
+.venv/bin/mypy
+echo "== pytest (PySide6)"
+FARMHAND_QT_API=pyside6 .venv/bin/python -m pytest -q "$@"
+echo "== pytest (PySide2, Qt tests)"
+FARMHAND_QT_API=pyside2 .venv-pyside2/bin/python -m pytest -q -m ui tests/ui
