@@ -1,0 +1,119 @@
+"""The lab itself: real sshd nodes with distinct addresses, hostnames, MACs and host keys; faults work."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+
+import pytest
+
+from farmhand.lab import GHOST, LocalFarm, netns
+
+pytestmark = pytest.mark.lab
+
+
+def _ssh(farm: LocalFarm, name: str, command: str) -> subprocess.CompletedProcess[str]:
+    node = farm.node(name)
+    return farm.run_in_lab([
+        "ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+        "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=3", "-i", str(farm.identity_file), "-p", str(node.port),
+        f"{farm.user}@{node.address}", command,
+    ])
+
+
+def _connect(address: str, port: int = 22) -> str:
+    try:
+        with socket.create_connection((address, port), timeout=0.5) as s:
+            return s.recv(16).decode("latin-1")
+    except ConnectionRefusedError:
+        return "refused"
+    except (TimeoutError, socket.timeout):
+        return "silent"
+
+
+def test_nodes_are_distinct_real_sshd(lab: LocalFarm) -> None:
+    seen = set()
+    for node in lab.nodes:
+        proc = _ssh(lab, node.name, "hostname; cat /sys/class/net/eth0/address")
+        assert proc.returncode == 0, proc.stderr
+        hostname, mac = proc.stdout.split()
+        assert hostname == node.hostname
+        seen.add(mac)
+    assert len(seen) == len(lab.nodes)
+    assert len({line.split()[2] for line in lab.known_hosts_lines()}) == len(lab.nodes)
+
+
+def test_lab_has_no_route_out(lab: LocalFarm) -> None:
+    routes = netns.run_in(lab.lab_ns, ["ip", "route"]).stdout
+    assert "default" not in routes
+    with pytest.raises(OSError):
+        lab.call_in_lab(lambda: socket.create_connection(("192.0.2.1", 22), timeout=0.5))
+
+
+def test_faults(make_lab) -> None:  # type: ignore[no-untyped-def]
+    farm = make_lab(n=2)
+    a, b = (n.name for n in farm.nodes)
+    addr_a, addr_b = farm.node(a).address, farm.node(b).address
+    assert farm.call_in_lab(lambda: _connect(addr_a)).startswith("SSH-2.0-OpenSSH")
+    assert farm.call_in_lab(lambda: _connect(GHOST)) == "refused"
+
+    farm.drop(a)
+    assert farm.call_in_lab(lambda: _connect(addr_a)) == "silent"
+    farm.undrop(a)
+    assert farm.call_in_lab(lambda: _connect(addr_a)).startswith("SSH-")
+
+    farm.stop_sshd(b)
+    assert farm.call_in_lab(lambda: _connect(addr_b)) == "refused"
+    farm.start_sshd(b)
+    farm.serve_not_ssh(b)
+    assert farm.call_in_lab(lambda: _connect(addr_b)).startswith("HTTP/1.0")
+    farm.restore_ssh(b)
+
+    before = farm.known_hosts_lines()[0]
+    farm.change_host_key(a)
+    assert farm.known_hosts_lines()[0] != before
+    assert _ssh(farm, a, "true").returncode == 0
+
+    farm.kill_node(a)
+    assert not netns.pids(farm.node(a).netns or "")
+    farm.add_silent("10.77.0.50")
+    farm.add_fake_service("10.77.0.60")
+    assert farm.call_in_lab(lambda: _connect("10.77.0.50")) == "silent"
+    assert farm.call_in_lab(lambda: _connect("10.77.0.60")).startswith("220 ")
+
+
+def test_teardown_removes_everything() -> None:
+    farm = LocalFarm(n=2)
+    with farm:
+        names = [farm.lab_ns, *(n.netns for n in farm.nodes)]
+        assert all(netns.exists(str(n)) for n in names)
+        root = farm.root
+    assert not any(netns.exists(str(n)) for n in names)
+    assert not root.exists()
+
+
+def test_teardown_after_failure() -> None:
+    farm = LocalFarm(n=1)
+    with pytest.raises(ZeroDivisionError), farm:
+        name = farm.lab_ns
+        1 / 0
+    assert not netns.exists(name)
+
+
+def test_inside_is_per_thread(lab: LocalFarm) -> None:
+    routes = subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
+    assert "unreachable 10.77.0.0/24" in routes
+    addr = lab.nodes[0].address
+    with lab.inside():
+        assert _connect(addr).startswith("SSH-")
+    # Outside the lab the guard route makes the address unreachable at once (nothing leaves the machine).
+    with pytest.raises(OSError):
+        socket.create_connection((addr, 22), timeout=0.3)
+
+
+def test_loopback_mode() -> None:
+    with LocalFarm(n=2, mode="loopback") as farm:
+        for node in farm.nodes:
+            assert node.address.startswith("127.")
+            assert _connect(node.address, node.port).startswith("SSH-")
+            assert _ssh(farm, node.name, "echo ok").stdout.strip() == "ok"
