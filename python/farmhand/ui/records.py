@@ -1,0 +1,202 @@
+"""Plain records the panel displays and the requests it makes.
+
+The widgets know only these types. :mod:`farmhand.ui.backend` fills them from the job store and the node
+registry, tests fill them from recorded snapshots, and :mod:`farmhand.houdini` fills a
+:class:`SubmitContext` from the scene. Nothing here imports Qt.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Callable, Optional
+
+
+class NodeStatus(str, Enum):
+    IDLE = "idle"
+    RENDERING = "rendering"
+    UNREACHABLE = "unreachable"
+    BLOCKLISTED = "blocklisted"
+    DISABLED = "disabled"
+    UNTRUSTED = "untrusted"
+    UNKNOWN = "unknown"
+
+
+class JobStatus(str, Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class FrameStatus(str, Enum):
+    WAITING = "waiting"
+    RENDERING = "rendering"
+    DONE = "done"
+    FAILED = "failed"
+    RETRYING = "retrying"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """One render node as the Nodes tab shows it."""
+
+    host: str
+    status: NodeStatus
+    address: str = ""
+    trusted: bool = False
+    enabled: bool = False
+    fingerprint: str = ""
+    cores: Optional[int] = None
+    ram_gb: Optional[float] = None
+    gpus: tuple[str, ...] = ()
+    houdini: tuple[str, ...] = ()
+    load: Optional[float] = None
+    #: Who the node renders for right now ("shot010_v003 (anna)"), empty when idle.
+    rendering_for: str = ""
+    #: Why the node is unreachable/blocklisted, in words.
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class JobView:
+    """One job in the queue."""
+
+    job_id: str
+    name: str
+    status: JobStatus
+    priority: int = 50
+    owner: str = ""
+    preset: str = ""
+    frames_total: int = 0
+    frames_done: int = 0
+    frames_failed: int = 0
+    frames_rendering: int = 0
+    eta_seconds: Optional[float] = None
+    submitted_at: float = 0.0
+    #: The job's last problem in words ("3 frames failed: no Houdini licence on render04").
+    message: str = ""
+
+    @property
+    def progress(self) -> float:
+        """Share of frames done, 0..1."""
+        return self.frames_done / self.frames_total if self.frames_total else 0.0
+
+
+@dataclass(frozen=True)
+class JobNodeView:
+    """One node's part in the selected job."""
+
+    host: str
+    state: str
+    current_frame: Optional[float] = None
+    #: Progress of the current frame (ALF %), 0..100; None when the renderer reports none.
+    frame_percent: Optional[float] = None
+    frames_done: int = 0
+    #: Frames assigned to this node so far (done + running + queued on it).
+    frames_assigned: int = 0
+    sec_per_frame: Optional[float] = None
+    #: The node's last error in words.
+    error: str = ""
+
+    @property
+    def share(self) -> float:
+        return self.frames_done / self.frames_assigned if self.frames_assigned else 0.0
+
+
+@dataclass(frozen=True)
+class FrameView:
+    frame: float
+    status: FrameStatus
+    host: str = ""
+    attempts: int = 0
+    seconds: Optional[float] = None
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    job: JobView
+    nodes: tuple[JobNodeView, ...] = ()
+    frames: tuple[FrameView, ...] = ()
+
+
+@dataclass(frozen=True)
+class FarmSnapshot:
+    """Everything one poll read; built off the UI thread, applied on it in one go."""
+
+    jobs: tuple[JobView, ...] = ()
+    nodes: tuple[NodeView, ...] = ()
+    detail: Optional[JobDetail] = None
+    taken_at: float = field(default_factory=time.time)
+    #: A problem reading the store, in words (the panel shows it and keeps the last good data).
+    error: str = ""
+
+
+class Severity(str, Enum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class PreflightFinding:
+    """A problem found in the scene before submitting, with an optional one-click fix.
+
+    ``fix`` runs on the UI thread (it may touch the scene) and returns nothing; the host refreshes the
+    :class:`SubmitContext` afterwards.
+    """
+
+    severity: Severity
+    message: str
+    fix_label: str = ""
+    fix: Optional[Callable[[], None]] = None
+
+
+@dataclass(frozen=True)
+class SubmitContext:
+    """What the host application knows when the Submit tab opens (all optional outside Houdini)."""
+
+    rop_path: str = ""
+    frame_start: float = 1.0
+    frame_end: float = 1.0
+    frame_step: float = 1.0
+    hip_path: str = ""
+    houdini_version: str = ""
+    presets: tuple[str, ...] = ()
+    preset: str = ""
+    findings: tuple[PreflightFinding, ...] = ()
+    job_name: str = ""
+
+
+class ChunkPolicy(str, Enum):
+    ADAPTIVE = "adaptive"
+    FIXED = "fixed"
+    SINGLE_FRAMES = "single"
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    """What the user asked for on the Submit tab."""
+
+    rop_path: str
+    hip_path: str
+    frame_start: float
+    frame_end: float
+    frame_step: float
+    preset: str
+    chunk_policy: ChunkPolicy = ChunkPolicy.ADAPTIVE
+    chunk_size: int = 1
+    nodes: tuple[str, ...] = ()
+    priority: int = 50
+    single_node: bool = False
+    job_name: str = ""
+    houdini_version: str = ""
