@@ -1,0 +1,222 @@
+"""The client API of the dispatcher, for the CLI and the Houdini panel.
+
+A client never opens a network port and never talks to nodes: it reads the SQLite job store directly
+(WAL mode, so reads never block the dispatcher) and sends commands by inserting rows into the store's
+``commands`` table, which the dispatcher applies within one step (~0.1 s). Any call that needs the
+dispatcher (``submit``, the job commands) starts it, detached, when it is not running.
+
+Typical use::
+
+    client = Client()
+    job_id = client.submit(JobSpec(preset="hrender", file="/share/shot.hip", target="/out/mantra1",
+                                   frames="1-240"))
+    version = 0
+    while True:
+        snap = client.watch(job_id, version, timeout=1.0)   # returns as soon as anything changed
+        version = snap.version
+        ...                                                  # draw snap.nodes / snap.frames
+        if snap.state.finished:
+            break
+
+Every method may block briefly on SQLite; the panel calls them from a worker thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any, Optional
+
+from farmhand import dispatcher_process
+from farmhand.errors import NotFound, UsageError
+from farmhand.frames import Frame, FrameSpec, normalise
+from farmhand.jobs import (
+    CommandOp,
+    DispatcherInfo,
+    Event,
+    JobSnapshot,
+    JobSpec,
+    JobSummary,
+    LogLine,
+)
+from farmhand.store import Store, read_logs
+
+log = logging.getLogger(__name__)
+
+
+class Client:
+    """Reads jobs from the store and sends commands to the dispatcher of one ``FARMHAND_HOME``.
+
+    Args:
+        store: an open store (tests); default opens ``paths.jobs_db()``.
+        autostart: start the dispatcher when a command needs it and it is not running.
+    """
+
+    def __init__(self, store: Optional[Store] = None, *, autostart: bool = True) -> None:
+        self.store = store or Store()
+        self.autostart = autostart
+
+    def close(self) -> None:
+        self.store.close()
+
+    # --- jobs -----------------------------------------------------------------------------------------
+
+    def submit(self, spec: JobSpec) -> str:
+        """Validate ``spec``, queue it and return the new job's id (the dispatcher is started if needed).
+
+        Raises:
+            UsageError: the frame spec, preset, chunk policy or paths are invalid (one line naming the fix).
+        """
+        frames, outputs = prepare(spec)
+        job_id = self.store.insert_job(spec, frames, outputs)
+        log.info("job %s submitted: %d frames", job_id, len(frames))
+        self._ensure()
+        return job_id
+
+    def jobs(self) -> list[JobSummary]:
+        """Every job in the store, oldest first."""
+        return self.store.summaries()
+
+    def job(self, job_id: str, *, events: int = 50) -> JobSnapshot:
+        """One job: its summary, spec, per-node progress, every frame and the latest ``events`` events."""
+        store = self.store
+        with store._read():
+            summary = store.summary(job_id)
+            return JobSnapshot(summary=summary, spec=store.spec(job_id), nodes=tuple(store.progress(job_id)),
+                               frames=tuple(store.frames(job_id)),
+                               events=tuple(store.events(job_id, limit=events)), version=store.version())
+
+    def version(self) -> int:
+        """The store's change counter: it grows whenever the dispatcher commits anything."""
+        return self.store.version()
+
+    def watch(self, job_id: str, since: int = 0, *, timeout: float = 1.0, poll: float = 0.05) -> JobSnapshot:
+        """Wait until the store changed after version ``since`` (or ``timeout`` passed) and return the job.
+
+        Polling one integer every ``poll`` seconds keeps progress latency well under the 0.5 s budget.
+        """
+        deadline = time.monotonic() + timeout
+        while self.store.version() <= since and time.monotonic() < deadline:
+            time.sleep(poll)
+        return self.job(job_id)
+
+    def wait(self, job_id: str, timeout: Optional[float] = None) -> JobSnapshot:
+        """Block until the job is done, failed or cancelled (or ``timeout``) and return its last snapshot."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        version = 0
+        while True:
+            snap = self.watch(job_id, version, timeout=1.0)
+            version = snap.version
+            if snap.state.finished or (deadline is not None and time.monotonic() > deadline):
+                return snap
+            if self.autostart and not dispatcher_process.running():
+                self._ensure()
+
+    def events(self, job_id: Optional[str] = None, since: int = 0, limit: int = 200) -> list[Event]:
+        """Dispatcher decisions (assignments, failures, retries, stalls ...), oldest first."""
+        if job_id is not None:
+            self.store.job_row(job_id)
+        return self.store.events(job_id, since=since, limit=limit)
+
+    def logs(self, job_id: str, node: Optional[str] = None, frame: Optional[Frame] = None) -> list[LogLine]:
+        """Renderer output of a job: all of it, one node's, or the lines written while ``frame`` rendered."""
+        self.store.job_row(job_id)
+        return read_logs(job_id, node, None if frame is None else normalise(frame))
+
+    # --- commands -------------------------------------------------------------------------------------
+
+    def cancel(self, job_id: str) -> int:
+        """Cancel the job: running chunks are killed on their nodes (TERM, then KILL)."""
+        return self._command(job_id, CommandOp.CANCEL)
+
+    def pause(self, job_id: str) -> int:
+        """Stop handing out new chunks; running chunks finish."""
+        return self._command(job_id, CommandOp.PAUSE)
+
+    def resume(self, job_id: str) -> int:
+        return self._command(job_id, CommandOp.RESUME)
+
+    def retry(self, job_id: str) -> int:
+        """Put failed frames back in the queue (and a failed or cancelled job back to running)."""
+        return self._command(job_id, CommandOp.RETRY)
+
+    def set_priority(self, job_id: str, priority: int) -> int:
+        """Higher runs first; jobs of equal priority run oldest first."""
+        return self._command(job_id, CommandOp.PRIORITY, {"priority": int(priority)})
+
+    def requeue_frame(self, job_id: str, frame: Frame) -> int:
+        """Render one frame again (even a done one), e.g. after the artist deleted a bad image."""
+        frame = normalise(frame)
+        if not any(row.frame == frame for row in self.store.frames(job_id)):
+            raise NotFound(f"job {job_id} has no frame {frame}; see 'farmhand status {job_id}'")
+        return self._command(job_id, CommandOp.REQUEUE_FRAME, {"frame": frame})
+
+    def command_result(self, command_id: int, timeout: float = 0.0) -> Optional[str]:
+        """The dispatcher's answer to a command, waiting up to ``timeout`` seconds; None if not handled."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.store.command_result(command_id)
+            if result is not None or time.monotonic() >= deadline:
+                return result
+            time.sleep(0.05)
+
+    def _command(self, job_id: Optional[str], op: CommandOp, arg: Optional[dict[str, Any]] = None) -> int:
+        command_id = self.store.add_command(job_id, op, arg)
+        self._ensure()
+        return command_id
+
+    # --- the dispatcher process -----------------------------------------------------------------------
+
+    def dispatcher(self) -> DispatcherInfo:
+        """Whether this FARMHAND_HOME's dispatcher runs, its pid and its last heartbeat."""
+        return dispatcher_process.info(self.store)
+
+    def ensure_dispatcher(self) -> DispatcherInfo:
+        """Start the dispatcher (detached) unless it is already running."""
+        dispatcher_process.ensure_running()
+        return self.dispatcher()
+
+    def stop_dispatcher(self, timeout: float = 10.0) -> bool:
+        """Ask the dispatcher to exit after its current step; True once it is gone."""
+        if not dispatcher_process.running():
+            return True
+        self.store.add_command(None, CommandOp.STOP)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not dispatcher_process.running():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _ensure(self) -> None:
+        if self.autostart:
+            dispatcher_process.ensure_running()
+
+
+def prepare(spec: JobSpec) -> tuple[list[Frame], list[Optional[str]]]:
+    """Check a job spec at the edge and return its frames and the expected output of each frame."""
+    from farmhand.frames import expand_output
+    from farmhand.presets import load_preset
+
+    frames = FrameSpec.parse(spec.frames)
+    preset = load_preset(spec.preset)
+    if isinstance(spec.chunk, str) and spec.chunk != "auto":
+        raise UsageError(f"chunk size {spec.chunk!r} is not valid; use 'auto' or a whole number of frames")
+    if isinstance(spec.chunk, int) and spec.chunk < 1:
+        raise UsageError(f"chunk size {spec.chunk} is not valid; use 'auto' or a number of frames >= 1")
+    if spec.preset == "command" and not spec.command:
+        raise UsageError("the command preset needs --command 'TEMPLATE' (e.g. 'render {file} {start} {end}')")
+    if preset.needs_command and spec.command:
+        preset = preset.with_command(spec.command)
+    if spec.file and "\n" in spec.file:
+        raise UsageError("the scene path contains a newline; rename the file")
+    outputs: list[Optional[str]] = [expand_output(spec.output, f) if spec.output else None for f in frames]
+    return list(frames), outputs
+
+
+def default_submitter() -> str:
+    return f"{os.environ.get('USER', 'user')}@{os.uname().nodename if hasattr(os, 'uname') else 'host'}"
+
+
+__all__ = ["Client", "default_submitter", "prepare"]

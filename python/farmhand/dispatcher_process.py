@@ -1,0 +1,152 @@
+"""The dispatcher as an operating-system process: one per ``FARMHAND_HOME``, found through a lock file.
+
+The running dispatcher holds an exclusive ``flock`` on ``FARMHAND_HOME/dispatcher.lock`` for its whole
+life and writes its pid into it. The kernel drops the lock when the process dies (even by SIGKILL), so
+"is it running?" is "can I take the lock?", with no stale pid files to clean up. ``ensure_running`` starts
+a detached dispatcher (own session, stdio to ``logs/dispatcher.log``) so it outlives the terminal or
+Houdini session that submitted the job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any, Optional
+
+from farmhand import paths
+from farmhand.errors import FarmhandError
+from farmhand.jobs import DispatcherInfo
+from farmhand.store import Store
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no flock; fall back to the pid check below.
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT = 10.0
+
+
+def lock_path() -> Path:
+    return paths.home() / "dispatcher.lock"
+
+
+class DispatcherLock:
+    """Held by the running dispatcher; ``acquire`` fails if another one holds it."""
+
+    def __init__(self) -> None:
+        self.path = lock_path()
+        self.fh: Optional[IO[str]] = None
+
+    def acquire(self) -> bool:
+        fh = open(self.path, "a+", encoding="utf-8")
+        os.chmod(self.path, 0o600)
+        if fcntl is not None:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.close()
+                return False
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n{time.time()}\n")
+        fh.flush()
+        self.fh = fh
+        return True
+
+    def release(self) -> None:
+        if self.fh is not None:
+            self.fh.close()
+            self.fh = None
+
+
+def running() -> bool:
+    """True when some process holds this home's dispatcher lock."""
+    path = lock_path()
+    if not path.exists():
+        return False
+    if fcntl is None:
+        return _pid_alive(_read_pid(path))
+    with open(path, "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return False
+
+
+def pid() -> Optional[int]:
+    return _read_pid(lock_path()) if running() else None
+
+
+def _read_pid(path: Path) -> Optional[int]:
+    try:
+        return int(path.read_text(encoding="utf-8").split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _pid_alive(value: Optional[int]) -> bool:
+    if value is None:
+        return False
+    try:
+        os.kill(value, 0)
+    except OSError:
+        return False
+    return True
+
+
+def python_for_dispatcher() -> str:
+    """A Python that can run ``-m farmhand``: ``FARMHAND_PYTHON``, this interpreter, or ``python3``.
+
+    Inside Houdini ``sys.executable`` is the Houdini binary, not a Python, so it is only used when its
+    name says it is one (``python3.11``, ``hython``).
+    """
+    env = os.environ.get("FARMHAND_PYTHON")
+    if env:
+        return env
+    name = Path(sys.executable).name.lower()
+    if name.startswith(("python", "hython")):
+        return sys.executable
+    return shutil.which("python3") or "python3"
+
+
+def ensure_running() -> None:
+    """Start a detached dispatcher for this FARMHAND_HOME unless one is running; wait until it is."""
+    if running():
+        return
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["FARMHAND_HOME"] = str(paths.home())
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    logfile = paths.logs_dir() / "dispatcher.log"
+    with open(logfile, "ab") as out:
+        kwargs: dict[str, Any] = {"start_new_session": True} if os.name == "posix" else {}
+        proc = subprocess.Popen(
+            [python_for_dispatcher(), "-m", "farmhand", "dispatcher", "--quiet-if-running"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env, close_fds=True, **kwargs)
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if running():
+            log.info("started dispatcher pid %s", proc.pid)
+            return
+        if proc.poll() is not None and not running():
+            break
+        time.sleep(0.02)
+    raise FarmhandError(f"the dispatcher did not start; see {logfile} "
+                        "(or run 'farmhand dispatcher' to see why)")
+
+
+def info(store: Store) -> DispatcherInfo:
+    started = store.meta("dispatcher_started")
+    beat = store.meta("dispatcher_heartbeat")
+    return DispatcherInfo(pid=pid(), running=running(), home=str(paths.home()),
+                          started=float(started) if started else None,
+                          heartbeat=float(beat) if beat else None)

@@ -1,0 +1,284 @@
+"""Job, chunk and frame records shared by the dispatcher, its store and every client (CLI, Qt panel).
+
+Everything here is a plain value: frozen dataclasses and ``str`` Enums, safe to pass between threads and
+to serialise as JSON (``to_dict``). The dispatcher owns the mutable truth in the SQLite store
+(:mod:`farmhand.store`); clients only ever see these snapshots.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+from farmhand.frames import Frame
+
+ChunkPolicy = Union[str, int]  # "auto" or a fixed number of frames per chunk
+
+
+class JobState(str, enum.Enum):
+    QUEUED = "queued"        # accepted, no frame started yet
+    RUNNING = "running"
+    PAUSED = "paused"        # no new chunks are handed out; running chunks finish
+    DONE = "done"            # every frame rendered and verified
+    FAILED = "failed"        # gave up: deterministic error, or frames out of retries
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
+
+
+class FrameState(str, enum.Enum):
+    WAITING = "waiting"      # not handed out yet
+    RENDERING = "rendering"  # part of a running chunk
+    DONE = "done"            # reported done and its outputs verified (or skipped because they existed)
+    FAILED = "failed"        # out of retries, or the job failed/cancelled before it rendered
+    RETRYING = "retrying"    # failed at least once and waiting for another node
+
+
+class ChunkState(str, enum.Enum):
+    STARTING = "starting"    # connecting / taking the node lock
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # cancelled by the user, by a backup that won, or by a stall/tail re-split
+    LOST = "lost"            # the dispatcher restarted while it ran; its frames were recovered
+
+
+class NodeActivity(str, enum.Enum):
+    """What one node is doing for one job (the per-node rows of a snapshot)."""
+
+    IDLE = "idle"
+    STARTING = "starting"
+    RENDERING = "rendering"
+    BUSY = "busy"            # another dispatcher holds the node's lock; skipped, not failed
+    BLOCKED = "blocked"      # failed this job too often; blocklisted for it
+    BACKOFF = "backoff"      # licence or connection trouble; waiting before the next try
+    OFFLINE = "offline"
+
+
+class CommandOp(str, enum.Enum):
+    CANCEL = "cancel"
+    PAUSE = "pause"
+    RESUME = "resume"
+    RETRY = "retry"              # failed frames (and a failed/cancelled job) go back to waiting
+    PRIORITY = "priority"        # arg: {"priority": int}
+    REQUEUE_FRAME = "requeue_frame"  # arg: {"frame": number}
+    STOP = "stop"                # the dispatcher process exits after this step
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What the user asked for. Parsed and validated at submit time (the CLI / panel edge).
+
+    ``frames`` keeps the user's frame spec text (``1-240x2``, ``1,5,10-20``); ``output`` is the output
+    pattern as given (``$F4``, ``####``) or None when the preset learns outputs from the renderer's lines.
+    ``nodes`` empty means every enabled, trusted node. ``houdini_version`` is the submitter's Houdini
+    build, used to pick a matching install on each node.
+    """
+
+    preset: str
+    frames: str
+    file: Optional[str] = None
+    target: Optional[str] = None
+    output: Optional[str] = None
+    command: Optional[str] = None
+    nodes: tuple[str, ...] = ()
+    chunk: ChunkPolicy = "auto"
+    priority: int = 50
+    single_node: bool = False
+    skip_existing: bool = False
+    houdini_version: Optional[str] = None
+    name: Optional[str] = None
+    submitter: Optional[str] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["nodes"] = list(self.nodes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobSpec:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["nodes"] = tuple(values.get("nodes") or ())
+        return cls(**values)
+
+    @property
+    def title(self) -> str:
+        if self.name:
+            return self.name
+        base = (self.file or self.command or self.preset).rsplit("/", 1)[-1]
+        return f"{base} {self.target}" if self.target else base
+
+
+@dataclass(frozen=True)
+class FrameRow:
+    frame: Frame
+    state: FrameState
+    node: Optional[str] = None
+    attempts: int = 0
+    output: Optional[str] = None           # the (first) verified output path, or the expected one
+    error_kind: Optional[str] = None       # a farmhand.failures.FailureKind value
+    error_message: Optional[str] = None
+    seconds: Optional[float] = None        # render time of the successful attempt
+
+
+@dataclass(frozen=True)
+class NodeRow:
+    """Live progress of one node on one job."""
+
+    node: str
+    state: NodeActivity
+    current_frame: Optional[Frame] = None
+    frame_percent: Optional[float] = None  # 0..100 within the current frame, when the renderer says
+    frames_done: int = 0                   # frames this node rendered (and verified) for the job
+    seconds_per_frame: Optional[float] = None
+    eta_seconds: Optional[float] = None    # until this node's current chunk ends
+    chunk_frames: int = 0                  # frames in its current chunk
+    chunk_done: int = 0
+    message: Optional[str] = None          # why it is busy/blocked/backing off
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    id: str
+    title: str
+    preset: str
+    state: JobState
+    priority: int
+    created: float
+    frames_total: int
+    frames_done: int
+    frames_failed: int
+    frames_rendering: int
+    eta_seconds: Optional[float] = None
+    error: Optional[str] = None
+    updated: float = 0.0
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.frames_done / self.frames_total if self.frames_total else 100.0
+
+
+@dataclass(frozen=True)
+class Event:
+    """One decision the dispatcher took, kept in the store for ``farmhand logs`` and the panel."""
+
+    id: int
+    time: float
+    job_id: Optional[str]
+    kind: str
+    message: str
+    node: Optional[str] = None
+    frame: Optional[Frame] = None
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """Everything a client shows about one job, read in one transaction."""
+
+    summary: JobSummary
+    spec: JobSpec
+    nodes: tuple[NodeRow, ...] = ()
+    frames: tuple[FrameRow, ...] = ()
+    events: tuple[Event, ...] = ()  # the most recent events, oldest first
+    version: int = 0                # the store's change counter when this was read
+
+    @property
+    def id(self) -> str:
+        return self.summary.id
+
+    @property
+    def state(self) -> JobState:
+        return self.summary.state
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = to_jsonable(self)
+        return data
+
+
+@dataclass(frozen=True)
+class LogLine:
+    time: float
+    node: str
+    frame: Optional[Frame]
+    stream: str  # "out" / "err" / "farmhand"
+    text: str
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Retry and blame thresholds, one value object instead of numbers buried in the dispatcher.
+
+    Attributes:
+        max_attempts: attempts per frame before it is marked failed.
+        node_failures_to_block: failures of one node on one job before it is blocklisted for that job.
+        agree_to_fail: distinct nodes reporting the same deterministic error (missing file, scene load)
+            before the whole job fails fast (1 on a one-node job).
+        licence_backoff: seconds a node waits after a licence failure, doubled per repeat up to
+            ``licence_backoff_max``; licence failures never count against a node or a frame.
+        unreachable_backoff: seconds before an unreachable or busy node is tried again.
+        stall_factor, stall_floor: a chunk that shows no output and no progress for
+            ``max(stall_factor × expected frame seconds, stall_floor)`` is killed and re-assigned.
+        cancel_grace: seconds between TERM and KILL when stopping a remote process group.
+    """
+
+    max_attempts: int = 4
+    node_failures_to_block: int = 2
+    agree_to_fail: int = 2
+    licence_backoff: float = 5.0
+    licence_backoff_max: float = 120.0
+    unreachable_backoff: float = 5.0
+    stall_factor: float = 4.0
+    stall_floor: float = 120.0
+    cancel_grace: float = 1.0
+
+    def stall_timeout(self, expected_frame_seconds: Optional[float]) -> float:
+        return max(self.stall_factor * (expected_frame_seconds or 0.0), self.stall_floor)
+
+    def licence_delay(self, repeats: int) -> float:
+        return float(min(self.licence_backoff * (2.0 ** max(repeats - 1, 0)), self.licence_backoff_max))
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A run of frames handed to one node (the unit of remote work)."""
+
+    id: int
+    job_id: str
+    node: str
+    frames: tuple[Frame, ...]
+    state: ChunkState
+    started: float
+    ended: Optional[float] = None
+    pgid: Optional[int] = None
+    backup_of: Optional[int] = None  # the chunk this one duplicates at the tail
+    persistent: bool = False         # a hython-worker session rather than one renderer run
+    exit_code: Optional[int] = None
+    message: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class DispatcherInfo:
+    pid: Optional[int]
+    running: bool
+    home: str
+    started: Optional[float] = None
+    heartbeat: Optional[float] = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dataclasses, enums, tuples → JSON-friendly dicts/lists (frames keep their float value)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,114 @@
+"""The small fixed shell scripts the dispatcher runs on nodes, and the argv that carries them.
+
+Every script is a constant passed as ``sh -c SCRIPT NAME ARG...``: user values (scene paths, output
+patterns, the render argv) only ever travel as separate arguments, which the SSH layer quotes, so a
+hostile path is data, never code.
+
+The chunk wrapper does three things before running the render:
+
+1. **Node lock.** It opens ``/tmp/farmhand-node-<hostname>-<address>-<port>.lock`` (world-writable, so
+   dispatchers of different users share it) and takes ``flock -n`` on it. The lock fd is inherited by the
+   whole render tree and is released by the kernel when the last process of it exits, however it dies.
+   If another dispatcher holds it, the wrapper prints ``FARMHAND_BUSY`` and exits 75: the node is
+   skipped, not failed. The name includes the address the client connected to (from ``SSH_CONNECTION``)
+   because the lab's nodes share one ``/tmp``; on a real farm the hostname alone would do.
+2. **PGID.** It prints ``FARMHAND_PGID <n>`` (it runs as the leader of its own process group, behind the
+   executor's watchdog) so the dispatcher can kill the tree over a second channel and, after a restart,
+   check the recorded group before reusing the node.
+3. **Marker.** Its ``$0`` is ``farmhand-chunk-<home>-<job>-<chunk>``, so the leader's command line says
+   whose render it is; a restarted dispatcher only kills a recorded PGID whose leader carries its marker.
+
+The render runs as a child (not ``exec``) so the marker stays on the group leader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from farmhand import paths
+
+BUSY_EXIT = 75
+BUSY_MARK = "FARMHAND_BUSY"
+PGID_MARK = "FARMHAND_PGID "
+
+CHUNK_WRAPPER = r"""
+set -u
+addr=$(printf '%s' "${SSH_CONNECTION:-local x local 0}" | awk '{print $3 "-" $4}')
+key=$(printf '%s-%s' "$(hostname 2>/dev/null || echo node)" "$addr" | tr -c 'A-Za-z0-9._-' '_')
+lock="/tmp/farmhand-node-$key.lock"
+if [ ! -e "$lock" ]; then (umask 0; : >>"$lock") 2>/dev/null; fi
+if exec 9<"$lock" 2>/dev/null && command -v flock >/dev/null 2>&1; then
+  if ! flock -n 9; then
+    echo "FARMHAND_BUSY node is rendering for another dispatcher"
+    exit 75
+  fi
+fi
+echo "FARMHAND_PGID $(ps -o pgid= -p $$ | tr -d ' ')"
+"$@"
+rc=$?
+exit $rc
+"""
+
+# Kill a process group: TERM, then KILL after the grace period. Prints what happened.
+KILL_GROUP = r"""
+pg=$1; steps=$2
+kill -TERM -- "-$pg" 2>/dev/null || { echo gone; exit 0; }
+i=0
+while [ "$i" -lt "$steps" ]; do
+  kill -0 -- "-$pg" 2>/dev/null || { echo terminated; exit 0; }
+  sleep 0.1
+  i=$((i+1))
+done
+kill -KILL -- "-$pg" 2>/dev/null
+echo killed
+"""
+
+# After a dispatcher restart: is the recorded group still alive, and is it ours? Kill it if so.
+CHECK_ORPHAN = r"""
+pg=$1; marker=$2; steps=$3
+if ! kill -0 -- "-$pg" 2>/dev/null; then echo gone; exit 0; fi
+if ! ps -o args= -p "$pg" 2>/dev/null | grep -F -q -- "$marker"; then echo foreign; exit 0; fi
+kill -TERM -- "-$pg" 2>/dev/null
+i=0
+while [ "$i" -lt "$steps" ]; do
+  kill -0 -- "-$pg" 2>/dev/null || { echo terminated; exit 0; }
+  sleep 0.1
+  i=$((i+1))
+done
+kill -KILL -- "-$pg" 2>/dev/null
+echo killed
+"""
+
+# One line per path argument, in order: "ok" when it exists and is non-empty, else "missing".
+CHECK_OUTPUTS = r"""
+for f in "$@"; do
+  if [ -s "$f" ]; then echo ok; else echo missing; fi
+done
+"""
+
+
+def home_tag() -> str:
+    """A short stable tag of this FARMHAND_HOME, so two dispatchers' markers differ."""
+    return hashlib.sha1(str(paths.home()).encode("utf-8")).hexdigest()[:8]  # noqa: S324 - a tag, not security
+
+
+def chunk_marker(job_id: str, chunk_id: int) -> str:
+    return f"farmhand-chunk-{home_tag()}-{job_id}-{chunk_id}"
+
+
+def chunk_argv(job_id: str, chunk_id: int, render_argv: Sequence[str]) -> list[str]:
+    return ["sh", "-c", CHUNK_WRAPPER, chunk_marker(job_id, chunk_id), *render_argv]
+
+
+def kill_argv(pgid: int, grace: float) -> list[str]:
+    return ["sh", "-c", KILL_GROUP, "farmhand-kill", str(int(pgid)), str(max(1, int(grace * 10)))]
+
+
+def orphan_argv(pgid: int, marker: str, grace: float) -> list[str]:
+    return ["sh", "-c", CHECK_ORPHAN, "farmhand-orphan-check", str(int(pgid)), marker,
+            str(max(1, int(grace * 10)))]
+
+
+def outputs_argv(files: Sequence[str]) -> list[str]:
+    return ["sh", "-c", CHECK_OUTPUTS, "farmhand-verify", *files]
