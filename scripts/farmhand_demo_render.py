@@ -63,7 +63,7 @@ def expand_output(pattern: str, frame: float) -> str:
     """Same rules as farmhand.frames.expand_output ($F, $F4, ${F4}, $FF, ####; -1 with $F4 is -001)."""
     whole = math.floor(frame)
 
-    def houdini(match: "re.Match[str]") -> str:
+    def houdini(match: re.Match) -> str:
         name = match.group(1) or match.group(2)
         if name == "FF":
             return format_frame(frame)
@@ -218,7 +218,7 @@ def misbehave(mode: str, frame: float, output: str) -> None:
 
 
 def frames_of(start: float, end: float, step: float) -> list:
-    count = int(math.floor((end - start) / step + 1e-9)) + 1
+    count = math.floor((end - start) / step + 1e-9) + 1
     return [round(start + i * step, 6) for i in range(max(0, count))]
 
 
@@ -259,7 +259,7 @@ def load_scene(args: argparse.Namespace) -> None:
         say(f"Error: scene file '{args.scene}' is not a valid demo scene ({exc})", sys.stderr)
         sys.exit(1)
     if not isinstance(scene, dict):
-        say(f"Error: scene file '{args.scene}' is not a valid demo scene (expected a JSON object)", sys.stderr)
+        say(f"Error: scene file '{args.scene}' is not a valid demo scene (not a JSON object)", sys.stderr)
         sys.exit(1)
     for key, value in scene.items():
         attr = key.replace("-", "_")
