@@ -12,7 +12,7 @@ from farmhand.ui import style
 from farmhand.ui.models import ProgressRole, StateColourRole
 from farmhand.ui.qt import Qt, QtCore, QtGui, QtWidgets
 
-_TRACK = "#2b2e33"
+_TRACK = "#50555d"
 _TEXT_ON_BAR = "#f2f2f2"
 
 

@@ -148,10 +148,13 @@ JOB_NODE_COLUMNS: tuple[Column[JobNodeView], ...] = (
     Column("Frame", lambda n: style.format_frame(n.current_frame), numeric=True),
     Column("Frame %", lambda n: "" if n.frame_percent is None else f"{n.frame_percent:.0f}%",
            progress=lambda n: None if n.frame_percent is None else n.frame_percent / 100.0),
-    Column("Share", lambda n: f"{n.frames_done}/{n.frames_assigned}" if n.frames_assigned else "",
-           progress=lambda n: n.share if n.frames_assigned else None),
+    Column("Share", lambda n: f"{n.chunk_done}/{n.chunk_frames} frames" if n.chunk_frames else "",
+           progress=lambda n: n.share if n.chunk_frames else None,
+           tooltip=lambda n: "frames of this node's current share (chunk) that are done"),
     Column("Done", lambda n: str(n.frames_done), numeric=True),
     Column("s/frame", lambda n: style.format_seconds(n.sec_per_frame), numeric=True),
+    Column("ETA", lambda n: "" if n.eta_seconds is None else style.format_duration(n.eta_seconds),
+           numeric=True),
     Column("Problem", lambda n: n.error, tooltip=lambda n: n.error, colour=lambda n: style.colour(style.RED)),
 )
 

@@ -100,16 +100,20 @@ class JobNodeView:
     current_frame: Optional[float] = None
     #: Progress of the current frame (ALF %), 0..100; None when the renderer reports none.
     frame_percent: Optional[float] = None
+    #: Frames this node rendered for the job.
     frames_done: int = 0
-    #: Frames assigned to this node so far (done + running + queued on it).
-    frames_assigned: int = 0
+    #: The node's current share of the job (its chunk): frames in it and frames of it done.
+    chunk_frames: int = 0
+    chunk_done: int = 0
     sec_per_frame: Optional[float] = None
-    #: The node's last error in words.
+    #: Until the node's current chunk ends.
+    eta_seconds: Optional[float] = None
+    #: Why the node is blocked/backing off, or its last error, in words.
     error: str = ""
 
     @property
     def share(self) -> float:
-        return self.frames_done / self.frames_assigned if self.frames_assigned else 0.0
+        return self.chunk_done / self.chunk_frames if self.chunk_frames else 0.0
 
 
 @dataclass(frozen=True)

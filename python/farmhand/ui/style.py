@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from farmhand.ui.qt import QtGui
+from farmhand.ui.qt import QtGui, QtWidgets
 from farmhand.ui.records import FrameStatus, JobStatus, NodeStatus
 
 GREY = "#7b828c"
@@ -114,3 +114,27 @@ def format_seconds(seconds: Optional[float]) -> str:
     if seconds is None:
         return ""
     return f"{seconds:.1f}" if seconds < 100 else f"{seconds:.0f}"
+
+
+def dark_palette() -> QtGui.QPalette:
+    """A dark palette close to Houdini's, for the standalone monitor (inside Houdini its own applies)."""
+    palette = QtGui.QPalette()
+    role = QtGui.QPalette.ColorRole
+    for name, value in (
+        (role.Window, "#3a3a3a"), (role.WindowText, "#d8d8d8"), (role.Base, "#2b2b2b"),
+        (role.AlternateBase, "#323232"), (role.ToolTipBase, "#464646"), (role.ToolTipText, "#e0e0e0"),
+        (role.Text, "#d8d8d8"), (role.Button, "#464646"), (role.ButtonText, "#d8d8d8"),
+        (role.BrightText, "#ffffff"), (role.Highlight, "#4f6f99"), (role.HighlightedText, "#ffffff"),
+        (role.PlaceholderText, "#8a8a8a"), (role.Mid, "#2f2f2f"), (role.Dark, "#262626"),
+    ):
+        palette.setColor(name, colour(value))
+    disabled = QtGui.QPalette.ColorGroup.Disabled
+    for name in (role.WindowText, role.Text, role.ButtonText):
+        palette.setColor(disabled, name, colour("#7a7a7a"))
+    return palette
+
+
+def apply_standalone_look(app: QtWidgets.QApplication) -> None:
+    """Fusion with the dark palette: the monitor then looks like the panel does inside Houdini."""
+    app.setStyle("Fusion")
+    app.setPalette(dark_palette())

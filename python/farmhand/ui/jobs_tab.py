@@ -1,0 +1,333 @@
+"""The Jobs tab: the queue, and for the selected job its nodes, its frames and their logs."""
+
+from __future__ import annotations
+
+import html
+from typing import Callable, Optional
+
+from farmhand.ui import style
+from farmhand.ui.backend import FarmBackend
+from farmhand.ui.delegates import ProgressDelegate, StateDelegate
+from farmhand.ui.framegrid import FrameGrid, legend_html
+from farmhand.ui.models import RecordRole, job_nodes_model, jobs_model
+from farmhand.ui.qt import QAction, Qt, QtCore, QtGui, QtWidgets, Signal, exec_menu
+from farmhand.ui.records import FarmSnapshot, JobDetail, JobStatus, JobView
+from farmhand.ui.threads import TaskRunner
+
+#: Asks the user to confirm: ``(title, question) -> yes``. Injected so hosts and tests can decide.
+Confirm = Callable[[str, str], bool]
+
+
+def ask(parent: QtWidgets.QWidget) -> Confirm:
+    def confirm(title: str, question: str) -> bool:
+        answer = QtWidgets.QMessageBox.question(parent, title, question)
+        return bool(answer == QtWidgets.QMessageBox.StandardButton.Yes)
+
+    return confirm
+
+
+def _table(model: QtCore.QAbstractItemModel, parent: QtWidgets.QWidget) -> QtWidgets.QTableView:
+    view = QtWidgets.QTableView(parent)
+    view.setModel(model)
+    view.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+    view.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.setShowGrid(False)
+    view.setWordWrap(False)
+    view.verticalHeader().setVisible(False)
+    view.verticalHeader().setDefaultSectionSize(22)
+    view.horizontalHeader().setStretchLastSection(True)
+    view.horizontalHeader().setHighlightSections(False)
+    return view
+
+
+class JobsTab(QtWidgets.QWidget):
+    """Shows snapshots; every action goes to the backend through the task runner, off the UI thread."""
+
+    #: The selected job id (None when nothing is selected); the panel tells its poller.
+    jobSelected = Signal(object)
+    #: A one-line status message for the panel's status bar.
+    message = Signal(str)
+
+    def __init__(self, backend: FarmBackend, runner: TaskRunner,
+                 parent: Optional[QtWidgets.QWidget] = None) -> None:
+        super().__init__(parent)
+        self._backend = backend
+        self._runner = runner
+        self.confirm: Confirm = ask(self)
+        self._job_id: Optional[str] = None
+        self._log_target: Optional[tuple[str, Optional[str], Optional[float]]] = None
+        self._detail: Optional[JobDetail] = None
+
+        self.jobs = jobs_model(self)
+        self.job_nodes = job_nodes_model(self)
+        self.jobs_view = _table(self.jobs, self)
+        self.jobs_view.setItemDelegateForColumn(1, StateDelegate(self.jobs_view))
+        self.jobs_view.setItemDelegateForColumn(3, ProgressDelegate(self.jobs_view))
+        self.jobs_view.horizontalHeader().resizeSection(0, 180)
+        self.jobs_view.horizontalHeader().resizeSection(3, 200)
+        self.nodes_view = _table(self.job_nodes, self)
+        self.nodes_view.setItemDelegateForColumn(1, StateDelegate(self.nodes_view))
+        bars = ProgressDelegate(self.nodes_view)
+        self.nodes_view.setItemDelegateForColumn(3, bars)
+        self.nodes_view.setItemDelegateForColumn(4, bars)
+        for column, width in ((0, 110), (1, 95), (2, 55), (3, 120), (4, 120), (5, 50), (6, 60), (7, 60)):
+            self.nodes_view.horizontalHeader().resizeSection(column, width)
+        self.grid = FrameGrid(self)
+        self.legend = QtWidgets.QLabel(self)
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.summary = QtWidgets.QLabel("No job selected.", self)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setWordWrap(True)
+        self.log_title = QtWidgets.QLabel("Log: click a node or a frame", self)
+        self.log_view = QtWidgets.QPlainTextEdit(self)
+        self.log_view.setReadOnly(True)
+        self.log_view.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)
+        self.log_view.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont))
+
+        self.cancel_button = QtWidgets.QPushButton("Cancel", self)
+        self.pause_button = QtWidgets.QPushButton("Pause", self)
+        self.resume_button = QtWidgets.QPushButton("Resume", self)
+        self.retry_button = QtWidgets.QPushButton("Retry failed", self)
+        self.priority_spin = QtWidgets.QSpinBox(self)
+        self.priority_spin.setRange(0, 100)
+        self.priority_spin.setToolTip("Higher runs first")
+        self.priority_button = QtWidgets.QPushButton("Set priority", self)
+        self.requeue_button = QtWidgets.QPushButton("Requeue frame", self)
+        self.job_log_button = QtWidgets.QPushButton("Job log", self)
+        self._layout()
+        self._connect()
+        self._update_buttons()
+
+    def _layout(self) -> None:
+        actions = QtWidgets.QHBoxLayout()
+        for button in (self.cancel_button, self.pause_button, self.resume_button, self.retry_button):
+            actions.addWidget(button)
+        actions.addSpacing(12)
+        actions.addWidget(QtWidgets.QLabel("Priority", self))
+        actions.addWidget(self.priority_spin)
+        actions.addWidget(self.priority_button)
+        actions.addSpacing(12)
+        actions.addWidget(self.requeue_button)
+        actions.addWidget(self.job_log_button)
+        actions.addStretch(1)
+
+        detail = QtWidgets.QWidget(self)
+        detail_layout = QtWidgets.QVBoxLayout(detail)
+        detail_layout.setContentsMargins(0, 0, 0, 0)
+        detail_layout.addWidget(self.summary)
+        detail_layout.addWidget(self.nodes_view, 3)
+        detail_layout.addWidget(self.grid, 2)
+        detail_layout.addWidget(self.legend)
+
+        logs = QtWidgets.QWidget(self)
+        log_layout = QtWidgets.QVBoxLayout(logs)
+        log_layout.setContentsMargins(0, 0, 0, 0)
+        log_layout.addWidget(self.log_title)
+        log_layout.addWidget(self.log_view)
+
+        split = QtWidgets.QSplitter(Qt.Orientation.Vertical, self)
+        split.addWidget(self.jobs_view)
+        split.addWidget(detail)
+        split.addWidget(logs)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 5)
+        split.setStretchFactor(2, 2)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(actions)
+        layout.addWidget(split, 1)
+
+    def _connect(self) -> None:
+        self.jobs_view.selectionModel().currentRowChanged.connect(self._job_row_changed)
+        self.nodes_view.clicked.connect(self._node_clicked)
+        self.grid.frameClicked.connect(self._frame_clicked)
+        self.grid.frameMenuRequested.connect(self._frame_menu)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.pause_button.clicked.connect(lambda: self._act("pause", self._backend.pause))
+        self.resume_button.clicked.connect(lambda: self._act("resume", self._backend.resume))
+        self.retry_button.clicked.connect(
+            lambda: self._act("retry failed frames of", self._backend.retry_failed))
+        self.priority_button.clicked.connect(self.set_priority)
+        self.requeue_button.clicked.connect(self.requeue_selected_frame)
+        self.job_log_button.clicked.connect(lambda: self._show_log(None, None))
+
+    # -- snapshots ------------------------------------------------------------------------------------
+    def apply(self, snapshot: FarmSnapshot) -> None:
+        """Show a snapshot (called on the UI thread by the panel)."""
+        self.jobs.set_rows(snapshot.jobs)
+        if self._job_id is not None:
+            row = self.jobs.row_of(self._job_id)
+            if row < 0:
+                self.select_job(None)
+            elif self.jobs_view.currentIndex().row() != row:
+                self._select_row(row)
+        elif snapshot.jobs:
+            # Reattaching: follow the first unfinished job, so a reopened panel shows work in progress.
+            running = [j for j in snapshot.jobs if not j.status.finished] or list(snapshot.jobs)
+            self.select_job(running[0].job_id)
+        detail = snapshot.detail
+        if detail is not None and detail.job.job_id == self._job_id:
+            self._apply_detail(detail)
+        self._update_buttons()
+
+    def _apply_detail(self, detail: JobDetail) -> None:
+        self._detail = detail
+        self.job_nodes.set_rows(detail.nodes)
+        self.grid.set_frames(detail.frames)
+        self.legend.setText(legend_html(self.grid.counts()))
+        self.summary.setText(summary_html(detail.job))
+
+    def select_job(self, job_id: Optional[str]) -> None:
+        row = self.jobs.row_of(job_id) if job_id is not None else -1
+        if row >= 0:
+            self._select_row(row)
+            return
+        self._job_id = None
+        self._detail = None
+        self.jobs_view.clearSelection()
+        self.job_nodes.set_rows(())
+        self.grid.set_frames(())
+        self.legend.setText("")
+        self.summary.setText("No job selected.")
+        self.jobSelected.emit(None)
+        self._update_buttons()
+
+    def _select_row(self, row: int) -> None:
+        self.jobs_view.selectionModel().setCurrentIndex(
+            self.jobs.index(row, 0),
+            QtCore.QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QtCore.QItemSelectionModel.SelectionFlag.Rows,
+        )
+
+    def _job_row_changed(self, current: QtCore.QModelIndex, previous: QtCore.QModelIndex) -> None:
+        del previous
+        job = self.jobs.record(current.row()) if current.isValid() else None
+        new_id = job.job_id if job is not None else None
+        if new_id == self._job_id:
+            return
+        self._job_id = new_id
+        self._detail = None
+        self.job_nodes.set_rows(())
+        self.grid.set_frames(())
+        if job is not None:
+            self.priority_spin.setValue(job.priority)
+            self.summary.setText(summary_html(job))
+        self.jobSelected.emit(new_id)
+        self._update_buttons()
+
+    def selected_job(self) -> Optional[JobView]:
+        row = self.jobs.row_of(self._job_id) if self._job_id is not None else -1
+        return self.jobs.record(row)
+
+    def _update_buttons(self) -> None:
+        job = self.selected_job()
+        live = job is not None and not job.status.finished
+        self.cancel_button.setEnabled(live)
+        self.pause_button.setEnabled(live and job is not None and job.status != JobStatus.PAUSED)
+        self.resume_button.setEnabled(job is not None and job.status == JobStatus.PAUSED)
+        self.retry_button.setEnabled(job is not None and job.frames_failed > 0)
+        self.priority_button.setEnabled(live)
+        self.requeue_button.setEnabled(job is not None and self.grid.selected_frame() is not None)
+        self.job_log_button.setEnabled(job is not None)
+
+    # -- actions ---------------------------------------------------------------------------------------
+    def _act(self, verb: str, call: Callable[[str], None]) -> None:
+        job = self.selected_job()
+        if job is None:
+            return
+        job_id, name = job.job_id, job.name
+        self._runner.run(lambda: call(job_id), done=lambda _: self.message.emit(f"{verb} {name}: done"),
+                         error=lambda text: self.message.emit(f"could not {verb} {name}: {text}"), name=verb)
+
+    def cancel(self) -> None:
+        job = self.selected_job()
+        if job is None:
+            return
+        if self.confirm("Cancel job", f"Cancel {job.name}? Frames already rendered are kept."):
+            self._act("cancel", self._backend.cancel)
+
+    def set_priority(self) -> None:
+        job = self.selected_job()
+        if job is None:
+            return
+        priority = self.priority_spin.value()
+        self._act(f"set priority {priority} for", lambda job_id: self._backend.set_priority(job_id, priority))
+
+    def requeue_selected_frame(self) -> None:
+        frame = self.grid.selected_frame()
+        if frame is not None:
+            self.requeue_frame(frame)
+
+    def requeue_frame(self, frame: float) -> None:
+        label = style.format_frame(frame)
+        self._act(f"requeue frame {label} of", lambda job_id: self._backend.requeue_frame(job_id, frame))
+
+    # -- logs ------------------------------------------------------------------------------------------
+    def _node_clicked(self, index: QtCore.QModelIndex) -> None:
+        record = index.data(RecordRole)
+        if record is not None:
+            self._show_log(record.host, None)
+
+    def _frame_clicked(self, frame: float) -> None:
+        self._update_buttons()
+        self._show_log(None, frame)
+
+    def _frame_menu(self, frame: float, pos: QtCore.QPoint) -> None:
+        self._update_buttons()
+        menu = QtWidgets.QMenu(self)
+        label = style.format_frame(frame)
+        requeue = QAction(f"Requeue frame {label}", menu)
+        show = QAction(f"Show log of frame {label}", menu)
+        menu.addAction(requeue)
+        menu.addAction(show)
+        chosen = exec_menu(menu, pos)
+        if chosen is requeue:
+            self.requeue_frame(frame)
+        elif chosen is show:
+            self._show_log(None, frame)
+
+    def _show_log(self, host: Optional[str], frame: Optional[float]) -> None:
+        if self._job_id is None:
+            return
+        job_id = self._job_id
+        target = (job_id, host, frame)
+        self._log_target = target
+        what = "job"
+        if host:
+            what = f"node {host}"
+        elif frame is not None:
+            what = f"frame {style.format_frame(frame)}"
+        self.log_title.setText(f"Log: {what} (loading…)")
+
+        def show(text: object) -> None:
+            if self._log_target == target:
+                self.log_title.setText(f"Log: {what}")
+                self.log_view.setPlainText(str(text) or "(empty)")
+                self.log_view.verticalScrollBar().setValue(self.log_view.verticalScrollBar().maximum())
+
+        def failed(text: str) -> None:
+            if self._log_target == target:
+                self.log_title.setText(f"Log: {what}")
+                self.log_view.setPlainText(f"could not read the log: {text}")
+
+        self._runner.run(lambda: self._backend.log(job_id, host, frame), done=show, error=failed, name="log")
+
+
+def summary_html(job: JobView) -> str:
+    colour = style.JOB_COLOURS.get(job.status, style.GREY)
+    parts = [
+        f"<b>{html.escape(job.name)}</b>",
+        f'<span style="color:{colour}">{job.status.value}</span>',
+        f"{job.frames_done}/{job.frames_total} frames ({100 * job.progress:.0f}%)",
+    ]
+    if job.frames_rendering:
+        parts.append(f"{job.frames_rendering} rendering")
+    if job.frames_failed:
+        parts.append(f'<span style="color:{style.RED}">{job.frames_failed} failed</span>')
+    if not job.status.finished:
+        parts.append(f"ETA {style.format_duration(job.eta_seconds)}")
+    text = " — ".join(parts)
+    if job.message:
+        text += f'<br><span style="color:{style.RED}">{html.escape(job.message)}</span>'
+    return text

@@ -1,0 +1,224 @@
+"""The Nodes tab: what the farm is made of, and scan/probe/trust/enable/wake/add actions."""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Optional
+
+from farmhand.ui.backend import FarmBackend
+from farmhand.ui.delegates import StateDelegate
+from farmhand.ui.jobs_tab import Confirm, _table, ask
+from farmhand.ui.models import nodes_model
+from farmhand.ui.qt import QtWidgets, Signal
+from farmhand.ui.records import FarmSnapshot, NodeStatus
+from farmhand.ui.threads import TaskRunner
+
+
+class NodesTab(QtWidgets.QWidget):
+    message = Signal(str)
+    #: A node action finished: the panel polls at once so the table shows its effect.
+    changed = Signal()
+    #: ``(checked, total, found)`` from the scan thread; queued to the UI thread by Qt.
+    _scan_progress = Signal(int, int, int)
+
+    def __init__(self, backend: FarmBackend, runner: TaskRunner,
+                 parent: Optional[QtWidgets.QWidget] = None) -> None:
+        super().__init__(parent)
+        self._backend = backend
+        self._runner = runner
+        self.confirm: Confirm = ask(self)
+        self._scan_cancel: Optional[threading.Event] = None
+
+        self.model = nodes_model(self)
+        self.view = _table(self.model, self)
+        self.view.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setItemDelegateForColumn(1, StateDelegate(self.view))
+        for column, width in ((0, 120), (1, 105), (2, 60), (3, 60), (4, 50), (5, 65), (6, 150), (7, 130)):
+            self.view.horizontalHeader().resizeSection(column, width)
+
+        self.range_edit = QtWidgets.QLineEdit(self)
+        self.range_edit.setPlaceholderText("address range, e.g. 10.0.0.0/24 or 10.0.0.10-60")
+        self.scan_button = QtWidgets.QPushButton("Scan", self)
+        self.scan_cancel_button = QtWidgets.QPushButton("Stop scan", self)
+        self.scan_cancel_button.setEnabled(False)
+        self.scan_progress = QtWidgets.QProgressBar(self)
+        self.scan_progress.setTextVisible(True)
+        self.scan_progress.setFormat("idle")
+        self.scan_progress.setValue(0)
+        self.probe_button = QtWidgets.QPushButton("Probe", self)
+        self.trust_button = QtWidgets.QPushButton("Trust…", self)
+        self.enable_button = QtWidgets.QPushButton("Enable", self)
+        self.disable_button = QtWidgets.QPushButton("Disable", self)
+        self.wake_button = QtWidgets.QPushButton("Wake", self)
+        self.add_edit = QtWidgets.QLineEdit(self)
+        self.add_edit.setPlaceholderText("host name or address")
+        self.add_button = QtWidgets.QPushButton("Add node", self)
+        self.count_label = QtWidgets.QLabel(self)
+
+        scan_row = QtWidgets.QHBoxLayout()
+        scan_row.addWidget(self.range_edit, 2)
+        scan_row.addWidget(self.scan_button)
+        scan_row.addWidget(self.scan_cancel_button)
+        scan_row.addWidget(self.scan_progress, 1)
+        action_row = QtWidgets.QHBoxLayout()
+        for button in (self.probe_button, self.trust_button, self.enable_button, self.disable_button,
+                       self.wake_button):
+            action_row.addWidget(button)
+        action_row.addSpacing(12)
+        action_row.addWidget(self.add_edit, 1)
+        action_row.addWidget(self.add_button)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.addLayout(scan_row)
+        layout.addLayout(action_row)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.count_label)
+
+        self.scan_button.clicked.connect(self.start_scan)
+        self.range_edit.returnPressed.connect(self.start_scan)
+        self.scan_cancel_button.clicked.connect(self.cancel_scan)
+        self._scan_progress.connect(self._show_scan_progress)
+        self.probe_button.clicked.connect(lambda: self._each("probe", self._backend.probe))
+        self.trust_button.clicked.connect(self.trust_selected)
+        self.enable_button.clicked.connect(
+            lambda: self._each("enable", lambda h: self._backend.set_enabled(h, True)))
+        self.disable_button.clicked.connect(
+            lambda: self._each("disable", lambda h: self._backend.set_enabled(h, False)))
+        self.wake_button.clicked.connect(lambda: self._each("wake", self._backend.wake))
+        self.add_button.clicked.connect(self.add_node)
+        self.add_edit.returnPressed.connect(self.add_node)
+        self.view.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+        self._update_buttons()
+
+    def apply(self, snapshot: FarmSnapshot) -> None:
+        selected = set(self.selected_hosts())
+        self.model.set_rows(snapshot.nodes)
+        if selected and not set(self.selected_hosts()):
+            # The rows were reset (a node appeared): keep the user's selection by host name.
+            selection = self.view.selectionModel()
+            for host in selected:
+                row = self.model.row_of(host)
+                if row >= 0:
+                    selection.select(self.model.index(row, 0), selection.SelectionFlag.Select
+                                     | selection.SelectionFlag.Rows)
+        counts: dict[NodeStatus, int] = {}
+        for node in snapshot.nodes:
+            counts[node.status] = counts.get(node.status, 0) + 1
+        summary = ", ".join(f"{count} {status.value}" for status, count in counts.items())
+        self.count_label.setText(f"{len(snapshot.nodes)} nodes" + (f": {summary}" if summary else ""))
+        self._update_buttons()
+
+    def selected_hosts(self) -> list[str]:
+        rows = sorted({index.row() for index in self.view.selectionModel().selectedRows()})
+        return [node.host for node in (self.model.record(r) for r in rows) if node is not None]
+
+    def select_hosts(self, hosts: list[str]) -> None:
+        self.view.clearSelection()
+        selection = self.view.selectionModel()
+        for host in hosts:
+            row = self.model.row_of(host)
+            if row >= 0:
+                selection.select(self.model.index(row, 0),
+                                 selection.SelectionFlag.Select | selection.SelectionFlag.Rows)
+
+    def _update_buttons(self) -> None:
+        some = bool(self.selected_hosts())
+        for button in (self.probe_button, self.enable_button, self.disable_button, self.wake_button):
+            button.setEnabled(some)
+        self.trust_button.setEnabled(len(self.selected_hosts()) == 1)
+
+    def _each(self, verb: str, call: Callable[[str], object]) -> None:
+        for host in self.selected_hosts():
+            self._run_for(verb, host, call)
+
+    def _run_for(self, verb: str, host: str, call: Callable[[str], object]) -> None:
+        self._runner.run(lambda: call(host), done=lambda _: self._done(f"{verb} {host}: done"),
+                         error=lambda text: self.message.emit(f"could not {verb} {host}: {text}"), name=verb)
+
+    def _done(self, text: str) -> None:
+        self.message.emit(text)
+        self.changed.emit()
+
+    # -- scanning ------------------------------------------------------------------------------------------
+    def start_scan(self) -> None:
+        spec = self.range_edit.text().strip()
+        if not spec:
+            self.message.emit("type an address range to scan, e.g. 10.0.0.0/24")
+            return
+        if self._scan_cancel is not None:
+            return
+        cancel = self._scan_cancel = threading.Event()
+        self.scan_button.setEnabled(False)
+        self.scan_cancel_button.setEnabled(True)
+        self.scan_progress.setRange(0, 0)
+        self.scan_progress.setFormat(f"scanning {spec}…")
+
+        def report(checked: int, total: int, found: int) -> None:
+            self._scan_progress.emit(checked, total, found)
+
+        def finished(found: object) -> None:
+            count = len(found) if isinstance(found, (list, tuple)) else 0
+            stopped = cancel.is_set()
+            self._scan_ended(f"scan of {spec} {'stopped' if stopped else 'done'}: {count} nodes found")
+
+        self._runner.run(lambda: self._backend.scan(spec, report, cancel.is_set), done=finished,
+                         error=lambda text: self._scan_ended(f"scan of {spec} failed: {text}"), name="scan")
+
+    def cancel_scan(self) -> None:
+        if self._scan_cancel is not None:
+            self._scan_cancel.set()
+            self.scan_progress.setFormat("stopping…")
+            self.scan_cancel_button.setEnabled(False)
+
+    @property
+    def scanning(self) -> bool:
+        return self._scan_cancel is not None
+
+    def _show_scan_progress(self, checked: int, total: int, found: int) -> None:
+        if self._scan_cancel is None or self._scan_cancel.is_set():
+            return
+        self.scan_progress.setRange(0, max(total, 1))
+        self.scan_progress.setValue(checked)
+        self.scan_progress.setFormat(f"{checked}/{total} addresses, {found} found")
+
+    def _scan_ended(self, text: str) -> None:
+        self._scan_cancel = None
+        self.scan_button.setEnabled(True)
+        self.scan_cancel_button.setEnabled(False)
+        self.scan_progress.setRange(0, 1)
+        self.scan_progress.setValue(0)
+        self.scan_progress.setFormat(text)
+        self._done(text)
+
+    # -- trust and add ---------------------------------------------------------------------------------------
+    def trust_selected(self) -> None:
+        hosts = self.selected_hosts()
+        if len(hosts) != 1:
+            return
+        host = hosts[0]
+
+        def ask_user(fingerprint: object) -> None:
+            question = (f"Trust {host}?\n\nIt presents the host key\n{fingerprint}\n\n"
+                        "Compare it with the key on the machine (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) "
+                        "before trusting it.")
+            if self.confirm("Trust node", question):
+                self._runner.run(lambda: self._backend.trust(host, str(fingerprint)),
+                                 done=lambda _: self._done(f"trusted {host} ({fingerprint})"),
+                                 error=lambda text: self.message.emit(f"could not trust {host}: {text}"),
+                                 name="trust")
+
+        self._runner.run(lambda: self._backend.fingerprint(host), done=ask_user,
+                         error=lambda text: self.message.emit(f"could not read {host}'s host key: {text}"),
+                         name="fingerprint")
+
+    def add_node(self) -> None:
+        name = self.add_edit.text().strip()
+        if not name:
+            self.message.emit("type a host name or address to add")
+            return
+
+        def added(node: object) -> None:
+            self.add_edit.clear()
+            self._done(f"added {getattr(node, 'host', name)}")
+
+        self._runner.run(lambda: self._backend.add_node(name), done=added,
+                         error=lambda text: self.message.emit(f"could not add {name}: {text}"), name="add")
