@@ -1,0 +1,140 @@
+"""Running one command on one channel: a single reader loop for stdout and stderr, and the watchdog.
+
+The loop drains both streams as data arrives (never one stream to EOF first, never ``recv_exit_status``
+before EOF: both deadlock once output exceeds the 2 MiB channel window) and waits on the channel's pipe
+with a bounded timeout, because the exit-status message does not reliably wake ``select``.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import select
+import threading
+import time
+from typing import Callable, Optional
+
+import paramiko
+
+from farmhand.remote import OnLine, RunResult
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+PGID_MARK = "FARMHAND_PGID="
+
+#: Runs "$@" in its own process group with stdin passed through a FIFO. When the channel's stdin reaches
+#: EOF (the client closed it, or the connection died) the whole group gets SIGTERM. Exit code propagates.
+#: The FIFO (rather than the reference's plain watcher) lets a command that reads stdin (the hython
+#: worker) still receive what the client writes. The first stderr line announces the process group.
+WATCHDOG = (
+    'exec 3<&0; d=$(mktemp -d "${TMPDIR:-/tmp}/farmhand.XXXXXX") || exit 125; '
+    'mkfifo -m 600 "$d/in" || exit 125; '
+    'setsid "$@" <"$d/in" 3<&- & c=$!; '
+    "printf '" + PGID_MARK + "%s\\n' \"$c\" >&2; "
+    '(cat <&3 >"$d/in"; kill -TERM -"$c") >/dev/null 2>&1 & w=$!; '
+    'exec 3<&-; wait "$c"; rc=$?; kill "$w" 2>/dev/null; rm -rf "$d"; exit "$rc"'
+)
+
+
+class LineSplitter:
+    """Bytes in, complete lines out (``\\n``, ``\\r\\n`` or ``\\r`` end a line); keeps a text copy."""
+
+    def __init__(self, stream: str, on_line: Optional[OnLine], keep: Optional[int]) -> None:
+        self.stream = stream
+        self.on_line = on_line
+        self.keep = keep
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._pending: list[str] = []
+        self._text: list[str] = []
+        self._size = 0
+        self.filter: Optional[Callable[[str], bool]] = None
+
+    def feed(self, data: bytes, final: bool = False) -> None:
+        text = self._decoder.decode(data, final)
+        if not text and not final:
+            return
+        self._text.append(text)
+        self._size += len(text)
+        if self.keep is not None and self._size > 2 * self.keep:
+            joined = "".join(self._text)[-self.keep:]
+            self._text, self._size = [joined], len(joined)
+        if not final and "\n" not in text and "\r" not in text:
+            # No line end in this chunk: just remember it (a 10 MB line must not cost O(n^2)).
+            self._pending.append(text)
+            return
+        buf = "".join(self._pending) + text
+        hold = ""
+        # A trailing "\r" may be the first half of "\r\n": hold it until more data (or the end) arrives.
+        if not final and buf.endswith("\r"):
+            buf, hold = buf[:-1], "\r"
+        parts = _LINE_END.split(buf)
+        rest = parts.pop() + hold
+        self._pending = [rest] if rest else []
+        for line in parts:
+            self._emit(line)
+        if final and rest:
+            self._emit(rest)
+            self._pending = []
+
+    def _emit(self, line: str) -> None:
+        if self.filter is not None and self.filter(line):
+            return
+        if self.on_line is not None:
+            self.on_line(self.stream, line)
+
+    def text(self) -> str:
+        return "".join(self._text)
+
+
+def pump(
+    chan: paramiko.Channel,
+    out: LineSplitter,
+    err: LineSplitter,
+    *,
+    deadline: Optional[float] = None,
+    stop: Optional[threading.Event] = None,
+) -> bool:
+    """Drain ``chan`` until EOF and the exit status; False if ``deadline``/``stop`` came first."""
+    fd = chan.fileno()
+    while True:
+        progressed = False
+        while chan.recv_ready():
+            out.feed(chan.recv(65536))
+            progressed = True
+        while chan.recv_stderr_ready():
+            err.feed(chan.recv_stderr(65536))
+            progressed = True
+        if chan.eof_received and not chan.recv_ready() and not chan.recv_stderr_ready():
+            break
+        if chan.closed and not chan.recv_ready() and not chan.recv_stderr_ready():
+            break
+        if stop is not None and stop.is_set():
+            return False
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        if not progressed:
+            wait = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
+            select.select([fd], [], [], wait)
+    out.feed(b"", final=True)
+    err.feed(b"", final=True)
+    # After EOF the exit status follows promptly, unless the connection died.
+    while not chan.exit_status_ready():
+        if chan.closed or not chan.get_transport() or not chan.get_transport().is_active():
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        if stop is not None and stop.is_set():
+            return False
+        chan.status_event.wait(0.2)
+    return True
+
+
+def result(host: str, command: str, chan: paramiko.Channel, out: LineSplitter, err: LineSplitter,
+           started: float) -> RunResult:
+    code: Optional[int] = None
+    signal: Optional[str] = None
+    if chan.exit_status_ready():
+        code = chan.recv_exit_status()
+        if code == -1:
+            code = None
+            signal = getattr(chan, "exit_signal", None) or "unknown"
+    return RunResult(host, command, code, out.text(), err.text(), time.monotonic() - started, signal)

@@ -1,0 +1,274 @@
+"""``SSHExecutor``: :class:`farmhand.remote.Executor` over paramiko, one reused connection per node.
+
+Thread-safe: one Transport per node, opened lazily by the first caller (others wait for it), one channel
+per command. At most ``handshake_cap`` handshakes run at once against one sshd (its MaxStartups drops
+bursts), and at most ``max_sessions`` channels are open per connection (sshd's MaxSessions, default 10).
+The ssh-agent may be used to log in; it is never forwarded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Sequence
+from typing import Callable, Optional
+
+import paramiko
+
+from farmhand.errors import FarmhandError, NodeError, NodeUnreachable
+from farmhand.remote import OnLine, RunResult
+from farmhand.ssh import connect
+from farmhand.ssh.channel import LineSplitter, pump, result
+from farmhand.ssh.hostkeys import HostKeyInfo, HostKeyStore, info_for
+from farmhand.ssh.process import SSHProcess
+from farmhand.ssh.quoting import posix_join
+from farmhand.ssh.target import Target, load_config, parse_jump, resolve
+
+log = logging.getLogger(__name__)
+Resolver = Callable[[str], Target]
+
+
+class _Conn:
+    def __init__(self, target: Target, transport: paramiko.Transport, max_sessions: int) -> None:
+        self.target = target
+        self.transport = transport
+        self.sessions = threading.BoundedSemaphore(max_sessions)
+
+
+class SSHExecutor:
+    """Runs argv commands on nodes named by host name, alias or address.
+
+    Args:
+        resolve: maps a host name to a :class:`Target` (default: ``~/.ssh/config`` plus the overrides
+            below). The registry passes its own resolver so recorded user/port/identity apply.
+        identity, user, port: command-line overrides used by the default resolver.
+        accept_new: record unknown host keys instead of refusing (an explicit opt-in).
+        use_agent: offer the ssh-agent's keys (never forwarded).
+    """
+
+    def __init__(
+        self,
+        *,
+        resolve: Optional[Resolver] = None,
+        identity: Optional[str] = None,
+        user: Optional[str] = None,
+        port: Optional[int] = None,
+        accept_new: bool = False,
+        use_agent: bool = True,
+        host_keys: Optional[HostKeyStore] = None,
+        timeouts: connect.Timeouts = connect.Timeouts(),  # noqa: B008 - frozen dataclass
+        handshake_cap: int = 8,
+        max_sessions: int = 8,
+    ) -> None:
+        self._resolve = resolve or self._default_resolver(identity, user, port)
+        self.accept_new = accept_new
+        self.host_keys = host_keys or HostKeyStore()
+        self.timeouts = timeouts
+        self.handshake_cap = handshake_cap
+        self.max_sessions = max_sessions
+        self._agent = paramiko.Agent() if use_agent and os.environ.get("SSH_AUTH_SOCK") else None
+        self._conns: dict[str, _Conn] = {}
+        self._host_locks: dict[str, threading.Lock] = {}
+        self._caps: dict[tuple[str, int], threading.BoundedSemaphore] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _default_resolver(identity: Optional[str], user: Optional[str], port: Optional[int]) -> Resolver:
+        config = load_config()
+        return lambda host: resolve(host, user=user, port=port, identity=identity, config=config)
+
+    # ----------------------------------------------------------------- connections
+    def target(self, host: str) -> Target:
+        return self._resolve(host)
+
+    def connection(self, host: str) -> paramiko.Transport:
+        """The live authenticated Transport for ``host``, connecting (once) if needed."""
+        return self._conn(host).transport
+
+    def _conn(self, host: str) -> _Conn:
+        with self._lock:
+            conn = self._conns.get(host)
+            if conn is not None and conn.transport.is_active():
+                return conn
+            lock = self._host_locks.setdefault(host, threading.Lock())
+        with lock:
+            with self._lock:
+                conn = self._conns.get(host)
+            if conn is not None and conn.transport.is_active():
+                return conn
+            target = self._resolve(host)
+            transport = self._open(target)
+            conn = _Conn(target, transport, self.max_sessions)
+            with self._lock:
+                self._conns[host] = conn
+            return conn
+
+    def _cap(self, target: Target) -> threading.BoundedSemaphore:
+        with self._lock:
+            return self._caps.setdefault(target.destination, threading.BoundedSemaphore(self.handshake_cap))
+
+    def _open(self, target: Target, *, accept_new: Optional[bool] = None) -> paramiko.Transport:
+        sock = self._socket(target)
+        with self._cap(target):
+            return connect.handshake(
+                target, sock, self.host_keys, lambda: connect.load_keys(target, self._agent),
+                self.timeouts, accept_new=self.accept_new if accept_new is None else accept_new,
+            )
+
+    def _socket(self, target: Target) -> connect.Sock:
+        if target.proxy_command:
+            try:
+                return paramiko.ProxyCommand(target.proxy_command)
+            except (paramiko.SSHException, OSError) as exc:
+                raise NodeError(target.name, f"ProxyCommand failed to start: {exc}") from exc
+        if target.proxy_jump:
+            user, host, port = parse_jump(target.proxy_jump)
+            gateway = self._conn(host) if (user, port) == (None, None) else None
+            if gateway is None:
+                gw_target = resolve(host, user=user, port=port, config=load_config())
+                gw_transport = self._open(gw_target)
+            else:
+                gw_transport = gateway.transport
+            try:
+                return gw_transport.open_channel("direct-tcpip", target.destination, ("127.0.0.1", 0))
+            except (paramiko.SSHException, OSError) as exc:
+                raise NodeUnreachable(target.name, f"jump host {host} could not reach "
+                                      f"{target.hostname}:{target.port}: {exc}") from exc
+        sock = connect.tcp_connect(target, self.timeouts)
+        try:
+            connect.check_banner(target, sock, self.timeouts)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def drop(self, host: str) -> None:
+        """Forget (and close) the connection to ``host``; the next command reconnects."""
+        with self._lock:
+            conn = self._conns.pop(host, None)
+        if conn is not None:
+            conn.transport.close()
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._conns = list(self._conns.values()), {}
+        for conn in conns:
+            conn.transport.close()
+
+    def __enter__(self) -> SSHExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- host keys
+    def fetch_host_key(self, host: str) -> HostKeyInfo:
+        """Connect just far enough to see the node's host key (no login) and describe it."""
+        target = self._resolve(host)
+        sock = self._socket(target)
+        transport = paramiko.Transport(sock)
+        try:
+            transport.banner_timeout = self.timeouts.banner
+            try:
+                transport.start_client(timeout=self.timeouts.banner)
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                raise connect._kex_error(target, exc) from exc
+            return info_for(target, transport.get_remote_server_key())
+        finally:
+            transport.close()
+
+    def trust(self, info: HostKeyInfo) -> None:
+        """Record a key the user has checked (``farmhand nodes trust``); never replaces a different one."""
+        self.host_keys.save(info)
+
+    # ----------------------------------------------------------------- commands
+    def _channel(self, host: str, conn: _Conn) -> paramiko.Channel:
+        # sshd frees a session slot only once it has seen our close, so a refusal right after another
+        # channel ended is transient (MaxSessions): retry briefly before giving up.
+        deadline = time.monotonic() + self.timeouts.auth
+        delay = 0.02
+        while True:
+            try:
+                return conn.transport.open_session(timeout=self.timeouts.auth)
+            except paramiko.ChannelException as exc:
+                if time.monotonic() + delay > deadline:
+                    raise NodeError(host, f"the node refused a new session ({exc.text}): too many open "
+                                    "sessions (sshd MaxSessions); retry", retryable=True) from exc
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                self.drop(host)
+                raise NodeUnreachable(
+                    host, f"cannot open a session: {exc or 'connection lost'}; retry"
+                ) from exc
+
+    def run(
+        self,
+        host: str,
+        argv: Sequence[str],
+        *,
+        timeout: Optional[float] = None,
+        on_line: Optional[OnLine] = None,
+        stdin: Optional[str] = None,
+    ) -> RunResult:
+        """Run ``argv`` to completion. Raises NodeError when the node cannot be reached, the connection
+        is lost before the exit status arrives, or ``timeout`` passes (the channel is then closed)."""
+        command = posix_join(argv)
+        started = time.monotonic()
+        conn = self._conn(host)
+        with conn.sessions:
+            chan = self._channel(host, conn)
+            out, err = LineSplitter("out", on_line, None), LineSplitter("err", on_line, None)
+            try:
+                chan.exec_command(command)
+                if stdin is not None:
+                    chan.sendall(stdin.encode())
+                chan.shutdown_write()
+                deadline = None if timeout is None else started + timeout
+                finished = pump(chan, out, err, deadline=deadline)
+            except (paramiko.SSHException, EOFError, OSError) as exc:
+                self.drop(host)
+                raise NodeUnreachable(host, f"connection lost while running {argv[0]}: {exc}") from exc
+            finally:
+                chan.close()
+        if not finished:
+            raise NodeError(host, f"{argv[0]} did not finish within {timeout:g}s; stopped waiting",
+                            retryable=True)
+        res = result(host, command, chan, out, err, started)
+        if res.exit_code is None and not conn.transport.is_active():
+            self.drop(host)
+            raise NodeUnreachable(host, f"connection lost while running {argv[0]}; retry")
+        return res
+
+    def start(self, host: str, argv: Sequence[str], *, on_line: OnLine, watchdog: bool = True) -> SSHProcess:
+        conn = self._conn(host)
+        if not conn.sessions.acquire(timeout=self.timeouts.auth):
+            raise NodeError(host, f"{self.max_sessions} sessions already open; wait for one to finish",
+                            retryable=True)
+        try:
+            chan = self._channel(host, conn)
+            proc = SSHProcess(host, argv, chan, on_line, watchdog, conn.sessions.release)
+        except BaseException:
+            conn.sessions.release()
+            raise
+        return proc
+
+    def kill_group(self, host: str, pgid: int, grace: float = 5.0) -> bool:
+        """TERM the remote process group, then KILL it if still alive after ``grace`` seconds.
+        Returns True when the group is gone."""
+        # Zombies (already dead, waiting for a reaper) still match `kill -0 -PGID`, so count live
+        # members through ps instead. `ps -A -o pgid=,stat=` works on Linux and macOS alike.
+        script = (
+            'alive() { ps -A -o pgid=,stat= | awk -v g="$1" \'$1==g && $2 !~ /^Z/ {f=1} END {exit !f}\'; }; '
+            'alive "$1" || exit 0; kill -TERM -"$1" 2>/dev/null; i=0; '
+            'while alive "$1"; do i=$((i+1)); [ "$i" -gt "$2" ] && break; sleep 0.1; done; '
+            'alive "$1" || exit 0; kill -KILL -"$1" 2>/dev/null; sleep 0.2; ! alive "$1"'
+        )
+        res = self.run(host, ["sh", "-c", script, "sh", str(int(pgid)), str(int(grace * 10))],
+                       timeout=grace + 10)
+        return res.exit_code == 0
+
+
+__all__ = ["FarmhandError", "SSHExecutor"]
