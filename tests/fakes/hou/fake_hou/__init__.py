@@ -1,0 +1,147 @@
+"""A typed fake of SideFX Houdini's ``hou`` module, for tests only (Houdini cannot run here).
+
+Import it as ``hou`` by putting ``tests/fakes/hou/pythonpath`` (and ``tests/fakes/hou``) on ``sys.path``;
+the fake ``hython`` in ``tests/fakes/hfs`` does that. Scenes are JSON files with a ``.hip`` name, described
+in :mod:`fake_hou._session`. Every class derives (for mypy only) from the stub class of the same name in
+``types-houdini`` so its signatures are checked against the real ones; module functions are checked in
+:mod:`fake_hou.conformance`.
+
+Helpers for tests (not part of ``hou``): :func:`reset`, :func:`load_scene`, :func:`select`, ``UI_LOG``,
+``SESSION``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from fake_hou._app import (
+    UI_LOG,
+    allowEnvironmentToOverwriteVariable,
+    applicationName,
+    applicationVersion,
+    applicationVersionString,
+    exit,
+    fileReferences,
+    fps,
+    frame,
+    getenv,
+    hipFile,
+    hscript,
+    intFrame,
+    isUIAvailable,
+    node,
+    putenv,
+    qt,
+    selectedNodes,
+    setFrame,
+    text,
+    ui,
+)
+from fake_hou._nodes import (
+    NODES,
+    Node,
+    NodeType,
+    NodeTypeCategory,
+    OpNode,
+    OpNodeType,
+    OpNodeTypeCategory,
+    Parm,
+    ParmTuple,
+    RopNode,
+    SopNode,
+)
+from fake_hou._session import SESSION, Session
+from fake_hou._values import (
+    EnumValue,
+    Error,
+    LoadWarning,
+    NotAvailable,
+    OperationFailed,
+    renderMethod,
+    ropRenderEventType,
+    severityType,
+)
+
+
+def reset() -> None:
+    """Forget the scene, the selection and the UI log (a fresh, empty Houdini session)."""
+    fresh = Session()
+    for name in fresh.__dataclass_fields__:
+        setattr(SESSION, name, getattr(fresh, name))
+    SESSION.main_thread = threading.current_thread()
+    NODES.clear()
+    UI_LOG.messages.clear()
+    UI_LOG.answers.clear()
+    UI_LOG.status.clear()
+    qt.main_window = None
+
+
+def write_scene(path: Path, nodes: list[dict[str, Any]], **fields: Any) -> Path:
+    """Write a fake scene file (see :mod:`fake_hou._session` for the fields)."""
+    doc = {"fake_houdini_scene": 1, "fps": 24, "frame": 1, "fstart": 1, "fend": 24, **fields, "nodes": nodes}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    return path
+
+
+def load_scene(path: Path, nodes: list[dict[str, Any]], **fields: Any) -> Path:
+    """Write a fake scene and load it into this session, ignoring its load warnings."""
+    write_scene(path, nodes, **fields)
+    hipFile.load(str(path), ignore_load_warnings=True)
+    return path
+
+
+def select(*paths: str) -> None:
+    SESSION.selected = list(paths)
+
+
+__all__ = [
+    "NODES",
+    "SESSION",
+    "UI_LOG",
+    "EnumValue",
+    "Error",
+    "LoadWarning",
+    "Node",
+    "NodeType",
+    "NodeTypeCategory",
+    "NotAvailable",
+    "OpNode",
+    "OpNodeType",
+    "OpNodeTypeCategory",
+    "OperationFailed",
+    "Parm",
+    "ParmTuple",
+    "RopNode",
+    "SopNode",
+    "allowEnvironmentToOverwriteVariable",
+    "applicationName",
+    "applicationVersion",
+    "applicationVersionString",
+    "exit",
+    "fileReferences",
+    "fps",
+    "frame",
+    "getenv",
+    "hipFile",
+    "hscript",
+    "intFrame",
+    "isUIAvailable",
+    "load_scene",
+    "node",
+    "putenv",
+    "qt",
+    "renderMethod",
+    "reset",
+    "ropRenderEventType",
+    "select",
+    "selectedNodes",
+    "setFrame",
+    "severityType",
+    "text",
+    "ui",
+    "write_scene",
+]

@@ -1,0 +1,148 @@
+"""mypy-only checks that the fake's module-level functions match ``hou``'s (types-houdini) signatures.
+
+Classes are checked as overrides of their stub bases (see :mod:`fake_hou._stubs`). Functions have no base,
+so each is assigned to a variable first bound to the real function: mypy then reports
+``Incompatible types in assignment`` when the fake's signature does not fit where the real one is used
+(a missing or renamed parameter, a narrower parameter type, a wider return type).
+Run: ``.venv/bin/mypy --strict tests/fakes/hou/fake_hou scripts/farmhand_worker.py``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import hou
+
+    import fake_hou
+
+    def _module_functions() -> None:
+        f01 = hou.node
+        f01 = fake_hou.node
+        f02 = hou.selectedNodes
+        f02 = fake_hou.selectedNodes
+        f03 = hou.frame
+        f03 = fake_hou.frame
+        f04 = hou.intFrame
+        f04 = fake_hou.intFrame
+        f05 = hou.setFrame
+        f05 = fake_hou.setFrame
+        f06 = hou.fps
+        f06 = fake_hou.fps
+        f07 = hou.applicationVersion
+        f07 = fake_hou.applicationVersion
+        f08 = hou.applicationVersionString
+        f08 = fake_hou.applicationVersionString
+        f09 = hou.applicationName
+        f09 = fake_hou.applicationName
+        f10 = hou.isUIAvailable
+        f10 = fake_hou.isUIAvailable
+        f11 = hou.getenv
+        f11 = fake_hou.getenv
+        f12 = hou.putenv
+        f12 = fake_hou.putenv
+        f13 = hou.allowEnvironmentToOverwriteVariable
+        f13 = fake_hou.allowEnvironmentToOverwriteVariable
+        f14 = hou.fileReferences
+        f14 = fake_hou.fileReferences
+        f15 = hou.hscript
+        f15 = fake_hou.hscript
+        f16 = hou.exit
+        f16 = fake_hou.exit
+        del f01, f02, f03, f04, f05, f06, f07, f08, f09, f10, f11, f12, f13, f14, f15, f16
+
+    def _methods(
+        rop: hou.RopNode, fake_rop: fake_hou.RopNode, parm: hou.Parm, fake_parm: fake_hou.Parm,
+        tup: hou.ParmTuple, fake_tup: fake_hou.ParmTuple, kind: hou.OpNodeType, fake_kind: fake_hou.OpNodeType,
+        cat: hou.NodeTypeCategory, fake_cat: fake_hou.NodeTypeCategory,
+    ) -> None:
+        # Overrides are checked by the stub bases, but mypy does not compare parameter *names* there;
+        # assignments do, and callers use keywords (render(frame_range=..., verbose=True)).
+        m01 = rop.render
+        m01 = fake_rop.render
+        m02 = rop.inputDependencies
+        m02 = fake_rop.inputDependencies
+        m03 = rop.addRenderEventCallback
+        m03 = fake_rop.addRenderEventCallback
+        m04 = rop.removeRenderEventCallback
+        m04 = fake_rop.removeRenderEventCallback
+        m05 = rop.parm
+        m05 = fake_rop.parm
+        m06 = rop.parmTuple
+        m06 = fake_rop.parmTuple
+        m07 = rop.evalParm
+        m07 = fake_rop.evalParm
+        m08 = rop.errors
+        m08 = fake_rop.errors
+        m09 = rop.warnings
+        m09 = fake_rop.warnings
+        m10 = rop.node
+        m10 = fake_rop.node
+        m11 = rop.bypass
+        m11 = fake_rop.bypass
+        m12 = rop.parms
+        m12 = fake_rop.parms
+        m13 = parm.eval
+        m13 = fake_parm.eval
+        m14 = parm.evalAtFrame
+        m14 = fake_parm.evalAtFrame
+        m15 = parm.evalAsString
+        m15 = fake_parm.evalAsString
+        m16 = parm.evalAsStringAtFrame
+        m16 = fake_parm.evalAsStringAtFrame
+        m17 = parm.evalAsInt
+        m17 = fake_parm.evalAsInt
+        m18 = parm.evalAsIntAtFrame
+        m18 = fake_parm.evalAsIntAtFrame
+        m19 = parm.evalAsFloat
+        m19 = fake_parm.evalAsFloat
+        m20 = parm.evalAsFloatAtFrame
+        m20 = fake_parm.evalAsFloatAtFrame
+        m21 = parm.unexpandedString
+        m21 = fake_parm.unexpandedString
+        m22 = parm.set
+        m22 = fake_parm.set
+        m23 = parm.rawValue
+        m23 = fake_parm.rawValue
+        m24 = parm.menuItems
+        m24 = fake_parm.menuItems
+        m25 = tup.eval
+        m25 = fake_tup.eval
+        m26 = hou.hipFile.load
+        m26 = fake_hou.hipFile.load
+        m27 = hou.hipFile.save
+        m27 = fake_hou.hipFile.save
+        m28 = hou.text.expandString
+        m28 = fake_hou.text.expandString
+        m29 = hou.text.expandStringAtFrame
+        m29 = fake_hou.text.expandStringAtFrame
+        m30 = hou.ui.displayMessage
+        m30 = fake_hou.ui.displayMessage
+        m31 = hou.ui.setStatusMessage
+        m31 = fake_hou.ui.setStatusMessage
+        m32 = kind.nameWithCategory
+        m32 = fake_kind.nameWithCategory
+        m33 = kind.category
+        m33 = fake_kind.category
+        m34 = cat.name
+        m34 = fake_cat.name
+        m35 = rop.inputs
+        m35 = fake_rop.inputs
+        del m01, m02, m03, m04, m05, m06, m07, m08, m09, m10, m11, m12, m13, m14, m15, m16, m17
+        del m18, m19, m20, m21, m22, m23, m24, m25, m26, m27, m28, m29, m30, m31, m32, m33, m34, m35
+
+    def _classes_are_the_stub_classes() -> None:
+        # A fake class must be usable wherever code typed against hou expects the real one.
+        rop: type[hou.RopNode] = fake_hou.RopNode
+        sop: type[hou.SopNode] = fake_hou.SopNode
+        op: type[hou.OpNode] = fake_hou.OpNode
+        node: type[hou.Node] = fake_hou.Node
+        parm: type[hou.Parm] = fake_hou.Parm
+        hip: type[hou.hipFile] = fake_hou.hipFile
+        txt: type[hou.text] = fake_hou.text
+        ui: type[hou.ui] = fake_hou.ui
+        qt: type[hou.qt] = fake_hou.qt
+        failed: type[hou.OperationFailed] = fake_hou.OperationFailed
+        warning: type[hou.LoadWarning] = fake_hou.LoadWarning
+        enum: type[hou.EnumValue] = fake_hou.EnumValue
+        del rop, sop, op, node, parm, hip, txt, ui, qt, failed, warning, enum
