@@ -60,7 +60,7 @@ def format_frame(frame: float) -> str:
 
 
 def expand_output(pattern: str, frame: float) -> str:
-    """Same rules as farmhand.frames.expand_output ($F, $F4, ${F4}, $FF, ####; -1 with $F4 is -001)."""
+    """Same rules as farmhand.frames.expand_output (-1 is -001 with $F4, -0001 with ####)."""
     whole = math.floor(frame)
 
     def houdini(match: re.Match) -> str:
@@ -71,7 +71,8 @@ def expand_output(pattern: str, frame: float) -> str:
         return f"{whole:0{width}d}"
 
     text = re.sub(r"\$\{(FF|F[2-9]?)\}|\$(FF|F[2-9]?)(?![A-Za-z0-9_])", houdini, pattern)
-    return re.sub(r"#+", lambda m: f"{whole:0{len(m.group(0))}d}", text)
+    sign = "-" if whole < 0 else ""
+    return re.sub(r"#+", lambda m: f"{sign}{abs(whole):0{len(m.group(0))}d}", text)
 
 
 def png_bytes(width: int, height: int, rows: list) -> bytes:

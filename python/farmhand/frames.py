@@ -200,8 +200,15 @@ _HASHES = re.compile(r"#+")
 
 
 def _padded(frame: Frame, width: int) -> str:
-    # Houdini and Blender both count the minus sign in the width: frame -1 with $F4 is "-001".
+    # Houdini counts the minus sign in the width: frame -1 with $F4 is "-001".
     return f"{math.floor(frame):0{width}d}"
+
+
+def _hash_padded(frame: Frame, width: int) -> str:
+    # Blender pads the digits and then adds the sign: frame -1 with #### is "-0001" (seen in a real
+    # Blender 3.4 capture, tests/data/renderer_logs/blender-relative-start.ok.log).
+    whole = math.floor(frame)
+    return ("-" if whole < 0 else "") + f"{abs(whole):0{width}d}"
 
 
 def _float_frame(frame: Frame) -> str:
@@ -211,9 +218,10 @@ def _float_frame(frame: Frame) -> str:
 def expand_output(pattern: str, frame: Frame) -> str:
     """The file name ``pattern`` gives for ``frame``.
 
-    ``$F`` is the integer frame, ``$F4`` (and ``${F4}``) pads it to 4 characters, ``$FF`` is the
-    (possibly fractional) frame, and every run of ``#`` pads to its length (Blender and husk style).
-    Other ``$VARIABLES`` are left untouched: they are expanded on the node, not here.
+    ``$F`` is the integer frame, ``$F4`` (and ``${F4}``) pads it to 4 characters counting the sign
+    (Houdini: ``-001``), ``$FF`` is the (possibly fractional) frame, and every run of ``#`` pads the
+    digits to its length with the sign in front (Blender: ``-0001``). Fractional frames use their integer
+    part (floor). Other ``$VARIABLES`` are left untouched: they are expanded on the node, not here.
     """
 
     def houdini(match: re.Match[str]) -> str:
@@ -224,7 +232,7 @@ def expand_output(pattern: str, frame: Frame) -> str:
         return _padded(frame, width)
 
     expanded = _HOUDINI_FRAME.sub(houdini, pattern)
-    return _HASHES.sub(lambda m: _padded(frame, len(m.group(0))), expanded)
+    return _HASHES.sub(lambda m: _hash_padded(frame, len(m.group(0))), expanded)
 
 
 def has_frame_token(pattern: str) -> bool:

@@ -39,8 +39,8 @@ ENV_PATH = "FARMHAND_PRESET_PATH"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 _TOP_KEYS = {"name", "description", "argv", "mode", "splittable", "needs_houdini", "progress_scope",
-             "output_syntax", "integer_frames", "integer_step", "needs_command", "patterns", "errors",
-             "params"}
+             "output_syntax", "integer_frames", "integer_step", "negative_frames", "needs_command",
+             "patterns", "errors", "params"}
 _PATTERN_KEYS = {"progress": "progress_patterns", "frame_start": "frame_start_patterns",
                  "frame_done": "frame_done_patterns", "output": "output_patterns",
                  "exit_zero_is_not_success_when": "exit_zero_is_not_success_when"}
@@ -188,6 +188,7 @@ def preset_from_dict(data: Mapping[str, Any], name: str, source: str) -> Preset:
                                            [s.value for s in OutputSyntax])),
         integer_frames=_bool(where, "integer_frames", data.get("integer_frames", False)),
         integer_step=_bool(where, "integer_step", data.get("integer_step", False)),
+        negative_frames=_bool(where, "negative_frames", data.get("negative_frames", True)),
         params=tuple(params),
         needs_command=needs_command,
         error_patterns=tuple(error_patterns),

@@ -125,6 +125,8 @@ class Preset:
     output_syntax: OutputSyntax = OutputSyntax.AS_IS
     integer_frames: bool = False
     integer_step: bool = False
+    #: False for renderers that cannot be given a negative frame (Blender reads "-s -2" as relative).
+    negative_frames: bool = True
     #: The preset's own placeholders and their defaults (None = no default: optional groups drop out).
     params: tuple[tuple[str, Optional[str]], ...] = ()
     #: True for the ``command`` preset, whose argv comes from the user at submit time.
@@ -179,6 +181,9 @@ class Preset:
         if self.integer_frames and not all(isinstance(normalise(f), int) for f in (ctx.start, ctx.end)):
             raise UsageError(f"preset {self.name} renders whole frames only; "
                              f"frame {format_frame(ctx.start)} is fractional")
+        if not self.negative_frames and min(normalise(ctx.start), normalise(ctx.end)) < 0:
+            raise UsageError(f"preset {self.name} cannot render negative frames (its renderer reads a "
+                             f"leading '-' as relative); frame {format_frame(ctx.start)} is negative")
         if (self.integer_frames or self.integer_step) and not isinstance(normalise(ctx.step), int):
             raise UsageError(f"preset {self.name} needs a whole-number frame step, "
                              f"not {format_frame(ctx.step)}")
