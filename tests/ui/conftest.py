@@ -34,6 +34,9 @@ def make_panel(qtbot) -> Iterator:  # type: ignore[no-untyped-def]
         panel.jobs_tab.confirm = lambda title, question: True
         panel.nodes_tab.confirm = lambda title, question: True
         panels.append(panel)
+        panel.resize(1000, 700)
+        panel.show()
+        qtbot.waitExposed(panel)
         return panel
 
     yield make

@@ -47,19 +47,15 @@ JOB_COLOURS: dict[JobStatus, str] = {
     JobStatus.CANCELLED: GREY,
 }
 
-#: Per-node states inside a job, as the job store names them; unknown names are grey.
+#: Per-node states inside a job (``farmhand.jobs.NodeActivity`` values); unknown names are grey.
 JOB_NODE_COLOURS: dict[str, str] = {
     "rendering": BLUE,
-    "loading": BLUE,
+    "starting": BLUE,
     "idle": GREEN,
-    "done": GREEN,
-    "failed": RED,
-    "error": RED,
-    "blocklisted": RED,
-    "unreachable": RED,
-    "stalled": ORANGE,
-    "retrying": ORANGE,
-    "waiting": GREY,
+    "busy": GREY,        # another dispatcher's job holds the node
+    "blocked": RED,      # blocklisted for this job
+    "backoff": ORANGE,   # licence or connection trouble, trying again soon
+    "offline": RED,
 }
 
 _CACHE: dict[str, QtGui.QColor] = {}

@@ -1,0 +1,114 @@
+"""Jobs tab: every button reaches the backend (off the UI thread), logs are one click away."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from farmhand.errors import JobError
+from farmhand.ui.qt import Qt
+
+from .conftest import wait_snapshot
+
+pytestmark = pytest.mark.ui
+
+
+def ready(qtbot, make_panel, backend):  # type: ignore[no-untyped-def]
+    panel = make_panel(backend)
+    wait_snapshot(qtbot, panel)
+    # Reattaching selects the first unfinished job; its detail arrives with the next poll.
+    qtbot.waitUntil(lambda: panel.jobs_tab.grid.frames() != (), timeout=3000)
+    return panel, panel.jobs_tab
+
+
+def test_panel_follows_the_running_job(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
+    panel, tab = ready(qtbot, make_panel, backend)
+    assert tab.selected_job().job_id == "j1"
+    assert tab.job_nodes.rowCount() == 4
+    assert len(tab.grid.frames()) == 240
+    assert "shot010_beauty" in tab.summary.text() and "ETA 5m 12s" in tab.summary.text()
+    assert "missing file: /share/tex/wood.rat" in tab.summary.text()
+    assert "failed&nbsp;2" in tab.legend.text()
+
+
+@pytest.mark.parametrize(("button", "call", "args"), [
+    ("pause_button", "pause", ("j1",)),
+    ("retry_button", "retry_failed", ("j1",)),
+    ("cancel_button", "cancel", ("j1",)),
+])
+def test_job_buttons_call_the_backend_off_the_ui_thread(qtbot, make_panel, backend, button, call,  # type: ignore[no-untyped-def]
+                                                        args) -> None:
+    panel, tab = ready(qtbot, make_panel, backend)
+    qtbot.mouseClick(getattr(tab, button), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: backend.called(call) == [args], timeout=3000)
+    assert backend.threads[call] != threading.main_thread().name
+    qtbot.waitUntil(lambda: panel.status.text().endswith(": done"), timeout=3000)
+
+
+def test_cancel_asks_first(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
+    panel, tab = ready(qtbot, make_panel, backend)
+    questions: list[str] = []
+    tab.confirm = lambda title, question: questions.append(question) or False
+    qtbot.mouseClick(tab.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.wait(100)
+    assert questions == ["Cancel shot010_beauty? Frames already rendered are kept."]
+    assert backend.called("cancel") == []
+
+
+def test_priority_and_requeue(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
+    panel, tab = ready(qtbot, make_panel, backend)
+    tab.priority_spin.setValue(80)
+    qtbot.mouseClick(tab.priority_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: backend.called("set_priority") == [("j1", 80)], timeout=3000)
+
+    assert not tab.requeue_button.isEnabled()
+    tab.grid.resize(600, 200)
+    failed_index = 104
+    qtbot.mouseClick(tab.grid.viewport(), Qt.MouseButton.LeftButton,
+                     pos=tab.grid.cell_rect(failed_index).center())
+    assert tab.grid.selected_frame() == 1105.0
+    assert tab.requeue_button.isEnabled()
+    qtbot.mouseClick(tab.requeue_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: backend.called("requeue_frame") == [("j1", 1105.0)], timeout=3000)
+
+
+def test_pause_resume_enablement_follows_state(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
+    from dataclasses import replace
+
+    from farmhand.ui.records import JobStatus
+
+    panel, tab = ready(qtbot, make_panel, backend)
+    assert tab.pause_button.isEnabled() and not tab.resume_button.isEnabled()
+    snap = backend.current
+    paused = replace(snap.jobs[0], status=JobStatus.PAUSED)
+    backend.current = replace(snap, jobs=(paused, *snap.jobs[1:]), detail=replace(snap.detail, job=paused))
+    wait_snapshot(qtbot, panel)
+    assert not tab.pause_button.isEnabled() and tab.resume_button.isEnabled()
+    qtbot.mouseClick(tab.resume_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: backend.called("resume") == [("j1",)], timeout=3000)
+    tab.select_job("j2")  # done: nothing to cancel or pause
+    assert not tab.cancel_button.isEnabled() and not tab.pause_button.isEnabled()
+
+
+def test_node_and_frame_logs_are_one_click_away(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
+    panel, tab = ready(qtbot, make_panel, backend)
+    view = tab.nodes_view
+    rect = view.visualRect(tab.job_nodes.index(2, 0))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: tab.log_view.toPlainText() == backend.log_text, timeout=3000)
+    assert backend.called("log")[-1] == ("j1", "render03", None)
+    assert tab.log_title.text() == "Log: node render03"
+
+    tab.grid.resize(600, 200)
+    qtbot.mouseClick(tab.grid.viewport(), Qt.MouseButton.LeftButton, pos=tab.grid.cell_rect(3).center())
+    qtbot.waitUntil(lambda: tab.log_title.text() == "Log: frame 1004", timeout=3000)
+    assert backend.called("log")[-1] == ("j1", None, 1004.0)
+
+
+def test_a_failing_action_is_one_line_in_the_status_bar(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
+    panel, tab = ready(qtbot, make_panel, backend)
+    backend.fail["pause"] = JobError("job j1 is already finished; nothing to pause")
+    qtbot.mouseClick(tab.pause_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "could not pause" in panel.status.text(), timeout=3000)
+    assert panel.status.text() == "could not pause shot010_beauty: job j1 is already finished; nothing to pause"

@@ -1,0 +1,134 @@
+"""Table models: rows, roles, state colours, and refreshes that signal only what changed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from farmhand.ui import style
+from farmhand.ui.models import (
+    KeyRole,
+    ProgressRole,
+    RecordRole,
+    StateColourRole,
+    job_nodes_model,
+    jobs_model,
+    nodes_model,
+)
+from farmhand.ui.qt import Qt
+from farmhand.ui.records import JobStatus, NodeStatus
+
+from . import farm_data
+
+pytestmark = pytest.mark.ui
+
+DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+
+
+def column(model, title: str) -> int:  # type: ignore[no-untyped-def]
+    titles = [model.headerData(c, Qt.Orientation.Horizontal, DISPLAY) for c in range(model.columnCount())]
+    return titles.index(title)
+
+
+def test_jobs_model_rows_and_roles(qtbot) -> None:  # type: ignore[no-untyped-def]
+    model = jobs_model()
+    snap = farm_data.snapshot()
+    model.set_rows(snap.jobs)
+    assert model.rowCount() == 3
+    progress = model.index(0, column(model, "Progress"))
+    assert progress.data(DISPLAY) == "100/240  42%  (2 failed)"
+    assert progress.data(ProgressRole) == pytest.approx(100 / 240)
+    assert model.index(0, column(model, "Job")).data(ProgressRole) is None
+    assert model.index(1, 0).data(KeyRole) == "j2"
+    assert model.index(2, 0).data(RecordRole) is snap.jobs[2]
+    assert model.index(0, column(model, "ETA")).data(DISPLAY) == "5m 12s"
+    # A finished job has no ETA.
+    assert model.index(1, column(model, "ETA")).data(DISPLAY) == ""
+    assert model.index(0, column(model, "Problem")).data(DISPLAY).startswith("2 frames failed: missing file")
+
+
+@pytest.mark.parametrize("status", list(JobStatus))
+def test_job_state_colours(qtbot, status: JobStatus) -> None:  # type: ignore[no-untyped-def]
+    model = jobs_model()
+    model.set_rows([replace(farm_data.job(), status=status)])
+    state = model.index(0, column(model, "State"))
+    assert state.data(DISPLAY) == status.value
+    assert state.data(StateColourRole).name() == style.JOB_COLOURS[status]
+    assert state.data(FOREGROUND).name() == style.JOB_COLOURS[status]
+
+
+def test_state_colours_tell_states_apart() -> None:
+    assert style.NODE_COLOURS[NodeStatus.IDLE] != style.NODE_COLOURS[NodeStatus.RENDERING]
+    assert style.JOB_COLOURS[JobStatus.RUNNING] != style.JOB_COLOURS[JobStatus.FAILED]
+    assert len(set(style.FRAME_COLOURS.values())) == len(style.FRAME_COLOURS)
+
+
+def test_nodes_model_shows_inventory_and_state(qtbot) -> None:  # type: ignore[no-untyped-def]
+    model = nodes_model()
+    model.set_rows(farm_data.nodes(7))
+    assert model.rowCount() == 7
+    assert model.columnCount() == 10
+    row = model.row_of("render02")
+    assert model.index(row, column(model, "Cores")).data(DISPLAY) == "16"
+    assert model.index(row, column(model, "RAM")).data(DISPLAY) == "64 GB"
+    assert model.index(row, column(model, "GPUs")).data(DISPLAY) == "NVIDIA RTX A4000"
+    assert model.index(row, column(model, "Houdini")).data(DISPLAY) == "21.0.512, 20.5.332"
+    assert model.index(row, column(model, "Rendering for / note")).data(DISPLAY) == "shot010_beauty (anna)"
+    unreachable = model.row_of("render04")
+    state = model.index(unreachable, column(model, "State"))
+    assert state.data(DISPLAY) == "unreachable"
+    assert state.data(StateColourRole).name() == style.RED
+    assert state.data(int(Qt.ItemDataRole.ToolTipRole)) == "no answer on port 22 for 3 s"
+    untrusted = model.row_of("render06")
+    assert model.index(untrusted, column(model, "Trusted")).data(DISPLAY) == "no"
+    assert model.index(untrusted, 1).data(StateColourRole).name() == style.ORANGE
+
+
+def test_job_nodes_model_bars(qtbot) -> None:  # type: ignore[no-untyped-def]
+    model = job_nodes_model()
+    model.set_rows(farm_data.job_nodes(5))
+    assert model.rowCount() == 5
+    frame_pct = model.index(1, column(model, "Frame %"))
+    assert frame_pct.data(DISPLAY) == "30%"
+    assert frame_pct.data(ProgressRole) == pytest.approx(0.30)
+    share = model.index(1, column(model, "Share"))
+    assert share.data(DISPLAY) == "4/8 frames"
+    assert share.data(ProgressRole) == pytest.approx(0.5)
+    blocked = 4
+    assert model.index(blocked, column(model, "Frame %")).data(ProgressRole) is None
+    assert model.index(blocked, column(model, "Problem")).data(DISPLAY) == (
+        "renderer crashed twice; blocklisted for this job")
+    assert model.index(blocked, column(model, "State")).data(StateColourRole).name() == style.RED
+
+
+def test_same_keys_signal_only_changed_rows(qtbot) -> None:  # type: ignore[no-untyped-def]
+    model = job_nodes_model()
+    rows = farm_data.job_nodes(10)
+    model.set_rows(rows)
+    resets: list[int] = []
+    changes: list[tuple[int, int]] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    model.dataChanged.connect(lambda a, b, *_: changes.append((a.row(), b.row())))
+    changed = list(rows)
+    changed[3] = replace(changed[3], frame_percent=99.0)
+    changed[6] = replace(changed[6], frames_done=100)
+    model.set_rows(changed)
+    assert resets == []
+    assert changes == [(3, 6)]
+    model.set_rows(changed)  # nothing changed: nothing signalled
+    assert changes == [(3, 6)]
+    model.set_rows(changed[:5])  # a node left the job: the rows are reset
+    assert resets == [1]
+    assert model.rowCount() == 5
+
+
+def test_formatters() -> None:
+    assert style.format_duration(None) == "—"
+    assert style.format_duration(45) == "45s"
+    assert style.format_duration(245) == "4m 05s"
+    assert style.format_duration(7380) == "2h 03m"
+    assert style.format_frame(12.0) == "12"
+    assert style.format_frame(12.5) == "12.5"
+    assert style.format_frame(-3.0) == "-3"
