@@ -20,7 +20,7 @@ from typing import Any, Optional, Union
 
 from farmhand.failures import COMMON_ERROR_PATTERNS, FailureKind, match_error
 from farmhand.frames import Frame, normalise
-from farmhand.presets.model import Preset, ProgressScope
+from farmhand.presets.model import Preset, PresetMode, ProgressScope
 from farmhand.worker_protocol import parse_event
 
 
@@ -267,8 +267,13 @@ class LineParser:
             events.append(error)
 
     def finish(self, success: bool) -> list[Event]:
-        """Events implied by the process ending: a clean exit finishes the frame that was rendering."""
+        """Events implied by the process ending: a clean exit finishes the frame that was rendering.
+
+        A persistent worker reports every frame's end itself, so its exit implies nothing.
+        """
         events: list[Event] = []
+        if self.preset.mode is PresetMode.WORKER:
+            return events
         if success and self.current is not None and self.current not in self.done:
             self._finish(self.current, events)
         return events

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import subprocess
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from farmhand.errors import ConfigError, NotFound, UsageError
 from farmhand.failures import FailureKind
@@ -20,7 +20,7 @@ from farmhand.presets import (
     preset_from_dict,
 )
 
-HOSTILE = "/share/it's a \"shot\" $(touch /tmp/pwned) ; rm -rf ~ `id` ünïcødé.hip"
+HOSTILE = '/share/it\'s a "shot" $(touch /tmp/pwned) ; rm -rf ~ `id` ünïcødé.hip'
 BUILTINS = ["blender", "command", "demo", "husk", "hrender", "hython-worker"]
 
 
@@ -63,8 +63,19 @@ def test_hrender_script_runs_a_fake_houdini_with_exact_arguments(tmp_path: Path)
     preset = load_preset("hrender", search_dirs=[])
     ctx = CommandContext(file=HOSTILE, target="/out/rop 1", start=-3, end=5, step=1, hfs=str(hfs))
     out = subprocess.run(preset.command(ctx), capture_output=True, text=True, check=True).stdout
-    assert out.splitlines() == [f"{hfs}/bin/hrender.py", "-e", "-f", "-3", "5", "-i", "1", "-v", "-d",
-                                "/out/rop 1", HOSTILE]
+    assert out.splitlines() == [
+        f"{hfs}/bin/hrender.py",
+        "-e",
+        "-f",
+        "-3",
+        "5",
+        "-i",
+        "1",
+        "-v",
+        "-d",
+        "/out/rop 1",
+        HOSTILE,
+    ]
     assert not Path("/tmp/pwned").exists()
 
 
@@ -92,20 +103,66 @@ def test_husk_takes_a_count_and_optional_groups() -> None:
     preset = load_preset("husk", search_dirs=[])
     argv = preset.command(CommandContext(file="/s/shot.usd", start=5, end=11, step=3, hfs="/h"))
     assert argv[3:] == ["farmhand", "/h", "-f", "5", "-n", "3", "-i", "3", "-Va1", "/s/shot.usd"]
-    argv = preset.command(CommandContext(file="/s/shot.usd", target="/Render/rs", start=1, end=1,
-                                         output="/r/img.$F4.exr", hfs="/h"))
-    assert argv[3:] == ["farmhand", "/h", "-f", "1", "-n", "1", "-i", "1", "-Va1", "-s", "/Render/rs",
-                        "--make-output-path", "-o", "/r/img.$F4.exr", "/s/shot.usd"]
+    argv = preset.command(
+        CommandContext(
+            file="/s/shot.usd", target="/Render/rs", start=1, end=1, output="/r/img.$F4.exr", hfs="/h"
+        )
+    )
+    assert argv[3:] == [
+        "farmhand",
+        "/h",
+        "-f",
+        "1",
+        "-n",
+        "1",
+        "-i",
+        "1",
+        "-Va1",
+        "-s",
+        "/Render/rs",
+        "--make-output-path",
+        "-o",
+        "/r/img.$F4.exr",
+        "/s/shot.usd",
+    ]
 
 
 def test_blender_argument_order_and_hash_output() -> None:
     preset = load_preset("blender", search_dirs=[])
     argv = preset.command(CommandContext(file="/s/a.blend", start=1, end=10, step=2, output="/r/f.$F4.png"))
-    assert argv == ["blender", "-b", "/s/a.blend", "-o", "/r/f.####.png", "-s", "1", "-e", "10", "-j", "2", "-a"]
-    argv = preset.command(CommandContext(file="/s/a.blend", target="Scene 2", start=3, end=3,
-                                         extra={"blender": "/opt/blender/blender"}))
-    assert argv == ["/opt/blender/blender", "-b", "/s/a.blend", "-S", "Scene 2", "-s", "3", "-e", "3", "-j", "1",
-                    "-a"]
+    assert argv == [
+        "blender",
+        "-b",
+        "/s/a.blend",
+        "-o",
+        "/r/f.####.png",
+        "-s",
+        "1",
+        "-e",
+        "10",
+        "-j",
+        "2",
+        "-a",
+    ]
+    argv = preset.command(
+        CommandContext(
+            file="/s/a.blend", target="Scene 2", start=3, end=3, extra={"blender": "/opt/blender/blender"}
+        )
+    )
+    assert argv == [
+        "/opt/blender/blender",
+        "-b",
+        "/s/a.blend",
+        "-S",
+        "Scene 2",
+        "-s",
+        "3",
+        "-e",
+        "3",
+        "-j",
+        "1",
+        "-a",
+    ]
     with pytest.raises(UsageError, match="negative frames"):
         preset.command(CommandContext(file="/s/a.blend", start=-2, end=3))
     with pytest.raises(UsageError, match="whole frames only"):
@@ -120,9 +177,22 @@ def test_command_preset_needs_a_template() -> None:
 
 def test_command_template_placeholders_are_whole_arguments() -> None:
     base = load_preset("command", search_dirs=[])
-    preset = base.with_command("render --scene {file} --out={output} -f '{start}' {end} 'x y' --lit '{{file}}'")
+    preset = base.with_command(
+        "render --scene {file} --out={output} -f '{start}' {end} 'x y' --lit '{{file}}'"
+    )
     argv = preset.command(CommandContext(file=HOSTILE, output="/o/$F4 a.exr", start=1, end=9))
-    assert argv == ["render", "--scene", HOSTILE, "--out=/o/$F4 a.exr", "-f", "1", "9", "x y", "--lit", "{file}"]
+    assert argv == [
+        "render",
+        "--scene",
+        HOSTILE,
+        "--out=/o/$F4 a.exr",
+        "-f",
+        "1",
+        "9",
+        "x y",
+        "--lit",
+        "{file}",
+    ]
     assert preset.splittable and not preset.per_frame
 
 
@@ -132,13 +202,17 @@ def test_command_template_without_frames_is_not_splittable_and_per_frame_detecti
     per_frame = base.with_command("render {file} --frame {frame}")
     assert per_frame.per_frame
     assert per_frame.command(CommandContext(file="a", start=4, end=4))[-1] == "4"
-    with pytest.raises(UsageError, match="one {frame} per command"):
+    with pytest.raises(UsageError, match=r"one \{frame\} per command"):
         per_frame.command(CommandContext(file="a", start=4, end=5))
 
 
 @pytest.mark.parametrize(
     ("template", "fragment"),
-    [("", "template is empty"), ("render 'unclosed", "check its quotes"), ("render {nope}", "unknown placeholder")],
+    [
+        ("", "template is empty"),
+        ("render 'unclosed", "check its quotes"),
+        ("render {nope}", "unknown placeholder"),
+    ],
 )
 def test_bad_command_templates(template: str, fragment: str) -> None:
     with pytest.raises(UsageError, match=fragment):
@@ -147,12 +221,30 @@ def test_bad_command_templates(template: str, fragment: str) -> None:
 
 def test_demo_preset_params_fill_optional_groups() -> None:
     preset = load_preset("demo", search_dirs=[])
-    ctx = CommandContext(start=1, end=4, output="/o/d.$F4.png", scripts="/share/farmhand/scripts",
-                         extra={"seconds_per_frame": "0.5", "speed_map": "render01=1,render02=2"})
+    ctx = CommandContext(
+        start=1,
+        end=4,
+        output="/o/d.$F4.png",
+        scripts="/share/farmhand/scripts",
+        extra={"seconds_per_frame": "0.5", "speed_map": "render01=1,render02=2"},
+    )
     argv = preset.command(ctx)
-    assert argv == ["python3", "/share/farmhand/scripts/farmhand_demo_render.py", "--start", "1", "--end", "4",
-                    "--step", "1", "--output", "/o/d.$F4.png", "--seconds-per-frame", "0.5",
-                    "--speed-map", "render01=1,render02=2"]
+    assert argv == [
+        "python3",
+        "/share/farmhand/scripts/farmhand_demo_render.py",
+        "--start",
+        "1",
+        "--end",
+        "4",
+        "--step",
+        "1",
+        "--output",
+        "/o/d.$F4.png",
+        "--seconds-per-frame",
+        "0.5",
+        "--speed-map",
+        "render01=1,render02=2",
+    ]
     with pytest.raises(UsageError, match="node scripts"):
         preset.command(CommandContext(start=1, end=4, output="/o/x.png"))
 
@@ -210,7 +302,9 @@ def test_precedence_user_then_studio_then_builtin(tmp_path: Path, monkeypatch: p
     home, studio_a, studio_b = tmp_path / "home", tmp_path / "studio a", tmp_path / "studio_b"
     for d in (home / "presets", studio_a, studio_b):
         d.mkdir(parents=True)
-    (studio_a / "blender.toml").write_text('description = "studio blender"\nargv = ["blender4", "-b", "{file}"]\n')
+    (studio_a / "blender.toml").write_text(
+        'description = "studio blender"\nargv = ["blender4", "-b", "{file}"]\n'
+    )
     (studio_b / "blender.toml").write_text('description = "other"\nargv = ["nope"]\n')
     (studio_b / "only-b.toml").write_text('description = "b"\nargv = ["b"]\n')
     monkeypatch.setenv("FARMHAND_HOME", str(home))
@@ -220,7 +314,7 @@ def test_precedence_user_then_studio_then_builtin(tmp_path: Path, monkeypatch: p
     assert load_preset("hrender").source == "builtin:hrender"
     (home / "presets" / "blender.toml").write_text('description = "mine"\nargv = ["myblender", "{file}"]\n')
     assert load_preset("blender").description == "mine"
-    with pytest.raises(NotFound, match="no preset named 'nothing'; available: .*hrender"):
+    with pytest.raises(NotFound, match=r"no preset named 'nothing'; available: .*hrender"):
         load_preset("nothing")
     with pytest.raises(UsageError, match="invalid"):
         load_preset("../etc/passwd")
@@ -236,7 +330,10 @@ def test_precedence_user_then_studio_then_builtin(tmp_path: Path, monkeypatch: p
         ('argv = ["x", "{scene}"]\n', "argv[1]: unknown placeholder {scene}"),
         ('argv = ["x"]\nmode = "daemon"\n', "mode must be one of chunk, worker"),
         ('argv = ["x"]\nsplittable = "yes"\n', "splittable must be true or false"),
-        ('argv = ["x"]\n[patterns]\nprogress = ["(unclosed"]\n', "patterns.progress: invalid regular expression"),
+        (
+            'argv = ["x"]\n[patterns]\nprogress = ["(unclosed"]\n',
+            "patterns.progress: invalid regular expression",
+        ),
         ('argv = ["x"]\n[patterns]\nprogres = ["x"]\n', "patterns.progres: unknown"),
         ('argv = ["x"]\n[errors]\nsegfault = ["x"]\n', "errors.segfault must be one of"),
         ('argv = ["x"]\n[params]\nfile = "a"\n', "params.file: not a usable parameter name"),
