@@ -13,9 +13,9 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from farmhand.ui.panel import FarmhandPanel  # noqa: E402 - after the platform is chosen
+from farmhand.ui.panel import FarmhandPanel
 
-from .fake_backend import FakeBackend  # noqa: E402
+from .fake_backend import FakeBackend
 
 
 @pytest.fixture
@@ -24,10 +24,10 @@ def backend() -> FakeBackend:
 
 
 @pytest.fixture
-def make_panel(qtbot) -> Iterator:  # type: ignore[no-untyped-def]
+def make_panel(qtbot) -> Iterator:
     panels: list[FarmhandPanel] = []
 
-    def make(backend: FakeBackend, **kwargs) -> FarmhandPanel:  # type: ignore[no-untyped-def]
+    def make(backend: FakeBackend, **kwargs) -> FarmhandPanel:
         kwargs.setdefault("poll_seconds", 0.1)
         panel = FarmhandPanel(backend, **kwargs)
         qtbot.addWidget(panel)
@@ -44,6 +44,6 @@ def make_panel(qtbot) -> Iterator:  # type: ignore[no-untyped-def]
         panel.detach()
 
 
-def wait_snapshot(qtbot, panel: FarmhandPanel, timeout: int = 3000) -> None:  # type: ignore[no-untyped-def]
+def wait_snapshot(qtbot, panel: FarmhandPanel, timeout: int = 3000) -> None:
     with qtbot.waitSignal(panel.snapshotApplied, timeout=timeout):
         panel.poller.poll_now()

@@ -6,6 +6,7 @@ UI thread. The real backend is tested against the real job store in ``test_clien
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from typing import Any, Callable, Optional
 
@@ -51,7 +52,7 @@ class FakeBackend:
             snap = self.current
         if snap.detail is not None and snap.detail.job.job_id != job_id:
             snap = replace(snap, detail=None)
-        return snap
+        return replace(snap, taken_at=time.time())
 
     def log(self, job_id: str, host: Optional[str] = None, frame: Optional[float] = None) -> str:
         self._record("log", job_id, host, frame)

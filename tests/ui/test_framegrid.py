@@ -6,7 +6,7 @@ import pytest
 
 from farmhand.ui import style
 from farmhand.ui.framegrid import FrameGrid, describe_frame, legend_html
-from farmhand.ui.qt import QtCore, QtWidgets, Qt
+from farmhand.ui.qt import Qt, QtCore, QtWidgets
 from farmhand.ui.records import FrameStatus
 
 from . import farm_data
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.ui
 
 
 @pytest.fixture
-def grid(qtbot) -> FrameGrid:  # type: ignore[no-untyped-def]
+def grid(qtbot) -> FrameGrid:
     grid = FrameGrid()
     qtbot.addWidget(grid)
     grid.resize(400, 200)
@@ -46,7 +46,7 @@ def test_hit_testing_matches_painting(grid: FrameGrid) -> None:
     assert grid.index_at(gap) == -1
 
 
-def test_click_selects_and_emits_frame(qtbot, grid: FrameGrid) -> None:  # type: ignore[no-untyped-def]
+def test_click_selects_and_emits_frame(qtbot, grid: FrameGrid) -> None:
     frames = farm_data.frames(total=240)
     grid.set_frames(frames)
     with qtbot.waitSignal(grid.frameClicked) as blocker:
@@ -58,7 +58,7 @@ def test_click_selects_and_emits_frame(qtbot, grid: FrameGrid) -> None:  # type:
     assert grid.selected_frame() == frames[5].frame
 
 
-def test_right_click_asks_for_a_menu(qtbot, grid: FrameGrid) -> None:  # type: ignore[no-untyped-def]
+def test_right_click_asks_for_a_menu(qtbot, grid: FrameGrid) -> None:
     frames = farm_data.frames(total=50)
     grid.set_frames(frames)
     with qtbot.waitSignal(grid.frameMenuRequested) as blocker:
@@ -66,7 +66,7 @@ def test_right_click_asks_for_a_menu(qtbot, grid: FrameGrid) -> None:  # type: i
     assert blocker.args[0] == frames[7].frame
 
 
-def test_5000_frames_scroll_and_stay_one_widget(qtbot, grid: FrameGrid) -> None:  # type: ignore[no-untyped-def]
+def test_5000_frames_scroll_and_stay_one_widget(qtbot, grid: FrameGrid) -> None:
     grid.set_frames(farm_data.frames(total=5000, done=2500))
     assert grid.verticalScrollBar().maximum() > 0
     grid.verticalScrollBar().setValue(grid.verticalScrollBar().maximum())

@@ -14,7 +14,7 @@ from .conftest import wait_snapshot
 pytestmark = pytest.mark.ui
 
 
-def ready(qtbot, make_panel, backend):  # type: ignore[no-untyped-def]
+def ready(qtbot, make_panel, backend):
     panel = make_panel(backend)
     wait_snapshot(qtbot, panel)
     # Reattaching selects the first unfinished job; its detail arrives with the next poll.
@@ -22,8 +22,8 @@ def ready(qtbot, make_panel, backend):  # type: ignore[no-untyped-def]
     return panel, panel.jobs_tab
 
 
-def test_panel_follows_the_running_job(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
-    panel, tab = ready(qtbot, make_panel, backend)
+def test_panel_follows_the_running_job(qtbot, make_panel, backend) -> None:
+    _panel, tab = ready(qtbot, make_panel, backend)
     assert tab.selected_job().job_id == "j1"
     assert tab.job_nodes.rowCount() == 4
     assert len(tab.grid.frames()) == 240
@@ -37,7 +37,7 @@ def test_panel_follows_the_running_job(qtbot, make_panel, backend) -> None:  # t
     ("retry_button", "retry_failed", ("j1",)),
     ("cancel_button", "cancel", ("j1",)),
 ])
-def test_job_buttons_call_the_backend_off_the_ui_thread(qtbot, make_panel, backend, button, call,  # type: ignore[no-untyped-def]
+def test_job_buttons_call_the_backend_off_the_ui_thread(qtbot, make_panel, backend, button, call,
                                                         args) -> None:
     panel, tab = ready(qtbot, make_panel, backend)
     qtbot.mouseClick(getattr(tab, button), Qt.MouseButton.LeftButton)
@@ -46,8 +46,8 @@ def test_job_buttons_call_the_backend_off_the_ui_thread(qtbot, make_panel, backe
     qtbot.waitUntil(lambda: panel.status.text().endswith(": done"), timeout=3000)
 
 
-def test_cancel_asks_first(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
-    panel, tab = ready(qtbot, make_panel, backend)
+def test_cancel_asks_first(qtbot, make_panel, backend) -> None:
+    _panel, tab = ready(qtbot, make_panel, backend)
     questions: list[str] = []
     tab.confirm = lambda title, question: questions.append(question) or False
     qtbot.mouseClick(tab.cancel_button, Qt.MouseButton.LeftButton)
@@ -56,8 +56,8 @@ def test_cancel_asks_first(qtbot, make_panel, backend) -> None:  # type: ignore[
     assert backend.called("cancel") == []
 
 
-def test_priority_and_requeue(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
-    panel, tab = ready(qtbot, make_panel, backend)
+def test_priority_and_requeue(qtbot, make_panel, backend) -> None:
+    _panel, tab = ready(qtbot, make_panel, backend)
     tab.priority_spin.setValue(80)
     qtbot.mouseClick(tab.priority_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: backend.called("set_priority") == [("j1", 80)], timeout=3000)
@@ -73,7 +73,7 @@ def test_priority_and_requeue(qtbot, make_panel, backend) -> None:  # type: igno
     qtbot.waitUntil(lambda: backend.called("requeue_frame") == [("j1", 1105.0)], timeout=3000)
 
 
-def test_pause_resume_enablement_follows_state(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
+def test_pause_resume_enablement_follows_state(qtbot, make_panel, backend) -> None:
     from dataclasses import replace
 
     from farmhand.ui.records import JobStatus
@@ -91,8 +91,8 @@ def test_pause_resume_enablement_follows_state(qtbot, make_panel, backend) -> No
     assert not tab.cancel_button.isEnabled() and not tab.pause_button.isEnabled()
 
 
-def test_node_and_frame_logs_are_one_click_away(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
-    panel, tab = ready(qtbot, make_panel, backend)
+def test_node_and_frame_logs_are_one_click_away(qtbot, make_panel, backend) -> None:
+    _panel, tab = ready(qtbot, make_panel, backend)
     view = tab.nodes_view
     rect = view.visualRect(tab.job_nodes.index(2, 0))
     qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
@@ -106,9 +106,10 @@ def test_node_and_frame_logs_are_one_click_away(qtbot, make_panel, backend) -> N
     assert backend.called("log")[-1] == ("j1", None, 1004.0)
 
 
-def test_a_failing_action_is_one_line_in_the_status_bar(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_action_is_one_line_in_the_status_bar(qtbot, make_panel, backend) -> None:
     panel, tab = ready(qtbot, make_panel, backend)
     backend.fail["pause"] = JobError("job j1 is already finished; nothing to pause")
     qtbot.mouseClick(tab.pause_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: "could not pause" in panel.status.text(), timeout=3000)
-    assert panel.status.text() == "could not pause shot010_beauty: job j1 is already finished; nothing to pause"
+    assert panel.status.text() == (
+        "could not pause shot010_beauty: job j1 is already finished; nothing to pause")

@@ -27,12 +27,12 @@ DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 
 
-def column(model, title: str) -> int:  # type: ignore[no-untyped-def]
+def column(model, title: str) -> int:
     titles = [model.headerData(c, Qt.Orientation.Horizontal, DISPLAY) for c in range(model.columnCount())]
     return titles.index(title)
 
 
-def test_jobs_model_rows_and_roles(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_jobs_model_rows_and_roles(qtbot) -> None:
     model = jobs_model()
     snap = farm_data.snapshot()
     model.set_rows(snap.jobs)
@@ -50,7 +50,7 @@ def test_jobs_model_rows_and_roles(qtbot) -> None:  # type: ignore[no-untyped-de
 
 
 @pytest.mark.parametrize("status", list(JobStatus))
-def test_job_state_colours(qtbot, status: JobStatus) -> None:  # type: ignore[no-untyped-def]
+def test_job_state_colours(qtbot, status: JobStatus) -> None:
     model = jobs_model()
     model.set_rows([replace(farm_data.job(), status=status)])
     state = model.index(0, column(model, "State"))
@@ -65,7 +65,7 @@ def test_state_colours_tell_states_apart() -> None:
     assert len(set(style.FRAME_COLOURS.values())) == len(style.FRAME_COLOURS)
 
 
-def test_nodes_model_shows_inventory_and_state(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_nodes_model_shows_inventory_and_state(qtbot) -> None:
     model = nodes_model()
     model.set_rows(farm_data.nodes(7))
     assert model.rowCount() == 7
@@ -86,7 +86,7 @@ def test_nodes_model_shows_inventory_and_state(qtbot) -> None:  # type: ignore[n
     assert model.index(untrusted, 1).data(StateColourRole).name() == style.ORANGE
 
 
-def test_job_nodes_model_bars(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_job_nodes_model_bars(qtbot) -> None:
     model = job_nodes_model()
     model.set_rows(farm_data.job_nodes(5))
     assert model.rowCount() == 5
@@ -103,7 +103,7 @@ def test_job_nodes_model_bars(qtbot) -> None:  # type: ignore[no-untyped-def]
     assert model.index(blocked, column(model, "State")).data(StateColourRole).name() == style.RED
 
 
-def test_same_keys_signal_only_changed_rows(qtbot) -> None:  # type: ignore[no-untyped-def]
+def test_same_keys_signal_only_changed_rows(qtbot) -> None:
     model = job_nodes_model()
     rows = farm_data.job_nodes(10)
     model.set_rows(rows)

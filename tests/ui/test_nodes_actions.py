@@ -13,14 +13,14 @@ from .conftest import wait_snapshot
 pytestmark = pytest.mark.ui
 
 
-def ready(qtbot, make_panel, backend):  # type: ignore[no-untyped-def]
+def ready(qtbot, make_panel, backend):
     panel = make_panel(backend)
     wait_snapshot(qtbot, panel)
     panel.tabs.setCurrentWidget(panel.nodes_tab)  # clicks reach only the visible tab
     return panel, panel.nodes_tab
 
 
-def test_scan_reports_progress_and_result(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
+def test_scan_reports_progress_and_result(qtbot, make_panel, backend) -> None:
     panel, tab = ready(qtbot, make_panel, backend)
     tab.range_edit.setText("10.0.0.0/29")
     qtbot.mouseClick(tab.scan_button, Qt.MouseButton.LeftButton)
@@ -32,8 +32,8 @@ def test_scan_reports_progress_and_result(qtbot, make_panel, backend) -> None:  
     assert tab.scan_button.isEnabled()
 
 
-def test_scan_can_be_stopped(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
-    panel, tab = ready(qtbot, make_panel, backend)
+def test_scan_can_be_stopped(qtbot, make_panel, backend) -> None:
+    _panel, tab = ready(qtbot, make_panel, backend)
     backend.scan_gate.clear()  # the scan thread waits at its first address
     tab.range_edit.setText("10.0.0.0/24")
     qtbot.mouseClick(tab.scan_button, Qt.MouseButton.LeftButton)
@@ -44,8 +44,8 @@ def test_scan_can_be_stopped(qtbot, make_panel, backend) -> None:  # type: ignor
     assert tab.scan_progress.format() == "scan of 10.0.0.0/24 stopped: 0 nodes found"
 
 
-def test_scan_progress_updates_the_bar(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
-    panel, tab = ready(qtbot, make_panel, backend)
+def test_scan_progress_updates_the_bar(qtbot, make_panel, backend) -> None:
+    _panel, tab = ready(qtbot, make_panel, backend)
     seen: list[str] = []
     tab._scan_progress.connect(lambda *_: seen.append(tab.scan_progress.format()))
     tab.range_edit.setText("10.0.0.0/29")
@@ -54,15 +54,15 @@ def test_scan_progress_updates_the_bar(qtbot, make_panel, backend) -> None:  # t
     assert "5/5 addresses, 5 found" in seen
 
 
-def test_empty_range_is_explained(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
+def test_empty_range_is_explained(qtbot, make_panel, backend) -> None:
     panel, tab = ready(qtbot, make_panel, backend)
     qtbot.mouseClick(tab.scan_button, Qt.MouseButton.LeftButton)
     assert panel.status.text() == "type an address range to scan, e.g. 10.0.0.0/24"
     assert backend.called("scan") == []
 
 
-def test_probe_enable_disable_wake_selected(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
-    panel, tab = ready(qtbot, make_panel, backend)
+def test_probe_enable_disable_wake_selected(qtbot, make_panel, backend) -> None:
+    _panel, tab = ready(qtbot, make_panel, backend)
     assert not tab.probe_button.isEnabled()
     tab.select_hosts(["render02", "render03"])
     for button in (tab.probe_button, tab.disable_button, tab.enable_button, tab.wake_button):
@@ -74,7 +74,7 @@ def test_probe_enable_disable_wake_selected(qtbot, make_panel, backend) -> None:
     assert sorted(backend.called("wake")) == [("render02",), ("render03",)]
 
 
-def test_unreachable_probe_says_why(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
+def test_unreachable_probe_says_why(qtbot, make_panel, backend) -> None:
     panel, tab = ready(qtbot, make_panel, backend)
     tab.select_hosts(["render04"])
     qtbot.mouseClick(tab.probe_button, Qt.MouseButton.LeftButton)
@@ -83,8 +83,8 @@ def test_unreachable_probe_says_why(qtbot, make_panel, backend) -> None:  # type
         "could not probe render04: render04: no answer on port 22 within 3 s; is it switched on?")
 
 
-def test_trust_shows_the_fingerprint_and_trusts_that_key(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
-    panel, tab = ready(qtbot, make_panel, backend)
+def test_trust_shows_the_fingerprint_and_trusts_that_key(qtbot, make_panel, backend) -> None:
+    _panel, tab = ready(qtbot, make_panel, backend)
     questions: list[str] = []
     tab.confirm = lambda title, question: questions.append(question) or True
     tab.select_hosts(["render06"])
@@ -95,8 +95,8 @@ def test_trust_shows_the_fingerprint_and_trusts_that_key(qtbot, make_panel, back
     assert backend.called("trust") == [("render06", "SHA256:Zm9vYmFyYmF6cXV4")]
 
 
-def test_trust_declined_trusts_nothing(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
-    panel, tab = ready(qtbot, make_panel, backend)
+def test_trust_declined_trusts_nothing(qtbot, make_panel, backend) -> None:
+    _panel, tab = ready(qtbot, make_panel, backend)
     tab.confirm = lambda title, question: False
     tab.select_hosts(["render06"])
     qtbot.mouseClick(tab.trust_button, Qt.MouseButton.LeftButton)
@@ -105,7 +105,7 @@ def test_trust_declined_trusts_nothing(qtbot, make_panel, backend) -> None:  # t
     assert backend.called("trust") == []
 
 
-def test_add_by_name(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
+def test_add_by_name(qtbot, make_panel, backend) -> None:
     panel, tab = ready(qtbot, make_panel, backend)
     tab.add_edit.setText("render42.studio.lan")
     qtbot.mouseClick(tab.add_button, Qt.MouseButton.LeftButton)
@@ -114,7 +114,7 @@ def test_add_by_name(qtbot, make_panel, backend) -> None:  # type: ignore[no-unt
     assert tab.add_edit.text() == ""
 
 
-def test_selection_survives_a_new_node(qtbot, make_panel, backend) -> None:  # type: ignore[no-untyped-def]
+def test_selection_survives_a_new_node(qtbot, make_panel, backend) -> None:
     from dataclasses import replace
 
     from . import farm_data
