@@ -117,6 +117,8 @@ class ClientBackend:
         self._lock = threading.Lock()
         self._jobs_cache: tuple[int, tuple[JobView, ...], dict[str, tuple[NodeRow, ...]]] = (-1, (), {})
         self._detail_cache: tuple[int, str, Optional[JobDetail]] = (-1, "", None)
+        # A job's submitter never changes: read each spec once, not on every change of the store.
+        self._owners: dict[str, str] = {}
 
     def client(self) -> Client:
         """This thread's client (SQLite connections are not shared between threads)."""
@@ -135,7 +137,11 @@ class ClientBackend:
         if cached_version != version:
             summaries = client.jobs()
             # Newest first: the job an artist just submitted is the one they look for.
-            jobs = tuple(job_view(s) for s in sorted(summaries, key=lambda s: s.created, reverse=True))
+            for summary in summaries:
+                if summary.id not in self._owners:
+                    self._owners[summary.id] = client.store.spec(summary.id).submitter or ""
+            jobs = tuple(job_view(s, self._owners[s.id])
+                         for s in sorted(summaries, key=lambda s: s.created, reverse=True))
             busy = {s.id: tuple(client.store.progress(s.id)) for s in summaries if not s.state.finished}
             with self._lock:
                 self._jobs_cache = (version, jobs, busy)
