@@ -14,6 +14,8 @@ from farmhand.ui.records import ChunkPolicy, FrameStatus, JobStatus, NodeStatus,
 
 pytestmark = pytest.mark.ui
 
+NO_LICENCE = "No licenses could be found to run this application"
+
 
 class ListedNodes:
     """Node list for the job-side tests (the registry-backed source has its own tests)."""
@@ -69,8 +71,10 @@ def test_buttons_become_store_commands(backend: ClientBackend) -> None:
     backend.retry_failed(job_id)
     backend.cancel(job_id)
     commands = [(job, op.value, arg) for _, job, op, arg in backend.client().store.pending_commands()]
-    assert commands == [(job_id, "pause", {}), (job_id, "resume", {}), (job_id, "priority", {"priority": 90}),
-                        (job_id, "requeue_frame", {"frame": 3}), (job_id, "retry", {}), (job_id, "cancel", {})]
+    assert commands == [
+        (job_id, "pause", {}), (job_id, "resume", {}), (job_id, "priority", {"priority": 90}),
+        (job_id, "requeue_frame", {"frame": 3}), (job_id, "retry", {}), (job_id, "cancel", {}),
+    ]
 
 
 def test_requeue_of_a_frame_the_job_lacks_is_refused(backend: ClientBackend) -> None:
@@ -86,9 +90,10 @@ def test_progress_and_failures_in_words(backend: ClientBackend) -> None:
     store.update_frames(job_id, [2], state=FrameState.FAILED.value, node="render02", attempts=4,
                         error_kind="oom", error_message="Killed (signal 9)")
     store.update_frames(job_id, [3], state=FrameState.RETRYING.value, node="render02", attempts=1,
-                        error_kind="licence", error_message="No licenses could be found to run this application")
-    store.set_progress(job_id, NodeRow("render01", NodeActivity.RENDERING, current_frame=5, frame_percent=40.0,
-                                       frames_done=2, seconds_per_frame=2.5, chunk_frames=4, chunk_done=1))
+                        error_kind="licence", error_message=NO_LICENCE)
+    store.set_progress(job_id, NodeRow("render01", NodeActivity.RENDERING, current_frame=5,
+                                       frame_percent=40.0, frames_done=2, seconds_per_frame=2.5,
+                                       chunk_frames=4, chunk_done=1))
     store.set_progress(job_id, NodeRow("render02", NodeActivity.BLOCKED, message="renderer crashed twice"))
     snap = backend.snapshot(job_id)
     assert snap.detail is not None
@@ -96,7 +101,7 @@ def test_progress_and_failures_in_words(backend: ClientBackend) -> None:
     assert [f.status for f in frames[:5]] == [FrameStatus.DONE, FrameStatus.DONE, FrameStatus.FAILED,
                                               FrameStatus.RETRYING, FrameStatus.WAITING]
     assert frames[2].error == "out of memory: Killed (signal 9)"
-    assert frames[3].error == "no render licence free: No licenses could be found to run this application"
+    assert frames[3].error == f"no render licence free: {NO_LICENCE}"
     nodes = {n.host: n for n in snap.detail.nodes}
     assert (nodes["render01"].current_frame, nodes["render01"].frame_percent, nodes["render01"].share) == (
         5.0, 40.0, 0.25)
@@ -121,7 +126,8 @@ def test_unchanged_store_reuses_the_detail(backend: ClientBackend) -> None:
 
 def test_logs_of_job_node_and_frame(backend: ClientBackend) -> None:
     job_id = backend.submit(request())
-    append_log(job_id, "render01", [(1000.0, 1, "out", "ALF_PROGRESS 50%"), (1001.0, 2, "err", "Error: boom")])
+    append_log(job_id, "render01", [(1000.0, 1, "out", "ALF_PROGRESS 50%"),
+                                    (1001.0, 2, "err", "Error: boom")])
     append_log(job_id, "render02", [(1000.5, 3, "out", "frame 3 done")])
     whole = backend.log(job_id).splitlines()
     assert [line.split(" ", 1)[1] for line in whole] == [
