@@ -1,13 +1,130 @@
-"""`farmhand scan` (placeholder until its owner fills it in)."""
+"""`farmhand scan TARGET...`: find SSH servers and record them as discovered nodes."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import time
 from typing import Any
+
+from farmhand import discovery
+from farmhand.discovery import ProbeResult, ProbeState
+from farmhand.errors import FarmhandError, UsageError
 
 
 def register(sub: Any) -> None:
-    del sub  # not yet registered
+    p = sub.add_parser("scan", help="find SSH render nodes in IPv4 ranges",
+                       description="Probe every address once for SSH. TARGET: a CIDR (10.0.0.0/24), a range "
+                       "(10.0.0.10-10.0.0.80 or 10.0.0.10-80) or a host.")
+    p.add_argument("targets", nargs="+", metavar="TARGET")
+    p.add_argument("--port", type=int, default=22)
+    p.add_argument("--timeout", type=float, default=1.0, help="per-address deadline in seconds (default 1)")
+    p.add_argument("--fixed-timeout", action="store_true",
+                   help="always wait the full timeout (no shortening once hosts have answered)")
+    p.add_argument("--concurrency", type=int, default=None, help="probes in flight (default: from ulimit -n)")
+    p.add_argument("--json", action="store_true", help="every address as JSON: address, state, banner")
+    p.add_argument("--yes", action="store_true", help="confirm a scan larger than a /16")
+    p.add_argument("--accept-new", action="store_true",
+                   help="trust the host key of every SSH server found (trust on first use)")
+    p.add_argument("--no-record", action="store_true", help="do not record found hosts in the registry")
+    p.set_defaults(func=run)
 
 
-__all__ = ["argparse", "register"]
+def run(args: argparse.Namespace) -> int:
+    if not 0 < args.port < 65536:
+        raise UsageError(f"invalid port {args.port}: use 1-65535")
+    if not 0 < args.timeout <= 60:
+        raise UsageError(f"invalid timeout {args.timeout}: use a number of seconds between 0 and 60")
+    if args.concurrency is not None and args.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    spans = discovery.parse_targets(args.targets)
+    total = discovery.count(spans)
+    if total > discovery.BIG_SCAN and not args.yes:
+        raise UsageError(f"{' '.join(args.targets)} is {total} addresses (more than a /16); "
+                         "add --yes to scan that many")
+    addresses = discovery.expand(spans)
+    progress = _Progress(len(addresses)) if sys.stderr.isatty() and not args.json else None
+    results = discovery.scan(
+        addresses, port=args.port, timeout=args.timeout, adaptive=not args.fixed_timeout,
+        concurrency=args.concurrency, on_result=progress.update if progress else None,
+    )
+    if progress:
+        progress.done()
+    found = [r for r in results if r.state is ProbeState.SSH]
+    notes = _record(found, args) if not args.no_record else {}
+    if args.json:
+        out = []
+        for r in results:
+            item = r.to_json()
+            if r.address in notes:
+                item["note"] = notes[r.address]
+            out.append(item)
+        json.dump(out, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        _table(results, notes)
+    return 0
+
+
+def _record(found: list[ProbeResult], args: argparse.Namespace) -> dict[str, str]:
+    from farmhand.registry import NodeState, Registry
+
+    notes: dict[str, str] = {}
+    if not found:
+        return notes
+    reg = Registry()
+    for r in found:
+        reg.record_discovered(r.address, r.banner)
+    if args.accept_new:
+        from dataclasses import replace
+
+        from farmhand.ssh import SSHExecutor
+
+        ex = SSHExecutor(resolve=lambda h: replace(reg.target(h), port=args.port))
+        try:
+            for r in found:
+                try:
+                    ex.trust(ex.fetch_host_key(r.address))
+                    reg.set_state(r.address, NodeState.TRUSTED)
+                    notes[r.address] = "trusted"
+                except FarmhandError as exc:
+                    notes[r.address] = exc.message
+                    print(f"farmhand: {exc.message}", file=sys.stderr)
+        finally:
+            ex.close()
+    return notes
+
+
+def _table(results: list[ProbeResult], notes: dict[str, str]) -> None:
+    shown = [r for r in results if r.state in (ProbeState.SSH, ProbeState.OPEN)]
+    if shown:
+        print(f"{'ADDRESS':<16} {'STATE':<6} BANNER")
+        for r in shown:
+            note = f"  [{notes[r.address]}]" if r.address in notes else ""
+            print(f"{r.address:<16} {r.state.value:<6} {r.banner or ''}{note}")
+    counts = {s: sum(1 for r in results if r.state is s) for s in ProbeState}
+    summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
+    print(f"scanned {len(results)} addresses: {summary}")
+    if counts[ProbeState.SSH]:
+        print("next: farmhand nodes trust ADDRESS (check the fingerprint), then farmhand nodes probe")
+
+
+class _Progress:
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.seen = 0
+        self.ssh = 0
+        self.last = 0.0
+
+    def update(self, r: ProbeResult) -> None:
+        self.seen += 1
+        self.ssh += r.state is ProbeState.SSH
+        now = time.monotonic()
+        if now - self.last > 0.1 or self.seen == self.total:
+            self.last = now
+            sys.stderr.write(f"\rscanning: {self.seen}/{self.total} addresses, {self.ssh} ssh ")
+            sys.stderr.flush()
+
+    def done(self) -> None:
+        sys.stderr.write("\r" + " " * 60 + "\r")

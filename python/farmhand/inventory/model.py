@@ -1,0 +1,168 @@
+"""What Farmhand knows about one node, and the parser for the inventory scripts' output."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Optional
+
+from farmhand.inventory.scripts import BEGIN, END
+
+
+@dataclass(frozen=True)
+class Interface:
+    name: str
+    mac: Optional[str]
+    ipv4: tuple[str, ...] = ()  # "10.0.0.5/24"
+
+
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    memory_mb: Optional[int] = None
+    driver: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class HoudiniInstall:
+    path: str
+    version: str
+
+    @property
+    def version_tuple(self) -> tuple[int, ...]:
+        return tuple(int(p) for p in re.findall(r"\d+", self.version))
+
+
+@dataclass(frozen=True)
+class Inventory:
+    hostname: str
+    os: str
+    os_name: str = ""
+    kernel: str = ""
+    arch: str = ""
+    cpus_logical: int = 0
+    cpus_physical: int = 0
+    mem_total_mb: int = 0
+    mem_available_mb: int = 0
+    load: tuple[float, ...] = ()
+    interfaces: tuple[Interface, ...] = ()
+    gpus: tuple[Gpu, ...] = ()
+    houdini: tuple[HoudiniInstall, ...] = ()
+    share_path: Optional[str] = None
+    share_free_mb: Optional[int] = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def macs(self) -> list[str]:
+        return [i.mac for i in self.interfaces if i.mac and i.mac != "00:00:00:00:00:00"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Inventory:
+        return cls(
+            **{k: v for k, v in d.items() if k not in ("interfaces", "gpus", "houdini", "load")},
+            load=tuple(d.get("load") or ()),
+            interfaces=tuple(Interface(i["name"], i.get("mac"), tuple(i.get("ipv4") or ()))
+                             for i in d.get("interfaces") or ()),
+            gpus=tuple(Gpu(**g) for g in d.get("gpus") or ()),
+            houdini=tuple(HoudiniInstall(**h) for h in d.get("houdini") or ()),
+        )
+
+
+class InventoryParseError(ValueError):
+    pass
+
+
+def _int(value: Optional[str]) -> int:
+    try:
+        return int(float(value)) if value not in (None, "") else 0
+    except ValueError:
+        return 0
+
+
+def normalise_mac(mac: str) -> Optional[str]:
+    hexes = re.findall(r"[0-9a-fA-F]{2}", mac)
+    return ":".join(h.lower() for h in hexes) if len(hexes) == 6 else None
+
+
+def parse(output: str) -> Inventory:
+    """Parse the text between the markers; anything outside them (rc-file noise) is ignored."""
+    start = output.rfind(BEGIN)
+    end = output.find(END, start + 1) if start >= 0 else -1
+    if start < 0 or end < 0:
+        raise InventoryParseError("inventory output has no begin/end markers (command failed or cut short)")
+    values: dict[str, str] = {}
+    ifaces: dict[str, tuple[Optional[str], list[str]]] = {}
+    gpus: list[Gpu] = []
+    houdini: list[HoudiniInstall] = []
+    for raw in output[start + len(BEGIN):end].splitlines():
+        line = raw.strip()
+        if "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        if key == "iface":
+            name, _, rest = value.partition(" mac=")
+            ifaces.setdefault(name.strip(), (None, []))
+            ifaces[name.strip()] = (normalise_mac(rest), ifaces[name.strip()][1])
+        elif key == "ipv4":
+            name, _, addr = value.partition(" ")
+            _mac, addrs = ifaces.setdefault(name.strip(), (None, []))
+            if addr.strip():
+                addrs.append(_cidr(addr.strip()))
+        elif key == "gpu":
+            parts = [*value.split("|"), "", ""][:3]
+            gpus.append(Gpu(parts[0].strip(), _int(parts[1]) or None, parts[2].strip() or None))
+        elif key == "houdini":
+            path, _, version = value.partition("|")
+            if path and all(h.path != path for h in houdini):
+                houdini.append(HoudiniInstall(path, version or "unknown"))
+        else:
+            values[key] = value.strip()
+    if "hostname" not in values or "os" not in values:
+        raise InventoryParseError("inventory output lacks hostname/os lines")
+    load = tuple(float(x) for x in values.get("load", "").split() if _is_float(x))
+    if not load and values.get("load_percent"):
+        load = (float(values["load_percent"]) / 100.0 * max(1, _int(values.get("cpus_logical"))),)
+    known = {"hostname", "os", "os_name", "kernel", "arch", "cpus_logical", "cpus_physical", "mem_total_kb",
+             "mem_available_kb", "load", "load_percent", "share", "share_free_kb"}
+    logical = _int(values.get("cpus_logical"))
+    share_free = values.get("share_free_kb")
+    return Inventory(
+        hostname=values["hostname"],
+        os=values["os"],
+        os_name=values.get("os_name", ""),
+        kernel=values.get("kernel", ""),
+        arch=values.get("arch", ""),
+        cpus_logical=logical,
+        cpus_physical=_int(values.get("cpus_physical")) or logical,
+        mem_total_mb=_int(values.get("mem_total_kb")) // 1024,
+        mem_available_mb=_int(values.get("mem_available_kb")) // 1024,
+        load=load,
+        interfaces=tuple(Interface(n, m, tuple(a)) for n, (m, a) in sorted(ifaces.items())),
+        gpus=tuple(gpus),
+        houdini=tuple(sorted(houdini, key=lambda h: h.version_tuple)),
+        share_path=values.get("share"),
+        share_free_mb=_int(share_free) // 1024 if share_free else None,
+        extra={k: v for k, v in values.items() if k not in known},
+    )
+
+
+def _cidr(addr: str) -> str:
+    """``10.0.0.5/24`` as is; macOS's ``10.0.0.5/0xffffff00`` becomes ``10.0.0.5/24``."""
+    ip, _, mask = addr.partition("/")
+    if mask.startswith("0x"):
+        try:
+            return f"{ip}/{bin(int(mask, 16)).count('1')}"
+        except ValueError:
+            return ip
+    return addr
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
