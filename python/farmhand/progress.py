@@ -123,6 +123,7 @@ class LineParser:
         self._done = [re.compile(p) for p in preset.frame_done_patterns]
         self._progress = [re.compile(p) for p in preset.progress_patterns]
         self._output = [re.compile(p) for p in preset.output_patterns]
+        self._not_success = [re.compile(p) for p in preset.exit_zero_is_not_success_when]
         self._infer = not self._start and bool(self.frames) and self.scope == ProgressScope.FRAME.value
         self._alf_index = 0
         self._last_percent: Optional[float] = None
@@ -131,6 +132,8 @@ class LineParser:
         self.done: list[Frame] = []
         self.outputs: list[str] = []
         self.errors: list[ErrorLine] = []
+        #: Lines that make even an exit status of 0 a failure (hrender exits 0 when the ROP failed).
+        self.not_success: list[str] = []
 
     # --- state helpers ------------------------------------------------------------------------------
 
@@ -179,6 +182,8 @@ class LineParser:
         if worker is not None:
             self._worker(worker, events)
             return events
+        if any(p.search(text) for p in self._not_success):
+            self.not_success.append(text.strip())
         kind = match_error(self._errors, text)
         if kind is not None:
             error = ErrorLine(kind, text.strip())
@@ -269,10 +274,12 @@ class LineParser:
     def finish(self, success: bool) -> list[Event]:
         """Events implied by the process ending: a clean exit finishes the frame that was rendering.
 
-        A persistent worker reports every frame's end itself, so its exit implies nothing.
+        A persistent worker reports every frame's end itself, so its exit implies nothing; and a process
+        that printed one of the preset's ``exit_zero_is_not_success_when`` lines is never clean, whatever
+        ``success`` says (so calling this before :func:`farmhand.failures.classify` is safe too).
         """
         events: list[Event] = []
-        if self.preset.mode is PresetMode.WORKER:
+        if self.preset.mode is PresetMode.WORKER or self.not_success:
             return events
         if success and self.current is not None and self.current not in self.done:
             self._finish(self.current, events)

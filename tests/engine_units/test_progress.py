@@ -194,3 +194,11 @@ def test_done_pattern_with_its_own_frame_and_plain_groups() -> None:
         OutputWritten("/o/4.exr", 4),
         FrameDone(4),
     ]
+
+
+def test_exit_zero_errors_stop_finish_from_completing_the_frame() -> None:
+    parser = LineParser(load_preset("hrender", search_dirs=[]))
+    feed_all(parser, ["11:20:01  usdrender1 frame 1", "No licenses could be found to run this application."])
+    assert parser.not_success == ["No licenses could be found to run this application."]
+    assert parser.finish(success=True) == []
+    assert parser.done == []
