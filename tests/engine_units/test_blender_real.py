@@ -1,0 +1,103 @@
+"""The blender preset run locally against the real Blender (/usr/bin/blender), no SSH.
+
+It builds a tiny Cycles scene from code and renders it through the preset's argv. The parser and
+classifier see the live output, and the files that Blender reports must match the output pattern.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from farmhand.failures import Failure, classify
+from farmhand.frames import expand_output
+from farmhand.presets import CommandContext, load_preset
+from farmhand.progress import FrameProgress, LineParser
+
+pytestmark = pytest.mark.slow
+
+BLENDER = shutil.which("blender") or "/usr/bin/blender"
+SCENE = """
+import sys, bpy
+args = sys.argv[sys.argv.index("--") + 1:]
+scene = bpy.context.scene
+scene.render.engine = "CYCLES"
+scene.cycles.samples = 2
+scene.cycles.use_denoising = args[1] == "denoise"
+scene.render.resolution_x, scene.render.resolution_y = 32, 18
+scene.render.resolution_percentage = 100
+scene.render.image_settings.file_format = "PNG"
+bpy.ops.wm.save_as_mainfile(filepath=args[0])
+"""
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    assert Path(BLENDER).exists(), "Blender is not installed: run tools/setup.sh (apt package blender)"
+    root = tmp_path_factory.mktemp("blender scenes")
+    for kind in ("ok", "denoise"):
+        subprocess.run(
+            [
+                BLENDER,
+                "-b",
+                "--factory-startup",
+                "--python-expr",
+                SCENE,
+                "--",
+                str(root / f"{kind} scene.blend"),
+                kind,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+    return root
+
+
+def render(
+    scene: Path, output: str, start: int, end: int, step: int = 1
+) -> tuple[subprocess.CompletedProcess[str], LineParser, Optional[Failure]]:
+    preset = load_preset("blender", search_dirs=[])
+    ctx = CommandContext(
+        file=str(scene), start=start, end=end, step=step, output=output, extra={"blender": BLENDER}
+    )
+    proc = subprocess.run(preset.command(ctx), capture_output=True, text=True, timeout=120, check=False)
+    parser = LineParser(preset)
+    progress = 0
+    for stream, text in (("out", proc.stdout), ("err", proc.stderr)):
+        for line in text.splitlines():
+            progress += sum(isinstance(e, FrameProgress) for e in parser.feed(stream, line))
+    failure = classify(
+        preset, proc.returncode, None, parser.errors, (proc.stdout + proc.stderr).splitlines()[-40:]
+    )
+    parser.finish(failure is None)
+    assert failure is not None or progress > 0
+    return proc, parser, failure
+
+
+def test_renders_and_reports_every_frame(scenes: Path, tmp_path: Path) -> None:
+    pattern = str(tmp_path / "out dir" / "it's $F4.png")
+    proc, parser, failure = render(scenes / "ok scene.blend", pattern, 2, 6, 2)
+    assert failure is None, proc.stdout[-2000:]
+    assert parser.done == [2, 4, 6]
+    expected = [expand_output(pattern, f) for f in (2, 4, 6)]
+    assert parser.outputs == expected
+    assert all(Path(p).stat().st_size > 0 for p in expected)
+
+
+def test_denoiser_scene_fails_deterministically(scenes: Path, tmp_path: Path) -> None:
+    proc, parser, failure = render(scenes / "denoise scene.blend", str(tmp_path / "d_####.png"), 1, 1)
+    assert proc.returncode == 1
+    assert failure is not None and failure.kind.value == "scene_load" and failure.deterministic
+    assert failure.message == "Error: Build without OpenImageDenoiser"
+    assert parser.done == []
+
+
+def test_missing_scene(tmp_path: Path) -> None:
+    _, _, failure = render(tmp_path / "nope.blend", str(tmp_path / "m_####.png"), 1, 1)
+    assert failure is not None and failure.kind.value == "missing_file"
+    assert str(tmp_path / "nope.blend") in failure.message
