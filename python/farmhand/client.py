@@ -83,9 +83,14 @@ class Client:
         store = self.store
         with store._read():
             summary = store.summary(job_id)
-            return JobSnapshot(summary=summary, spec=store.spec(job_id), nodes=tuple(store.progress(job_id)),
-                               frames=tuple(store.frames(job_id)),
-                               events=tuple(store.events(job_id, limit=events)), version=store.version())
+            return JobSnapshot(
+                summary=summary,
+                spec=store.spec(job_id),
+                nodes=tuple(store.progress(job_id)),
+                frames=tuple(store.frames(job_id)),
+                events=tuple(store.events(job_id, limit=events)),
+                version=store.version(),
+            )
 
     def version(self) -> int:
         """The store's change counter: it grows whenever the dispatcher commits anything."""

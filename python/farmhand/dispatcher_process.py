@@ -131,7 +131,13 @@ def ensure_running() -> None:
         kwargs: dict[str, Any] = {"start_new_session": True} if os.name == "posix" else {}
         proc = subprocess.Popen(
             [python_for_dispatcher(), "-m", "farmhand", "dispatcher", "--quiet-if-running"],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=out, env=env, close_fds=True, **kwargs)
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            env=env,
+            close_fds=True,
+            **kwargs,
+        )
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if running():
@@ -140,13 +146,18 @@ def ensure_running() -> None:
         if proc.poll() is not None and not running():
             break
         time.sleep(0.02)
-    raise FarmhandError(f"the dispatcher did not start; see {logfile} "
-                        "(or run 'farmhand dispatcher' to see why)")
+    raise FarmhandError(
+        f"the dispatcher did not start; see {logfile} (or run 'farmhand dispatcher' to see why)"
+    )
 
 
 def info(store: Store) -> DispatcherInfo:
     started = store.meta("dispatcher_started")
     beat = store.meta("dispatcher_heartbeat")
-    return DispatcherInfo(pid=pid(), running=running(), home=str(paths.home()),
-                          started=float(started) if started else None,
-                          heartbeat=float(beat) if beat else None)
+    return DispatcherInfo(
+        pid=pid(),
+        running=running(),
+        home=str(paths.home()),
+        started=float(started) if started else None,
+        heartbeat=float(beat) if beat else None,
+    )

@@ -18,11 +18,11 @@ ChunkPolicy = Union[str, int]  # "auto" or a fixed number of frames per chunk
 
 
 class JobState(str, enum.Enum):
-    QUEUED = "queued"        # accepted, no frame started yet
+    QUEUED = "queued"  # accepted, no frame started yet
     RUNNING = "running"
-    PAUSED = "paused"        # no new chunks are handed out; running chunks finish
-    DONE = "done"            # every frame rendered and verified
-    FAILED = "failed"        # gave up: deterministic error, or frames out of retries
+    PAUSED = "paused"  # no new chunks are handed out; running chunks finish
+    DONE = "done"  # every frame rendered and verified
+    FAILED = "failed"  # gave up: deterministic error, or frames out of retries
     CANCELLED = "cancelled"
 
     @property
@@ -31,20 +31,20 @@ class JobState(str, enum.Enum):
 
 
 class FrameState(str, enum.Enum):
-    WAITING = "waiting"      # not handed out yet
+    WAITING = "waiting"  # not handed out yet
     RENDERING = "rendering"  # part of a running chunk
-    DONE = "done"            # reported done and its outputs verified (or skipped because they existed)
-    FAILED = "failed"        # out of retries, or the job failed/cancelled before it rendered
-    RETRYING = "retrying"    # failed at least once and waiting for another node
+    DONE = "done"  # reported done and its outputs verified (or skipped because they existed)
+    FAILED = "failed"  # out of retries, or the job failed/cancelled before it rendered
+    RETRYING = "retrying"  # failed at least once and waiting for another node
 
 
 class ChunkState(str, enum.Enum):
-    STARTING = "starting"    # connecting / taking the node lock
+    STARTING = "starting"  # connecting / taking the node lock
     RUNNING = "running"
     DONE = "done"
     FAILED = "failed"
     CANCELLED = "cancelled"  # cancelled by the user, by a backup that won, or by a stall/tail re-split
-    LOST = "lost"            # the dispatcher restarted while it ran; its frames were recovered
+    LOST = "lost"  # the dispatcher restarted while it ran; its frames were recovered
 
 
 class NodeActivity(str, enum.Enum):
@@ -53,9 +53,9 @@ class NodeActivity(str, enum.Enum):
     IDLE = "idle"
     STARTING = "starting"
     RENDERING = "rendering"
-    BUSY = "busy"            # another dispatcher holds the node's lock; skipped, not failed
-    BLOCKED = "blocked"      # failed this job too often; blocklisted for it
-    BACKOFF = "backoff"      # licence or connection trouble; waiting before the next try
+    BUSY = "busy"  # another dispatcher holds the node's lock; skipped, not failed
+    BLOCKED = "blocked"  # failed this job too often; blocklisted for it
+    BACKOFF = "backoff"  # licence or connection trouble; waiting before the next try
     OFFLINE = "offline"
 
 
@@ -63,10 +63,10 @@ class CommandOp(str, enum.Enum):
     CANCEL = "cancel"
     PAUSE = "pause"
     RESUME = "resume"
-    RETRY = "retry"              # failed frames (and a failed/cancelled job) go back to waiting
-    PRIORITY = "priority"        # arg: {"priority": int}
+    RETRY = "retry"  # failed frames (and a failed/cancelled job) go back to waiting
+    PRIORITY = "priority"  # arg: {"priority": int}
     REQUEUE_FRAME = "requeue_frame"  # arg: {"frame": number}
-    STOP = "stop"                # the dispatcher process exits after this step
+    STOP = "stop"  # the dispatcher process exits after this step
 
 
 @dataclass(frozen=True)
@@ -93,10 +93,15 @@ class JobSpec:
     houdini_version: Optional[str] = None
     name: Optional[str] = None
     submitter: Optional[str] = None
+    #: Values for the preset's own ``params`` (e.g. the demo renderer's ``seconds_per_frame``).
+    params: tuple[tuple[str, str], ...] = ()
+    #: ALF progress scope override (``frame``/``range``) when the submitter knows the ROP type.
+    alf_scope: Optional[str] = None
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["nodes"] = list(self.nodes)
+        data["params"] = dict(self.params)
         return data
 
     @classmethod
@@ -104,6 +109,8 @@ class JobSpec:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["nodes"] = tuple(values.get("nodes") or ())
+        params = values.get("params") or {}
+        values["params"] = tuple(sorted((str(k), str(v)) for k, v in dict(params).items()))
         return cls(**values)
 
     @property
@@ -120,10 +127,10 @@ class FrameRow:
     state: FrameState
     node: Optional[str] = None
     attempts: int = 0
-    output: Optional[str] = None           # the (first) verified output path, or the expected one
-    error_kind: Optional[str] = None       # a farmhand.failures.FailureKind value
+    output: Optional[str] = None  # the (first) verified output path, or the expected one
+    error_kind: Optional[str] = None  # a farmhand.failures.FailureKind value
     error_message: Optional[str] = None
-    seconds: Optional[float] = None        # render time of the successful attempt
+    seconds: Optional[float] = None  # render time of the successful attempt
 
 
 @dataclass(frozen=True)
@@ -134,12 +141,12 @@ class NodeRow:
     state: NodeActivity
     current_frame: Optional[Frame] = None
     frame_percent: Optional[float] = None  # 0..100 within the current frame, when the renderer says
-    frames_done: int = 0                   # frames this node rendered (and verified) for the job
+    frames_done: int = 0  # frames this node rendered (and verified) for the job
     seconds_per_frame: Optional[float] = None
-    eta_seconds: Optional[float] = None    # until this node's current chunk ends
-    chunk_frames: int = 0                  # frames in its current chunk
+    eta_seconds: Optional[float] = None  # until this node's current chunk ends
+    chunk_frames: int = 0  # frames in its current chunk
     chunk_done: int = 0
-    message: Optional[str] = None          # why it is busy/blocked/backing off
+    message: Optional[str] = None  # why it is busy/blocked/backing off
 
 
 @dataclass(frozen=True)
@@ -185,7 +192,7 @@ class JobSnapshot:
     nodes: tuple[NodeRow, ...] = ()
     frames: tuple[FrameRow, ...] = ()
     events: tuple[Event, ...] = ()  # the most recent events, oldest first
-    version: int = 0                # the store's change counter when this was read
+    version: int = 0  # the store's change counter when this was read
 
     @property
     def id(self) -> str:
@@ -256,7 +263,7 @@ class Chunk:
     ended: Optional[float] = None
     pgid: Optional[int] = None
     backup_of: Optional[int] = None  # the chunk this one duplicates at the tail
-    persistent: bool = False         # a hython-worker session rather than one renderer run
+    persistent: bool = False  # a hython-worker session rather than one renderer run
     exit_code: Optional[int] = None
     message: Optional[str] = None
 

@@ -106,8 +106,15 @@ def kill_argv(pgid: int, grace: float) -> list[str]:
 
 
 def orphan_argv(pgid: int, marker: str, grace: float) -> list[str]:
-    return ["sh", "-c", CHECK_ORPHAN, "farmhand-orphan-check", str(int(pgid)), marker,
-            str(max(1, int(grace * 10)))]
+    return [
+        "sh",
+        "-c",
+        CHECK_ORPHAN,
+        "farmhand-orphan-check",
+        str(int(pgid)),
+        marker,
+        str(max(1, int(grace * 10))),
+    ]
 
 
 def outputs_argv(files: Sequence[str]) -> list[str]:

@@ -81,16 +81,19 @@ class Store:
         self.path = Path(path) if path else paths.jobs_db()
         paths.touch_private(self.path)
         try:
-            self.db = sqlite3.connect(str(self.path), timeout=10.0, isolation_level=None,
-                                      check_same_thread=False)
+            self.db = sqlite3.connect(
+                str(self.path), timeout=10.0, isolation_level=None, check_same_thread=False
+            )
             self.db.row_factory = sqlite3.Row
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
-            raise FarmhandError(f"job store {self.path} is unusable ({exc}); "
-                                "move it aside and retry") from exc
+            raise FarmhandError(
+                f"job store {self.path} is unusable ({exc}); move it aside and retry"
+            ) from exc
         self._depth = 0
+        self._changes = 0
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -102,6 +105,7 @@ class Store:
         with self._lock:
             if self._depth == 0:
                 self.db.execute("BEGIN IMMEDIATE")
+                self._changes = self.db.total_changes
             self._depth += 1
             try:
                 yield self.db
@@ -112,7 +116,11 @@ class Store:
                 raise
             self._depth -= 1
             if self._depth == 0:
-                self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'")
+                # Only a transaction that changed something moves the counter clients poll.
+                if self.db.total_changes != self._changes:
+                    self.db.execute(
+                        "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'version'"
+                    )
                 self.db.execute("COMMIT")
 
     def version(self) -> int:
@@ -121,21 +129,37 @@ class Store:
 
     # --- jobs -----------------------------------------------------------------------------------------
 
-    def insert_job(self, spec: JobSpec, frames: Sequence[Frame], outputs: Sequence[Optional[str]],
-                   *, done: Sequence[bool] = (), now: Optional[float] = None) -> str:
+    def insert_job(
+        self,
+        spec: JobSpec,
+        frames: Sequence[Frame],
+        outputs: Sequence[Optional[str]],
+        *,
+        done: Sequence[bool] = (),
+        now: Optional[float] = None,
+    ) -> str:
         now = time.time() if now is None else now
         skipped = [i < len(done) and bool(done[i]) for i in range(len(frames))]
         with self.tx() as db:
             cur = db.execute(
                 "INSERT INTO jobs(spec, state, priority, created, updated) VALUES (?,?,?,?,?)",
-                (json.dumps(spec.to_dict()), JobState.QUEUED.value, spec.priority, now, now))
+                (json.dumps(spec.to_dict()), JobState.QUEUED.value, spec.priority, now, now),
+            )
             num = int(cur.lastrowid or 0)
             db.executemany(
                 "INSERT INTO frames(job, idx, frame, state, output, error_message) VALUES (?,?,?,?,?,?)",
-                [(num, i, float(f), (FrameState.DONE if skipped[i] else FrameState.WAITING).value,
-                  outputs[i] if i < len(outputs) else None,
-                  "output already existed (--skip-existing)" if skipped[i] else None)
-                 for i, f in enumerate(frames)])
+                [
+                    (
+                        num,
+                        i,
+                        float(f),
+                        (FrameState.DONE if skipped[i] else FrameState.WAITING).value,
+                        outputs[i] if i < len(outputs) else None,
+                        "output already existed (--skip-existing)" if skipped[i] else None,
+                    )
+                    for i, f in enumerate(frames)
+                ],
+            )
             self._event(db, now, num, "submitted", f"{len(frames)} frames, preset {spec.preset}")
         return str(num)
 
@@ -148,8 +172,10 @@ class Store:
     def job_ids(self, states: Sequence[JobState] = ()) -> list[str]:
         if states:
             marks = ",".join("?" * len(states))
-            rows = self.db.execute(f"SELECT num FROM jobs WHERE state IN ({marks}) ORDER BY num",  # noqa: S608
-                                   [s.value for s in states]).fetchall()
+            rows = self.db.execute(
+                f"SELECT num FROM jobs WHERE state IN ({marks}) ORDER BY num",  # noqa: S608
+                [s.value for s in states],
+            ).fetchall()
         else:
             rows = self.db.execute("SELECT num FROM jobs ORDER BY num").fetchall()
         return [str(r[0]) for r in rows]
@@ -158,8 +184,10 @@ class Store:
         fields.setdefault("updated", time.time())
         cols = ", ".join(f"{k} = ?" for k in fields)
         with self.tx() as db:
-            db.execute(f"UPDATE jobs SET {cols} WHERE num = ?",  # noqa: S608 - column names are ours
-                       [_plain(v) for v in fields.values()] + [_job_num(job_id)])
+            db.execute(
+                f"UPDATE jobs SET {cols} WHERE num = ?",  # noqa: S608 - column names are ours
+                [_plain(v) for v in fields.values()] + [_job_num(job_id)],
+            )
 
     def summaries(self) -> list[JobSummary]:
         with self._read():
@@ -182,12 +210,20 @@ class Store:
     def _summary(row: sqlite3.Row, counts: dict[str, int]) -> JobSummary:
         spec = JobSpec.from_dict(json.loads(row["spec"]))
         return JobSummary(
-            id=str(row["num"]), title=spec.title, preset=spec.preset, state=JobState(row["state"]),
-            priority=int(row["priority"]), created=float(row["created"]), frames_total=sum(counts.values()),
+            id=str(row["num"]),
+            title=spec.title,
+            preset=spec.preset,
+            state=JobState(row["state"]),
+            priority=int(row["priority"]),
+            created=float(row["created"]),
+            frames_total=sum(counts.values()),
             frames_done=counts.get(FrameState.DONE.value, 0),
             frames_failed=counts.get(FrameState.FAILED.value, 0),
-            frames_rendering=counts.get(FrameState.RENDERING.value, 0), eta_seconds=row["eta"],
-            error=row["error"], updated=float(row["updated"]))
+            frames_rendering=counts.get(FrameState.RENDERING.value, 0),
+            eta_seconds=row["eta"],
+            error=row["error"],
+            updated=float(row["updated"]),
+        )
 
     def spec(self, job_id: str) -> JobSpec:
         return JobSpec.from_dict(json.loads(self.job_row(job_id)["spec"]))
@@ -214,11 +250,22 @@ class Store:
     # --- frames ---------------------------------------------------------------------------------------
 
     def frames(self, job_id: str) -> list[FrameRow]:
-        rows = self.db.execute("SELECT * FROM frames WHERE job = ? ORDER BY idx",
-                               (_job_num(job_id),)).fetchall()
-        return [FrameRow(frame=normalise(r["frame"]), state=FrameState(r["state"]), node=r["node"],
-                         attempts=int(r["attempts"]), output=r["output"], error_kind=r["error_kind"],
-                         error_message=r["error_message"], seconds=r["seconds"]) for r in rows]
+        rows = self.db.execute(
+            "SELECT * FROM frames WHERE job = ? ORDER BY idx", (_job_num(job_id),)
+        ).fetchall()
+        return [
+            FrameRow(
+                frame=normalise(r["frame"]),
+                state=FrameState(r["state"]),
+                node=r["node"],
+                attempts=int(r["attempts"]),
+                output=r["output"],
+                error_kind=r["error_kind"],
+                error_message=r["error_message"],
+                seconds=r["seconds"],
+            )
+            for r in rows
+        ]
 
     def update_frames(self, job_id: str, idxs: Sequence[int], **fields: Any) -> None:
         if not idxs:
@@ -227,29 +274,43 @@ class Store:
         vals = [_plain(v) for v in fields.values()]
         num = _job_num(job_id)
         with self.tx() as db:
-            db.executemany(f"UPDATE frames SET {cols} WHERE job = ? AND idx = ?",  # noqa: S608
-                           [(*vals, num, i) for i in idxs])
+            db.executemany(
+                f"UPDATE frames SET {cols} WHERE job = ? AND idx = ?",  # noqa: S608
+                [(*vals, num, i) for i in idxs],
+            )
 
     # --- chunks ---------------------------------------------------------------------------------------
 
-    def insert_chunk(self, job_id: str, node: str, idxs: Sequence[int], now: float, *,
-                     backup_of: Optional[int] = None, persistent: bool = False) -> int:
+    def insert_chunk(
+        self,
+        job_id: str,
+        node: str,
+        idxs: Sequence[int],
+        now: float,
+        *,
+        backup_of: Optional[int] = None,
+        persistent: bool = False,
+    ) -> int:
         with self.tx() as db:
             cur = db.execute(
                 "INSERT INTO chunks(job, node, frames, state, started, backup_of, persistent)"
                 " VALUES (?,?,?,?,?,?,?)",
-                (_job_num(job_id), node, json.dumps(list(idxs)), "starting", now, backup_of, int(persistent)))
+                (_job_num(job_id), node, json.dumps(list(idxs)), "starting", now, backup_of, int(persistent)),
+            )
             return int(cur.lastrowid or 0)
 
     def update_chunk(self, chunk_id: int, **fields: Any) -> None:
         cols = ", ".join(f"{k} = ?" for k in fields)
         with self.tx() as db:
-            db.execute(f"UPDATE chunks SET {cols} WHERE id = ?",  # noqa: S608
-                       [_plain(v) for v in fields.values()] + [chunk_id])
+            db.execute(
+                f"UPDATE chunks SET {cols} WHERE id = ?",  # noqa: S608
+                [_plain(v) for v in fields.values()] + [chunk_id],
+            )
 
     def open_chunks(self) -> list[sqlite3.Row]:
         return self.db.execute(
-            "SELECT * FROM chunks WHERE state IN ('starting', 'running') ORDER BY id").fetchall()
+            "SELECT * FROM chunks WHERE state IN ('starting', 'running') ORDER BY id"
+        ).fetchall()
 
     # --- per-node progress ----------------------------------------------------------------------------
 
@@ -258,63 +319,131 @@ class Store:
             db.execute(
                 "INSERT OR REPLACE INTO progress(job, node, state, current_frame, percent, frames_done, spf,"
                 " eta, chunk_frames, chunk_done, message) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (_job_num(job_id), row.node, row.state.value, row.current_frame, row.frame_percent,
-                 row.frames_done, row.seconds_per_frame, row.eta_seconds, row.chunk_frames, row.chunk_done,
-                 row.message))
+                (
+                    _job_num(job_id),
+                    row.node,
+                    row.state.value,
+                    row.current_frame,
+                    row.frame_percent,
+                    row.frames_done,
+                    row.seconds_per_frame,
+                    row.eta_seconds,
+                    row.chunk_frames,
+                    row.chunk_done,
+                    row.message,
+                ),
+            )
 
     def progress(self, job_id: str) -> list[NodeRow]:
-        rows = self.db.execute("SELECT * FROM progress WHERE job = ? ORDER BY node",
-                               (_job_num(job_id),)).fetchall()
-        return [NodeRow(node=r["node"], state=NodeActivity(r["state"]),
-                        current_frame=None if r["current_frame"] is None else normalise(r["current_frame"]),
-                        frame_percent=r["percent"], frames_done=int(r["frames_done"]),
-                        seconds_per_frame=r["spf"], eta_seconds=r["eta"], chunk_frames=int(r["chunk_frames"]),
-                        chunk_done=int(r["chunk_done"]), message=r["message"]) for r in rows]
+        rows = self.db.execute(
+            "SELECT * FROM progress WHERE job = ? ORDER BY node", (_job_num(job_id),)
+        ).fetchall()
+        return [
+            NodeRow(
+                node=r["node"],
+                state=NodeActivity(r["state"]),
+                current_frame=None if r["current_frame"] is None else normalise(r["current_frame"]),
+                frame_percent=r["percent"],
+                frames_done=int(r["frames_done"]),
+                seconds_per_frame=r["spf"],
+                eta_seconds=r["eta"],
+                chunk_frames=int(r["chunk_frames"]),
+                chunk_done=int(r["chunk_done"]),
+                message=r["message"],
+            )
+            for r in rows
+        ]
 
     # --- events ---------------------------------------------------------------------------------------
 
-    def add_event(self, job_id: Optional[str], kind: str, message: str, *, node: Optional[str] = None,
-                  frame: Optional[Frame] = None, now: Optional[float] = None) -> None:
+    def add_event(
+        self,
+        job_id: Optional[str],
+        kind: str,
+        message: str,
+        *,
+        node: Optional[str] = None,
+        frame: Optional[Frame] = None,
+        now: Optional[float] = None,
+    ) -> None:
         with self.tx() as db:
-            self._event(db, time.time() if now is None else now,
-                        None if job_id is None else _job_num(job_id), kind, message, node, frame)
+            self._event(
+                db,
+                time.time() if now is None else now,
+                None if job_id is None else _job_num(job_id),
+                kind,
+                message,
+                node,
+                frame,
+            )
 
     @staticmethod
-    def _event(db: sqlite3.Connection, now: float, num: Optional[int], kind: str, message: str,
-               node: Optional[str] = None, frame: Optional[Frame] = None) -> None:
-        db.execute("INSERT INTO events(t, job, node, frame, kind, message) VALUES (?,?,?,?,?,?)",
-                   (now, num, node, frame, kind, message))
+    def _event(
+        db: sqlite3.Connection,
+        now: float,
+        num: Optional[int],
+        kind: str,
+        message: str,
+        node: Optional[str] = None,
+        frame: Optional[Frame] = None,
+    ) -> None:
+        db.execute(
+            "INSERT INTO events(t, job, node, frame, kind, message) VALUES (?,?,?,?,?,?)",
+            (now, num, node, frame, kind, message),
+        )
 
     def events(self, job_id: Optional[str] = None, *, since: int = 0, limit: int = 200) -> list[Event]:
         if job_id is None:
-            rows = self.db.execute("SELECT * FROM events WHERE id > ? ORDER BY id DESC LIMIT ?",
-                                   (since, limit)).fetchall()
+            rows = self.db.execute(
+                "SELECT * FROM events WHERE id > ? ORDER BY id DESC LIMIT ?", (since, limit)
+            ).fetchall()
         else:
-            rows = self.db.execute("SELECT * FROM events WHERE job = ? AND id > ? ORDER BY id DESC LIMIT ?",
-                                   (_job_num(job_id), since, limit)).fetchall()
-        return [Event(id=int(r["id"]), time=float(r["t"]), job_id=None if r["job"] is None else str(r["job"]),
-                      kind=r["kind"], message=r["message"], node=r["node"],
-                      frame=None if r["frame"] is None else normalise(r["frame"]))
-                for r in reversed(rows)]
+            rows = self.db.execute(
+                "SELECT * FROM events WHERE job = ? AND id > ? ORDER BY id DESC LIMIT ?",
+                (_job_num(job_id), since, limit),
+            ).fetchall()
+        return [
+            Event(
+                id=int(r["id"]),
+                time=float(r["t"]),
+                job_id=None if r["job"] is None else str(r["job"]),
+                kind=r["kind"],
+                message=r["message"],
+                node=r["node"],
+                frame=None if r["frame"] is None else normalise(r["frame"]),
+            )
+            for r in reversed(rows)
+        ]
 
     # --- commands -------------------------------------------------------------------------------------
 
     def add_command(self, job_id: Optional[str], op: CommandOp, arg: Optional[dict[str, Any]] = None) -> int:
         num = None if job_id is None else int(self.job_row(job_id)["num"])
         with self.tx() as db:
-            cur = db.execute("INSERT INTO commands(t, job, op, arg) VALUES (?,?,?,?)",
-                             (time.time(), num, op.value, json.dumps(arg or {})))
+            cur = db.execute(
+                "INSERT INTO commands(t, job, op, arg) VALUES (?,?,?,?)",
+                (time.time(), num, op.value, json.dumps(arg or {})),
+            )
             return int(cur.lastrowid or 0)
 
     def pending_commands(self) -> list[tuple[int, Optional[str], CommandOp, dict[str, Any]]]:
         rows = self.db.execute("SELECT * FROM commands WHERE handled IS NULL ORDER BY id").fetchall()
-        return [(int(r["id"]), None if r["job"] is None else str(r["job"]), CommandOp(r["op"]),
-                 json.loads(r["arg"] or "{}")) for r in rows]
+        return [
+            (
+                int(r["id"]),
+                None if r["job"] is None else str(r["job"]),
+                CommandOp(r["op"]),
+                json.loads(r["arg"] or "{}"),
+            )
+            for r in rows
+        ]
 
     def finish_command(self, command_id: int, result: str, now: Optional[float] = None) -> None:
         with self.tx() as db:
-            db.execute("UPDATE commands SET handled = ?, result = ? WHERE id = ?",
-                       (time.time() if now is None else now, result, command_id))
+            db.execute(
+                "UPDATE commands SET handled = ?, result = ? WHERE id = ?",
+                (time.time() if now is None else now, result, command_id),
+            )
 
     def command_result(self, command_id: int) -> Optional[str]:
         row = self.db.execute("SELECT handled, result FROM commands WHERE id = ?", (command_id,)).fetchone()
@@ -338,6 +467,7 @@ def _plain(value: Any) -> Any:
 
 
 # --- render logs -------------------------------------------------------------------------------------
+
 
 def log_path(job_id: str, node: str) -> Path:
     safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in node)

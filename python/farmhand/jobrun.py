@@ -1,0 +1,177 @@
+"""The dispatcher's working copy of one active job: frames, per-node statistics, failure bookkeeping.
+
+These are the only mutable objects of the engine and they belong to the dispatcher's thread. Every
+change that matters goes through :class:`JobRun` methods, which also write it to the store, so the
+store is always a faithful copy (a restarted dispatcher rebuilds a ``JobRun`` from it).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Optional
+
+from farmhand.frames import Frame
+from farmhand.jobs import FrameState, JobSpec, JobState, Retry
+from farmhand.presets import Preset, load_preset
+from farmhand.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FrameRec:
+    idx: int
+    frame: Frame
+    state: FrameState
+    output: Optional[str]  # the expected output path (from the job's output pattern)
+    node: Optional[str] = None
+    attempts: int = 0
+    owners: set[int] = field(default_factory=set)  # chunk ids currently rendering it (2 with a backup)
+    written: list[str] = field(default_factory=list)  # outputs the renderer reported for it
+
+
+@dataclass
+class NodeStat:
+    """One node's record on one job."""
+
+    spf: Optional[float] = None  # measured seconds per frame (EWMA)
+    startup: float = 0.0  # measured seconds from launch to first frame start
+    frames_done: int = 0
+    failures: int = 0  # failures blamed on the node
+    blocked: bool = False
+    licence_repeats: int = 0
+    backoff_until: float = 0.0
+    message: Optional[str] = None
+
+
+class JobRun:
+    """An active job as the dispatcher sees it."""
+
+    def __init__(
+        self,
+        store: Store,
+        job_id: str,
+        spec: JobSpec,
+        state: JobState,
+        priority: int,
+        created: float,
+        frames: list[FrameRec],
+    ) -> None:
+        self.store = store
+        self.id = job_id
+        self.spec = spec
+        self.state = state
+        self.priority = priority
+        self.created = created
+        self.frames = frames
+        self.by_frame = {f.frame: f for f in frames}
+        self.nodes: dict[str, NodeStat] = {}
+        self.agree: dict[str, set[str]] = {}  # deterministic failure kind -> nodes that reported it
+        self.error: Optional[str] = None
+        self.missing_outputs = 0
+        self.preset: Preset = load_preset(spec.preset)
+        if self.preset.needs_command and spec.command:
+            self.preset = self.preset.with_command(spec.command)
+        self.skip_checked = not spec.skip_existing
+
+    @classmethod
+    def load(cls, store: Store, job_id: str) -> JobRun:
+        row = store.job_row(job_id)
+        spec = store.spec(job_id)
+        frames = [
+            FrameRec(idx=i, frame=r.frame, state=r.state, output=r.output, node=r.node, attempts=r.attempts)
+            for i, r in enumerate(store.frames(job_id))
+        ]
+        run = cls(
+            store, job_id, spec, JobState(row["state"]), int(row["priority"]), float(row["created"]), frames
+        )
+        run.error = row["error"]
+        for prog in store.progress(job_id):
+            stat = run.stat(prog.node)
+            stat.spf = prog.seconds_per_frame
+            stat.frames_done = prog.frames_done
+            stat.blocked = prog.state.value == "blocked"
+            stat.message = prog.message
+        return run
+
+    def stat(self, node: str) -> NodeStat:
+        return self.nodes.setdefault(node, NodeStat())
+
+    # --- frame transitions (each written to the store) ----------------------------------------------
+
+    def waiting(self) -> list[FrameRec]:
+        return [f for f in self.frames if f.state in (FrameState.WAITING, FrameState.RETRYING)]
+
+    def count(self, *states: FrameState) -> int:
+        return sum(1 for f in self.frames if f.state in states)
+
+    def set_rendering(self, recs: list[FrameRec], node: str, chunk_id: int) -> None:
+        for rec in recs:
+            rec.state = FrameState.RENDERING
+            rec.node = node
+            rec.owners.add(chunk_id)
+        self.store.update_frames(self.id, [r.idx for r in recs], state=FrameState.RENDERING, node=node)
+
+    def set_done(self, rec: FrameRec, node: str, seconds: Optional[float], output: Optional[str]) -> None:
+        rec.state = FrameState.DONE
+        rec.node = node
+        rec.owners.clear()
+        self.store.update_frames(
+            self.id,
+            [rec.idx],
+            state=FrameState.DONE,
+            node=node,
+            seconds=seconds,
+            output=output or rec.output,
+            error_kind=None,
+            error_message=None,
+        )
+
+    def release(self, rec: FrameRec, chunk_id: int) -> None:
+        """The chunk no longer renders ``rec`` and nothing went wrong with the frame (cancel, busy, lost)."""
+        rec.owners.discard(chunk_id)
+        if rec.state is FrameState.RENDERING and not rec.owners:
+            rec.state = FrameState.RETRYING if rec.attempts else FrameState.WAITING
+            self.store.update_frames(self.id, [rec.idx], state=rec.state)
+
+    def fail_attempt(
+        self, rec: FrameRec, chunk_id: int, kind: str, message: str, retry: Retry, count: bool = True
+    ) -> None:
+        """One attempt at ``rec`` failed; it is retried unless it is out of attempts."""
+        rec.owners.discard(chunk_id)
+        if rec.state is FrameState.DONE or rec.owners:
+            return  # another copy (backup) is still rendering it, or already rendered it
+        if count:
+            rec.attempts += 1
+        rec.state = FrameState.FAILED if rec.attempts >= retry.max_attempts else FrameState.RETRYING
+        self.store.update_frames(
+            self.id,
+            [rec.idx],
+            state=rec.state,
+            attempts=rec.attempts,
+            error_kind=kind,
+            error_message=message[:500],
+        )
+
+    def requeue(self, rec: FrameRec, reason: str) -> None:
+        rec.state = FrameState.WAITING
+        rec.owners.clear()
+        self.store.update_frames(self.id, [rec.idx], state=rec.state, error_kind=None, error_message=reason)
+
+    def set_state(self, state: JobState, error: Optional[str] = None, now: Optional[float] = None) -> None:
+        self.state = state
+        if error is not None:
+            self.error = error
+        fields: dict[str, object] = {"state": state}
+        if error is not None:
+            fields["error"] = error
+        if now is not None:
+            fields["updated"] = now
+        self.store.update_job(self.id, **fields)
+
+    def event(
+        self, kind: str, message: str, now: float, node: Optional[str] = None, frame: Optional[Frame] = None
+    ) -> None:
+        log.info("job %s: %s %s", self.id, kind, message)
+        self.store.add_event(self.id, kind, message, node=node, frame=frame, now=now)

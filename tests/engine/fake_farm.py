@@ -1,0 +1,234 @@
+"""A fake of the SSH executor with simulated renderers, for driving the dispatcher step by step.
+
+``FakeExecutor`` implements :class:`farmhand.remote.Executor`. Each ``start`` of a chunk (the node
+wrapper around the ``demo`` preset's argv) creates a :class:`FakeRender` that, as the test advances
+simulated time, prints the lines the stand-in renderer prints (``Fra:N``, ``ALF_PROGRESS``, ``Saved:``)
+and writes real output files, at the node's configured speed. Faults are per node. ``run`` answers the
+dispatcher's kill / orphan-check / output-check scripts. Nothing sleeps: tests call ``advance(now)``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from farmhand import nodescripts, worker_protocol
+from farmhand.errors import NodeUnreachable
+from farmhand.frames import expand_output, normalise
+from farmhand.remote import OnLine, RunResult
+
+
+@dataclass
+class NodeBehaviour:
+    spf: float = 1.0  # simulated seconds per frame
+    startup: float = 0.0  # seconds before the first frame starts
+    dead: bool = False  # start() raises NodeUnreachable
+    crash_at: Optional[float] = None  # frame at which the renderer segfaults (once per flag)
+    crash_after: Optional[int] = None  # segfault on the frame after this many frames done (once)
+    done_count: int = 0
+    hang_at: Optional[float] = None  # frame at which it stops printing anything
+    licence: int = 0  # the next N starts fail with a licence error
+    missing_file: bool = False  # the scene cannot be found (deterministic)
+    busy: int = 0  # the next N starts find the node locked
+    skip_write: set[float] = field(default_factory=set)  # frames reported done without a file (once)
+
+
+class FakeRender:
+    def __init__(
+        self, executor: FakeExecutor, host: str, argv: Sequence[str], on_line: OnLine, now: float, pgid: int
+    ) -> None:
+        self.ex, self.host, self.on_line = executor, host, on_line
+        self.pgid = pgid
+        self.argv = list(argv)
+        self.result: Optional[RunResult] = None
+        self.killed = False
+        self.closed = False
+        self.stdin: list[str] = []
+        inner = self.argv[4:]  # strip: sh -c WRAPPER marker
+        self.worker = "--worker" in inner
+        self.frames: list[float] = []
+        if not self.worker:
+            start = float(_opt(inner, "--start"))
+            end = float(_opt(inner, "--end"))
+            step = float(_opt(inner, "--step"))
+            f = start
+            while f <= end + 1e-9:
+                self.frames.append(normalise(f))
+                f += step
+        self.output = _opt(inner, "--output")
+        self.t = now
+        self.next_at = now + executor.nodes[host].startup
+        self.index = 0
+        self.current: Optional[float] = None
+        self.hung = False
+        self.ready = False
+        on_line("out", f"FARMHAND_PGID {pgid}")
+
+    @property
+    def behaviour(self) -> NodeBehaviour:
+        return self.ex.nodes[self.host]
+
+    def end(self, exit_code: Optional[int], signal: Optional[str] = None) -> None:
+        if self.result is None:
+            self.result = RunResult(self.host, " ".join(self.argv), exit_code, "", "", 0.0, signal)
+
+    def advance(self, now: float) -> None:
+        b = self.behaviour
+        while self.result is None and not self.hung and self.next_at <= now:
+            if self.worker:
+                self._worker_tick()
+                continue
+            if self.current is None:
+                if self.index >= len(self.frames):
+                    self.end(0)
+                    return
+                self.current = self.frames[self.index]
+                if b.hang_at is not None and self.current == b.hang_at:
+                    b.hang_at = None
+                    self.on_line("out", f"Fra:{self.current:g} Mem:1M | Sample 0/4")
+                    self.hung = True
+                    return
+                self.on_line("out", f"Fra:{self.current:g} Mem:1M | Sample 0/4")
+                self.on_line("out", "ALF_PROGRESS 0%")
+                self.next_at += b.spf
+                continue
+            frame = self.current
+            if (b.crash_at is not None and frame == b.crash_at) or b.crash_after == b.done_count:
+                b.crash_at = b.crash_after = None
+                self.on_line("err", "Segmentation fault (core dumped)")
+                self.end(None, "SEGV")
+                return
+            self.on_line("out", "ALF_PROGRESS 100%")
+            path = expand_output(self.output, frame)
+            if frame in b.skip_write:
+                b.skip_write.discard(frame)
+            else:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                Path(path).write_bytes(b"\x89PNG fake " + self.host.encode())
+            self.ex.rendered.append((self.host, frame))
+            b.done_count += 1
+            self.on_line("out", f"Saved: '{path}'")
+            self.current = None
+            self.index += 1
+
+    def _worker_tick(self) -> None:
+        b = self.behaviour
+        if not self.ready:
+            self.ready = True
+            self.on_line(
+                "out", worker_protocol.encode_event("ready", hip="x", rop="y", load_seconds=b.startup)
+            )
+            return
+        if self.current is None:
+            while self.stdin:
+                line = self.stdin.pop(0)
+                if '"quit"' in line:
+                    self.end(0)
+                    return
+                self.current = normalise(float(line.split('"frame":')[1].strip(" }\n")))
+                self.on_line("out", worker_protocol.encode_event("start", frame=self.current))
+                self.next_at += b.spf
+                return
+            self.next_at = float("inf")  # idle until the dispatcher writes
+            return
+        frame = self.current
+        path = expand_output(self.output, frame)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_bytes(b"\x89PNG fake worker")
+        self.ex.rendered.append((self.host, frame))
+        self.on_line("out", worker_protocol.encode_event("done", frame=frame, seconds=b.spf, outputs=[path]))
+        self.current = None
+
+    # --- RemoteProcess ---------------------------------------------------------------------------------
+    def write(self, data: str) -> None:
+        self.stdin.append(data)
+        if self.worker and self.current is None:
+            self.next_at = min(self.next_at, self.t)
+
+    def close_stdin(self) -> None:
+        self.close()
+
+    def poll(self) -> Optional[RunResult]:
+        return self.result
+
+    def wait(self, timeout: Optional[float] = None) -> Optional[RunResult]:
+        return self.result
+
+    def close(self) -> None:
+        self.closed = True
+        self.end(None, "TERM")  # the watchdog kills the group when the channel closes
+
+
+class FakeExecutor:
+    def __init__(self, nodes: dict[str, NodeBehaviour]) -> None:
+        self.nodes = nodes
+        self.procs: list[FakeRender] = []
+        self.rendered: list[tuple[str, float]] = []
+        self.runs: list[tuple[str, list[str]]] = []
+        self.now = 0.0
+        self._pgid = 1000
+
+    def advance(self, now: float) -> None:
+        self.now = now
+        for proc in self.procs:
+            proc.t = now
+            proc.advance(now)
+
+    def live(self, host: Optional[str] = None) -> list[FakeRender]:
+        return [p for p in self.procs if p.result is None and (host is None or p.host == host)]
+
+    def start(self, host: str, argv: Sequence[str], *, on_line: OnLine, watchdog: bool = True) -> FakeRender:
+        b = self.nodes[host]
+        if b.dead:
+            raise NodeUnreachable(host, "connection refused (fake)")
+        self._pgid += 1
+        proc = FakeRender(self, host, argv, on_line, self.now, self._pgid)
+        self.procs.append(proc)
+        if b.busy:
+            b.busy -= 1
+            on_line("out", "FARMHAND_BUSY node is rendering for another dispatcher")
+            proc.end(nodescripts.BUSY_EXIT)
+        elif b.licence:
+            b.licence -= 1
+            on_line("err", "No licenses could be found to run this application.")
+            proc.end(3)
+        elif b.missing_file:
+            on_line("err", "Error: Cannot read file '/share/missing.blend': No such file or directory")
+            proc.end(1)
+        return proc
+
+    def run(
+        self,
+        host: str,
+        argv: Sequence[str],
+        *,
+        timeout: Optional[float] = None,
+        on_line: Optional[OnLine] = None,
+        stdin: Optional[str] = None,
+    ) -> RunResult:
+        argv = list(argv)
+        self.runs.append((host, argv))
+        out = ""
+        if argv[:3] == ["sh", "-c", nodescripts.KILL_GROUP] or argv[:3] == [
+            "sh",
+            "-c",
+            nodescripts.CHECK_ORPHAN,
+        ]:
+            pgid = int(argv[4])
+            hit = [p for p in self.live(host) if p.pgid == pgid]
+            for p in hit:
+                p.killed = True
+                p.end(None, "TERM")
+            out = "terminated\n" if hit else "gone\n"
+        elif argv[:3] == ["sh", "-c", nodescripts.CHECK_OUTPUTS]:
+            out = "".join(
+                "ok\n" if os.path.exists(p) and os.path.getsize(p) > 0 else "missing\n" for p in argv[4:]
+            )
+        return RunResult(host, " ".join(argv), 0, out, "", 0.0)
+
+
+def _opt(argv: Sequence[str], name: str) -> str:
+    return argv[argv.index(name) + 1]

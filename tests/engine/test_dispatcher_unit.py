@@ -1,0 +1,331 @@
+"""The dispatcher's step function driven by hand: simulated clock, fake executor, real store and files."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Optional
+
+import pytest
+
+from farmhand.client import Client
+from farmhand.dispatcher import Dispatcher, FarmNode, inline_submit
+from farmhand.jobs import ChunkState, FrameState, JobSnapshot, JobSpec, JobState, NodeActivity, Retry
+from farmhand.scheduler import Policy
+from farmhand.store import Store
+
+from .fake_farm import FakeExecutor, NodeBehaviour
+
+
+class Rig:
+    def __init__(
+        self,
+        home: Path,
+        nodes: dict[str, NodeBehaviour],
+        cores: Optional[dict[str, int]] = None,
+        retry: Retry = Retry(stall_floor=5.0, licence_backoff=2.0, unreachable_backoff=2.0),
+        policy: Policy = Policy(target_chunk_seconds=5.0),
+    ) -> None:
+        self.home = home
+        self.out = home / "out"
+        self.store = Store()
+        self.client = Client(self.store, autostart=False)
+        self.fake = FakeExecutor(nodes)
+        self.farm = [FarmNode(n, (cores or {}).get(n, 4)) for n in nodes]
+        self.now = 1000.0
+        self.dispatcher = self.make()
+        self.retry, self.policy = retry, policy
+        self.dispatcher.retry, self.dispatcher.policy = retry, policy
+
+    def make(self) -> Dispatcher:
+        d = Dispatcher(
+            self.store,
+            self.fake,
+            lambda: self.farm,
+            clock=lambda: self.now,
+            submit=inline_submit,
+            scripts_dir="/scripts",
+        )
+        return d
+
+    def submit(self, frames: str = "1-20", **kw: object) -> str:
+        spec = JobSpec(
+            preset=str(kw.pop("preset", "demo")),
+            frames=frames,
+            output=str(kw.pop("output", str(self.out / "f.$F4.png"))),
+            **kw,
+        )  # type: ignore[arg-type]
+        return self.client.submit(spec)
+
+    def drive(self, until: Callable[[], bool], dt: float = 0.1, limit: float = 600.0) -> float:
+        start = self.now
+        while True:
+            self.now += dt
+            self.fake.advance(self.now)
+            self.dispatcher.step(self.now)
+            if until():
+                break
+            assert self.now - start < limit, "simulation did not finish"
+        return self.now - start
+
+    def finished(self, job_id: str) -> Callable[[], bool]:
+        return lambda: self.client.job(job_id).state.finished
+
+    def snap(self, job_id: str) -> JobSnapshot:
+        return self.client.job(job_id, events=500)
+
+
+@pytest.fixture
+def rig_for(farmhand_home: Path) -> Callable[..., Rig]:
+    def make(nodes: dict[str, NodeBehaviour], **kw: object) -> Rig:
+        return Rig(farmhand_home, nodes, **kw)  # type: ignore[arg-type]
+
+    return make
+
+
+def assert_all_done(rig: Rig, job_id: str) -> JobSnapshot:
+    snap = rig.snap(job_id)
+    assert snap.state is JobState.DONE, (snap.summary, [e.message for e in snap.events][-10:])
+    for row in snap.frames:
+        assert row.state is FrameState.DONE
+        assert row.output and Path(row.output).stat().st_size > 0
+    return snap
+
+
+def test_renders_every_frame_once_across_nodes(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for({"a": NodeBehaviour(spf=1.0), "b": NodeBehaviour(spf=1.0), "c": NodeBehaviour(spf=1.0)})
+    job = rig.submit("1-30")
+    rig.drive(rig.finished(job))
+    snap = assert_all_done(rig, job)
+    counts = Counter(f for _, f in rig.fake.rendered)
+    assert set(counts) == set(range(1, 31)) and max(counts.values()) == 1
+    assert {row.node for row in snap.frames} == {"a", "b", "c"}
+    assert any(e.kind == "assigned" for e in snap.events) and any(e.kind == "done" for e in snap.events)
+
+
+def test_faster_nodes_get_more_frames_and_makespan_is_near_ideal(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for(
+        {"slow": NodeBehaviour(spf=4.0), "mid": NodeBehaviour(spf=2.0), "fast": NodeBehaviour(spf=1.0)}
+    )
+    job = rig.submit("1-140")
+    took = rig.drive(rig.finished(job))
+    assert_all_done(rig, job)
+    by_node = Counter(h for h, _ in rig.fake.rendered)
+    assert by_node["fast"] > by_node["mid"] > by_node["slow"]
+    ideal = 140 / (1 / 4 + 1 / 2 + 1)  # Σwork / Σspeed = 80 s
+    assert took <= ideal * 1.15, (took, ideal, by_node)
+
+
+def test_node_crash_mid_chunk_rerenders_elsewhere_and_blames_the_node(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for({"a": NodeBehaviour(spf=1.0, crash_after=3), "b": NodeBehaviour(spf=1.0)})
+    job = rig.submit("1-12")
+    rig.drive(rig.finished(job))
+    snap = assert_all_done(rig, job)
+    assert any(e.kind == "chunk_failed" and e.node == "a" and "crash" in e.message for e in snap.events)
+    assert [r.attempts for r in snap.frames].count(1) >= 1
+    assert rig.dispatcher.jobs == {} and rig.fake.live() == []
+
+
+def test_licence_failure_backs_off_without_blame_or_attempts(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for({"a": NodeBehaviour(spf=1.0, licence=2)})
+    job = rig.submit("1-4")
+    rig.drive(rig.finished(job))
+    snap = assert_all_done(rig, job)
+    assert all(r.attempts == 0 for r in snap.frames)
+    licence = [e for e in snap.events if e.kind == "chunk_failed" and e.message.startswith("licence")]
+    assert len(licence) == 2
+    assert not any(e.kind == "blocklisted" for e in snap.events)
+
+
+def test_stalled_render_is_killed_and_reassigned(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for({"a": NodeBehaviour(spf=1.0, hang_at=2), "b": NodeBehaviour(spf=1.0)})
+    job = rig.submit("1-6", chunk=3)
+    rig.drive(rig.finished(job))
+    snap = assert_all_done(rig, job)
+    assert any(e.kind == "stalled" for e in snap.events)
+    assert any(
+        h == "a" and argv[2] == __import__("farmhand.nodescripts").nodescripts.KILL_GROUP
+        for h, argv in rig.fake.runs
+    )
+    assert not rig.fake.live()
+
+
+def test_deterministic_error_fails_job_fast_once_nodes_agree(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for(
+        {
+            "a": NodeBehaviour(missing_file=True),
+            "b": NodeBehaviour(missing_file=True),
+            "c": NodeBehaviour(missing_file=True),
+        }
+    )
+    job = rig.submit("1-50")
+    took = rig.drive(rig.finished(job))
+    snap = rig.snap(job)
+    assert snap.state is JobState.FAILED
+    assert "missing_file" in (snap.summary.error or "") and "Cannot read file" in (snap.summary.error or "")
+    assert took < 5
+
+
+def test_cancel_kills_running_chunks(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for({"a": NodeBehaviour(spf=5.0), "b": NodeBehaviour(spf=5.0)})
+    job = rig.submit("1-20")
+    rig.drive(lambda: len(rig.fake.live()) == 2)
+    rig.client.cancel(job)
+    rig.drive(lambda: not rig.fake.live() and rig.snap(job).state is JobState.CANCELLED, limit=5)
+    snap = rig.snap(job)
+    assert all(p.killed for p in rig.fake.procs)
+    assert all(r.state is not FrameState.RENDERING for r in snap.frames)
+    assert not rig.dispatcher.tasks
+
+
+def test_busy_node_is_skipped_not_failed(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for({"a": NodeBehaviour(spf=1.0, busy=3), "b": NodeBehaviour(spf=1.0)})
+    job = rig.submit("1-10")
+    rig.drive(rig.finished(job))
+    snap = assert_all_done(rig, job)
+    assert any(e.kind == "node_busy" for e in snap.events)
+    assert all(r.attempts == 0 for r in snap.frames)
+    assert not any(e.kind == "blocklisted" for e in snap.events)
+
+
+def test_restart_keeps_done_frames_and_requeues_the_rest(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for({"a": NodeBehaviour(spf=1.0), "b": NodeBehaviour(spf=1.0)})
+    job = rig.submit("1-20")
+    rig.drive(lambda: rig.snap(job).summary.frames_done >= 6)
+    done_before = {r.frame for r in rig.snap(job).frames if r.state is FrameState.DONE}
+    # The old dispatcher dies without cleaning up; its processes are orphans on the nodes.
+    orphans = rig.fake.live()
+    assert orphans
+    rig.dispatcher = rig.make()
+    rig.dispatcher.retry, rig.dispatcher.policy = rig.retry, rig.policy
+    rig.drive(rig.finished(job))
+    snap = assert_all_done(rig, job)
+    assert done_before <= {r.frame for r in snap.frames if r.state is FrameState.DONE}
+    assert any(e.kind == "recovered" for e in snap.events)
+    checks = [
+        argv
+        for _, argv in rig.fake.runs
+        if argv[2] == __import__("farmhand.nodescripts").nodescripts.CHECK_ORPHAN
+    ]
+    assert len(checks) == len(orphans)
+    assert all(p.killed for p in orphans)
+    chunks = rig.store.db.execute("SELECT state FROM chunks").fetchall()
+    assert ChunkState.LOST.value in {r[0] for r in chunks}
+
+
+def test_priority_then_age(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for({"a": NodeBehaviour(spf=1.0)})
+    low = rig.submit("1-3", output=str(rig.out / "low.$F4.png"))
+    high = rig.submit("1-3", output=str(rig.out / "high.$F4.png"), priority=90)
+    rig.drive(rig.finished(low))
+    assert rig.snap(high).state is JobState.DONE
+    first = rig.store.db.execute("SELECT job FROM chunks ORDER BY id LIMIT 1").fetchone()[0]
+    assert str(first) == high
+
+
+def test_missing_output_is_requeued(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for({"a": NodeBehaviour(spf=1.0, skip_write={4})})
+    job = rig.submit("1-6")
+    rig.drive(rig.finished(job))
+    snap = assert_all_done(rig, job)
+    frame4 = next(r for r in snap.frames if r.frame == 4)
+    assert frame4.attempts == 1
+    assert Counter(f for _, f in rig.fake.rendered)[4] == 2
+
+
+def test_skip_existing_renders_only_missing_frames(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for({"a": NodeBehaviour(spf=1.0)})
+    rig.out.mkdir(parents=True)
+    for f in (1, 2, 5):
+        (rig.out / f"f.{f:04d}.png").write_bytes(b"old")
+    job = rig.submit("1-6", skip_existing=True)
+    rig.drive(rig.finished(job))
+    assert_all_done(rig, job)
+    assert sorted(f for _, f in rig.fake.rendered) == [3, 4, 6]
+
+
+def test_slow_node_tail_is_resplit_or_backed_up(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for(
+        {"fast": NodeBehaviour(spf=1.0), "snail": NodeBehaviour(spf=20.0)},
+        policy=Policy(target_chunk_seconds=30.0, first_chunk_frames=4),
+        retry=Retry(stall_floor=60),
+    )
+    job = rig.submit("1-16")
+    took = rig.drive(rig.finished(job))
+    snap = assert_all_done(rig, job)
+    kinds = {e.kind for e in snap.events}
+    assert "resplit" in kinds or "backup" in kinds
+    # Without the tail logic the snail's first chunk alone takes 4 × 20 s.
+    assert took < 40, took
+    assert not rig.fake.live()
+
+
+def test_node_down_is_backed_off_and_job_completes(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for({"a": NodeBehaviour(spf=1.0, dead=True), "b": NodeBehaviour(spf=1.0)})
+    job = rig.submit("1-8")
+    rig.drive(rig.finished(job))
+    snap = assert_all_done(rig, job)
+    assert any("unreachable" in e.message for e in snap.events)
+    assert all(r.node == "b" for r in snap.frames)
+    assert all(r.attempts == 0 for r in snap.frames)
+
+
+def test_progress_rows_show_current_frame_and_speed(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for({"a": NodeBehaviour(spf=2.0)})
+    job = rig.submit("1-10", chunk=10)
+    rig.drive(lambda: rig.snap(job).summary.frames_done >= 3)
+    rig.now += 0.5
+    rig.fake.advance(rig.now)
+    rig.dispatcher.step(rig.now)
+    row = rig.snap(job).nodes[0]
+    assert row.node == "a" and row.state is NodeActivity.RENDERING
+    assert row.current_frame == 4 and row.frames_done == 3
+    assert row.seconds_per_frame == pytest.approx(2.0, abs=0.2)
+    assert row.eta_seconds is not None and 10 < row.eta_seconds < 16
+    assert row.chunk_frames == 10
+
+
+def test_pause_and_resume(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for({"a": NodeBehaviour(spf=1.0)})
+    job = rig.submit("1-10", chunk=2)
+    rig.drive(lambda: rig.snap(job).summary.frames_done >= 2)
+    rig.client.pause(job)
+    rig.drive(lambda: not rig.fake.live(), limit=10)
+    done = rig.snap(job).summary.frames_done
+    for _ in range(50):
+        rig.now += 0.1
+        rig.fake.advance(rig.now)
+        rig.dispatcher.step(rig.now)
+    assert rig.snap(job).state is JobState.PAUSED and rig.snap(job).summary.frames_done == done
+    rig.client.resume(job)
+    rig.drive(rig.finished(job))
+    assert_all_done(rig, job)
+
+
+def test_retry_requeues_failed_frames(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for({"a": NodeBehaviour(missing_file=True)})
+    job = rig.submit("1-3")
+    rig.drive(rig.finished(job))
+    assert rig.snap(job).state is JobState.FAILED
+    rig.fake.nodes["a"].missing_file = False
+    rig.client.retry(job)
+    rig.drive(rig.finished(job))
+    assert_all_done(rig, job)
+
+
+def test_worker_mode_streams_frames_to_one_process_per_node(
+    rig_for: Callable[..., Rig], farmhand_home: Path
+) -> None:
+    presets = farmhand_home / "presets"
+    presets.mkdir(parents=True)
+    (presets / "fake-worker.toml").write_text(
+        'description = "test worker"\nmode = "worker"\n'
+        'argv = ["fakeworker", "--worker", "--output", "{output}"]\n'
+    )
+    rig = rig_for({"a": NodeBehaviour(spf=0.5, startup=5.0), "b": NodeBehaviour(spf=0.5, startup=5.0)})
+    job = rig.submit("1-20", preset="fake-worker")
+    took = rig.drive(rig.finished(job))
+    assert_all_done(rig, job)
+    assert len(rig.fake.procs) == 2
+    assert all(p.result is not None and p.result.exit_code == 0 for p in rig.fake.procs)
+    assert took < 5 + 20 * 0.5 / 2 + 3
