@@ -1,13 +1,88 @@
-"""`farmhand monitor` (placeholder until its owner fills it in)."""
+"""`farmhand monitor`: the Farmhand panel in its own window, for a wrangler without Houdini open.
+
+It is the same widget as Houdini's panel, reading the same job store; closing it never stops a job.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from pathlib import Path
 from typing import Any
+
+from farmhand.errors import UsageError
+
+TABS = ("nodes", "submit", "jobs")
 
 
 def register(sub: Any) -> None:
-    del sub  # not yet registered
+    parser = sub.add_parser(
+        "monitor", help="open the Farmhand panel in a window (no Houdini needed)",
+        description="Open the Farmhand panel (nodes, submit, jobs) in its own window. Jobs keep running "
+                    "when it closes.")
+    parser.add_argument("--job", metavar="ID", help="select this job")
+    parser.add_argument("--tab", choices=TABS, default="jobs", help="tab to show first (default: jobs)")
+    parser.add_argument("--screenshot", metavar="PNG", type=Path,
+                        help="save a picture of the window after --after seconds, then exit")
+    parser.add_argument("--after", metavar="SECONDS", type=float, default=2.0,
+                        help="wait this long before --screenshot (default: 2)")
+    parser.set_defaults(func=run)
 
 
-__all__ = ["argparse", "register"]
+def _check_display(screenshot: bool) -> None:
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM"):
+        return
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    if screenshot:
+        # A picture needs no screen: render offscreen rather than fail.
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        return
+    raise UsageError("no display to open a window on; run it in a desktop session (or over ssh -X), "
+                     "or use 'farmhand status' in a terminal")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.after < 0:
+        raise UsageError(f"--after {args.after} is negative; give seconds to wait, e.g. --after 2")
+    _check_display(args.screenshot is not None)
+    from farmhand.ui import style
+    from farmhand.ui.panel import create_panel
+    from farmhand.ui.qt import QtCore, QtWidgets, exec_app
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["farmhand monitor"])
+    assert isinstance(app, QtWidgets.QApplication)
+    style.apply_standalone_look(app)
+    panel = create_panel()
+    panel.resize(1100, 760)
+    panel.tabs.setCurrentIndex(TABS.index(args.tab))
+    if args.job:
+        job_id = str(args.job)
+        pending = [True]
+
+        def select(_snapshot: object) -> None:
+            # Once: the job must be in the first snapshot's queue before it can be selected.
+            if pending and panel.jobs_tab.jobs.row_of(job_id) >= 0:
+                pending.clear()
+                panel.jobs_tab.select_job(job_id)
+
+        panel.snapshotApplied.connect(select)
+    panel.show()
+    if args.screenshot is not None:
+        target: Path = args.screenshot
+
+        def shoot() -> None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not panel.grab().save(str(target)):
+                panel.show_message(f"could not write {target}")
+            panel.close()
+            app.quit()
+
+        QtCore.QTimer.singleShot(int(args.after * 1000), shoot)
+    code = exec_app(app)
+    panel.detach()
+    if args.screenshot is not None and not Path(args.screenshot).exists():
+        raise UsageError(f"could not write the screenshot {args.screenshot}; check the folder exists and is "
+                         "writable")
+    return code

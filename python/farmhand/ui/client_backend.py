@@ -84,6 +84,13 @@ def job_detail(snap: JobSnapshot) -> JobDetail:
     )
 
 
+def dispatcher_words(client: Client) -> str:
+    info = client.dispatcher()
+    if info.running:
+        return f"dispatcher running (pid {info.pid})"
+    return "dispatcher not running: it starts with the next submit or job command"
+
+
 def frames_text(request: SubmitRequest) -> str:
     start, end = format_frame(request.frame_start), format_frame(request.frame_end)
     if request.frame_step == 1:
@@ -147,7 +154,8 @@ class ClientBackend:
                 self._jobs_cache = (version, jobs, busy)
         detail = self._detail(client, version, job_id) if job_id else None
         nodes = self._node_views(jobs, busy)
-        return FarmSnapshot(jobs=jobs, nodes=nodes, detail=detail, taken_at=time.time())
+        return FarmSnapshot(jobs=jobs, nodes=nodes, detail=detail, taken_at=time.time(),
+                            dispatcher=dispatcher_words(client))
 
     def _detail(self, client: Client, version: int, job_id: str) -> Optional[JobDetail]:
         with self._lock:

@@ -77,7 +77,7 @@ class JobsTab(QtWidgets.QWidget):
         self.grid = FrameGrid(self)
         self.legend = QtWidgets.QLabel(self)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
-        self.summary = QtWidgets.QLabel("No job selected.", self)
+        self.summary = QtWidgets.QLabel("No jobs in the queue yet.", self)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.summary.setWordWrap(True)
         self.log_title = QtWidgets.QLabel("Log: click a node or a frame", self)
@@ -189,7 +189,8 @@ class JobsTab(QtWidgets.QWidget):
         self.job_nodes.set_rows(())
         self.grid.set_frames(())
         self.legend.setText("")
-        self.summary.setText("No job selected.")
+        self.summary.setText("No job selected." if self.jobs.rowCount() else
+                             "No jobs in the queue yet: submit one from Houdini or with 'farmhand submit'.")
         self.jobSelected.emit(None)
         self._update_buttons()
 

@@ -102,7 +102,8 @@ class FarmhandPanel(QtWidgets.QWidget):
             self.nodes_tab.apply(snapshot)
             self.submit_tab.apply(snapshot)
             self.jobs_tab.apply(snapshot)
-            self.updated_label.setText(time.strftime("updated %H:%M:%S", time.localtime(snapshot.taken_at)))
+            stamp = time.strftime("updated %H:%M:%S", time.localtime(snapshot.taken_at))
+            self.updated_label.setText(f"{snapshot.dispatcher}  ·  {stamp}" if snapshot.dispatcher else stamp)
         self.apply_seconds = time.perf_counter() - started
         self.snapshotApplied.emit(snapshot)
 

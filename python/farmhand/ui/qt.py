@@ -83,6 +83,11 @@ def _exec(obj: object, *args: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} has no exec method")
 
 
+def exec_app(app: QtCore.QCoreApplication) -> int:
+    """Run the application's event loop until it quits."""
+    return int(_exec(app))
+
+
 def exec_dialog(dialog: QtWidgets.QDialog) -> int:
     """Run a modal dialog and return its result code."""
     return int(_exec(dialog))
@@ -118,6 +123,7 @@ __all__ = [
     "QtWidgets",
     "Signal",
     "Slot",
+    "exec_app",
     "exec_dialog",
     "exec_menu",
     "is_alive",

@@ -143,6 +143,8 @@ class FarmSnapshot:
     taken_at: float = field(default_factory=time.time)
     #: A problem reading the store, in words (the panel shows it and keeps the last good data).
     error: str = ""
+    #: The dispatcher's state in words ("dispatcher running (pid 4242)").
+    dispatcher: str = ""
 
 
 class Severity(str, Enum):

@@ -1,0 +1,45 @@
+"""`farmhand monitor`: the same panel in its own window, started as a user would start it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.ui
+
+
+def run_monitor(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "farmhand", "monitor", *args], env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_monitor_opens_the_panel_and_saves_a_picture(tmp_path: Path, farmhand_home: Path) -> None:
+    from farmhand.client import Client
+    from farmhand.jobs import JobSpec
+
+    client = Client(autostart=False)
+    job_id = client.submit(JobSpec(preset="hrender", frames="1-48", file="/share/a.hip", target="/out/karma1"))
+    client.close()
+    picture = tmp_path / "monitor.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = run_monitor(["--job", job_id, "--screenshot", str(picture), "--after", "1.5"], env)
+    assert proc.returncode == 0, proc.stderr
+    assert picture.stat().st_size > 10_000
+
+    from farmhand.ui.qt import QtGui
+
+    image = QtGui.QImage(str(picture))
+    assert (image.width(), image.height()) == (1100, 760)
+
+
+def test_no_display_is_one_line(farmhand_home: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = run_monitor([], env)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "farmhand: no display to open a window on; run it in a desktop session (or over ssh -X), "
+        "or use 'farmhand status' in a terminal"]
