@@ -22,7 +22,8 @@ def test_monitor_opens_the_panel_and_saves_a_picture(tmp_path: Path, farmhand_ho
     from farmhand.jobs import JobSpec
 
     client = Client(autostart=False)
-    job_id = client.submit(JobSpec(preset="hrender", frames="1-48", file="/share/a.hip", target="/out/karma1"))
+    job_id = client.submit(JobSpec(preset="hrender", frames="1-48", file="/share/a.hip",
+                                   target="/out/karma1"))
     client.close()
     picture = tmp_path / "monitor.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
