@@ -366,3 +366,43 @@ def test_preset_from_dict_defaults() -> None:
     preset = preset_from_dict({"argv": ["x", "{frame}"]}, "x", "test")
     assert preset.per_frame and preset.splittable and not preset.needs_houdini
     assert preset.mode == "chunk" and preset.progress_scope == "frame"
+
+
+def test_check_job_fails_fast() -> None:
+    hrender = load_preset("hrender", search_dirs=[])
+    hrender.check_job([1, 2, 3, 10], file="/s/a.hip", target="/out/m")
+    with pytest.raises(UsageError, match="--rop"):
+        hrender.check_job([1, 2], file="/s/a.hip")
+    with pytest.raises(UsageError, match="whole-number frame step"):
+        hrender.check_job([1, 1.5, 2], file="/s/a.hip", target="/out/m")
+    with pytest.raises(UsageError, match="has no parameter 'seconds'; its parameters: none"):
+        hrender.check_job([1], file="/s/a.hip", target="/out/m", params={"seconds": "1"})
+    blender = load_preset("blender", search_dirs=[])
+    with pytest.raises(UsageError, match="negative frames"):
+        blender.check_job([5, -1], file="/s/a.blend")
+    demo = load_preset("demo", search_dirs=[])
+    demo.check_job([1, 5, 9], output="/o/$F4.png", params={"seconds_per_frame": "0.1"})
+    with pytest.raises(UsageError, match="output pattern"):
+        demo.check_job([1], params={"seconds_per_frame": "0.1"})
+    sim = load_preset("command", search_dirs=[]).with_command("sim {file}")
+    sim.check_job([1, 2, 3], file="a")
+    with pytest.raises(UsageError, match="one evenly stepped range"):
+        sim.check_job([1, 2, 3, 10], file="a")
+    per_frame = load_preset("command", search_dirs=[]).with_command("r {file} {frame}")
+    per_frame.check_job([1, 2, 7], file="a")
+    with pytest.raises(UsageError, match="no frames"):
+        per_frame.check_job([], file="a")
+
+
+def test_job_params_never_replace_builtin_placeholders() -> None:
+    preset = load_preset("demo", search_dirs=[])
+    argv = preset.command(
+        CommandContext(
+            start=1,
+            end=1,
+            output="/o/x.png",
+            scripts="/s",
+            extra={"output": "/evil", "scripts": "/evil", "size": "8x8"},
+        )
+    )
+    assert "/evil" not in " ".join(argv) and argv[-2:] == ["--size", "8x8"]

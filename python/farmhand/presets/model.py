@@ -204,8 +204,11 @@ class Preset:
             "hfs": ctx.hfs or None,
             "scripts": ctx.scripts or None,
         })
+        declared = {name for name, _ in self.params}
         for key, value in ctx.extra.items():
-            values[key] = value if value != "" else None
+            # Only the preset's own parameters: a job value can never replace {file} or {hfs}.
+            if key in declared:
+                values[key] = value if value != "" else None
         return values
 
     def command(self, ctx: CommandContext) -> list[str]:
@@ -238,6 +241,34 @@ class Preset:
         if not argv:
             raise ConfigError(f"preset {self.name} ({self.source}): argv is empty")
         return argv
+
+    def check_job(self, frames: Sequence[Frame], *, file: Optional[str] = None, target: Optional[str] = None,
+                  output: Optional[str] = None, params: Optional[Mapping[str, str]] = None) -> None:
+        """Fail fast at submit time with the error a chunk would hit later on a node.
+
+        The node-side values (``{hfs}``, ``{scripts}``) are chosen by the dispatcher and not checked here.
+
+        Raises:
+            UsageError: unknown parameter, missing value, frames the renderer cannot take, or frames a
+                non-splittable preset cannot render in one process.
+        """
+        declared = [name for name, _ in self.params]
+        for key in params or {}:
+            if key not in declared:
+                known = ", ".join(declared) if declared else "none"
+                raise UsageError(f"preset {self.name} has no parameter {key!r}; its parameters: {known}")
+        runs = contiguous_runs(frames)
+        if not runs:
+            raise UsageError("the job has no frames; give a frame range such as 1-240")
+        if len(runs) > 1 and not self.splittable and self.mode is PresetMode.CHUNK:
+            raise UsageError(f"preset {self.name} renders the whole range in one process; give one evenly "
+                             "stepped range such as 1-240 or 1-240x2")
+        for start, end, step in runs:
+            pieces = [(f, f, 1) for f in (start, end)] if self.per_frame else [(start, end, step)]
+            for a, b, c in pieces:
+                self.command(CommandContext(file=file, target=target, start=a, end=b, step=c, output=output,
+                                            hfs="/node/hfs", scripts="/share/scripts",
+                                            extra=dict(params or {})))
 
     def shell_line(self, ctx: CommandContext) -> str:
         """The command as a copy-pasteable, quoted shell line (for logs and ``farmhand logs``)."""
