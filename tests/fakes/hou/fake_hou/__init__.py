@@ -76,6 +76,9 @@ def reset() -> None:
     UI_LOG.messages.clear()
     UI_LOG.answers.clear()
     UI_LOG.status.clear()
+    UI_LOG.lists.clear()
+    UI_LOG.list_answers.clear()
+    UI_LOG.inputs.clear()
     qt.main_window = None
 
 

@@ -15,7 +15,7 @@ from fake_hou._nodes import Node, OpNode, Parm, RopNode, build_nodes, resolve_pa
 from fake_hou._render import dependency_plan
 from fake_hou._session import SESSION, guard, hython_mode, read_scene
 from fake_hou._stubs import EnumValueBase, hipFileBase, qtBase, textBase, uiBase
-from fake_hou._values import EnumValue, LoadWarning, OperationFailed, severityType
+from fake_hou._values import LoadWarning, OperationFailed, severityType
 
 
 class hipFile(hipFileBase):
@@ -100,21 +100,21 @@ class hipFile(hipFileBase):
 
 def _implicit(node: OpNode) -> bool:
     """Containers and the file cache's inner ROP are made by the fake, not stored in the scene."""
-    return node._spec.get("type") in ("obj", "out", "stage", "root", "geo", "subnet") and set(
+    return (node._spec.get("type") in ("obj", "out", "stage", "root", "geo", "subnet") and set(
         node._spec
-    ) <= {"path", "type", "parms"} or node.path().endswith("/render") and isinstance(
+    ) <= {"path", "type", "parms"}) or (node.path().endswith("/render") and isinstance(
         node.parent(), _nodes.SopNode
-    )
+    ))
 
 
 class text(textBase):
     @staticmethod
-    def expandString(str: str, expand_tilde: bool = True) -> str:  # noqa: A002 - the stub's name
+    def expandString(str: str, expand_tilde: bool = True) -> str:
         out = SESSION.expand(str)
         return os.path.expanduser(out) if expand_tilde else out
 
     @staticmethod
-    def expandStringAtFrame(str: str, frame: float, expand_tilde: bool = True) -> str:  # noqa: A002
+    def expandStringAtFrame(str: str, frame: float, expand_tilde: bool = True) -> str:
         out = SESSION.expand(str, frame)
         return os.path.expanduser(out) if expand_tilde else out
 
@@ -126,6 +126,9 @@ class UiLog:
         self.messages: list[dict[str, Any]] = []
         self.answers: list[int] = []
         self.status: list[str] = []
+        self.lists: list[dict[str, Any]] = []
+        self.list_answers: list[tuple[int, ...]] = []
+        self.inputs: list[tuple[int, str]] = []
 
 
 UI_LOG = UiLog()
@@ -139,7 +142,7 @@ class ui(uiBase):
         severity: EnumValueBase = severityType.Message,
         default_choice: int = 0,
         close_choice: int = -1,
-        help: str | None = None,  # noqa: A002 - the stub's name
+        help: str | None = None,
         title: str | None = None,
         details: str | None = None,
         details_label: str | None = None,
@@ -148,9 +151,47 @@ class ui(uiBase):
     ) -> int:
         guard()
         UI_LOG.messages.append(
-            {"text": text, "buttons": tuple(buttons), "severity": severity, "title": title, "details": details}
+            {"text": text, "buttons": tuple(buttons), "severity": severity, "title": title,
+             "details": details}
         )
         return UI_LOG.answers.pop(0) if UI_LOG.answers else default_choice
+
+    @staticmethod
+    def selectFromList(
+        choices: Sequence[str],
+        default_choices: Sequence[int] = (),
+        exclusive: bool = False,
+        message: str | None = None,
+        title: str | None = None,
+        column_header: str = "Choices",
+        num_visible_rows: int = 10,
+        clear_on_cancel: bool = False,
+        width: int = 0,
+        height: int = 0,
+        sort: bool = False,
+        condense_paths: bool = False,
+    ) -> tuple[int, ...]:
+        guard()
+        UI_LOG.lists.append({"choices": tuple(choices), "message": message, "title": title})
+        return UI_LOG.list_answers.pop(0) if UI_LOG.list_answers else tuple(default_choices)
+
+    @staticmethod
+    def readInput(
+        text: str,
+        buttons: Sequence[str] = ("OK",),
+        severity_type: EnumValueBase = severityType.Message,
+        default_choice: int = 0,
+        close_choice: int = -1,
+        help: str | None = None,  # noqa: A002 - the stub's name
+        title: str | None = None,
+        initial_contents: str | None = None,
+    ) -> tuple[int, str]:
+        guard()
+        UI_LOG.messages.append({"text": text, "buttons": tuple(buttons), "severity": severity_type,
+                                "title": title, "details": initial_contents})
+        if UI_LOG.inputs:
+            return UI_LOG.inputs.pop(0)
+        return default_choice, initial_contents or ""
 
     @staticmethod
     def setStatusMessage(message: str, severity: EnumValueBase = severityType.Message) -> None:
@@ -228,7 +269,9 @@ def allowEnvironmentToOverwriteVariable(name: str, onoff: bool) -> None:
         SESSION.overwrite_allowed.discard(name)
 
 
-def fileReferences(project_dir_variable: str = "HIP", include_all_refs: bool = True) -> Sequence[tuple[Parm, str]]:
+def fileReferences(
+    project_dir_variable: str = "HIP", include_all_refs: bool = True
+) -> Sequence[tuple[Parm, str]]:
     guard()
     refs: list[tuple[Parm, str]] = []
     for path, n in _nodes.NODES.items():
@@ -266,5 +309,5 @@ def _f(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
-def exit(exit_code: int = 0, suppress_save_prompt: bool = False) -> None:  # noqa: A001 - hou.exit
+def exit(exit_code: int = 0, suppress_save_prompt: bool = False) -> None:
     raise SystemExit(exit_code)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Optional, Self, Union, cast
 
-
-
 from fake_hou import _session
 from fake_hou._session import SESSION, guard
 from fake_hou._stubs import (

@@ -128,7 +128,7 @@ def _render_frames(
     rop._errors.clear()
     if rop.isBypassed() or kind in ("merge", "fetch", "null", "ropnet"):
         return
-    alf = output_progress and verbose or any(
+    alf = (output_progress and verbose) or any(
         _int_parm(rop, name, 0) == 1 for name in ("vm_alfprogress", "alfprogress")
     )
     per_frame = kind in PER_FRAME_PROGRESS
@@ -152,14 +152,16 @@ def _render_frames(
         else:
             time.sleep(seconds)
         if failure is None or failure["kind"] not in ("no_output",):
-            _write_output(rop, frame, output_file, empty=failure is not None and failure["kind"] == "empty_output")
+            empty = failure is not None and failure["kind"] == "empty_output"
+            _write_output(rop, frame, output_file, empty=empty)
         if alf and not per_frame:
             done = 100 if len(frames) == 1 else round(100 * index / (len(frames) - 1))
             _out(f"ALF_PROGRESS {done}%")
         _fire(rop, ropRenderEventType.PostFrame, frame)
         _fire(rop, ropRenderEventType.PostWrite, frame)
         if failure is not None and failure["kind"] == "error_after_render":
-            message = str(failure.get("message", f"Error: {rop.name()} failed after writing frame {_fmt(frame)}"))
+            default = f"Error: {rop.name()} failed after writing frame {_fmt(frame)}"
+            message = str(failure.get("message", default))
             rop._errors.append(message)
             print(message, file=sys.stderr, flush=True)
             return

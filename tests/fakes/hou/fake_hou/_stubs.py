@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     from hou import NodeType as NodeTypeBase
     from hou import NodeTypeCategory as NodeTypeCategoryBase
     from hou import NotAvailable as NotAvailableBase
+    from hou import OperationFailed as OperationFailedBase
     from hou import OpNode as OpNodeBase
     from hou import OpNodeType as OpNodeTypeBase
     from hou import OpNodeTypeCategory as OpNodeTypeCategoryBase
-    from hou import OperationFailed as OperationFailedBase
     from hou import Parm as ParmBase
     from hou import ParmTuple as ParmTupleBase
     from hou import RopNode as RopNodeBase

@@ -53,7 +53,8 @@ if TYPE_CHECKING:
 
     def _methods(
         rop: hou.RopNode, fake_rop: fake_hou.RopNode, parm: hou.Parm, fake_parm: fake_hou.Parm,
-        tup: hou.ParmTuple, fake_tup: fake_hou.ParmTuple, kind: hou.OpNodeType, fake_kind: fake_hou.OpNodeType,
+        tup: hou.ParmTuple, fake_tup: fake_hou.ParmTuple,
+        kind: hou.OpNodeType, fake_kind: fake_hou.OpNodeType,
         cat: hou.NodeTypeCategory, fake_cat: fake_hou.NodeTypeCategory,
     ) -> None:
         # Overrides are checked by the stub bases, but mypy does not compare parameter *names* there;
@@ -108,6 +109,27 @@ if TYPE_CHECKING:
         m24 = fake_parm.menuItems
         m25 = tup.eval
         m25 = fake_tup.eval
+        m38 = hou.hipFile.path
+        m38 = fake_hou.hipFile.path
+        m39 = hou.hipFile.hasUnsavedChanges
+        m39 = fake_hou.hipFile.hasUnsavedChanges
+        m40 = hou.hipFile.isNewFile
+        m40 = fake_hou.hipFile.isNewFile
+        m41 = hou.hipFile.saveAndIncrementFileName
+        m41 = fake_hou.hipFile.saveAndIncrementFileName
+        m42 = hou.qt.mainWindow
+        m42 = fake_hou.qt.mainWindow
+        m43 = rop.children
+        m43 = fake_rop.children
+        m44 = rop.parent
+        m44 = fake_rop.parent
+        m45 = rop.isBypassed
+        m45 = fake_rop.isBypassed
+        m46 = parm.path
+        m46 = fake_parm.path
+        m47 = rop.type
+        m47 = fake_rop.type
+        del m38, m39, m40, m41, m42, m43, m44, m45, m46, m47
         m26 = hou.hipFile.load
         m26 = fake_hou.hipFile.load
         m27 = hou.hipFile.save
@@ -120,6 +142,11 @@ if TYPE_CHECKING:
         m30 = fake_hou.ui.displayMessage
         m31 = hou.ui.setStatusMessage
         m31 = fake_hou.ui.setStatusMessage
+        m36 = hou.ui.selectFromList
+        m36 = fake_hou.ui.selectFromList
+        m37 = hou.ui.readInput
+        m37 = fake_hou.ui.readInput
+        del m36, m37
         m32 = kind.nameWithCategory
         m32 = fake_kind.nameWithCategory
         m33 = kind.category

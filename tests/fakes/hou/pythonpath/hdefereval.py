@@ -11,7 +11,7 @@ import queue
 import threading
 from typing import Any, Callable
 
-_QUEUE: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], "_Reply | None"]] = queue.Queue()
+_QUEUE: queue.Queue[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any], _Reply | None]] = queue.Queue()
 
 
 class _Reply:
@@ -33,7 +33,9 @@ def executeDeferred(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
 
 def executeInMainThreadWithResult(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     if threading.current_thread() is _main():
-        raise RuntimeError("fake hdefereval: executeInMainThreadWithResult called on the main thread deadlocks Houdini")
+        raise RuntimeError(
+            "fake hdefereval: executeInMainThreadWithResult on the main thread deadlocks Houdini"
+        )
     reply = _Reply()
     _QUEUE.put((fn, args, kwargs, reply))
     reply.done.wait()

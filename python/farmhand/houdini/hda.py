@@ -1,0 +1,78 @@
+"""The Farmhand ROP (``Driver/farmhand``, ``otls/farmhand.hda``): its parameters as submit options.
+
+The asset holds no logic: its Submit button calls :func:`farmhand.houdini.entry.hda_submit`, which
+comes here. The ROPs wired into its inputs are rendered in input order, each with its dependencies.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import hou
+
+from farmhand.errors import UsageError
+from farmhand.frames import FrameSpec, normalise
+from farmhand.houdini import entry, rops
+from farmhand.houdini.submit import Sent, SubmitOptions
+
+#: Menu tokens of the asset's ``chunk_policy`` parm.
+CHUNK_AUTO, CHUNK_FIXED = "auto", "fixed"
+
+
+def options_from_node(node: hou.OpNode) -> SubmitOptions:
+    """Read the asset's parameters (frame range as Houdini's own ``trange``/``f`` parms)."""
+    trange = _eval_int(node, "trange", 0)
+    frames: Optional[str] = None
+    if trange == 0:
+        current = normalise(hou.frame())
+        frames = str(FrameSpec.from_range(current, current))
+    else:
+        start, end, step = (_eval_float(node, n, d) for n, d in (("f1", 1.0), ("f2", 1.0), ("f3", 1.0)))
+        frames = str(FrameSpec.from_range(normalise(start), normalise(end), normalise(step)))
+    if _eval_int(node, "use_rop_range", 0):
+        frames = None
+    policy = _eval_str(node, "chunk_policy", CHUNK_AUTO)
+    chunk: Any = "auto" if policy == CHUNK_AUTO else max(1, _eval_int(node, "chunk_size", 1))
+    nodes = tuple(n for n in _eval_str(node, "nodes", "").replace(",", " ").split() if n)
+    preset = _eval_str(node, "preset", "") or None
+    return SubmitOptions(
+        preset=None if preset == "auto" else preset,
+        frames=frames,
+        nodes=nodes,
+        chunk=chunk,
+        priority=_eval_int(node, "priority", 50),
+        single_node=True if _eval_int(node, "single_node", 0) else None,
+        name=_eval_str(node, "job_name", "") or None,
+    )
+
+
+def input_rops(node: hou.OpNode) -> list[str]:
+    paths = [n.path() for n in node.inputs() if n is not None and rops.is_rop(n)]
+    if not paths:
+        raise UsageError(f"{node.path()} has no ROP wired into it; connect the ROPs to render to its inputs")
+    return paths
+
+
+def submit_from_node(node: hou.OpNode) -> Optional[Sent]:
+    options = options_from_node(node)
+    last: Optional[Sent] = None
+    for rop_path in input_rops(node):
+        last = entry.submit_interactive(rop_path, options)
+        if last is None:
+            break
+    return last
+
+
+def _eval_int(node: hou.OpNode, name: str, default: int) -> int:
+    parm = node.parm(name)
+    return parm.evalAsInt() if parm is not None else default
+
+
+def _eval_float(node: hou.OpNode, name: str, default: float) -> float:
+    parm = node.parm(name)
+    return parm.evalAsFloat() if parm is not None else default
+
+
+def _eval_str(node: hou.OpNode, name: str, default: str) -> str:
+    parm = node.parm(name)
+    return parm.evalAsString() if parm is not None else default

@@ -1,0 +1,250 @@
+"""Read a ROP the way Houdini renders it: frame range, output files, dependencies, kind of job.
+
+Everything here runs on Houdini's main thread and returns plain values (:class:`RopInfo`); nothing
+outside :mod:`farmhand.houdini` ever sees a ``hou`` object.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import hou
+
+from farmhand.errors import NotFound, UsageError
+from farmhand.frames import Frame, FrameSpec, normalise
+
+log = logging.getLogger(__name__)
+
+#: The parameter holding the output file, per ROP type (namespaces and versions stripped).
+OUTPUT_PARMS: dict[str, str] = {
+    "ifd": "vm_picture",  # Mantra
+    "karma": "picture",
+    "usdrender": "outputimage",
+    "usdrender_rop": "outputimage",
+    "opengl": "picture",
+    "geometry": "sopoutput",
+    "rop_geometry": "sopoutput",
+    "filecache": "file",
+    "alembic": "filename",
+    "rop_alembic": "filename",
+    "Redshift_ROP": "RS_outputFileNamePrefix",
+    "arnold": "ar_picture",
+    "vray_renderer": "SettingsOutput_img_file_path",
+    "comp": "copoutput",
+}
+
+#: ALF progress toggles, per ROP type. Turning them on makes the ROP print ``ALF_PROGRESS N%``.
+ALF_PARMS: dict[str, str] = {
+    "ifd": "vm_alfprogress",
+    "karma": "alfprogress",
+    "usdrender": "alfprogress",
+    "geometry": "alfprogress",
+    "rop_geometry": "alfprogress",
+}
+
+#: Types that only route work to their inputs; they render nothing themselves.
+ROUTING_TYPES = frozenset({"merge", "fetch", "null", "ropnet", "switch", "batch"})
+
+#: Types that write one file for the whole range or must run in order: never split across nodes.
+WHOLE_RANGE_TYPES = frozenset({"alembic", "rop_alembic", "dop", "rop_dop", "filecache", "rop_fbx", "fbx"})
+
+#: Karma's fourth frame-range choice: take the range from the USD stage.
+TRANGE_FROM_STAGE = 3
+
+
+@dataclass(frozen=True)
+class RopInfo:
+    """One renderable ROP, in the order and with the frames Houdini would render it."""
+
+    path: str
+    type_name: str  # e.g. "ifd", "rop_geometry"
+    category: str  # "Driver", "Sop", "Lop"
+    frames: FrameSpec
+    output_parm: str
+    output_pattern: str  # unexpanded, e.g. "$HIP/render/shot.$F4.exr"
+    outputs: tuple[tuple[Frame, str], ...]  # every frame's expanded output path
+    single_node: bool  # caches and simulations: one node renders the whole range in order
+    alf_parm: str = ""
+    note: str = ""
+
+    @property
+    def type_with_category(self) -> str:
+        return f"{self.category}/{self.type_name}"
+
+
+def base_type_name(node: hou.OpNode) -> str:
+    """``labs::Driver/karma::2.0`` → ``karma``: the name the tables above use."""
+    parts = node.type().name().split("::")
+    if len(parts) > 1 and parts[-1][:1].isdigit():
+        parts = parts[:-1]  # a version suffix
+    return parts[-1]
+
+
+def find_rop(path: str) -> hou.RopNode:
+    """The renderable ROP at ``path`` (a file cache SOP resolves to the ROP inside it)."""
+    node = hou.node(path)
+    if node is None:
+        raise NotFound(f"no node at {path}; check the ROP path")
+    if isinstance(node, hou.RopNode):
+        return node
+    if isinstance(node, hou.OpNode):
+        inner = node.node("render")
+        if isinstance(inner, hou.RopNode):
+            return inner
+    raise UsageError(f"{path} is not a render node (ROP); pick a node from /out or a ROP SOP")
+
+
+def is_rop(node: object) -> bool:
+    """True for nodes Farmhand can send to the farm (the OPmenu's context test)."""
+    if isinstance(node, hou.RopNode):
+        return base_type_name(node) != "ropnet"
+    return isinstance(node, hou.OpNode) and base_type_name(node) == "filecache"
+
+
+def frame_range(rop: hou.RopNode) -> FrameSpec:
+    """The frames ``rop.render()`` would render with no arguments (``trange`` 0/1/2/3)."""
+    trange = _int_parm(rop, "trange")
+    if trange is None or trange == 0:
+        # "Render Current Frame" (also ROPs without a range): the frame the playbar is on.
+        current = normalise(hou.frame())
+        return FrameSpec.from_range(current, current, 1)
+    if trange == TRANGE_FROM_STAGE and base_type_name(rop) in ("karma", "usdrender"):
+        return _stage_range(rop)
+    start = _float_parm(rop, "f1")
+    end = _float_parm(rop, "f2")
+    step = _float_parm(rop, "f3")
+    if start is None or end is None:
+        start = end = hou.frame()
+    step = 1.0 if step is None else step
+    if step <= 0:
+        raise UsageError(f"{rop.path()}: the frame increment is {step:g}; set it to 1 or more")
+    if end < start:
+        raise UsageError(f"{rop.path()}: the frame range {start:g}-{end:g} ends before it starts; fix f1/f2")
+    return FrameSpec.from_range(normalise(start), normalise(end), normalise(step))
+
+
+def _stage_range(rop: hou.RopNode) -> FrameSpec:
+    """Karma "from stage": the range the stage's render settings give, read back through the ROP's own
+    f parms when Houdini has filled them (it mirrors the stage range there); otherwise $FSTART-$FEND."""
+    start = _float_parm(rop, "f1")
+    end = _float_parm(rop, "f2")
+    if start is None or end is None:
+        start = float(hou.text.expandString("$FSTART"))
+        end = float(hou.text.expandString("$FEND"))
+    step = _float_parm(rop, "f3") or 1.0
+    return FrameSpec.from_range(normalise(start), normalise(end), normalise(step))
+
+
+def output_parm_name(rop: hou.RopNode) -> str:
+    return OUTPUT_PARMS.get(base_type_name(rop), "")
+
+
+def outputs(rop: hou.RopNode, frames: FrameSpec) -> tuple[tuple[Frame, str], ...]:
+    """Each frame's output path as Houdini expands it (for verification); () when the ROP has none."""
+    name = output_parm_name(rop)
+    parm = rop.parm(name) if name else None
+    if parm is None:
+        return ()
+    return tuple((f, parm.evalAsStringAtFrame(float(f))) for f in frames)
+
+
+def read_rop(rop: hou.RopNode) -> RopInfo:
+    kind = base_type_name(rop)
+    frames = frame_range(rop)
+    name = output_parm_name(rop)
+    parm = rop.parm(name) if name else None
+    pattern = parm.unexpandedString() if parm is not None else ""
+    category = rop.type().category().name()
+    single = kind in WHOLE_RANGE_TYPES or category == "Sop" or kind.startswith("dop")
+    note = ""
+    if single:
+        note = "caches and simulations render in order on one node"
+    alf = ALF_PARMS.get(kind, "")
+    return RopInfo(
+        path=rop.path(),
+        type_name=kind,
+        category=category,
+        frames=frames,
+        output_parm=name if parm is not None else "",
+        output_pattern=pattern,
+        outputs=outputs(rop, frames),
+        single_node=single,
+        alf_parm=alf if alf and rop.parm(alf) is not None else "",
+        note=note,
+    )
+
+
+def render_order(rop: hou.RopNode) -> list[RopInfo]:
+    """``rop`` and the ROPs it depends on, dependencies first (what ``render -p`` would list), each once.
+
+    Routing nodes (merge, fetch, null) are followed but not listed; a bypassed ROP is skipped with its
+    inputs still rendered, as Houdini does.
+    """
+    order: list[RopInfo] = []
+    seen: set[str] = set()
+
+    def visit(node: hou.RopNode) -> None:
+        if node.path() in seen:
+            return
+        seen.add(node.path())
+        for upstream in node.inputs():
+            if isinstance(upstream, hou.RopNode):
+                visit(upstream)
+        kind = base_type_name(node)
+        if kind == "fetch":
+            source_parm = node.parm("source")
+            source = node.node(source_parm.evalAsString()) if source_parm is not None else None
+            if isinstance(source, hou.RopNode):
+                visit(source)
+            return
+        if kind in ROUTING_TYPES or node.isBypassed():
+            return
+        order.append(read_rop(node))
+
+    visit(rop)
+    if not order:
+        raise UsageError(f"{rop.path()} renders nothing (bypassed, or only merges/fetches nothing)")
+    return order
+
+
+@dataclass(frozen=True)
+class SceneInfo:
+    hip_path: str
+    job_dir: str
+    houdini_version: str
+    unsaved: bool
+    untitled: bool
+
+
+def scene_info() -> SceneInfo:
+    hip = hou.hipFile.path()
+    return SceneInfo(
+        hip_path=hip,
+        job_dir=hou.getenv("JOB") or os.path.dirname(hip),
+        houdini_version=hou.applicationVersionString(),
+        unsaved=hou.hipFile.hasUnsavedChanges(),
+        untitled=hou.hipFile.isNewFile(),
+    )
+
+
+def file_references() -> list[tuple[str, str]]:
+    """``(parm path, expanded path)`` for every external file the scene reads."""
+    refs: list[tuple[str, str]] = []
+    for parm, raw in hou.fileReferences():
+        if not raw or raw.startswith("op:"):
+            continue
+        refs.append((parm.path(), hou.text.expandString(raw)))
+    return refs
+
+
+def _int_parm(node: hou.OpNode, name: str) -> Optional[int]:
+    parm = node.parm(name)
+    return parm.evalAsInt() if parm is not None else None
+
+
+def _float_parm(node: hou.OpNode, name: str) -> Optional[float]:
+    parm = node.parm(name)
+    return parm.evalAsFloat() if parm is not None else None

@@ -1,0 +1,245 @@
+"""From a ROP to farm jobs: read the scene (main thread), check it, build job specs, hand them over.
+
+:func:`plan` does every ``hou`` read and returns a :class:`SubmitPlan` of plain values; :func:`send`
+needs no ``hou`` and may run in a background thread. ROP dependencies become ordered jobs (a cache
+before the render that reads it); caches and simulations are single-node whole-range jobs.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import re
+import socket
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Callable, Optional
+
+import hou
+
+from farmhand.errors import JobError, UsageError
+from farmhand.frames import FrameSpec, expand_output
+from farmhand.houdini import rops
+from farmhand.houdini.pathmap import PathMap
+from farmhand.houdini.preflight import Finding, NodeFacts, SceneFacts, Severity, check, hip_for_nodes
+from farmhand.jobs import ChunkPolicy, JobSpec, JobState
+from farmhand.progress import alf_scope_for_rop_type
+
+log = logging.getLogger(__name__)
+
+#: Persistent mode: the scene loads once per node and frames stream to it.
+WORKER_PRESET = "hython-worker"
+#: One hython per chunk, as a TD types it; used for whole-range (cache/simulation) jobs.
+HRENDER_PRESET = "hrender"
+
+_FRAME_TOKEN = re.compile(r"\$(?:\{F(\d?)\}|F(\d?))(?![A-Za-z0-9_])")
+
+
+@dataclass(frozen=True)
+class SubmitOptions:
+    """What the user chose (shelf defaults, the HDA's parameters or the panel's Submit tab)."""
+
+    preset: Optional[str] = None  # None: hython-worker, or hrender for whole-range jobs
+    frames: Optional[str] = None  # None: the ROP's own range
+    nodes: tuple[str, ...] = ()
+    chunk: ChunkPolicy = "auto"
+    priority: int = 50
+    single_node: Optional[bool] = None  # None: decided per ROP (caches/sims single)
+    dependencies: bool = True  # also render the ROP's input ROPs, first
+    name: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SubmitPlan:
+    rop_path: str
+    scene: rops.SceneInfo
+    rops: tuple[rops.RopInfo, ...]
+    specs: tuple[JobSpec, ...]
+    findings: tuple[Finding, ...] = field(default=())
+
+    @property
+    def blocked(self) -> bool:
+        return any(f.severity is Severity.ERROR for f in self.findings)
+
+
+def plan(rop_path: str, options: SubmitOptions, nodes: Sequence[NodeFacts], pmap: PathMap) -> SubmitPlan:
+    """Read ``rop_path`` and the scene, and build the jobs and preflight findings. Main thread only."""
+    rop = rops.find_rop(rop_path)
+    order = rops.render_order(rop) if options.dependencies else [rops.read_rop(rop)]
+    scene = rops.scene_info()
+    refs = tuple(rops.file_references())
+    infos = tuple(order)
+    specs: list[JobSpec] = []
+    notes: list[Finding] = []
+    for info in infos:
+        spec, note = job_spec(info, scene, options, pmap, is_target=info.path == rop.path())
+        specs.append(spec)
+        if note is not None:
+            notes.append(note)
+    outputs = tuple(path for info in infos for _f, path in info.outputs)
+    facts = SceneFacts(scene.hip_path, scene.houdini_version, scene.unsaved, scene.untitled, outputs, refs)
+    findings = check(facts, nodes, pmap, options.nodes) + notes
+    return SubmitPlan(rop.path(), scene, infos, tuple(specs), tuple(findings))
+
+
+def job_spec(info: rops.RopInfo, scene: rops.SceneInfo, options: SubmitOptions, pmap: PathMap,
+             *, is_target: bool = True) -> tuple[JobSpec, Optional[Finding]]:
+    """One job for one ROP (pure: no ``hou``). The user's frame override applies to the chosen ROP only;
+    its dependencies keep their own ranges, as Houdini would render them."""
+    frames = info.frames
+    if is_target and options.frames:
+        frames = FrameSpec.parse(options.frames)
+    single = info.single_node if options.single_node is None else options.single_node
+    preset = options.preset or (HRENDER_PRESET if single else WORKER_PRESET)
+    output, note = output_pattern(info)
+    name = options.name or f"{os.path.basename(scene.hip_path)} {info.path}"
+    if not is_target:
+        name = f"{name} (dependency)" if options.name else name
+    spec = JobSpec(
+        preset=preset,
+        frames=str(frames),
+        file=hip_for_nodes(scene.hip_path, pmap),
+        target=info.path,
+        output=output,
+        nodes=options.nodes,
+        chunk=options.chunk,
+        priority=options.priority,
+        single_node=single,
+        houdini_version=scene.houdini_version,
+        name=name,
+        submitter=_submitter(),
+        alf_scope=alf_scope_for_rop_type(info.type_name),
+    )
+    return spec, note
+
+
+def output_pattern(info: rops.RopInfo) -> tuple[Optional[str], Optional[Finding]]:
+    """The output as a pattern the engine expands per frame (``/share/shot/beauty.$F4.exr``).
+
+    Houdini variables other than the frame were already expanded by Houdini for every frame; the
+    pattern is rebuilt from the first frame's path and checked against every frame's real path.
+    """
+    if not info.outputs:
+        return None, None
+    candidate = _pattern_from(info)
+    if candidate is not None and all(expand_output(candidate, f) == path for f, path in info.outputs):
+        return candidate, None
+    return None, Finding("outputs_unverifiable", Severity.INFO,
+                         f"{info.path}: the output name {info.output_pattern!r} changes in ways other than "
+                         "the frame number", "frames are trusted on the renderer's word, without file checks")
+
+
+def _pattern_from(info: rops.RopInfo) -> Optional[str]:
+    tokens = list(_FRAME_TOKEN.finditer(info.output_pattern))
+    if not tokens:
+        # One file for the whole range (an Alembic, a single image): every frame checks that file.
+        first = info.outputs[0][1]
+        return first if all(path == first for _f, path in info.outputs) else None
+    frame, path = info.outputs[0]
+    token = tokens[0]
+    width = int(token.group(1) or token.group(2) or 0)
+    text = f"{int(frame):0{width}d}" if width else str(int(frame))
+    if not float(frame).is_integer() or path.count(text) != 1:
+        return None
+    return path.replace(text, f"$F{width}" if width else "$F")
+
+
+def _submitter() -> str:
+    try:
+        return f"{getpass.getuser()}@{socket.gethostname()}"
+    except (KeyError, OSError):
+        return socket.gethostname()
+
+
+# --- handing jobs to the dispatcher ---------------------------------------------------------------
+
+class JobSink:
+    """What :func:`send` needs from :class:`farmhand.client.Client` (tests pass a recording fake)."""
+
+    def submit(self, spec: JobSpec) -> str:
+        raise NotImplementedError
+
+    def wait_state(self, job_id: str) -> JobState:
+        raise NotImplementedError
+
+
+class ClientSink(JobSink):
+    """The real dispatcher, through ``farmhand.client`` (B1's API; isolated here so it can change)."""
+
+    def __init__(self) -> None:
+        from farmhand.client import Client
+
+        self._client = Client()
+
+    def submit(self, spec: JobSpec) -> str:
+        return self._client.submit(spec)
+
+    def wait_state(self, job_id: str) -> JobState:
+        return self._client.wait(job_id).state
+
+
+@dataclass
+class Sent:
+    """The jobs of one submit: the first id at once; later ones as their predecessors finish."""
+
+    job_ids: list[str]
+    pending: list[JobSpec]
+    thread: Optional[threading.Thread] = None
+    error: Optional[str] = None
+
+
+def send(specs: Sequence[JobSpec], sink: JobSink,
+         on_update: Optional[Callable[[Sent], None]] = None) -> Sent:
+    """Submit ``specs`` in order. The first goes now; each next one is submitted by a background thread
+    once the previous job is DONE (a failed or cancelled cache stops the chain: the render would read
+    missing files). No ``hou`` is touched."""
+    if not specs:
+        raise UsageError("nothing to submit")
+    first = sink.submit(specs[0])
+    sent = Sent([first], list(specs[1:]))
+    if not sent.pending:
+        return sent
+
+    def chain() -> None:
+        previous = first
+        while sent.pending:
+            state = sink.wait_state(previous)
+            if state is not JobState.DONE:
+                sent.error = (f"job {previous} ended {state.value}; the {len(sent.pending)} job(s) after it "
+                              "were not submitted")
+                log.warning(sent.error)
+                sent.pending.clear()
+                break
+            previous = sink.submit(sent.pending.pop(0))
+            sent.job_ids.append(previous)
+            if on_update is not None:
+                on_update(sent)
+        if on_update is not None:
+            on_update(sent)
+
+    sent.thread = threading.Thread(target=chain, name="farmhand-chain", daemon=True)
+    sent.thread.start()
+    return sent
+
+
+def with_options(plan_: SubmitPlan, **changes: object) -> SubmitPlan:
+    """A copy of ``plan_`` whose specs carry ``changes`` (e.g. ``priority=80``)."""
+    return replace(plan_, specs=tuple(replace(s, **changes) for s in plan_.specs))  # type: ignore[arg-type]
+
+
+def refuse(plan_: SubmitPlan) -> None:
+    """Raise when preflight found errors (for callers without a dialog, e.g. scripts)."""
+    errors = [f for f in plan_.findings if f.severity is Severity.ERROR]
+    if errors:
+        raise JobError("; ".join(f.text for f in errors))
+
+
+def save_scene(new_version: bool = False) -> str:
+    """Save the scene (or save it as the next version) and return the path the nodes will read."""
+    if new_version:
+        hou.hipFile.saveAndIncrementFileName()
+    else:
+        hou.hipFile.save()
+    return hou.hipFile.path()
