@@ -1,0 +1,181 @@
+"""Farmhand's persistent render worker, run by ``hython`` on a render node.
+
+    hython farmhand_worker.py --hip /share/shot.hip --rop /out/mantra1 [--job /share/proj] [--with-inputs]
+
+It loads the scene once, then renders the frames the dispatcher sends on stdin, one JSON object per line
+(``{"op": "render", "frame": 12}``; ``{"op": "quit"}`` or closing stdin ends it), and prints one
+``FARMHAND_EVENT {...}`` line per step: ready, start, done, error, fatal. The protocol is
+``python/farmhand/worker_protocol.py``; this file repeats its tiny encoder because Farmhand itself is
+not importable inside the node's Houdini.
+
+Why each frame is rendered with its own ``render()`` call and then checked with ``rop.errors()``:
+``RopNode.render`` can return normally after a failed render (a licence failure in a Karma/husk child,
+for one), so the return value alone would report a failed frame as done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, Optional
+
+import hou
+
+EVENT_PREFIX = "FARMHAND_EVENT "
+
+#: Output parameter per ROP type, to report each frame's files.
+OUTPUT_PARMS = {
+    "ifd": "vm_picture", "karma": "picture", "usdrender": "outputimage", "opengl": "picture",
+    "geometry": "sopoutput", "rop_geometry": "sopoutput", "alembic": "filename", "rop_alembic": "filename",
+    "Redshift_ROP": "RS_outputFileNamePrefix", "arnold": "ar_picture",
+    "vray_renderer": "SettingsOutput_img_file_path",
+}
+#: Toggles that make a ROP print ``ALF_PROGRESS N%`` (the dispatcher reads those lines as progress).
+ALF_PARMS = ("vm_alfprogress", "alfprogress")
+
+LICENCE_MARKERS = ("No licenses could be found", "No licences could be found", "valid license server",
+                   "Error encountered when initializing Houdini")
+MISSING_MARKERS = ("Unable to open file", "No such file", "Cannot find file", "Unable to read file")
+
+
+def emit(event: str, **fields: Any) -> None:
+    sys.stdout.flush()
+    sys.stdout.write(EVENT_PREFIX + json.dumps({"event": event, **fields}, sort_keys=True) + "\n")
+    sys.stdout.flush()
+
+
+def classify(message: str) -> str:
+    if any(m in message for m in LICENCE_MARKERS):
+        return "licence"
+    if any(m in message for m in MISSING_MARKERS):
+        return "missing_file"
+    return "render"
+
+
+def type_name(node: hou.OpNode) -> str:
+    parts = node.type().name().split("::")
+    if len(parts) > 1 and parts[-1][:1].isdigit():
+        parts = parts[:-1]
+    return parts[-1]
+
+
+def force_variables(hip: str, job: Optional[str]) -> None:
+    """Make ``$HIP`` and ``$JOB`` what this node sees, not what was saved in the file.
+
+    Both are stored in the .hip; without ``allowEnvironmentToOverwriteVariable`` (called before the
+    load) the submitter's values would win, and paths would point at the artist's machine.
+    """
+    os.environ["HIP"] = os.path.dirname(os.path.abspath(hip))
+    if job:
+        os.environ["JOB"] = job
+    for name in ("HIP", "JOB"):
+        if name in os.environ:
+            hou.allowEnvironmentToOverwriteVariable(name, True)
+
+
+def load(hip: str) -> tuple[float, list[str]]:
+    started = time.monotonic()
+    warnings: list[str] = []
+    try:
+        hou.hipFile.load(hip, suppress_save_prompt=True)
+    except hou.LoadWarning as warning:
+        # The scene did load; Houdini only reports what it skipped.
+        warnings = [line for line in str(warning).splitlines() if line.strip()]
+    return time.monotonic() - started, warnings
+
+
+def find_rop(path: str) -> hou.RopNode:
+    node = hou.node(path)
+    if isinstance(node, hou.RopNode):
+        return node
+    if isinstance(node, hou.OpNode):
+        inner = node.node("render")  # a file cache SOP renders through the ROP inside it
+        if isinstance(inner, hou.RopNode):
+            return inner
+    raise LookupError(f"no ROP at {path} in the scene; check the ROP path")
+
+
+def enable_alf_progress(rop: hou.RopNode) -> None:
+    for name in ALF_PARMS:
+        parm = rop.parm(name)
+        if parm is not None:
+            parm.set(1)
+
+
+def outputs(rop: hou.RopNode, frame: float) -> list[str]:
+    name = OUTPUT_PARMS.get(type_name(rop))
+    parm = rop.parm(name) if name else None
+    if parm is None:
+        return []
+    path = parm.evalAsStringAtFrame(frame)
+    return [path] if path else []
+
+
+def render_frame(rop: hou.RopNode, frame: float, with_inputs: bool) -> None:
+    emit("start", frame=frame)
+    started = time.monotonic()
+    try:
+        rop.render(frame_range=(frame, frame, 1), verbose=True, output_progress=True,
+                   ignore_inputs=not with_inputs)
+    except hou.OperationFailed as exc:
+        message = str(exc).strip() or "render failed"
+        errors = [e for e in rop.errors() if e]
+        text = "; ".join(errors) if errors else message
+        emit("error", frame=frame, message=text, kind=classify(text + " " + message))
+        return
+    errors = [e for e in rop.errors() if e]
+    if errors:
+        text = "; ".join(errors)
+        emit("error", frame=frame, message=text, kind=classify(text))
+        return
+    emit("done", frame=frame, seconds=round(time.monotonic() - started, 3), outputs=outputs(rop, frame))
+
+
+def serve(rop: hou.RopNode, with_inputs: bool) -> None:
+    for raw in sys.stdin:
+        line = raw.strip()
+        if not line:
+            continue
+        try:
+            command = json.loads(line)
+            op = command.get("op") if isinstance(command, dict) else None
+        except ValueError:
+            op = None
+        if op == "quit":
+            return
+        if op != "render" or not isinstance(command.get("frame"), (int, float)):
+            emit("error", frame=None, message=f"unknown command {line[:200]!r}", kind="render")
+            continue
+        render_frame(rop, command["frame"], with_inputs)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Farmhand's persistent hython render worker")
+    parser.add_argument("--hip", required=True, help="the scene, as this node sees it")
+    parser.add_argument("--rop", required=True, help="the ROP to render, e.g. /out/mantra1")
+    parser.add_argument("--job", help="force $JOB to this directory")
+    parser.add_argument("--with-inputs", action="store_true", help="also render the ROP's inputs per frame")
+    args = parser.parse_args(argv)
+    if not os.path.isfile(args.hip):
+        emit("fatal", message=f"Cannot find file {args.hip} on this node", kind="missing_file")
+        return 1
+    force_variables(args.hip, args.job)
+    try:
+        seconds, warnings = load(args.hip)
+        rop = find_rop(args.rop)
+    except (hou.OperationFailed, LookupError) as exc:
+        message = str(exc).strip()
+        kind = classify(message)
+        emit("fatal", message=message, kind="load" if kind == "render" else kind)
+        return 1
+    enable_alf_progress(rop)
+    emit("ready", hip=hou.hipFile.path(), rop=rop.path(), load_seconds=round(seconds, 3), warnings=warnings)
+    serve(rop, args.with_inputs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
