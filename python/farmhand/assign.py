@@ -344,25 +344,28 @@ class Assigner:
 
     def write_progress(self, now: float) -> None:
         for job in self.jobs.values():
-            tasks = {t.node: t for t in self.tasks.values() if t.job_id == job.id and t.backup_of is None}
-            tasks.update(
-                {t.node: t for t in self.tasks.values() if t.job_id == job.id and t.node not in tasks}
-            )
-            speeds = []
-            for node in sorted(set(job.nodes) | set(tasks)):
-                row = self._row(job, node, tasks.get(node), now)
-                if row.seconds_per_frame and node in tasks:
-                    speeds.append(1.0 / row.seconds_per_frame)
-                key = (job.id, node)
-                if self._written.get(key) != row:
-                    self._written[key] = row
-                    self.store.set_progress(job.id, row)
-            remaining = job.count(FrameState.WAITING, FrameState.RETRYING, FrameState.RENDERING)
-            eta = eta_seconds(remaining, speeds)
-            eta = None if eta is None else float(round(eta))
-            if self._eta_written.get(job.id, -1.0) != eta:
-                self._eta_written[job.id] = eta
-                self.store.update_job(job.id, eta=eta)
+            self.write_job_progress(job, now)
+
+    def write_job_progress(self, job: JobRun, now: float) -> None:
+        """Per-node rows and the job ETA, written only when they changed (clients poll the version)."""
+        mine = [t for t in self.tasks.values() if t.job_id == job.id]
+        tasks = {t.node: t for t in mine if t.backup_of is None}
+        tasks.update({t.node: t for t in mine if t.node not in tasks})
+        speeds = []
+        for node in sorted(set(job.nodes) | set(tasks)):
+            row = self._row(job, node, tasks.get(node), now)
+            if row.seconds_per_frame and node in tasks:
+                speeds.append(1.0 / row.seconds_per_frame)
+            key = (job.id, node)
+            if self._written.get(key) != row:
+                self._written[key] = row
+                self.store.set_progress(job.id, row)
+        remaining = job.count(FrameState.WAITING, FrameState.RETRYING, FrameState.RENDERING)
+        eta = eta_seconds(remaining, speeds) if not job.state.finished else None
+        eta = None if eta is None else float(round(eta))
+        if self._eta_written.get(job.id, -1.0) != eta:
+            self._eta_written[job.id] = eta
+            self.store.update_job(job.id, eta=eta)
 
     def _row(self, job: JobRun, node: str, task: Optional[Task], now: float) -> NodeRow:
         stat = job.stat(node)

@@ -214,6 +214,9 @@ def prepare(spec: JobSpec) -> tuple[list[Frame], list[Optional[str]]]:
         raise UsageError("the command preset needs --command 'TEMPLATE' (e.g. 'render {file} {start} {end}')")
     if preset.needs_command and spec.command:
         preset = preset.with_command(spec.command)
+    preset.check_job(
+        list(frames), file=spec.file, target=spec.target, output=spec.output, params=dict(spec.params)
+    )
     if spec.file and "\n" in spec.file:
         raise UsageError("the scene path contains a newline; rename the file")
     outputs: list[Optional[str]] = [expand_output(spec.output, f) if spec.output else None for f in frames]

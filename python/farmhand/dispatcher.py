@@ -278,7 +278,7 @@ class Dispatcher(Outcomes):
                 job.set_state(JobState.RUNNING, now=now)
             job.event("requeued", f"frame {frame} queued again", now, frame=rec.frame)
         if job.state.finished and not self._tasks_of(job.id):
-            self.jobs.pop(job.id, None)
+            self._retire(job, now)
         return "ok"
 
     def _tasks_of(self, job_id: str) -> list[Task]:
@@ -335,12 +335,17 @@ class Dispatcher(Outcomes):
             if now - task.last_activity > limit:
                 self.stall(task, job, now, limit)
 
+    def _retire(self, job: JobRun, now: float) -> None:
+        """A finished job leaves the working set; its node rows are written one last time (idle)."""
+        self.write_job_progress(job, now)
+        self.jobs.pop(job.id, None)
+
     def _finish_jobs(self, now: float) -> None:
         for job in list(self.jobs.values()):
             if self._tasks_of(job.id):
                 continue
             if job.state.finished:
-                self.jobs.pop(job.id, None)
+                self._retire(job, now)
                 continue
             if job.state is JobState.PAUSED or any(v.job_id == job.id for v in self.verifying):
                 continue
@@ -349,13 +354,13 @@ class Dispatcher(Outcomes):
             if waiting == 0 and failed == 0:
                 job.set_state(JobState.DONE, now=now)
                 job.event("done", f"all {len(job.frames)} frames rendered and verified", now)
-                self.jobs.pop(job.id, None)
+                self._retire(job, now)
             elif waiting == 0:
                 first = next(f for f in job.frames if f.state is FrameState.FAILED)
                 message = self.store.frames(job.id)[first.idx].error_message or "see farmhand logs"
                 job.set_state(JobState.FAILED, error=f"{failed} frames failed; first: {message}", now=now)
                 job.event("failed", job.error or "", now)
-                self.jobs.pop(job.id, None)
+                self._retire(job, now)
             elif self.farm and not self.eligible_nodes(job, include_backoff=True):
                 job.set_state(
                     JobState.FAILED,
@@ -363,4 +368,4 @@ class Dispatcher(Outcomes):
                     error=job.error or "no node can render this job (all blocklisted or unsuitable)",
                 )
                 job.event("failed", job.error or "", now)
-                self.jobs.pop(job.id, None)
+                self._retire(job, now)

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any, Optional
+from typing import IO, Any, Callable, Optional
 
 from farmhand import paths
 from farmhand.errors import FarmhandError
@@ -161,3 +161,60 @@ def info(store: Store) -> DispatcherInfo:
         started=float(started) if started else None,
         heartbeat=float(beat) if beat else None,
     )
+
+
+def registry_nodes(registry: Any) -> Callable[[], list[Any]]:
+    """A node source for the dispatcher: the registry's trusted, enabled nodes with their inventory."""
+    from farmhand.dispatcher import FarmNode
+    from farmhand.registry import NodeState
+
+    def nodes() -> list[Any]:
+        out = []
+        for node in registry.list(enabled=True, state=NodeState.TRUSTED):
+            inv = node.inventory or {}
+            cores = int(inv.get("cpus_logical") or inv.get("cpus_physical") or 1)
+            houdini = tuple(
+                (str(h.get("version", "")), str(h.get("path", ""))) for h in inv.get("houdini") or ()
+            )
+            out.append(FarmNode(node.name, max(cores, 1), houdini))
+        return out
+
+    return nodes
+
+
+def serve(*, quiet_if_running: bool = False) -> int:
+    """Run the dispatcher of this FARMHAND_HOME in this process until SIGTERM/SIGINT or a stop command."""
+    import signal
+    import threading
+
+    from farmhand.dispatcher import Dispatcher
+    from farmhand.registry import Registry
+
+    lock = DispatcherLock()
+    if not lock.acquire():
+        if not quiet_if_running:
+            raise FarmhandError(f"a dispatcher is already running for {paths.home()} (pid {pid()})")
+        return 0
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        del frame
+        log.info("signal %s: stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    registry = Registry()
+    store = Store()
+    executor = registry.executor()
+    dispatcher = Dispatcher(store, executor, registry_nodes(registry))
+    log.info("dispatcher pid %s serving %s", os.getpid(), paths.home())
+    try:
+        dispatcher.run(stop)
+    finally:
+        close = getattr(executor, "close", None)
+        if callable(close):
+            close()
+        store.close()
+        lock.release()
+    return 0

@@ -1,13 +1,323 @@
-"""`farmhand jobs` (placeholder until its owner fills it in)."""
+"""`farmhand submit|dispatcher|jobs|status|cancel|pause|resume|retry|priority|requeue|logs`.
+
+Every command is a client of the dispatcher (:mod:`farmhand.client`); the ones that need it running
+start it. Output is plain text for people and ``--json`` for scripts.
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import json
+import os
+import sys
+import time
+from typing import Any, Optional
+
+from farmhand.client import Client, default_submitter
+from farmhand.errors import JobError, UsageError
+from farmhand.frames import format_frame, normalise
+from farmhand.jobs import JobSnapshot, JobSpec, JobState, JobSummary, NodeActivity, to_jsonable
 
 
 def register(sub: Any) -> None:
-    del sub  # not yet registered
+    p = sub.add_parser("submit", help="queue a render job (starts the dispatcher if needed)")
+    p.add_argument(
+        "--preset", required=True, help="hrender, hython-worker, husk, blender, command, demo or yours"
+    )
+    p.add_argument("--file", help="scene file as the nodes see it (.hip, .usd, .blend)")
+    p.add_argument("--rop", "--target", dest="target", help="ROP path (/out/mantra1) or renderer target")
+    p.add_argument("--frames", required=True, help="1-240, 1-240x2, 1,5,10-20, -10--1")
+    p.add_argument("--output", help="output pattern ($F4 or #### padding); enables output verification")
+    p.add_argument("--command", help="command template for --preset command: '{start}' '{end}' '{file}' ...")
+    p.add_argument("--nodes", nargs="+", default=[], metavar="NODE", help="only these nodes (default: all)")
+    p.add_argument("--chunk", default="auto", help="'auto' (adaptive) or frames per chunk")
+    p.add_argument("--priority", type=int, default=50, help="higher runs first (default 50)")
+    p.add_argument(
+        "--single-node", action="store_true", help="one node renders the whole range (sims, caches)"
+    )
+    p.add_argument("--skip-existing", action="store_true", help="render only frames whose output is missing")
+    p.add_argument("--houdini-version", help="Houdini build to match on nodes (e.g. 20.5.487)")
+    p.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="a preset parameter")
+    p.add_argument("--name", help="a name for the job")
+    p.add_argument(
+        "--wait", action="store_true", help="follow the job to its end; non-zero exit if it failed"
+    )
+    p.add_argument("--json", action="store_true", help="print the job as JSON (with its id)")
+    p.set_defaults(func=_submit)
+
+    p = sub.add_parser("dispatcher", help="run the dispatcher in the foreground")
+    p.add_argument("--quiet-if-running", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--stop", action="store_true", help="ask the running dispatcher to exit")
+    p.set_defaults(func=_dispatcher)
+
+    p = sub.add_parser("jobs", help="list jobs")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_jobs)
+
+    p = sub.add_parser("status", help="one job: per-node progress and frames")
+    p.add_argument("job")
+    p.add_argument("--follow", "-f", action="store_true", help="live progress until the job ends")
+    p.add_argument("--json", action="store_true", help="every frame's state, node, attempts and output")
+    p.set_defaults(func=_status)
+
+    for name, helptext in (
+        ("cancel", "cancel a job (running chunks are killed)"),
+        ("pause", "stop handing out new chunks"),
+        ("resume", "resume a paused job"),
+        ("retry", "queue failed frames again"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("job")
+        p.set_defaults(func=_command, op=name)
+    p = sub.add_parser("priority", help="change a job's priority")
+    p.add_argument("job")
+    p.add_argument("priority", type=int)
+    p.set_defaults(func=_command, op="priority")
+    p = sub.add_parser("requeue", help="render one frame of a job again")
+    p.add_argument("job")
+    p.add_argument("frame", type=float)
+    p.set_defaults(func=_command, op="requeue")
+
+    p = sub.add_parser("logs", help="renderer output of a job")
+    p.add_argument("job")
+    p.add_argument("--node", help="only this node")
+    p.add_argument("--frame", type=float, help="only lines written while this frame rendered")
+    p.add_argument(
+        "--events", action="store_true", help="the dispatcher's decisions instead of renderer output"
+    )
+    p.set_defaults(func=_logs)
 
 
-__all__ = ["argparse", "register"]
+def _chunk(text: str) -> Any:
+    if text == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"--chunk {text!r} is not valid; use 'auto' or a number of frames") from None
+    if value < 1:
+        raise UsageError(f"--chunk {value} is not valid; use 'auto' or a number of frames >= 1")
+    return value
+
+
+def _params(items: list[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--param {item!r}: write it as KEY=VALUE")
+        out.append((key, value))
+    return tuple(out)
+
+
+def _submit(args: argparse.Namespace) -> int:
+    nodes = tuple(n for item in args.nodes for n in item.replace(",", " ").split())
+    spec = JobSpec(
+        preset=args.preset,
+        frames=args.frames,
+        file=_abs(args.file),
+        target=args.target,
+        output=_abs(args.output),
+        command=args.command,
+        nodes=nodes,
+        chunk=_chunk(args.chunk),
+        priority=args.priority,
+        single_node=args.single_node,
+        skip_existing=args.skip_existing,
+        houdini_version=args.houdini_version,
+        name=args.name,
+        submitter=default_submitter(),
+        params=_params(args.param),
+    )
+    client = Client()
+    job_id = client.submit(spec)
+    if not args.wait:
+        if args.json:
+            print(json.dumps(to_jsonable(client.job(job_id).summary) | {"spec": spec.to_dict()}))
+        else:
+            print(f"job {job_id} submitted: {spec.title} ({args.frames}); "
+                  f"follow with 'farmhand status {job_id} -f'")
+        return 0
+    snap = _follow(client, job_id, quiet=args.json)
+    if args.json:
+        print(json.dumps(snap.to_dict()))
+    if snap.state is not JobState.DONE:
+        raise JobError(
+            f"job {job_id} {snap.state.value}: {snap.summary.error or 'see farmhand logs ' + job_id}"
+        )
+    return 0
+
+
+def _abs(path: Optional[str]) -> Optional[str]:
+    # Relative paths mean nothing on a node; make them absolute the way the submitter sees them.
+    if (
+        path
+        and not path.startswith(("/", "$", "~"))
+        and "://" not in path
+        and not (len(path) > 1 and path[1] == ":")
+    ):
+        return os.path.abspath(path)
+    return path
+
+
+def _dispatcher(args: argparse.Namespace) -> int:
+    from farmhand import dispatcher_process
+
+    if args.stop:
+        stopped = Client(autostart=False).stop_dispatcher()
+        print("dispatcher stopped" if stopped else "dispatcher did not stop in time")
+        return 0 if stopped else 1
+    return dispatcher_process.serve(quiet_if_running=args.quiet_if_running)
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    jobs = Client(autostart=False).jobs()
+    if args.json:
+        print(json.dumps([to_jsonable(j) for j in jobs]))
+        return 0
+    if not jobs:
+        print("no jobs; submit one with 'farmhand submit --preset ... --frames ...'")
+        return 0
+    print(f"{'ID':>4}  {'STATE':<9} {'PRI':>3}  {'DONE':>11}  {'ETA':>7}  TITLE")
+    for j in jobs:
+        print(
+            f"{j.id:>4}  {j.state.value:<9} {j.priority:>3}  {j.frames_done:>5}/{j.frames_total:<5}  "
+            f"{_duration(j.eta_seconds):>7}  {j.title}" + (f"  ({j.error})" if j.error else "")
+        )
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    client = Client(autostart=False)
+    if args.follow:
+        if not client.job(args.job).state.finished:
+            client.ensure_dispatcher()
+        snap = _follow(client, args.job, quiet=args.json)
+    else:
+        snap = client.job(args.job)
+    if args.json:
+        print(json.dumps(snap.to_dict()))
+    elif not args.follow:
+        print(render_status(snap, width=_width()))
+    return 0 if snap.state is not JobState.FAILED else 1
+
+
+def _command(args: argparse.Namespace) -> int:
+    client = Client()
+    if args.op == "priority":
+        cid = client.set_priority(args.job, args.priority)
+    elif args.op == "requeue":
+        cid = client.requeue_frame(args.job, normalise(args.frame))
+    else:
+        cid = getattr(client, args.op)(args.job)
+    answer = client.command_result(cid, timeout=5.0)
+    if answer is None:
+        print(f"job {args.job}: {args.op} sent (the dispatcher has not answered yet)")
+    elif answer != "ok":
+        print(f"job {args.job}: {answer}")
+    else:
+        print(f"job {args.job}: {args.op} done")
+    return 0
+
+
+def _logs(args: argparse.Namespace) -> int:
+    client = Client(autostart=False)
+    if args.events:
+        for e in client.events(args.job, limit=100000):
+            where = " ".join(
+                x for x in (e.node or "", "" if e.frame is None else f"frame {format_frame(e.frame)}") if x
+            )
+            print(f"{time.strftime('%H:%M:%S', time.localtime(e.time))} {e.kind:<14} {where:<22} {e.message}")
+        return 0
+    for line in client.logs(args.job, args.node, args.frame):
+        frame = "" if line.frame is None else format_frame(line.frame)
+        print(f"{line.node} [{frame:>5}] {line.text}")
+    return 0
+
+
+# --- live display -------------------------------------------------------------------------------------
+
+
+def _width() -> int:
+    try:
+        return max(60, os.get_terminal_size().columns)
+    except OSError:
+        return 100
+
+
+def _duration(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
+
+
+def _bar(fraction: float, width: int) -> str:
+    fraction = max(0.0, min(1.0, fraction))
+    full = int(fraction * width)
+    return "█" * full + "░" * (width - full)
+
+
+def _summary_line(s: JobSummary) -> str:
+    return (
+        f"job {s.id} {s.title}: {s.state.value}  {s.frames_done}/{s.frames_total} done"
+        + (f", {s.frames_failed} failed" if s.frames_failed else "")
+        + (f", {s.frames_rendering} rendering" if s.frames_rendering else "")
+        + (f", ETA {_duration(s.eta_seconds)}" if s.eta_seconds is not None and not s.state.finished else "")
+    )
+
+
+def render_status(snap: JobSnapshot, width: int = 100) -> str:
+    """The text of ``farmhand status``: a job line, a bar per node, then failures and the last events."""
+    s = snap.summary
+    lines = [_summary_line(s), f"  [{_bar(s.percent / 100, max(10, width - 12))}] {s.percent:5.1f}%"]
+    if s.error:
+        lines.append(f"  error: {s.error}")
+    bar_w = max(10, width - 70)
+    for row in snap.nodes:
+        frame = "" if row.current_frame is None else f"frame {format_frame(row.current_frame)}"
+        pct = row.frame_percent if row.frame_percent is not None else 0.0
+        spf = "-" if row.seconds_per_frame is None else f"{row.seconds_per_frame:.1f}s"
+        detail = f"{row.frames_done:>4} done  {spf}/frame  ETA {_duration(row.eta_seconds)}"
+        if row.state is NodeActivity.RENDERING:
+            lines.append(f"  {row.node:<14} {frame:<12} [{_bar(pct / 100, bar_w)}] {pct:5.1f}%  {detail}")
+        else:
+            lines.append(
+                f"  {row.node:<14} {row.state.value:<12} {row.message or ''}"[:width] + f"  {detail}"
+            )
+    failed = [f for f in snap.frames if f.error_message and f.state.value in ("failed", "retrying")]
+    for f in failed[:5]:
+        lines.append(
+            f"  frame {format_frame(f.frame)} {f.state.value} ({f.attempts} attempts): "
+            f"{f.error_kind}: {f.error_message}"[:width]
+        )
+    return "\n".join(lines)
+
+
+def _follow(client: Client, job_id: str, quiet: bool = False) -> JobSnapshot:
+    """Redraw the job's status as it changes (ANSI in a terminal, a line per change otherwise)."""
+    tty = sys.stderr.isatty() and not quiet
+    version, drawn, last_line = 0, 0, ""
+    while True:
+        snap = client.watch(job_id, version, timeout=1.0)
+        version = snap.version
+        if tty:
+            text = render_status(snap, _width())
+            if drawn:
+                sys.stderr.write(f"\x1b[{drawn}F\x1b[J")
+            sys.stderr.write(text + "\n")
+            sys.stderr.flush()
+            drawn = text.count("\n") + 1
+        elif not quiet:
+            line = _summary_line(snap.summary)
+            if line != last_line:
+                print(line, file=sys.stderr, flush=True)
+                last_line = line
+        if snap.state.finished:
+            return snap
+        if not client.dispatcher().running and client.autostart:
+            client.ensure_dispatcher()
