@@ -406,3 +406,52 @@ def test_job_params_never_replace_builtin_placeholders() -> None:
         )
     )
     assert "/evil" not in " ".join(argv) and argv[-2:] == ["--size", "8x8"]
+
+
+@pytest.mark.parametrize("name", ["husk", "hython-worker"])
+def test_houdini_scripts_pass_hostile_values_verbatim(tmp_path: Path, name: str) -> None:
+    # A throwaway $HFS whose husk/hython print their argv, one per line, and their working directory.
+    hfs = tmp_path / "h f s"
+    (hfs / "bin").mkdir(parents=True)
+    (hfs / "houdini_setup_bash").write_text('[ "$1" = "-q" ] || true\nexport PATH="$PWD/bin:$PATH"\ncd /\n')
+    for tool in ("husk", "hython"):
+        script = hfs / "bin" / tool
+        script.write_text('#!/bin/sh\npwd\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+        script.chmod(0o755)
+    preset = load_preset(name, search_dirs=[])
+    ctx = CommandContext(
+        file=HOSTILE,
+        target="/out/r $(id)",
+        start=1,
+        end=3,
+        output="/o/it's $F4.exr",
+        hfs=str(hfs),
+        scripts="/share/fh scripts",
+    )
+    out = subprocess.run(preset.command(ctx), capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    lines = out.splitlines()
+    assert lines[0] == str(tmp_path)  # back in the starting directory: relative paths keep working
+    if name == "husk":
+        assert lines[1:] == [
+            "-f",
+            "1",
+            "-n",
+            "3",
+            "-i",
+            "1",
+            "-Va1",
+            "-s",
+            "/out/r $(id)",
+            "--make-output-path",
+            "-o",
+            "/o/it's $F4.exr",
+            HOSTILE,
+        ]
+    else:
+        assert lines[1:] == [
+            "/share/fh scripts/farmhand_worker.py",
+            "--hip",
+            HOSTILE,
+            "--rop",
+            "/out/r $(id)",
+        ]
