@@ -455,3 +455,13 @@ def test_houdini_scripts_pass_hostile_values_verbatim(tmp_path: Path, name: str)
             "--rop",
             "/out/r $(id)",
         ]
+
+
+def test_paths_that_look_like_options_are_refused() -> None:
+    preset = load_preset("blender", search_dirs=[])
+    with pytest.raises(UsageError, match=r"scene file '-P evil.py' starts with '-'; give an absolute path"):
+        preset.command(CommandContext(file="-P evil.py", start=1, end=1))
+    with pytest.raises(UsageError, match="output pattern"):
+        preset.command(CommandContext(file="/s/a.blend", output="--python-expr", start=1, end=1))
+    with pytest.raises(UsageError, match=r"frame 2\.5 is fractional"):
+        preset.command(CommandContext(file="/s/a.blend", start=1, end=2.5, step=1.5))

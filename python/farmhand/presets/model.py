@@ -178,12 +178,18 @@ class Preset:
     # --- building the argv -----------------------------------------------------------------------
 
     def _values(self, ctx: CommandContext) -> dict[str, Optional[str]]:
-        if self.integer_frames and not all(isinstance(normalise(f), int) for f in (ctx.start, ctx.end)):
+        fractional = [f for f in (ctx.start, ctx.end) if not isinstance(normalise(f), int)]
+        if self.integer_frames and fractional:
             raise UsageError(f"preset {self.name} renders whole frames only; "
-                             f"frame {format_frame(ctx.start)} is fractional")
+                             f"frame {format_frame(fractional[0])} is fractional")
         if not self.negative_frames and min(normalise(ctx.start), normalise(ctx.end)) < 0:
+            lowest = format_frame(min(normalise(ctx.start), normalise(ctx.end)))
             raise UsageError(f"preset {self.name} cannot render negative frames (its renderer reads a "
-                             f"leading '-' as relative); frame {format_frame(ctx.start)} is negative")
+                             f"leading '-' as relative); frame {lowest} is negative")
+        for label, path in (("scene file", ctx.file), ("output pattern", ctx.output)):
+            # A renderer would read a leading '-' as an option, whatever quoting protects it from the shell.
+            if path and path.startswith("-"):
+                raise UsageError(f"{label} {path!r} starts with '-'; give an absolute path")
         if (self.integer_frames or self.integer_step) and not isinstance(normalise(ctx.step), int):
             raise UsageError(f"preset {self.name} needs a whole-number frame step, "
                              f"not {format_frame(ctx.step)}")
