@@ -1,0 +1,304 @@
+"""Install Farmhand into your Houdini preferences (one command, safe to run again).
+
+    python3 scripts/install_farmhand.py                 # every Houdini 19.5–21.x preference folder found
+    python3 scripts/install_farmhand.py --houdini 21.0  # only that version
+    python3 scripts/install_farmhand.py --dry-run       # show what would change
+    python3 scripts/install_farmhand.py --uninstall
+
+For each Houdini preference folder (Linux ``~/houdiniX.Y``, macOS ``~/Library/Preferences/houdini/X.Y``,
+Windows ``Documents/houdiniX.Y``, or ``$HOUDINI_USER_PREF_DIR``) it writes ``packages/farmhand.json``
+pointing at this checkout, and installs paramiko with its compiled dependencies for *that* Houdini's
+Python (19.5: 3.9, 20.0: 3.10, 20.5 and 21.0: 3.11) into ``deps/pythonX.Y-<platform>`` in the checkout,
+with ``pip install --target … --python-version … --only-binary=:all:``. Needs only Python 3.9+ and pip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_FILE = "farmhand.json"
+REQUIREMENTS = ("paramiko>=3.4",)
+MARKER = ".farmhand-deps.json"
+
+#: Houdini version -> the Python it embeds.
+PYTHON_FOR_HOUDINI = {"19.5": "3.9", "20.0": "3.10", "20.5": "3.11", "21.0": "3.11"}
+_VERSION = re.compile(r"(\d+)\.(\d+)$")
+
+PipRunner = Callable[[list[str]], int]
+
+
+@dataclass(frozen=True)
+class Target:
+    pref_dir: Path
+    houdini: str  # "21.0"
+
+    @property
+    def python(self) -> str:
+        return python_for(self.houdini)
+
+
+def python_for(houdini: str) -> str:
+    if houdini in PYTHON_FOR_HOUDINI:
+        return PYTHON_FOR_HOUDINI[houdini]
+    major = int(houdini.split(".")[0])
+    if major == 21:
+        return "3.11"
+    raise ValueError(f"Houdini {houdini} is not supported (Farmhand supports 19.5 to 21.x)")
+
+
+def supported(houdini: str) -> bool:
+    try:
+        python_for(houdini)
+    except ValueError:
+        return False
+    return True
+
+
+def os_name(value: Optional[str] = None) -> str:
+    raw = value or sys.platform
+    if raw.startswith("win"):
+        return "windows"
+    if raw in ("darwin", "macos"):
+        return "macos"
+    return "linux"
+
+
+def pref_dirs(home: Path, system: str, env: Optional[dict[str, str]] = None) -> list[Target]:
+    """Houdini preference folders under ``home`` for ``system``, newest version last."""
+    env = dict(os.environ) if env is None else env
+    override = env.get("HOUDINI_USER_PREF_DIR")
+    found: list[Target] = []
+    if override:
+        if "__HVER__" in override:
+            pattern = override.replace("__HVER__", "*")
+            for path in glob.glob(os.path.expanduser(pattern)):
+                version = _version_in(path, override)
+                if version:
+                    found.append(Target(Path(path), version))
+        else:
+            match = _VERSION.search(override.rstrip("/\\"))
+            if match:
+                found.append(Target(Path(override).expanduser(), f"{match.group(1)}.{match.group(2)}"))
+        return sorted(found, key=lambda t: _key(t.houdini))
+    if system == "macos":
+        base, pattern = home / "Library" / "Preferences" / "houdini", "[0-9]*.[0-9]*"
+    elif system == "windows":
+        base, pattern = home / "Documents", "houdini[0-9]*.[0-9]*"
+    else:
+        base, pattern = home, "houdini[0-9]*.[0-9]*"
+    for folder in sorted(base.glob(pattern)):
+        match = _VERSION.search(folder.name)
+        if folder.is_dir() and match:
+            found.append(Target(folder, f"{match.group(1)}.{match.group(2)}"))
+    return sorted(found, key=lambda t: _key(t.houdini))
+
+
+def _version_in(path: str, template: str) -> Optional[str]:
+    prefix, _, suffix = os.path.expanduser(template).partition("__HVER__")
+    middle = path[len(prefix): len(path) - len(suffix) if suffix else None]
+    return middle if _VERSION.fullmatch(middle) else None
+
+
+def _key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) for p in version.split("."))
+
+
+def pip_platforms(system: str, machine: Optional[str] = None) -> list[str]:
+    arch = (machine or platform.machine()).lower()
+    if system == "windows":
+        return ["win_amd64"]
+    if system == "macos":
+        return ["macosx_11_0_arm64"] if arch in ("arm64", "aarch64") else ["macosx_10_9_x86_64"]
+    arch = "aarch64" if arch in ("arm64", "aarch64") else "x86_64"
+    return [f"manylinux2014_{arch}", f"manylinux_2_17_{arch}", f"manylinux_2_28_{arch}"]
+
+
+def deps_dir(root: Path, python: str, system: str) -> Path:
+    return root / "deps" / f"python{python}-{system}"
+
+
+def package_json(root: Path, deps: Path) -> dict[str, object]:
+    """The package file for one preference folder: like ``houdini_package.json``, with absolute paths."""
+    return {
+        "load_package_once": True,
+        "enable": "houdini_version >= '19.5' and houdini_version < '22.0'",
+        "env": [
+            {"FARMHAND": root.as_posix()},
+            {"FARMHAND_DEPS": deps.as_posix()},
+            {"PYTHONPATH": {"method": "prepend", "value": ["$FARMHAND/python", "$FARMHAND_DEPS"]}},
+        ],
+        "hpath": "$FARMHAND",
+    }
+
+
+def default_pip(argv: list[str]) -> int:
+    return subprocess.call([sys.executable, "-m", "pip", *argv])
+
+
+def pip_args(target: Path, python: str, platforms: Sequence[str]) -> list[str]:
+    args = ["install", "--quiet", "--disable-pip-version-check", "--target", str(target),
+            "--python-version", python, "--only-binary=:all:", "--implementation", "cp"]
+    for tag in platforms:
+        args += ["--platform", tag]
+    return [*args, *REQUIREMENTS]
+
+
+class Installer:
+    def __init__(self, root: Path, system: str, *, dry_run: bool = False, pip: PipRunner = default_pip,
+                 machine: Optional[str] = None, out: Callable[[str], None] = print) -> None:
+        self.root = root
+        self.system = system
+        self.dry_run = dry_run
+        self.pip = pip
+        self.machine = machine
+        self.out = out
+
+    def install(self, targets: Sequence[Target], *, deps: bool = True, force: bool = False) -> int:
+        if not targets:
+            self.out("No Houdini preference folder found. Start Houdini once, or name one with --pref-dir.")
+            return 1
+        failed = 0
+        for target in targets:
+            if not supported(target.houdini):
+                self.out(f"skip {target.pref_dir}: Houdini {target.houdini} is not supported (19.5 to 21.x)")
+                continue
+            folder = deps_dir(self.root, target.python, self.system)
+            if deps and not self._deps(folder, target.python, force):
+                failed += 1
+                continue
+            self._write_package(target, folder)
+        return 1 if failed else 0
+
+    def _deps(self, folder: Path, python: str, force: bool) -> bool:
+        platforms = pip_platforms(self.system, self.machine)
+        want: dict[str, object] = {"requirements": list(REQUIREMENTS), "python": python, "system": self.system,
+                "platforms": platforms}
+        marker = folder / MARKER
+        if not force and marker.exists():
+            try:
+                if json.loads(marker.read_text(encoding="utf-8")) == want:
+                    self.out(f"ok    {folder} (paramiko for Python {python} already installed)")
+                    return True
+            except ValueError:
+                pass
+        args = pip_args(folder, python, platforms)
+        if self.dry_run:
+            self.out(f"would run: pip {' '.join(shlex.quote(a) for a in args)}")
+            return True
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        # pip into a fresh folder, then swap it in: a failed download never leaves half a deps folder.
+        staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
+        try:
+            args = pip_args(staging, python, platforms)
+            self.out(f"pip   installing paramiko for Python {python} ({self.system}) into {folder}")
+            code = self.pip(args)
+            if code != 0:
+                self.out(f"error pip exited {code}; check your network or proxy and run the installer again")
+                return False
+            (staging / MARKER).write_text(json.dumps(want, indent=1), encoding="utf-8")
+            if folder.exists():
+                shutil.rmtree(folder)
+            staging.rename(folder)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        return True
+
+    def _write_package(self, target: Target, folder: Path) -> None:
+        path = target.pref_dir / "packages" / PACKAGE_FILE
+        text = json.dumps(package_json(self.root, folder), indent=4) + "\n"
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            self.out(f"ok    {path} (unchanged)")
+            return
+        if self.dry_run:
+            self.out(f"would write {path}")
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        self.out(f"wrote {path}")
+
+    def uninstall(self, targets: Sequence[Target], *, keep_deps: bool = False) -> int:
+        for target in targets:
+            path = target.pref_dir / "packages" / PACKAGE_FILE
+            if not path.exists():
+                continue
+            if not _is_ours(path):
+                self.out(f"keep  {path}: it is not a Farmhand package file")
+                continue
+            if self.dry_run:
+                self.out(f"would remove {path}")
+            else:
+                path.unlink()
+                self.out(f"removed {path}")
+        deps = self.root / "deps"
+        if not keep_deps and deps.is_dir():
+            if self.dry_run:
+                self.out(f"would remove {deps}")
+            else:
+                shutil.rmtree(deps)
+                self.out(f"removed {deps}")
+        return 0
+
+
+def _is_ours(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    env = data.get("env", []) if isinstance(data, dict) else []
+    return any(isinstance(item, dict) and "FARMHAND" in item for item in env)
+
+
+def main(argv: Optional[Sequence[str]] = None, *, pip: PipRunner = default_pip) -> int:
+    parser = argparse.ArgumentParser(description="Install Farmhand into Houdini's preferences.")
+    parser.add_argument("--houdini", action="append", default=[], metavar="X.Y",
+                        help="only these Houdini versions (repeatable)")
+    parser.add_argument("--pref-dir", action="append", default=[], type=Path, metavar="DIR",
+                        help="a Houdini preference folder to install into (repeatable); its name gives "
+                             "the version unless --houdini is given")
+    parser.add_argument("--home", type=Path, default=Path.home(), help=argparse.SUPPRESS)
+    parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
+    parser.add_argument("--os", dest="system", choices=("linux", "macos", "windows"), help=argparse.SUPPRESS)
+    parser.add_argument("--uninstall", action="store_true", help="remove Farmhand's package files and deps")
+    parser.add_argument("--keep-deps", action="store_true", help="with --uninstall: keep the deps folder")
+    parser.add_argument("--no-deps", action="store_true", help="skip installing paramiko")
+    parser.add_argument("--force", action="store_true", help="reinstall paramiko even when up to date")
+    parser.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    args = parser.parse_args(argv)
+    system = os_name(args.system)
+    if args.pref_dir:
+        targets = []
+        for folder in args.pref_dir:
+            match = _VERSION.search(folder.name)
+            named = f"{match.group(1)}.{match.group(2)}" if match else ""
+            version = args.houdini[0] if args.houdini else named
+            if not version:
+                parser.error(f"cannot tell the Houdini version of {folder}; add --houdini X.Y")
+            targets.append(Target(folder, version))
+    else:
+        targets = pref_dirs(args.home, system)
+        if args.houdini:
+            targets = [t for t in targets if t.houdini in args.houdini]
+    installer = Installer(args.root.resolve(), system, dry_run=args.dry_run, pip=pip)
+    if args.uninstall:
+        return installer.uninstall(targets, keep_deps=args.keep_deps)
+    return installer.install(targets, deps=not args.no_deps, force=args.force)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
