@@ -186,8 +186,8 @@ class Installer:
 
     def _deps(self, folder: Path, python: str, force: bool) -> bool:
         platforms = pip_platforms(self.system, self.machine)
-        want: dict[str, object] = {"requirements": list(REQUIREMENTS), "python": python, "system": self.system,
-                "platforms": platforms}
+        want: dict[str, object] = {"requirements": list(REQUIREMENTS), "python": python,
+                                   "system": self.system, "platforms": platforms}
         marker = folder / MARKER
         if not force and marker.exists():
             try:
