@@ -9,6 +9,7 @@ Houdini session that submitted the job.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -19,8 +20,9 @@ from pathlib import Path
 from typing import IO, Any, Callable, Optional
 
 from farmhand import paths
-from farmhand.errors import FarmhandError
-from farmhand.jobs import DispatcherInfo
+from farmhand.errors import ConfigError, FarmhandError
+from farmhand.jobs import DispatcherInfo, Retry
+from farmhand.scheduler import Policy
 from farmhand.store import Store
 
 try:
@@ -182,6 +184,25 @@ def registry_nodes(registry: Any) -> Callable[[], list[Any]]:
     return nodes
 
 
+def settings_path() -> Path:
+    return paths.home() / "dispatcher.json"
+
+
+def load_settings() -> tuple[Retry, Policy]:
+    """Retry and scheduling thresholds from ``FARMHAND_HOME/dispatcher.json`` (all keys optional)::
+
+    {"retry": {"max_attempts": 4, "stall_floor": 120, ...}, "policy": {"target_chunk_seconds": 180, ...}}
+    """
+    path = settings_path()
+    if not path.exists():
+        return Retry(), Policy()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Retry(**data.get("retry", {})), Policy(**data.get("policy", {}))
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise ConfigError(f"{path}: {exc}; see docs/jobs.md for the keys 'retry' and 'policy'") from exc
+
+
 def serve(*, quiet_if_running: bool = False) -> int:
     """Run the dispatcher of this FARMHAND_HOME in this process until SIGTERM/SIGINT or a stop command."""
     import signal
@@ -204,10 +225,11 @@ def serve(*, quiet_if_running: bool = False) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    retry, policy = load_settings()
     registry = Registry()
     store = Store()
     executor = registry.executor()
-    dispatcher = Dispatcher(store, executor, registry_nodes(registry))
+    dispatcher = Dispatcher(store, executor, registry_nodes(registry), retry=retry, policy=policy)
     log.info("dispatcher pid %s serving %s", os.getpid(), paths.home())
     try:
         dispatcher.run(stop)

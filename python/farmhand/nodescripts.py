@@ -6,12 +6,13 @@ hostile path is data, never code.
 
 The chunk wrapper does three things before running the render:
 
-1. **Node lock.** It opens ``/tmp/farmhand-node-<hostname>-<address>-<port>.lock`` (world-writable, so
-   dispatchers of different users share it) and takes ``flock -n`` on it. The lock fd is inherited by the
+1. **Node lock.** It opens ``/tmp/farmhand-node-<hostname>-<netns>-<address>-<port>.lock``
+   (world-writable, so dispatchers of different users share it) and takes ``flock -n`` on it. The lock fd is inherited by the
    whole render tree and is released by the kernel when the last process of it exits, however it dies.
    If another dispatcher holds it, the wrapper prints ``FARMHAND_BUSY`` and exits 75: the node is
-   skipped, not failed. The name includes the address the client connected to (from ``SSH_CONNECTION``)
-   because the lab's nodes share one ``/tmp``; on a real farm the hostname alone would do.
+   skipped, not failed. The name includes the network namespace and the address the client connected
+   to (from ``SSH_CONNECTION``) because lab nodes (several labs at once, same names and addresses) share
+   one ``/tmp``; on a real farm the hostname alone would do.
 2. **PGID.** It prints ``FARMHAND_PGID <n>`` (it runs as the leader of its own process group, behind the
    executor's watchdog) so the dispatcher can kill the tree over a second channel and, after a restart,
    check the recorded group before reusing the node.
@@ -35,7 +36,8 @@ PGID_MARK = "FARMHAND_PGID "
 CHUNK_WRAPPER = r"""
 set -u
 addr=$(printf '%s' "${SSH_CONNECTION:-local x local 0}" | awk '{print $3 "-" $4}')
-key=$(printf '%s-%s' "$(hostname 2>/dev/null || echo node)" "$addr" | tr -c 'A-Za-z0-9._-' '_')
+ns=$(readlink /proc/self/ns/net 2>/dev/null | tr -dc '0-9')
+key=$(printf '%s-%s-%s' "$(hostname 2>/dev/null || echo node)" "${ns:-0}" "$addr" | tr -c 'A-Za-z0-9._-' '_')
 lock="/tmp/farmhand-node-$key.lock"
 if [ ! -e "$lock" ]; then (umask 0; : >>"$lock") 2>/dev/null; fi
 if exec 9<"$lock" 2>/dev/null && command -v flock >/dev/null 2>&1; then
