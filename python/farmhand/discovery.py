@@ -77,7 +77,7 @@ def _parse_one(text: str) -> list[tuple[int, int]]:
             if net.prefixlen >= 31:
                 return [(int(net.network_address), int(net.broadcast_address))]
             return [(int(net.network_address) + 1, int(net.broadcast_address) - 1)]
-        if "-" in t:
+        if "-" in t and _looks_numeric(t.split("-", 1)[0]):
             a, b = (s.strip() for s in t.split("-", 1))
             first = ipaddress.IPv4Address(a)
             if b.isdigit() and "." not in b:  # 10.0.0.10-80: last octet shorthand
@@ -92,7 +92,7 @@ def _parse_one(text: str) -> list[tuple[int, int]]:
             raise UsageError(f"{t}: only IPv4 addresses can be scanned")
         return [(int(addr), int(addr))]
     except ValueError as exc:
-        if "/" in t or "-" in t or t.replace(".", "").isdigit():
+        if "/" in t or _looks_numeric(t.split("-", 1)[0]):
             raise UsageError(
                 f"invalid scan target '{t}': use a CIDR (10.0.0.0/24), a range (10.0.0.10-10.0.0.80) "
                 "or a host"
@@ -103,6 +103,10 @@ def _parse_one(text: str) -> list[tuple[int, int]]:
         raise UsageError(f"cannot resolve scan target '{t}': check the name or give an address") from exc
     ip = int(ipaddress.IPv4Address(infos[0][4][0]))
     return [(ip, ip)]
+
+
+def _looks_numeric(text: str) -> bool:
+    return text.strip().replace(".", "").isdigit()
 
 
 def _octet(text: str, whole: str) -> int:

@@ -55,9 +55,15 @@ def test_connection_is_reused_and_thread_safe(ex: SSHExecutor, trusted_lab: Loca
         first = ex.connection("render01")
         results = fan_out(["render01"] * 1 + [f"render0{i}" for i in range(1, 5)],
                           lambda h: ex.run(h, ["hostname"]).stdout.strip())
-        outs = []
-        threads = [threading.Thread(target=lambda: outs.append(ex.run("render01", ["echo", "x"]).stdout))
-                   for _ in range(12)]
+        outs: list[object] = []
+
+        def one() -> None:
+            try:
+                outs.append(ex.run("render01", ["echo", "x"]).stdout)
+            except Exception as exc:
+                outs.append(exc)
+
+        threads = [threading.Thread(target=one) for _ in range(12)]
         for t in threads:
             t.start()
         for t in threads:

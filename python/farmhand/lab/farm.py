@@ -326,6 +326,13 @@ class LocalFarm:
         netns.ip("-n", self.ghost_ns, "addr", "add", f"{address}/24", "dev", "eth0")
         netns.run_in(self.ghost_ns, ["iptables", "-A", "INPUT", "-d", address, "-j", "DROP"])
 
+    def add_unreachable(self, address: str) -> None:
+        """An address in the lab /24 answered by ICMP host-unreachable (a router knows it is down)."""
+        self._ghost()
+        netns.ip("-n", self.ghost_ns, "addr", "add", f"{address}/24", "dev", "eth0")
+        netns.run_in(self.ghost_ns, ["iptables", "-A", "INPUT", "-d", address, "-p", "tcp", "-j", "REJECT",
+                                     "--reject-with", "icmp-host-unreachable"])
+
     def add_silent_range(self, cidr: str) -> None:
         """Route a whole range (outside 10.77.0.0/24) to the ghost, which drops its SYNs: a silent /16."""
         net = ipaddress.IPv4Network(cidr)

@@ -115,7 +115,10 @@ def node_wrapper(hostname: str, rcfile: Path, sshd: list[str]) -> list[str]:
     so a heavy rc file on the controller machine (pyenv init: ~100 ms) does not tax every command, and tests
     can write noise into it to check that parsers ignore rc-file output.
     """
-    home = os.path.expanduser("~")
+    import pwd
+
+    # The login user's home as sshd sees it (the passwd entry), not this process's $HOME.
+    home = pwd.getpwuid(os.getuid()).pw_dir
     script = (
         'hostname "$1"; '
         'if [ -e "$3/.bashrc" ]; then mount --bind "$2" "$3/.bashrc"; fi; '

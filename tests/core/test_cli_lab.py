@@ -1,0 +1,188 @@
+"""`farmhand scan` and `farmhand nodes ...` end to end against the lab, including bad input and faults."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import write_ssh_config
+from farmhand import cli, paths
+from farmhand.lab import LocalFarm, netns
+
+pytestmark = pytest.mark.lab
+
+
+def fh(farm: LocalFarm, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    with farm.inside():
+        code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("farmhand: ") and "Traceback" not in err
+    return lines[0]
+
+
+def registry_snapshot() -> list[tuple[Any, ...]]:
+    from farmhand.registry import Registry
+
+    Registry()  # creates the schema if no command has yet
+    db = sqlite3.connect(paths.registry_db())
+    try:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        query = "SELECT name, address, state, enabled, inventory FROM nodes ORDER BY name"
+        return db.execute(query).fetchall()
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def farm(make_lab, farmhand_home: Path) -> LocalFarm:  # type: ignore[no-untyped-def]
+    f: LocalFarm = make_lab(n=3)
+    for version in ("20.5.332", "21.0.440"):
+        (f.root / "sidefx" / f"hfs{version}" / "bin").mkdir(parents=True)
+    write_ssh_config(f, f"\nHost 10.77.0.*\n  User {f.user}\n  IdentityFile {f.identity_file}\n")
+    return f
+
+
+def test_scan_trust_probe_list_wake(farm: LocalFarm, capsys: pytest.CaptureFixture[str]) -> None:
+    farm.add_fake_service("10.77.0.60")
+    code, out, _ = fh(farm, capsys, "scan", "10.77.0.0/24", "--json")
+    assert code == 0
+    rows = json.loads(out)
+    assert len(rows) == 254 and {r["state"] for r in rows} >= {"ssh", "open", "refused", "silent"}
+    assert [r["address"] for r in rows if r["state"] == "ssh"] == ["10.77.0.11", "10.77.0.12", "10.77.0.13"]
+
+    code, out, _ = fh(farm, capsys, "nodes", "list", "--json")
+    assert [(n["name"], n["state"]) for n in json.loads(out)] == [
+        (f"10.77.0.1{i}", "discovered") for i in (1, 2, 3)]
+
+    code, _, err = fh(farm, capsys, "nodes", "probe")
+    assert code == 2 and "no trusted, enabled nodes" in one_error_line(err)
+
+    for i in (1, 2, 3):
+        code, out, _ = fh(farm, capsys, "nodes", "trust", f"10.77.0.1{i}", "--yes", "--json")
+        assert code == 0 and json.loads(out)["fingerprint"].startswith("SHA256:")
+    code, out, _ = fh(farm, capsys, "nodes", "disable", "10.77.0.13")
+    assert code == 0
+
+    code, out, err = fh(farm, capsys, "nodes", "probe", "--json", "--share", str(farm.share_dir),
+                        "--houdini-root", str(farm.root / "sidefx"))
+    assert code == 0, err
+    probed = json.loads(out)
+    assert sorted(probed) == ["10.77.0.11", "10.77.0.12"]  # the disabled node is skipped
+    inv = probed["10.77.0.12"]
+    assert inv["hostname"] == "render02"
+    assert [h["version"] for h in inv["houdini"]] == ["20.5.332", "21.0.440"]
+    assert inv["interfaces"][0]["mac"] == farm.mac("render02")
+    assert inv["interfaces"][0]["ipv4"] == ["10.77.0.12/24"]
+    assert inv["share_free_mb"] > 0 and inv["cpus_logical"] >= 1 and inv["mem_total_mb"] > 0
+
+    code, out, _ = fh(farm, capsys, "nodes", "list", "--json")
+    listed = {n["name"]: n for n in json.loads(out)}
+    assert listed["10.77.0.12"]["inventory"]["hostname"] == "render02"
+    assert listed["10.77.0.13"]["enabled"] is False and listed["10.77.0.13"]["inventory"] is None
+
+    # Wake-on-LAN: capture the broadcast inside render02's namespace.
+    got: list[bytes] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        netns.setns(farm.node("render02").netns or "")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("0.0.0.0", 9))
+            s.settimeout(5)
+            ready.set()
+            got.append(s.recv(1024))
+
+    t = threading.Thread(target=listen, daemon=True)
+    t.start()
+    ready.wait(5)
+    code, out, err = fh(farm, capsys, "nodes", "wake", "10.77.0.12", "--json")
+    t.join(6)
+    assert code == 0, err
+    mac = bytes.fromhex(farm.mac("render02").replace(":", ""))
+    assert got == [b"\xff" * 6 + mac * 16]
+    assert "10.77.0.255" in json.loads(out)["sent_to"]
+
+    code, out, _ = fh(farm, capsys, "nodes", "rm", "10.77.0.11")
+    assert code == 0
+    code, out, _ = fh(farm, capsys, "nodes", "list", "--json")
+    assert "10.77.0.11" not in [n["name"] for n in json.loads(out)]
+
+
+def test_add_alias_from_ssh_config(farm: LocalFarm, capsys: pytest.CaptureFixture[str]) -> None:
+    farm.trust()
+    code, out, err = fh(farm, capsys, "nodes", "add", "render01", "--json")
+    assert code == 0, err
+    node = json.loads(out)
+    assert (node["address"], node["state"]) == ("10.77.0.11", "trusted")
+    code, out, err = fh(farm, capsys, "nodes", "probe", "--json")
+    assert code == 0 and json.loads(out)["render01"]["hostname"] == "render01"
+
+
+def _expect_error(farm: LocalFarm, capsys: pytest.CaptureFixture[str], argv: list[str], text: str,
+                  code: int = 1) -> None:
+    before = registry_snapshot()
+    got, _, err = fh(farm, capsys, *argv)
+    line = one_error_line(err)
+    assert got == code, line
+    assert text in line, line
+    assert registry_snapshot() == before
+
+
+def test_bad_input_and_faults(farm: LocalFarm, capsys: pytest.CaptureFixture[str]) -> None:
+    _expect_error(farm, capsys, ["scan", "10.0.0.0/33"], "invalid scan target", 2)
+    _expect_error(farm, capsys, ["scan", "10.0.0.20-10.0.0.10"], "backwards", 2)
+    _expect_error(farm, capsys, ["scan", "10.0.0.0/8"], "add --yes", 2)
+    _expect_error(farm, capsys, ["nodes", "rm", "nope"], "no node named 'nope'")
+    _expect_error(farm, capsys, ["nodes", "wake", "nope"], "no node named 'nope'")
+
+    # Unknown host key: refused with the fingerprint and the trust command.
+    _expect_error(farm, capsys, ["nodes", "probe", "render01"], "farmhand nodes trust render01")
+    for i in (1, 2, 3):
+        assert fh(farm, capsys, "nodes", "trust", f"render0{i}", "--yes")[0] == 0
+    assert fh(farm, capsys, "nodes", "probe")[0] == 0
+
+    # Changed host key: refused, never replaced — neither by probe nor by trust.
+    farm.change_host_key("render01")
+    _expect_error(farm, capsys, ["nodes", "probe", "render01"], "HOST KEY CHANGED")
+    _expect_error(farm, capsys, ["nodes", "trust", "render01", "--yes"], "HOST KEY CHANGED")
+
+    # Auth failure with a key the node does not know.
+    import subprocess
+
+    other = farm.root / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    _expect_error(farm, capsys, ["nodes", "probe", "render02", "--identity", str(other)],
+                  "authentication failed")
+
+    # DROP host, and something that is not SSH on :22.
+    farm.drop("render02")
+    t0 = time.monotonic()
+    _expect_error(farm, capsys, ["nodes", "probe", "render02"], "no answer from 10.77.0.12:22")
+    assert time.monotonic() - t0 < 10
+    farm.undrop("render02")
+    farm.serve_not_ssh("render03")
+    _expect_error(farm, capsys, ["nodes", "probe", "render03"], "answers but not with SSH")
+
+
+def test_sshd_stops_mid_probe(farm: LocalFarm, capsys: pytest.CaptureFixture[str]) -> None:
+    farm.trust()
+    (farm.node_dir("render01") / "bashrc").write_text("sleep 3\n")
+    killer = threading.Timer(1.0, farm.kill_node, args=("render01",))
+    killer.start()
+    t0 = time.monotonic()
+    _expect_error(farm, capsys, ["nodes", "probe", "render01"], "render01: connection lost")
+    assert time.monotonic() - t0 < 3
