@@ -1,0 +1,86 @@
+"""~/.ssh/config (HostName, User, Port, IdentityFile, ProxyJump, ProxyCommand) and ssh-agent use."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from farmhand.errors import NodeUnreachable
+from farmhand.lab import LocalFarm
+from farmhand.ssh import SSHExecutor
+
+pytestmark = pytest.mark.lab
+
+
+def _config(text: str) -> None:
+    Path(os.path.expanduser("~/.ssh/config")).write_text(text)
+
+
+def test_alias_user_port_identity_from_config(make_lab, farmhand_home: Path) -> None:  # type: ignore[no-untyped-def]
+    farm: LocalFarm = make_lab(n=1, mode="loopback")
+    node = farm.nodes[0]
+    farm.trust()
+    _config(f"Host box\n  HostName {node.address}\n  Port {node.port}\n  User {farm.user}\n"
+            f"  IdentityFile {farm.identity_file}\n  ForwardAgent yes\n")
+    with SSHExecutor() as ex:
+        t = ex.target("box")
+        assert (t.hostname, t.port, t.user) == (node.address, node.port, farm.user)
+        res = ex.run("box", ["sh", "-c", 'echo "$SSH_CONNECTION"'])
+    assert res.ok and res.stdout.split()[2:] == [node.address, str(node.port)]
+
+
+def test_proxy_jump_reaches_a_node_only_the_gateway_can_see(make_lab, farmhand_home: Path) -> None:  # type: ignore[no-untyped-def]
+    farm: LocalFarm = make_lab(n=2)
+    farm.trust()
+    a, b = farm.nodes
+    # render02 accepts SSH only from render01: a direct connection is silently dropped.
+    farm.run_on_node_checked(b.name, ["iptables", "-A", "INPUT", "-p", "tcp", "--dport", "22",
+                                      "!", "-s", a.address, "-j", "DROP"])
+    _config(f"Host {b.address}\n  ProxyJump {a.address}\n"
+            f"Host *\n  IdentityFile {farm.identity_file}\n  User {farm.user}\n")
+    with farm.inside(), SSHExecutor() as ex:
+        res = ex.run(b.address, ["sh", "-c", 'echo "$SSH_CONNECTION"'])
+        assert res.ok and res.stdout.split()[0] == a.address  # the session came from the gateway
+    _config(f"Host *\n  IdentityFile {farm.identity_file}\n")
+    from farmhand.ssh import Timeouts
+
+    with farm.inside(), SSHExecutor(timeouts=Timeouts(connect=0.5)) as ex, \
+            pytest.raises(NodeUnreachable, match="no answer"):
+        ex.run(b.address, ["true"])
+
+
+def test_proxy_command(make_lab, farmhand_home: Path) -> None:  # type: ignore[no-untyped-def]
+    farm: LocalFarm = make_lab(n=2)
+    farm.trust()
+    a, b = farm.nodes
+    ssh = (f"ssh -q -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+           f"-i {farm.identity_file} -l {farm.user}")
+    _config(f"Host far\n  HostName {b.address}\n  ProxyCommand {ssh} -W %h:%p {a.address}\n"
+            f"  IdentityFile {farm.identity_file}\n")
+    with farm.inside(), SSHExecutor() as ex:
+        res = ex.run("far", ["sh", "-c", 'echo "$SSH_CONNECTION"'])
+    assert res.ok and res.stdout.split()[0] == a.address
+
+
+def test_agent_is_used_but_never_forwarded(make_lab, farmhand_home: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    farm: LocalFarm = make_lab(n=1)
+    farm.trust()
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.run(["ssh-agent", "-a", str(sock), "-s"], capture_output=True, text=True, check=True)
+    pid = int(agent.stdout.split("SSH_AGENT_PID=")[1].split(";")[0])
+    try:
+        env = {**os.environ, "SSH_AUTH_SOCK": str(sock)}
+        subprocess.run(["ssh-add", "-q", str(farm.identity_file)], env=env, check=True, capture_output=True)
+        os.environ["SSH_AUTH_SOCK"] = str(sock)
+        # No IdentityFile anywhere: the only way in is the agent's key. ForwardAgent is ignored.
+        _config("Host *\n  ForwardAgent yes\n")
+        with farm.inside(), SSHExecutor() as ex:
+            res = ex.run(farm.nodes[0].address, ["sh", "-c", 'echo "agent=${SSH_AUTH_SOCK:-none}"'])
+        assert res.ok and res.stdout.strip() == "agent=none"
+    finally:
+        del os.environ["SSH_AUTH_SOCK"]
+        os.kill(pid, signal.SIGTERM)
