@@ -90,12 +90,13 @@ def submit_interactive(rop_path: str, options: Optional[SubmitOptions] = None) -
     return _send_in_background(approved)
 
 
-def _preflight_dialog(plan: SubmitPlan, rop_path: str, options: SubmitOptions) -> Optional[SubmitPlan]:
+def _preflight_dialog(plan: SubmitPlan, rop_path: str, options: SubmitOptions,
+                      offer_save: bool = True) -> Optional[SubmitPlan]:
     findings = list(plan.findings)
     summary = _summary(plan)
     errors = [f for f in findings if f.severity is Severity.ERROR]
     fixable = [f for f in errors if f.fixes]
-    if errors and len(fixable) == len(errors):
+    if errors and offer_save and len(fixable) == len(errors):
         buttons = ("Save and Submit", "Save as New Version and Submit", "Cancel")
         choice = hou.ui.displayMessage(
             "Farmhand: fix before submitting", buttons=buttons, severity=hou.severityType.Warning,
@@ -104,10 +105,8 @@ def _preflight_dialog(plan: SubmitPlan, rop_path: str, options: SubmitOptions) -
         if choice == 2:
             return None
         submit.save_scene(new_version=choice == 1)
-        plan = make_plan(rop_path, options)
-        if plan.blocked:
-            return _preflight_dialog(plan, rop_path, options)
-        return plan
+        # Saving can change the path (a new version): check again, and never offer to save twice.
+        return _preflight_dialog(make_plan(rop_path, options), rop_path, options, offer_save=False)
     if errors:
         hou.ui.displayMessage("Farmhand cannot submit this ROP yet", buttons=("OK",),
                               severity=hou.severityType.Error, title="Farmhand preflight",

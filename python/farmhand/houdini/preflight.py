@@ -97,8 +97,7 @@ def _visibility(scene: SceneFacts, pmap: PathMap) -> list[Finding]:
             "hip_not_shared", Severity.ERROR,
             f"The scene {scene.hip_path} is not on a path the nodes can see",
             f"save it under {where} ({', '.join(pmap.shares) or 'e.g. your project share'}) "
-            "or add a path-mapping rule",
-            (Fix.SAVE_NEW_VERSION,) if not scene.untitled else ()))
+            "or add a path-mapping rule"))
     elif visible is None and not pmap.configured:
         findings.append(Finding(
             "no_pathmap", Severity.INFO,

@@ -225,7 +225,8 @@ def scene_info() -> SceneInfo:
         hip_path=hip,
         job_dir=hou.getenv("JOB") or os.path.dirname(hip),
         houdini_version=hou.applicationVersionString(),
-        unsaved=hou.hipFile.hasUnsavedChanges(),
+        # hython's hasUnsavedChanges() always answers True: only a graphical session can tell.
+        unsaved=hou.hipFile.hasUnsavedChanges() if hou.isUIAvailable() else False,
         untitled=hou.hipFile.isNewFile(),
     )
 

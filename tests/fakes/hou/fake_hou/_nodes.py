@@ -226,7 +226,8 @@ class OpNode(Node, OpNodeBase):
         guard()
         prefix = self.path().rstrip("/") + "/"
         return tuple(
-            n for p, n in NODES.items() if p.startswith(prefix) and "/" not in p[len(prefix):]
+            n for p, n in NODES.items()
+            if p != self.path() and p.startswith(prefix) and "/" not in p[len(prefix):]
         )
 
     def node(self, node_path: str) -> OpNode | None:

@@ -32,6 +32,12 @@ NODE_TYPES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "fetch": ("Driver", "RopNode", {**_RANGE, "source": ""}),
     "null": ("Driver", "RopNode", dict(_RANGE)),
     "ropnet": ("Driver", "RopNode", {}),
+    # Farmhand's own ROP (otls/farmhand.hda), with the parameters of its DialogScript
+    "farmhand": ("Driver", "RopNode", {
+        "trange": 1, "f1": {"expr": "$FSTART"}, "f2": {"expr": "$FEND"}, "f3": 1, "use_rop_range": 0,
+        "preset": "auto", "chunk_policy": "auto", "chunk_size": 5, "nodes": "", "priority": 50,
+        "single_node": 0, "job_name": "",
+    }),
     # SOP-level ROPs and the file cache
     "rop_geometry": ("Sop", "RopNode", {**_RANGE, "sopoutput": _GEO, "alfprogress": 0}),
     "rop_alembic": ("Sop", "RopNode", {**_RANGE, "filename": "$HIP/$OS.abc"}),

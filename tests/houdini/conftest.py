@@ -1,0 +1,43 @@
+"""Houdini glue tests run in-process against the typed fake ``hou`` (tests/fakes/hou)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FAKES = Path(__file__).resolve().parent.parent / "fakes"
+FAKE_HOU = FAKES / "hou"
+FAKE_HFS = FAKES / "hfs" / "hfs21.0.512"
+for entry in (FAKE_HOU / "pythonpath", FAKE_HOU):
+    if str(entry) not in sys.path:
+        sys.path.insert(0, str(entry))
+
+import fake_hou  # noqa: E402
+import hdefereval  # noqa: E402  (the fake)
+
+
+@pytest.fixture
+def hou_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fresh graphical fake Houdini session; yields the ``fake_hou`` module."""
+    monkeypatch.delenv("FAKE_HOUDINI_HYTHON", raising=False)
+    monkeypatch.setenv("FARMHAND_HOME", str(tmp_path / "farmhand-home"))
+    fake_hou.reset()
+    assert fake_hou.SESSION.main_thread is threading.current_thread()
+    yield fake_hou
+    hdefereval.process_events()
+    fake_hou.reset()
+
+
+@pytest.fixture
+def make_scene(hou_session: Any, tmp_path: Path) -> Any:
+    """``make_scene(nodes, name="shot.hip", **fields)`` writes and loads a fake scene under tmp/share."""
+
+    def make(nodes: list[dict[str, Any]], name: str = "shot.hip", **fields: Any) -> Path:
+        return fake_hou.load_scene(tmp_path / "share" / name, nodes, **fields)
+
+    return make

@@ -1,0 +1,25 @@
+"""A recording stand-in for the dispatcher client (what farmhand.houdini.submit.JobSink describes)."""
+
+from __future__ import annotations
+
+import threading
+
+from farmhand.houdini.submit import JobSink
+from farmhand.jobs import JobSpec, JobState
+
+
+class RecordingSink(JobSink):
+    def __init__(self, states: dict[str, JobState] | None = None) -> None:
+        self.specs: list[JobSpec] = []
+        self.states = states or {}
+        self.threads: list[str] = []
+        self.lock = threading.Lock()
+
+    def submit(self, spec: JobSpec) -> str:
+        with self.lock:
+            self.specs.append(spec)
+            self.threads.append(threading.current_thread().name)
+            return f"job{len(self.specs)}"
+
+    def wait_state(self, job_id: str) -> JobState:
+        return self.states.get(job_id, JobState.DONE)

@@ -1,0 +1,191 @@
+"""The functions the shelf, the ROP menu and the Farmhand ROP call, with the fake UI answering."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import hdefereval
+import pytest
+
+from farmhand.houdini import entry, hda, submit
+from farmhand.houdini.pathmap import PathMap
+from farmhand.houdini.preflight import NodeFacts
+
+from .fakesink import RecordingSink
+
+
+@pytest.fixture
+def farm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RecordingSink:
+    sink = RecordingSink()
+    monkeypatch.setattr(entry, "sink_factory", lambda: sink)
+    monkeypatch.setattr(entry, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.512",))])
+    monkeypatch.setattr(entry, "pathmap_loader", lambda: PathMap(shares=(str(tmp_path / "share"),)))
+    return sink
+
+
+def _finish(sent: Any) -> None:
+    """Let the background submit finish and run its completion on the (test's) main thread."""
+    assert sent is not None and sent.thread is not None
+    sent.thread.join(5)
+    hdefereval.process_events(timeout=2)
+
+
+TWO_ROPS = [{"path": "/out/mantra1", "type": "ifd"}, {"path": "/out/karma1", "type": "karma"}]
+
+
+def test_shelf_renders_the_selected_rop_in_the_background(make_scene: Any, hou_session: Any,
+                                                          farm: RecordingSink) -> None:
+    make_scene(TWO_ROPS)
+    hou_session.select("/obj", "/out/karma1")
+    sent = entry.render_on_farm({})
+    _finish(sent)
+    assert [s.target for s in farm.specs] == ["/out/karma1"]
+    assert farm.threads == ["farmhand-submit"]  # not the main thread: Houdini never waits on SQLite
+    assert hou_session.UI_LOG.status == ["Farmhand: job job1 submitted"]
+    assert hou_session.UI_LOG.messages == []
+
+
+def test_shelf_without_selection_offers_a_picker(make_scene: Any, hou_session: Any,
+                                                 farm: RecordingSink) -> None:
+    make_scene([*TWO_ROPS, {"path": "/obj/geo1/cache", "type": "filecache"}])
+    hou_session.UI_LOG.list_answers.append((2,))
+    _finish(entry.render_on_farm({}))
+    assert hou_session.UI_LOG.lists[0]["choices"] == ("/out/mantra1", "/out/karma1", "/obj/geo1/cache")
+    assert [s.target for s in farm.specs] == ["/obj/geo1/cache/render"]
+    hou_session.UI_LOG.list_answers.append(())
+    assert entry.render_on_farm({}) is None  # picker cancelled
+
+
+def test_shelf_on_a_scene_without_rops_says_so(make_scene: Any, hou_session: Any, farm: RecordingSink) -> None:
+    make_scene([{"path": "/obj/geo1/file1", "type": "file"}])
+    assert entry.render_on_farm({}) is None
+    assert "no ROP" in hou_session.UI_LOG.messages[0]["text"]
+
+
+@pytest.mark.parametrize(("answer", "expected_name"), [(0, "shot_v003.hip"), (1, "shot_v004.hip")])
+def test_unsaved_scene_is_saved_or_versioned_before_submitting(make_scene: Any, hou_session: Any,
+                                                               farm: RecordingSink, answer: int,
+                                                               expected_name: str) -> None:
+    hip = make_scene(TWO_ROPS, name="shot_v003.hip", unsaved=True)
+    hou_session.node("/out/mantra1").parm("f2").set(7)  # an edit only this session has
+    hou_session.UI_LOG.answers.append(answer)
+    _finish(entry.render_node({"node": hou_session.node("/out/mantra1")}))
+    dialog = hou_session.UI_LOG.messages[0]
+    assert dialog["buttons"][:2] == ("Save and Submit", "Save as New Version and Submit")
+    assert "unsaved changes" in dialog["details"]
+    saved = hip.with_name(expected_name)
+    assert farm.specs[0].file == str(saved)
+    on_disk = json.loads(saved.read_text())
+    parms = next(n for n in on_disk["nodes"] if n["path"] == "/out/mantra1")["parms"]
+    assert parms["f2"] == 7 and on_disk["unsaved"] is False
+
+
+def test_cancel_and_unfixable_errors_submit_nothing(make_scene: Any, hou_session: Any, farm: RecordingSink,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    make_scene(TWO_ROPS, unsaved=True)
+    hou_session.UI_LOG.answers.append(2)
+    assert entry.render_node({"node": hou_session.node("/out/mantra1")}) is None
+    monkeypatch.setattr(entry, "nodes_provider", lambda: [])
+    hou_session.SESSION.unsaved = False
+    assert entry.render_node({"node": hou_session.node("/out/mantra1")}) is None
+    assert hou_session.UI_LOG.messages[-1]["buttons"] == ("OK",)
+    assert "No enabled, trusted render node" in hou_session.UI_LOG.messages[-1]["details"]
+    assert farm.specs == []
+
+
+def test_warnings_ask_before_submitting(make_scene: Any, hou_session: Any, farm: RecordingSink,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    make_scene(TWO_ROPS)
+    monkeypatch.setattr(entry, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.300",))])
+    hou_session.UI_LOG.answers.extend([1, 0])
+    assert entry.render_node({"node": hou_session.node("/out/mantra1")}) is None
+    _finish(entry.render_node({"node": hou_session.node("/out/mantra1")}))
+    assert [m["buttons"] for m in hou_session.UI_LOG.messages] == [("Submit", "Cancel")] * 2
+    assert len(farm.specs) == 1
+
+
+def test_render_frames_variant_asks_for_frames(make_scene: Any, hou_session: Any, farm: RecordingSink) -> None:
+    make_scene(TWO_ROPS)
+    hou_session.UI_LOG.inputs.append((0, "1-3, 10"))
+    _finish(entry.render_node_frames({"node": hou_session.node("/out/mantra1")}))
+    assert farm.specs[0].frames == "1-3,10"
+    hou_session.UI_LOG.inputs.append((0, "10-1"))
+    assert entry.render_node_frames({"node": hou_session.node("/out/mantra1")}) is None
+    assert "backwards" in hou_session.UI_LOG.messages[-1]["text"]  # one clear line, no traceback
+
+
+class _Broken:
+    def type(self) -> Any:
+        raise RuntimeError("node was deleted")
+
+
+def test_menu_context_is_true_for_rops_only_and_never_raises(make_scene: Any, hou_session: Any) -> None:
+    make_scene([*TWO_ROPS, {"path": "/obj/geo1/file1", "type": "file"}])
+    assert entry.menu_context({"node": hou_session.node("/out/mantra1")}) is True
+    assert entry.menu_context({"node": hou_session.node("/obj/geo1/file1")}) is False
+    assert entry.menu_context({"node": hou_session.node("/out")}) is False
+    assert entry.menu_context(None) is False
+    assert entry.menu_context({"node": _Broken()}) is False
+
+
+def test_without_ui_submit_is_synchronous_and_refuses_errors(make_scene: Any, hou_session: Any,
+                                                             farm: RecordingSink,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    make_scene(TWO_ROPS)
+    monkeypatch.setenv("FAKE_HOUDINI_HYTHON", "1")
+    assert hou_session.hipFile.hasUnsavedChanges()  # hython always says so; Farmhand must not believe it
+    sent = entry.submit_interactive("/out/mantra1")
+    assert sent is not None and sent.job_ids == ["job1"]
+    monkeypatch.setattr(entry, "nodes_provider", lambda: [])
+    assert entry.render_node({"node": hou_session.node("/out/mantra1")}) is None  # logged, not raised
+    assert len(farm.specs) == 1
+
+
+def test_farmhand_rop_submits_its_inputs_with_its_settings(make_scene: Any, hou_session: Any,
+                                                           farm: RecordingSink) -> None:
+    make_scene([*TWO_ROPS, {"path": "/out/farm", "type": "farmhand", "inputs": ["/out/karma1", "/out/mantra1"],
+                            "parms": {"trange": 1, "f1": 2, "f2": 6, "f3": 2, "priority": 90,
+                                      "chunk_policy": "fixed", "chunk_size": 3, "nodes": "n1",
+                                      "preset": "hrender", "job_name": "lookdev"}}])
+    sent = entry.hda_submit({"node": hou_session.node("/out/farm")})
+    _finish(sent)
+    for other in list(farm.specs):
+        del other
+    hdefereval.process_events(timeout=1)
+    assert sorted(s.target for s in farm.specs) == ["/out/karma1", "/out/mantra1"]
+    spec = farm.specs[0]
+    assert (spec.frames, spec.priority, spec.chunk, spec.nodes, spec.preset, spec.name) == (
+        "2-6x2", 90, 3, ("n1",), "hrender", "lookdev")
+    options = hda.options_from_node(hou_session.node("/out/farm"))
+    assert options.single_node is None
+    hou_session.node("/out/farm").parm("use_rop_range").set(1)
+    assert hda.options_from_node(hou_session.node("/out/farm")).frames is None
+
+
+def test_farmhand_rop_without_inputs_says_what_to_do(make_scene: Any, hou_session: Any,
+                                                     farm: RecordingSink) -> None:
+    make_scene([{"path": "/out/farm", "type": "farmhand"}])
+    assert entry.hda_submit({"node": hou_session.node("/out/farm")}) is None
+    assert "connect the ROPs" in hou_session.UI_LOG.messages[0]["text"]
+
+
+def test_background_work_never_touches_hou(make_scene: Any, hou_session: Any, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fake hou refuses calls from other threads; a sink that reads hou shows the failure path."""
+    make_scene(TWO_ROPS)
+
+    class Peeking(RecordingSink):
+        def submit(self, spec: Any) -> str:
+            hou_session.hipFile.path()
+            return super().submit(spec)
+
+    monkeypatch.setattr(entry, "sink_factory", Peeking)
+    monkeypatch.setattr(entry, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.512",))])
+    monkeypatch.setattr(entry, "pathmap_loader", lambda: PathMap(shares=(str(tmp_path),)))
+    sent = entry.render_node({"node": hou_session.node("/out/mantra1")})
+    _finish(sent)
+    assert sent is not None and "not the main thread" in (sent.error or "")
+    assert "could not submit" in hou_session.UI_LOG.messages[-1]["text"]
+    assert submit.WORKER_PRESET == "hython-worker"

@@ -1,0 +1,111 @@
+"""From a ROP to job specs, and handing ordered jobs over (fake hou, recording sink)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from farmhand.errors import UsageError
+from farmhand.frames import expand_output
+from farmhand.houdini import submit
+from farmhand.houdini.pathmap import PathMap, PathRule
+from farmhand.houdini.preflight import NodeFacts
+from farmhand.houdini.submit import SubmitOptions
+from farmhand.jobs import JobState
+
+from .fakesink import RecordingSink
+
+NODES = [NodeFacts("n1", houdini=("21.0.512",))]
+
+
+def _pmap(tmp_path: Any) -> PathMap:
+    return PathMap(shares=(str(tmp_path / "share"),))
+
+
+def test_plan_builds_ordered_jobs_cache_before_render(make_scene: Any, tmp_path: Any) -> None:
+    hip = make_scene([
+        {"path": "/obj/geo1/cache", "type": "rop_geometry", "parms": {"trange": 1, "f1": 1, "f2": 10}},
+        {"path": "/out/beauty", "type": "ifd", "inputs": ["/obj/geo1/cache"],
+         "parms": {"trange": 1, "f1": 1, "f2": 10, "f3": 2, "vm_picture": "$HIP/render/$OS.$F4.exr"}},
+    ])
+    plan = submit.plan("/out/beauty", SubmitOptions(priority=70), NODES, _pmap(tmp_path))
+    assert not plan.blocked, plan.findings
+    cache, beauty = plan.specs
+    assert cache.target == "/obj/geo1/cache"
+    assert cache.preset == submit.HRENDER_PRESET and cache.single_node and cache.frames == "1-10"
+    assert cache.alf_scope == "range"
+    assert beauty.preset == submit.WORKER_PRESET and not beauty.single_node
+    assert beauty.frames == "1-9x2"
+    assert beauty.output == str(hip.parent / "render" / "beauty.$F4.exr")
+    assert beauty.file == str(hip)
+    assert beauty.houdini_version == "21.0.512"
+    assert beauty.priority == 70 and beauty.alf_scope == "frame"
+    for frame, path in plan.rops[1].outputs:
+        assert expand_output(beauty.output, frame) == path
+
+
+def test_frame_override_applies_to_the_chosen_rop_only(make_scene: Any, tmp_path: Any) -> None:
+    make_scene([
+        {"path": "/out/cache", "type": "geometry", "parms": {"trange": 1, "f1": 1, "f2": 100}},
+        {"path": "/out/beauty", "type": "ifd", "inputs": ["/out/cache"]},
+    ])
+    plan = submit.plan("/out/beauty", SubmitOptions(frames="5-7", preset="hrender", chunk=2), NODES,
+                       _pmap(tmp_path))
+    assert [s.frames for s in plan.specs] == ["1-100", "5-7"]
+    assert {s.preset for s in plan.specs} == {"hrender"}
+    assert {s.chunk for s in plan.specs} == {2}
+    only = submit.plan("/out/beauty", SubmitOptions(dependencies=False), NODES, _pmap(tmp_path))
+    assert [s.target for s in only.specs] == ["/out/beauty"]
+
+
+def test_outputs_that_vary_by_more_than_the_frame_are_not_verified(make_scene: Any, tmp_path: Any) -> None:
+    make_scene([{"path": "/out/m", "type": "ifd",
+                 "parms": {"trange": 1, "f1": 1, "f2": 3, "vm_picture": "$HIP/r/$FF.exr"}}])
+    plan = submit.plan("/out/m", SubmitOptions(), NODES, _pmap(tmp_path))
+    assert plan.specs[0].output is None
+    assert "outputs_unverifiable" in {f.code for f in plan.findings}
+
+
+def test_single_file_outputs_check_that_file(make_scene: Any, tmp_path: Any) -> None:
+    hip = make_scene([{"path": "/out/abc", "type": "alembic", "parms": {"trange": 1, "f1": 1, "f2": 3}}])
+    spec = submit.plan("/out/abc", SubmitOptions(), NODES, _pmap(tmp_path)).specs[0]
+    assert spec.output == str(hip.parent / "abc.abc") and spec.single_node
+
+
+def test_hip_path_is_mapped_for_nodes(make_scene: Any, tmp_path: Any) -> None:
+    hip = make_scene([{"path": "/out/m", "type": "ifd"}])
+    pmap = PathMap(shares=(str(tmp_path / "share"),), rules=(PathRule(str(tmp_path / "share"), "/mnt/share"),))
+    spec = submit.plan("/out/m", SubmitOptions(), NODES, pmap).specs[0]
+    assert spec.file == "/mnt/share/" + hip.name
+
+
+def test_send_chains_jobs_and_stops_after_a_failed_dependency(make_scene: Any, tmp_path: Any) -> None:
+    make_scene([
+        {"path": "/out/a", "type": "geometry"},
+        {"path": "/out/b", "type": "geometry", "inputs": ["/out/a"]},
+        {"path": "/out/c", "type": "ifd", "inputs": ["/out/b"]},
+    ])
+    specs = submit.plan("/out/c", SubmitOptions(), NODES, _pmap(tmp_path)).specs
+    sink = RecordingSink()
+    sent = submit.send(specs, sink)
+    assert sent.thread is not None
+    sent.thread.join(5)
+    assert [s.target for s in sink.specs] == ["/out/a", "/out/b", "/out/c"]
+    assert sent.job_ids == ["job1", "job2", "job3"] and sent.error is None
+
+    failing = RecordingSink({"job1": JobState.FAILED})
+    sent = submit.send(specs, failing)
+    assert sent.thread is not None
+    sent.thread.join(5)
+    assert [s.target for s in failing.specs] == ["/out/a"]
+    assert sent.error is not None and "failed" in sent.error and "2 job(s)" in sent.error
+    with pytest.raises(UsageError):
+        submit.send([], sink)
+
+
+def test_refuse_raises_one_line_with_every_error(make_scene: Any, tmp_path: Any) -> None:
+    make_scene([{"path": "/out/m", "type": "ifd"}], unsaved=True)
+    plan = submit.plan("/out/m", SubmitOptions(), [], _pmap(tmp_path))
+    with pytest.raises(Exception, match="unsaved changes.*No enabled"):
+        submit.refuse(plan)
