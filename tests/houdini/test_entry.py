@@ -58,7 +58,8 @@ def test_shelf_without_selection_offers_a_picker(make_scene: Any, hou_session: A
     assert entry.render_on_farm({}) is None  # picker cancelled
 
 
-def test_shelf_on_a_scene_without_rops_says_so(make_scene: Any, hou_session: Any, farm: RecordingSink) -> None:
+def test_shelf_on_a_scene_without_rops_says_so(make_scene: Any, hou_session: Any,
+                                               farm: RecordingSink) -> None:
     make_scene([{"path": "/obj/geo1/file1", "type": "file"}])
     assert entry.render_on_farm({}) is None
     assert "no ROP" in hou_session.UI_LOG.messages[0]["text"]
@@ -106,7 +107,8 @@ def test_warnings_ask_before_submitting(make_scene: Any, hou_session: Any, farm:
     assert len(farm.specs) == 1
 
 
-def test_render_frames_variant_asks_for_frames(make_scene: Any, hou_session: Any, farm: RecordingSink) -> None:
+def test_render_frames_variant_asks_for_frames(make_scene: Any, hou_session: Any,
+                                               farm: RecordingSink) -> None:
     make_scene(TWO_ROPS)
     hou_session.UI_LOG.inputs.append((0, "1-3, 10"))
     _finish(entry.render_node_frames({"node": hou_session.node("/out/mantra1")}))
@@ -145,14 +147,13 @@ def test_without_ui_submit_is_synchronous_and_refuses_errors(make_scene: Any, ho
 
 def test_farmhand_rop_submits_its_inputs_with_its_settings(make_scene: Any, hou_session: Any,
                                                            farm: RecordingSink) -> None:
-    make_scene([*TWO_ROPS, {"path": "/out/farm", "type": "farmhand", "inputs": ["/out/karma1", "/out/mantra1"],
+    make_scene([*TWO_ROPS, {"path": "/out/farm", "type": "farmhand",
+                            "inputs": ["/out/karma1", "/out/mantra1"],
                             "parms": {"trange": 1, "f1": 2, "f2": 6, "f3": 2, "priority": 90,
                                       "chunk_policy": "fixed", "chunk_size": 3, "nodes": "n1",
                                       "preset": "hrender", "job_name": "lookdev"}}])
     sent = entry.hda_submit({"node": hou_session.node("/out/farm")})
     _finish(sent)
-    for other in list(farm.specs):
-        del other
     hdefereval.process_events(timeout=1)
     assert sorted(s.target for s in farm.specs) == ["/out/karma1", "/out/mantra1"]
     spec = farm.specs[0]

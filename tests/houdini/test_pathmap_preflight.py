@@ -61,9 +61,9 @@ def test_load_reports_bad_files_in_one_line(tmp_path: Path) -> None:
 
 def _scene(tmp_path: Path, **changes: object) -> SceneFacts:
     out = tmp_path / "share" / "render"
-    values: dict[str, object] = dict(hip_path=str(tmp_path / "share" / "shot.hip"), houdini_version="21.0.512",
-                                     unsaved=False, untitled=False, outputs=(str(out / "a.0001.exr"),),
-                                     file_refs=())
+    values: dict[str, object] = dict(hip_path=str(tmp_path / "share" / "shot.hip"),
+                                     houdini_version="21.0.512", unsaved=False, untitled=False,
+                                     outputs=(str(out / "a.0001.exr"),), file_refs=())
     values.update(changes)
     return SceneFacts(**values)  # type: ignore[arg-type]
 

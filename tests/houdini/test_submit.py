@@ -75,7 +75,8 @@ def test_single_file_outputs_check_that_file(make_scene: Any, tmp_path: Any) -> 
 
 def test_hip_path_is_mapped_for_nodes(make_scene: Any, tmp_path: Any) -> None:
     hip = make_scene([{"path": "/out/m", "type": "ifd"}])
-    pmap = PathMap(shares=(str(tmp_path / "share"),), rules=(PathRule(str(tmp_path / "share"), "/mnt/share"),))
+    share = str(tmp_path / "share")
+    pmap = PathMap(shares=(share,), rules=(PathRule(share, "/mnt/share"),))
     spec = submit.plan("/out/m", SubmitOptions(), NODES, pmap).specs[0]
     assert spec.file == "/mnt/share/" + hip.name
 
@@ -107,5 +108,5 @@ def test_send_chains_jobs_and_stops_after_a_failed_dependency(make_scene: Any, t
 def test_refuse_raises_one_line_with_every_error(make_scene: Any, tmp_path: Any) -> None:
     make_scene([{"path": "/out/m", "type": "ifd"}], unsaved=True)
     plan = submit.plan("/out/m", SubmitOptions(), [], _pmap(tmp_path))
-    with pytest.raises(Exception, match="unsaved changes.*No enabled"):
+    with pytest.raises(Exception, match=r"unsaved changes.*No enabled"):
         submit.refuse(plan)

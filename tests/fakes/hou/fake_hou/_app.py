@@ -182,7 +182,7 @@ class ui(uiBase):
         severity_type: EnumValueBase = severityType.Message,
         default_choice: int = 0,
         close_choice: int = -1,
-        help: str | None = None,  # noqa: A002 - the stub's name
+        help: str | None = None,
         title: str | None = None,
         initial_contents: str | None = None,
     ) -> tuple[int, str]:
