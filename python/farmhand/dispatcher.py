@@ -362,10 +362,9 @@ class Dispatcher(Outcomes):
                 job.event("failed", job.error or "", now)
                 self._retire(job, now)
             elif self.farm and not self.eligible_nodes(job, include_backoff=True):
-                job.set_state(
-                    JobState.FAILED,
-                    now=now,
-                    error=job.error or "no node can render this job (all blocklisted or unsuitable)",
-                )
+                last = next((st.message for st in job.nodes.values() if st.blocked and st.message), None)
+                job.set_state(JobState.FAILED, now=now, error=job.error or (
+                    "no node can render this job: every selected node is blocklisted or lacks what the preset "
+                    "needs" + (f"; last: {last}" if last else "")))
                 job.event("failed", job.error or "", now)
                 self._retire(job, now)

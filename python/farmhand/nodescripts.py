@@ -40,7 +40,9 @@ ns=$(readlink /proc/self/ns/net 2>/dev/null | tr -dc '0-9')
 key=$(printf '%s-%s-%s' "$(hostname 2>/dev/null || echo node)" "${ns:-0}" "$addr" | tr -c 'A-Za-z0-9._-' '_')
 lock="/tmp/farmhand-node-$key.lock"
 if [ ! -e "$lock" ]; then (umask 0; : >>"$lock") 2>/dev/null; fi
-if exec 9<"$lock" 2>/dev/null && command -v flock >/dev/null 2>&1; then
+# (a failed exec would end this shell, and "exec 2>..." would silence it for good: test, then open)
+if [ -r "$lock" ] && command -v flock >/dev/null 2>&1; then
+  exec 9<"$lock"
   if ! flock -n 9; then
     echo "FARMHAND_BUSY node is rendering for another dispatcher"
     exit 75
