@@ -363,8 +363,8 @@ class Dispatcher(Outcomes):
                 self._retire(job, now)
             elif self.farm and not self.eligible_nodes(job, include_backoff=True):
                 last = next((st.message for st in job.nodes.values() if st.blocked and st.message), None)
-                job.set_state(JobState.FAILED, now=now, error=job.error or (
-                    "no node can render this job: every selected node is blocklisted or lacks what the preset "
-                    "needs" + (f"; last: {last}" if last else "")))
+                why = "no node can render this job: every selected node is blocklisted or lacks what it needs"
+                job.set_state(JobState.FAILED, now=now,
+                              error=job.error or (why + (f"; last: {last}" if last else "")))
                 job.event("failed", job.error or "", now)
                 self._retire(job, now)

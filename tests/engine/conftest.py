@@ -32,8 +32,13 @@ REPO = Path(__file__).resolve().parents[2]
 FAKE_HFS = REPO / "tests" / "fakes" / "hfs"
 
 FAST_SETTINGS: dict[str, Any] = {
-    "retry": {"stall_floor": 3.0, "stall_factor": 3.0, "licence_backoff": 1.0, "unreachable_backoff": 2.0,
-              "cancel_grace": 0.5},
+    "retry": {
+        "stall_floor": 3.0,
+        "stall_factor": 3.0,
+        "licence_backoff": 1.0,
+        "unreachable_backoff": 2.0,
+        "cancel_grace": 0.5,
+    },
     "policy": {"target_chunk_seconds": 3.0},
 }
 
@@ -48,18 +53,30 @@ class EngineFarm:
 
     def register(self, cores: Optional[dict[str, int]] = None) -> None:
         registry = Registry()
-        houdini = [{"path": str(FAKE_HFS / "hfs20.5.487"), "version": "20.5.487"},
-                   {"path": str(FAKE_HFS / "hfs21.0.512"), "version": "21.0.512"}]
+        houdini = [
+            {"path": str(FAKE_HFS / "hfs20.5.487"), "version": "20.5.487"},
+            {"path": str(FAKE_HFS / "hfs21.0.512"), "version": "21.0.512"},
+        ]
         for node in self.lab.nodes:
             registry.add(node.name)
-            registry.record_inventory(node.name, {"hostname": node.hostname, "os": "linux",
-                                                  "cpus_logical": (cores or {}).get(node.name, 2),
-                                                  "houdini": houdini})
+            registry.record_inventory(
+                node.name,
+                {
+                    "hostname": node.hostname,
+                    "os": "linux",
+                    "cpus_logical": (cores or {}).get(node.name, 2),
+                    "houdini": houdini,
+                },
+            )
 
-    def farmhand(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def farmhand(
+        self, *args: str, check: bool = True, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         result = self.lab.run_in_lab([sys.executable, "-m", "farmhand", *args], env=self.env, timeout=timeout)
         if check and result.returncode != 0:
-            raise AssertionError(f"farmhand {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}")
+            raise AssertionError(
+                f"farmhand {' '.join(args)} exited {result.returncode}:\n{result.stderr[-3000:]}"
+            )
         return result
 
     def submit(self, *args: str) -> str:
@@ -135,11 +152,17 @@ def assert_complete(farm: EngineFarm, snap: JobSnapshot) -> None:
 
 
 @pytest.fixture
-def engine_farm(make_lab: Callable[..., LocalFarm], farmhand_home: Path) -> Iterator[Callable[..., EngineFarm]]:
+def engine_farm(
+    make_lab: Callable[..., LocalFarm], farmhand_home: Path
+) -> Iterator[Callable[..., EngineFarm]]:
     farms: list[EngineFarm] = []
 
-    def make(n: int = 3, settings: Optional[dict[str, Any]] = None, cores: Optional[dict[str, int]] = None,
-             **lab_kwargs: Any) -> EngineFarm:
+    def make(
+        n: int = 3,
+        settings: Optional[dict[str, Any]] = None,
+        cores: Optional[dict[str, int]] = None,
+        **lab_kwargs: Any,
+    ) -> EngineFarm:
         lab = make_lab(n=n, **lab_kwargs)
         lab.trust()
         ssh = Path(os.path.expanduser("~/.ssh/config"))

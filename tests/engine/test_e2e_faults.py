@@ -23,13 +23,30 @@ Make = Callable[..., EngineFarm]
 
 
 def demo_args(farm: EngineFarm, frames: str, *extra: str, spf: float = 0.2, out: str = "out") -> list[str]:
-    return ["--preset", "demo", "--frames", frames, "--output", str(farm.share / out / "img.$F4.png"),
-            "--param", f"seconds_per_frame={spf}", *extra]
+    return [
+        "--preset",
+        "demo",
+        "--frames",
+        frames,
+        "--output",
+        str(farm.share / out / "img.$F4.png"),
+        "--param",
+        f"seconds_per_frame={spf}",
+        *extra,
+    ]
 
 
 def fail_args(farm: EngineFarm, frame: int, mode: str, host: str = "render01") -> list[str]:
-    return ["--param", f"fail_at={frame}", "--param", f"fail_mode={mode}", "--param", f"fail_hosts={host}",
-            "--param", f"fail_once_file={farm.share / ('once-' + mode)}"]
+    return [
+        "--param",
+        f"fail_at={frame}",
+        "--param",
+        f"fail_mode={mode}",
+        "--param",
+        f"fail_hosts={host}",
+        "--param",
+        f"fail_once_file={farm.share / ('once-' + mode)}",
+    ]
 
 
 def saved_counts(farm: EngineFarm, job_id: str) -> Counter[str]:
@@ -69,15 +86,21 @@ def test_hostile_paths_render_exactly_and_execute_nothing(engine_farm: Make) -> 
     assert_complete(farm, snap)
     for f in range(1, 7):
         assert (weird / "out ;`touch PWNED3`" / f"f {f:04d} 'x'.png").stat().st_size > 0
-    leftovers = [p for p in (Path.cwd(), farm.share, weird, Path("/")) for n in ("PWNED", "PWNED2", "PWNED3")
-                 if (p / n).exists()]
+    leftovers = [
+        p
+        for p in (Path.cwd(), farm.share, weird, Path("/"))
+        for n in ("PWNED", "PWNED2", "PWNED3")
+        if (p / n).exists()
+    ]
     assert leftovers == []
 
 
 def test_cancel_mid_chunk_kills_the_remote_tree_within_two_seconds(engine_farm: Make) -> None:
     farm = engine_farm(n=2)
     job = farm.submit(*demo_args(farm, "1-40", spf=1.0), "--chunk", "10")
-    farm.wait_for(lambda: any(r.current_frame is not None for r in farm.client.job(job).nodes), what="rendering")
+    farm.wait_for(
+        lambda: any(r.current_frame is not None for r in farm.client.job(job).nodes), what="rendering"
+    )
     assert farm.render_processes()
     farm.farmhand("cancel", job)
     started = time.monotonic()
@@ -110,8 +133,10 @@ def test_dispatcher_sigkill_and_restart_loses_nothing(engine_farm: Make) -> None
 def test_node_killed_mid_chunk(engine_farm: Make) -> None:
     farm = engine_farm(n=3)
     job = farm.submit(*demo_args(farm, "1-36", spf=0.4))
-    farm.wait_for(lambda: any(r.node == "render02" and r.current_frame is not None
-                              for r in farm.client.job(job).nodes), what="render02 rendering")
+    farm.wait_for(
+        lambda: any(r.node == "render02" and r.current_frame is not None for r in farm.client.job(job).nodes),
+        what="render02 rendering",
+    )
     farm.lab.kill_node("render02")
     snap = farm.wait(job, timeout=120)
     assert_complete(farm, snap)
@@ -121,8 +146,10 @@ def test_node_killed_mid_chunk(engine_farm: Make) -> None:
 def test_node_traffic_dropped(engine_farm: Make) -> None:
     farm = engine_farm(n=3)
     job = farm.submit(*demo_args(farm, "1-40", spf=0.4))
-    farm.wait_for(lambda: any(r.node == "render03" and r.current_frame is not None
-                              for r in farm.client.job(job).nodes), what="render03 rendering")
+    farm.wait_for(
+        lambda: any(r.node == "render03" and r.current_frame is not None for r in farm.client.job(job).nodes),
+        what="render03 rendering",
+    )
     farm.lab.drop("render03")
     try:
         snap = farm.wait(job, timeout=120)
@@ -142,8 +169,9 @@ def test_sshd_restarted_mid_job(engine_farm: Make) -> None:
     assert_complete(farm, snap)
 
 
-@pytest.mark.parametrize(("mode", "kind"), [("segfault", "crash"), ("oom", "oom"), ("licence", "licence"),
-                                            ("hang", "stalled")])
+@pytest.mark.parametrize(
+    ("mode", "kind"), [("segfault", "crash"), ("oom", "oom"), ("licence", "licence"), ("hang", "stalled")]
+)
 def test_renderer_failure_is_classified_and_redone(engine_farm: Make, mode: str, kind: str) -> None:
     farm = engine_farm(n=2)
     job = farm.submit(*demo_args(farm, "1-12", spf=0.2), "--chunk", "4", *fail_args(farm, 2, mode))
@@ -162,11 +190,21 @@ def test_output_disk_full_loses_no_frame(engine_farm: Make, tmp_path: Path) -> N
     # Mounted before the lab starts: each node's mount namespace is a copy taken when its sshd starts.
     disk = tmp_path / "tiny"
     disk.mkdir()
-    assert os.system(f"mount -t tmpfs -o size=64k,mode=1777 tmpfs '{disk}'") == 0  # noqa: S605
+    assert os.system(f"mount -t tmpfs -o size=64k,mode=1777 tmpfs '{disk}'") == 0
     try:
         farm = engine_farm(n=2)
-        job = farm.submit("--preset", "demo", "--frames", "1-20", "--output", str(disk / "img.$F4.png"),
-                          "--param", "seconds_per_frame=0.05", "--param", "size=96x54")
+        job = farm.submit(
+            "--preset",
+            "demo",
+            "--frames",
+            "1-20",
+            "--output",
+            str(disk / "img.$F4.png"),
+            "--param",
+            "seconds_per_frame=0.05",
+            "--param",
+            "size=96x54",
+        )
         snap = farm.wait(job, timeout=120)
         assert snap.state is JobState.FAILED, farm.describe(job)
         assert any("disk_full" in e.message for e in snap.events), farm.describe(job)
@@ -174,11 +212,11 @@ def test_output_disk_full_loses_no_frame(engine_farm: Make, tmp_path: Path) -> N
         assert 0 < len(done) < 20, farm.describe(job)
         for row in done:  # what is marked done is really there
             assert Path(row.output or "").stat().st_size > 0
-        assert os.system(f"mount -o remount,size=8m '{disk}'") == 0  # noqa: S605
+        assert os.system(f"mount -o remount,size=8m '{disk}'") == 0
         farm.farmhand("retry", job)
         snap = farm.wait(job, timeout=120)
         assert_complete(farm, snap)
     finally:
         for farm_ in ():
             del farm_
-        os.system(f"umount -l '{disk}'")  # noqa: S605
+        os.system(f"umount -l '{disk}'")

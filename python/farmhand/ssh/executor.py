@@ -28,6 +28,8 @@ from farmhand.ssh.target import Target, load_config, parse_jump, resolve
 
 log = logging.getLogger(__name__)
 Resolver = Callable[[str], Target]
+_caps: dict[tuple[str, int], threading.BoundedSemaphore] = {}
+_caps_lock = threading.Lock()
 
 
 class _Conn:
@@ -71,7 +73,6 @@ class SSHExecutor:
         self._agent = paramiko.Agent() if use_agent and os.environ.get("SSH_AUTH_SOCK") else None
         self._conns: dict[str, _Conn] = {}
         self._host_locks: dict[str, threading.Lock] = {}
-        self._caps: dict[tuple[str, int], threading.BoundedSemaphore] = {}
         self._lock = threading.Lock()
 
     @staticmethod
@@ -106,12 +107,14 @@ class SSHExecutor:
             return conn
 
     def _cap(self, target: Target) -> threading.BoundedSemaphore:
-        with self._lock:
-            return self._caps.setdefault(target.destination, threading.BoundedSemaphore(self.handshake_cap))
+        # Process-wide: several executors (dispatcher, UI, probe) must not together burst one sshd.
+        with _caps_lock:
+            return _caps.setdefault(target.destination, threading.BoundedSemaphore(self.handshake_cap))
 
     def _open(self, target: Target, *, accept_new: Optional[bool] = None) -> paramiko.Transport:
-        sock = self._socket(target)
+        # The cap covers the TCP connect too: sshd counts a connection as a "startup" from accept().
         with self._cap(target):
+            sock = self._socket(target)
             return connect.handshake(
                 target, sock, self.host_keys, lambda: connect.load_keys(target, self._agent),
                 self.timeouts, accept_new=self.accept_new if accept_new is None else accept_new,
