@@ -9,10 +9,11 @@ The chunk wrapper does three things before running the render:
 1. **Node lock.** It opens ``/tmp/farmhand-node-<hostname>-<netns>-<address>-<port>.lock``
    (world-writable, so dispatchers of different users share it) and takes ``flock -n`` on it. The
    lock fd is inherited by the whole render tree and is released by the kernel when the last process
-   of it exits, however it dies. If another dispatcher holds it, the wrapper prints ``FARMHAND_BUSY``
-   and exits 75: the node is skipped, not failed. The name includes the network namespace and the address the client connected
-   to (from ``SSH_CONNECTION``) because lab nodes (several labs at once, same names and addresses) share
-   one ``/tmp``; on a real farm the hostname alone would do.
+   of it exits, however it dies. If another dispatcher holds it, the wrapper prints
+   ``FARMHAND_BUSY`` and exits 75: the node is skipped, not failed. The name includes the network
+   namespace and the address the client connected to (from ``SSH_CONNECTION``) because lab nodes
+   (several labs at once, same names and addresses) share one ``/tmp``; on a real farm the hostname
+   alone would do.
 2. **PGID.** It prints ``FARMHAND_PGID <n>`` (it runs as the leader of its own process group, behind the
    executor's watchdog) so the dispatcher can kill the tree over a second channel and, after a restart,
    check the recorded group before reusing the node.
