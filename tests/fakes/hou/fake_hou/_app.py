@@ -277,7 +277,7 @@ def fileReferences(
     for path, n in _nodes.NODES.items():
         if path == "/":
             continue
-        for name in n.file_parm_names():
+        for name in n._file_parm_names():
             parm = n.parm(name)
             if parm is not None and isinstance(parm._raw(), str) and parm._raw():
                 refs.append((parm, parm.unexpandedString()))

@@ -241,13 +241,6 @@ class OpNode(Node, OpNodeBase):
             found.append(cast("Self | None", scene_node(resolve_path(self.path(), path))))
         return tuple(found)
 
-    def isBypassed(self) -> bool:
-        return bool(self._spec.get("bypassed", False))
-
-    def bypass(self, on: bool) -> None:
-        self._spec["bypassed"] = on
-        SESSION.unsaved = True
-
     # parameters -----------------------------------------------------------------------------------
     def parm(self, parm_path: str) -> Optional[Parm]:
         guard()
@@ -272,7 +265,7 @@ class OpNode(Node, OpNodeBase):
             raise OperationFailed(f"Invalid parameter name: {parm_path}")
         return parm.eval()
 
-    def file_parm_names(self) -> list[str]:
+    def _file_parm_names(self) -> list[str]:
         declared = self._spec.get("file_parms")
         if declared is not None:
             return [str(n) for n in declared]
@@ -288,7 +281,18 @@ class OpNode(Node, OpNodeBase):
         return tuple(self._warnings)
 
 
-class SopNode(OpNode, SopNodeBase):
+class _Bypassable(OpNode):
+    """Bypass flags exist on ROPs and SOPs (not on every OpNode)."""
+
+    def isBypassed(self) -> bool:
+        return bool(self._spec.get("bypassed", False))
+
+    def bypass(self, on: bool) -> None:
+        self._spec["bypassed"] = on
+        SESSION.unsaved = True
+
+
+class SopNode(_Bypassable, SopNodeBase):
     pass
 
 
@@ -296,7 +300,7 @@ class SopNode(OpNode, SopNodeBase):
 RenderFn = Callable[..., None]
 
 
-class RopNode(OpNode, RopNodeBase):
+class RopNode(_Bypassable, RopNodeBase):
     _render_impl: RenderFn | None = None
 
     def __init__(self, spec: dict[str, Any]) -> None:

@@ -67,6 +67,11 @@ class EnumValue(EnumValueBase):
         return f"<hou.{self._name}>"
 
 
+# Tracebacks name the real module ("hou.OperationFailed: ..."), which renderer presets match on.
+for _cls in (Error, OperationFailed, LoadWarning, NotAvailable):
+    _cls.__module__ = "hou"
+
+
 class renderMethod(renderMethodBase):
     FrameByFrame: EnumValue = EnumValue("renderMethod.FrameByFrame")
     RopByRop: EnumValue = EnumValue("renderMethod.RopByRop")

@@ -129,7 +129,30 @@ if TYPE_CHECKING:
         m46 = fake_parm.path
         m47 = rop.type
         m47 = fake_rop.type
-        del m38, m39, m40, m41, m42, m43, m44, m45, m46, m47
+        m48 = rop.isLocked
+        m48 = fake_rop.isLocked
+        m49 = rop.removeAllRenderEventCallbacks
+        m49 = fake_rop.removeAllRenderEventCallbacks
+        m50 = parm.isDisabled
+        m50 = fake_parm.isDisabled
+        m51 = hou.hipFile.basename
+        m51 = fake_hou.hipFile.basename
+        m52 = kind.description
+        m52 = fake_kind.description
+        m53 = hou.hipFile.name
+        m53 = fake_hou.hipFile.name
+        m54 = rop.name
+        m54 = fake_rop.name
+        m55 = rop.path
+        m55 = fake_rop.path
+        m56 = parm.node
+        m56 = fake_parm.node
+        m57 = parm.name
+        m57 = fake_parm.name
+        m58 = kind.name
+        m58 = fake_kind.name
+        del m38, m39, m40, m41, m42, m43, m44, m45, m46, m47, m48, m49, m50, m51, m52, m53, m54, m55, m56
+        del m57, m58
         m26 = hou.hipFile.load
         m26 = fake_hou.hipFile.load
         m27 = hou.hipFile.save

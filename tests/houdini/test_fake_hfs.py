@@ -1,0 +1,126 @@
+"""The fake Houdini install behaves like the documented real one (so engine tests exercise real formats)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import fake_hou
+import pytest
+
+from .conftest import FAKE_HFS
+
+SETUP_AND_RUN = ('cd "$1" && . ./houdini_setup_bash && shift && cd "$0" && '
+                 'exec hython "$HFS/bin/hrender.py" "$@"')
+
+
+def hrender(cwd: Path, *args: str, hfs: Path = FAKE_HFS) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["bash", "-c", SETUP_AND_RUN, str(cwd), str(hfs), *args], capture_output=True,
+                          text=True, timeout=60)
+
+
+@pytest.fixture
+def shot(tmp_path: Path) -> Path:
+    return fake_hou.write_scene(tmp_path / "my shot.hip", [
+        {"path": "/out/cache", "type": "geometry",
+         "parms": {"trange": 1, "f1": 1, "f2": 3, "alfprogress": 1}},
+        {"path": "/out/mantra1", "type": "ifd", "inputs": ["/out/cache"],
+         "parms": {"vm_alfprogress": 1, "vm_picture": "$HIP/render/$OS.$F4.exr"},
+         "failures": [{"kind": "licence", "frames": [7]}, {"kind": "missing_file", "frames": [8],
+                                                           "path": "$HIP/tex/gone.rat"}]},
+        {"path": "/out/karma1", "type": "karma"},
+    ])
+
+
+def test_setup_prints_the_banner_and_exports_hfs(tmp_path: Path) -> None:
+    done = subprocess.run(["bash", "-c", 'cd "$0" && . ./houdini_setup_bash && echo "HFS=$HFS" && '
+                           'command -v hython && '
+                           'hython -c "import hou; print(hou.applicationVersionString())"',
+                           str(FAKE_HFS)], capture_output=True, text=True, timeout=30)
+    lines = done.stdout.splitlines()
+    assert lines[0] == "The Houdini 21.0.512 environment has been initialized."
+    assert lines[1] == f"HFS={FAKE_HFS}"
+    assert lines[2] == f"{FAKE_HFS}/bin/hython"
+    assert lines[3] == "21.0.512"
+    quiet = subprocess.run(["bash", "-c", 'cd "$0" && . ./houdini_setup_bash -q && echo ok', str(FAKE_HFS)],
+                           capture_output=True, text=True, timeout=30)
+    assert quiet.stdout == "ok\n"
+    elsewhere = subprocess.run(["bash", "-c", 'cd "$0" && . "$1/houdini_setup_bash"', str(tmp_path),
+                                str(FAKE_HFS)], capture_output=True, text=True, timeout=30)
+    assert elsewhere.returncode != 0 and "cd to the Houdini installation directory" in elsewhere.stdout
+
+
+def test_second_install_reports_its_own_build() -> None:
+    other = FAKE_HFS.parent / "hfs20.5.487"
+    code = "import hou; print(hou.applicationVersion())"
+    done = subprocess.run([str(other / "bin" / "hython"), "-c", code],
+                          capture_output=True, text=True, timeout=30)
+    assert done.stdout.strip() == "(20, 5, 487)"
+
+
+def test_range_render_writes_frames_with_progress_and_inputs_first(shot: Path) -> None:
+    done = hrender(shot.parent, "-e", "-f", "1", "2", "-i", "1", "-v", "-d", "mantra1", str(shot))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    starts = [line.split("  ", 1)[1] for line in lines if line[:2].isdigit() and " frame " in line]
+    assert starts == ["cache frame 1", "cache frame 2", "cache frame 3", "mantra1 frame 1", "mantra1 frame 2"]
+    assert lines.count("ALF_PROGRESS 100%") == 1 + 2  # the cache's range end, each Mantra frame's end
+    written = sorted(p.name for p in (shot.parent / "render").iterdir())
+    assert written == ["mantra1.0001.exr", "mantra1.0002.exr"]
+    assert all(p.stat().st_size > 0 for p in (shot.parent / "render").iterdir())
+
+
+def test_licence_failure_exits_zero_without_output(shot: Path) -> None:
+    """The documented trap: the ROP failed, hrender still exits 0."""
+    done = hrender(shot.parent, "-e", "-f", "7", "7", "-v", "-d", "/out/mantra1", str(shot))
+    assert done.returncode == 0
+    assert "No licenses could be found to run this application." in done.stderr
+    assert not (shot.parent / "render" / "mantra1.0007.exr").exists()
+
+
+def test_missing_file_raises_and_exits_one(shot: Path) -> None:
+    done = hrender(shot.parent, "-e", "-f", "8", "8", "-d", "mantra1", str(shot))
+    assert done.returncode == 1
+    assert "hou.OperationFailed: The attempted operation failed." in done.stderr
+    assert f"Unable to open file: {shot.parent}/tex/gone.rat" in done.stderr
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("-e", "-f", "1", "2", "-x", "-d", "mantra1"), "Error: Unknown argument(s): -x"),
+    (("-f", "1", "2", "-d", "mantra1"), "Error: Cannot specify frame range without -e."),
+    (("-e", "-f", "5", "1", "-d", "mantra1"), "Error: Start frame cannot be greater than end frame."),
+    (("-e", "-f", "1", "2"), "Error: Must specify one of -c or -d."),
+])
+def test_bad_arguments_print_usage_and_exit_one(shot: Path, args: tuple[str, ...], message: str) -> None:
+    done = hrender(shot.parent, *args, str(shot))
+    assert done.returncode == 1
+    assert message in done.stderr and "Usage:" in done.stderr
+
+
+def test_missing_hip_and_no_arguments(shot: Path) -> None:
+    gone = hrender(shot.parent, "-e", "-f", "1", "1", "-d", "mantra1", str(shot.parent / "gone.hip"))
+    assert gone.returncode == 1 and f"Cannot find file {shot.parent}/gone.hip." in gone.stderr
+    bare = hrender(shot.parent)
+    assert bare.returncode == 1 and "Usage:" in bare.stderr
+
+
+def test_o_only_sets_mantra_vm_picture(shot: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o" / "x.$F4.exr"
+    ok = hrender(shot.parent, "-e", "-f", "1", "1", "-o", str(out), "-d", "mantra1", str(shot))
+    assert ok.returncode == 0 and (tmp_path / "o" / "x.0001.exr").exists()
+    karma = hrender(shot.parent, "-e", "-f", "1", "1", "-o", str(out), "-d", "karma1", str(shot))
+    assert karma.returncode == 1 and "AttributeError" in karma.stderr
+
+
+def test_missing_rop_is_a_traceback(shot: Path) -> None:
+    done = hrender(shot.parent, "-e", "-f", "1", "1", "-d", "nope", str(shot))
+    assert done.returncode == 1 and "AttributeError: 'NoneType' object has no attribute" in done.stderr
+
+
+def test_times_fails_only_the_first_attempts_across_processes(tmp_path: Path) -> None:
+    hip = fake_hou.write_scene(tmp_path / "retry.hip", [
+        {"path": "/out/m", "type": "ifd", "failures": [{"kind": "licence", "frames": [1], "times": 1}]}])
+    first = hrender(tmp_path, "-e", "-f", "1", "1", "-d", "m", str(hip))
+    second = hrender(tmp_path, "-e", "-f", "1", "1", "-d", "m", str(hip))
+    assert "No licenses" in first.stderr and "No licenses" not in second.stderr
+    assert (tmp_path / "render" / "retry.m.0001.exr").exists()
