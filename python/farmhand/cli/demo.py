@@ -145,7 +145,7 @@ def _start_dispatcher(lab: Any, work: Path) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
     )
-    log_file = open(work / "dispatcher.log", "ab")  # noqa: SIM115 - handed to the child
+    log_file = open(work / "dispatcher.log", "ab")
     proc: subprocess.Popen[bytes] = lab.popen_in_lab(
         [dispatcher_process.python_for_dispatcher(), "-m", "farmhand", "dispatcher"],
         env=env,
