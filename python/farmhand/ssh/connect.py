@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import select
 import socket
 from dataclasses import dataclass
@@ -185,6 +186,19 @@ def _authenticate(
     )
 
 
+_key_cache: dict[tuple[str, int], paramiko.PKey] = {}
+
+
+def _read_key(path: str) -> paramiko.PKey:
+    """A private key file, parsed once per version of the file (parsing costs a few ms per connect)."""
+    stamp = (path, os.stat(path).st_mtime_ns)
+    key = _key_cache.get(stamp)
+    if key is None:
+        key = paramiko.PKey.from_path(path)
+        _key_cache[stamp] = key
+    return key
+
+
 def load_keys(target: Target, agent: Optional[paramiko.Agent]) -> list[paramiko.PKey]:
     """Keys to offer: the explicit identity alone, else the agent's keys then the configured files."""
     keys: list[paramiko.PKey] = []
@@ -192,7 +206,7 @@ def load_keys(target: Target, agent: Optional[paramiko.Agent]) -> list[paramiko.
         keys.extend(agent.get_keys())
     for path in target.identity_files:
         try:
-            keys.append(paramiko.PKey.from_path(path))
+            keys.append(_read_key(path))
         except FileNotFoundError as exc:
             if target.explicit_identity:
                 raise AuthFailed(target.name, f"identity file {path} does not exist") from exc

@@ -53,6 +53,14 @@ def info_for(target: Target, key: paramiko.PKey) -> HostKeyInfo:
     return HostKeyInfo(target.name, target.host_key_name, key.get_name(), fingerprint(key), key.get_base64())
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (-1, -1)
+    return (st.st_mtime_ns, st.st_size)
+
+
 def openssh_files() -> list[Path]:
     return [Path(os.path.expanduser("~/.ssh/known_hosts")), Path("/etc/ssh/ssh_known_hosts")]
 
@@ -63,16 +71,25 @@ class HostKeyStore:
     def __init__(self, own: Optional[Path] = None, openssh: Optional[Sequence[Path]] = None) -> None:
         self.own = own or paths.known_hosts()
         self.openssh = list(openssh) if openssh is not None else openssh_files()
+        self._cache: Optional[tuple[tuple[tuple[int, int], ...], paramiko.HostKeys]] = None
+        self._cache_lock = threading.Lock()
 
     def _load(self) -> paramiko.HostKeys:
-        # Re-read on every handshake: another process (`farmhand nodes trust`) may have added a key.
+        # Re-read whenever a file changed: another process (`farmhand nodes trust`) may have added a key.
+        files = [*self.openssh, self.own]
+        stamp = tuple(_stamp(p) for p in files)
+        with self._cache_lock:
+            if self._cache is not None and self._cache[0] == stamp:
+                return self._cache[1]
         keys = paramiko.HostKeys()
-        for path in [*self.openssh, self.own]:
+        for path in files:
             if path.is_file():
                 try:
                     keys.load(str(path))
                 except (OSError, paramiko.SSHException, ValueError) as exc:
                     log.warning("ignoring unreadable known_hosts file %s: %s", path, exc)
+        with self._cache_lock:
+            self._cache = (stamp, keys)
         return keys
 
     def known_types(self, target: Target) -> list[str]:

@@ -1,0 +1,166 @@
+"""SSH-layer benchmarks against a lab sshd (root). Prints ratios measured in this one run.
+
+S6  connect + auth: farmhand vs raw paramiko + TCP_NODELAY (goal <= 1.2x) and paramiko's default socket.
+S7  warm command latency (`true` on an open connection): farmhand vs raw paramiko + TCP_NODELAY
+    (goal <= 1.2x), p50/p99, and the default-socket figure that shows the Nagle stall.
+S8  cold (new connection per command) / warm ratio (goal >= 10x: reuse is in effect).
+S10 burst of 60 connections to ONE node from 60 executors: failures with the per-host handshake cap
+    vs 60 naive concurrent paramiko connects (sshd MaxStartups 10:30:100).
+
+    .venv/bin/python bench/bench_ssh.py [-n 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from typing import Callable
+
+import paramiko
+
+from farmhand.lab import LocalFarm
+from farmhand.ssh import SSHExecutor
+
+
+def raw_connect(addr: str, key: paramiko.PKey, user: str, nodelay: bool) -> paramiko.Transport:
+    sock = socket.create_connection((addr, 22), timeout=5)
+    if nodelay:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    t = paramiko.Transport(sock)
+    t.start_client(timeout=10)
+    t.auth_publickey(user, key)
+    return t
+
+
+def raw_true(t: paramiko.Transport) -> None:
+    chan = t.open_session()
+    chan.exec_command("true")
+    while chan.recv(65536):
+        pass
+    chan.recv_exit_status()
+    chan.close()
+
+
+def timed(fn: Callable[[], object], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def ms(xs: list[float], q: float = 0.5) -> float:
+    xs = sorted(xs)
+    return 1000 * xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-n", type=int, default=200)
+    args = ap.parse_args()
+    os.environ["FARMHAND_HOME"] = tempfile.mkdtemp(prefix="fh-bench-")
+    with LocalFarm(n=1) as farm, farm.inside():
+        farm.trust()
+        node = farm.nodes[0]
+        key = paramiko.PKey.from_path(str(farm.identity_file))
+        ident = str(farm.identity_file)
+
+        def ours_connect() -> None:
+            with SSHExecutor(identity=ident, user=farm.user) as ex:
+                ex.connection(node.address)
+
+        n_conn = max(20, args.n // 5)
+        lib_c: list[float] = []
+        raw_c: list[float] = []
+        dflt_c: list[float] = []
+        for _ in range(n_conn):  # interleaved, so load from other processes hits all three alike
+            lib_c += timed(ours_connect, 1)
+            raw_c += timed(lambda: raw_connect(node.address, key, farm.user, True).close(), 1)
+            dflt_c += timed(lambda: raw_connect(node.address, key, farm.user, False).close(), 1)
+        print(f"S6 connect+auth p50: farmhand {ms(lib_c):.1f} ms, raw paramiko+NODELAY {ms(raw_c):.1f} ms "
+              f"-> ratio {ms(lib_c) / ms(raw_c):.2f}x (goal <= 1.2x); paramiko default socket {ms(dflt_c):.1f} ms")
+
+        ex = SSHExecutor(identity=ident, user=farm.user)
+        ex.run(node.address, ["true"])
+        raw = raw_connect(node.address, key, farm.user, True)
+        dflt = raw_connect(node.address, key, farm.user, False)
+        raw_true(raw)
+        lib_w = timed(lambda: ex.run(node.address, ["true"]), args.n)
+        raw_w = timed(lambda: raw_true(raw), args.n)
+        dflt_w = timed(lambda: raw_true(dflt), max(20, args.n // 10))
+        print(f"S7 warm `true`: farmhand p50 {ms(lib_w):.2f} ms p99 {ms(lib_w, .99):.2f} ms; raw+NODELAY p50 "
+              f"{ms(raw_w):.2f} ms p99 {ms(raw_w, .99):.2f} ms -> ratio {ms(lib_w) / ms(raw_w):.2f}x "
+              f"(goal <= 1.2x); default socket p50 {ms(dflt_w):.1f} ms")
+        over40 = sum(1 for x in lib_w if x > 0.040)
+        print(f"   farmhand warm samples over 40 ms: {over40}/{len(lib_w)} (no Nagle mode)")
+
+        def cold() -> None:
+            with SSHExecutor(identity=ident, user=farm.user) as e:
+                e.run(node.address, ["true"])
+
+        cold_t = timed(cold, n_conn)
+        print(f"S8 cold/warm: {ms(cold_t):.1f} ms / {ms(lib_w):.2f} ms = {ms(cold_t) / ms(lib_w):.0f}x "
+              "(goal >= 10x)")
+        big = "head -c 50000000 /dev/zero | tr '\\0' a; head -c 50000000 /dev/zero | tr '\\0' b >&2"
+        t0 = time.monotonic()
+        res = ex.run(node.address, ["sh", "-c", big], timeout=120)
+        lib_s = time.monotonic() - t0
+        assert len(res.stdout) + len(res.stderr) == 100_000_000
+        t0 = time.monotonic()
+        cli = subprocess.run(farm.lab_argv(["ssh", "-q", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o",
+                               "UserKnownHostsFile=/dev/null", "-i", ident, f"{farm.user}@{node.address}",
+                               big]), capture_output=True, check=True)
+        cli_s = time.monotonic() - t0
+        print(f"S11 50 MB stdout + 50 MB stderr: farmhand {100 / lib_s:.0f} MB/s, ssh CLI (incl. connect) "
+              f"{100 / cli_s:.0f} MB/s -> {cli_s / lib_s:.2f}x of CLI throughput (goal >= 0.5x)")
+        del cli
+        raw.close()
+        dflt.close()
+
+        proc = ex.start(node.address, ["sleep", "60"], on_line=lambda s, x: None, watchdog=False)
+        time.sleep(0.3)
+        farm.drop(node.name)
+        t0 = time.monotonic()
+        proc.wait(30)
+        detect = time.monotonic() - t0
+        configured = ex.timeouts.dead_peer + ex.timeouts.keepalive
+        print(f"S12 silent drop detected after {detect:.1f}s (TCP_USER_TIMEOUT {ex.timeouts.dead_peer:g}s + "
+              f"keepalive {ex.timeouts.keepalive:g}s = {configured:g}s configured -> {detect / configured:.2f}x, "
+              "goal <= 1.3x)")
+        farm.undrop(node.name)
+        ex.close()
+
+        def burst(fn: Callable[[], object], n: int = 60) -> tuple[int, float]:
+            failures = []
+            barrier = threading.Barrier(n)
+
+            def one() -> None:
+                barrier.wait()
+                try:
+                    fn()
+                except Exception as exc:
+                    failures.append(exc)
+
+            t0 = time.monotonic()
+            threads = [threading.Thread(target=one) for _ in range(n)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            return len(failures), time.monotonic() - t0
+
+        naive_fail, naive_wall = burst(lambda: raw_connect(node.address, key, farm.user, True).close())
+        time.sleep(1)
+        capped_fail, capped_wall = burst(ours_connect)
+        print(f"S10 60 simultaneous connects to one sshd: naive paramiko {naive_fail}/60 failed "
+              f"({naive_wall:.2f}s); farmhand (cap 8/host) {capped_fail}/60 failed ({capped_wall:.2f}s)")
+
+
+if __name__ == "__main__":
+    main()
