@@ -1,0 +1,154 @@
+"""scripts/install_farmhand.py against fake preference trees; the pip step is recorded, never run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _load() -> ModuleType:
+    path = ROOT / "scripts" / "install_farmhand.py"
+    spec = importlib.util.spec_from_file_location("install_farmhand", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["install_farmhand"] = module  # dataclasses look their module up while the file runs
+    spec.loader.exec_module(module)
+    return module
+
+
+inst = _load()
+
+
+class Pip:
+    """Records pip's arguments and fills --target with a stand-in package, like a successful install."""
+
+    def __init__(self, code: int = 0) -> None:
+        self.calls: list[list[str]] = []
+        self.code = code
+
+    def __call__(self, argv: list[str]) -> int:
+        self.calls.append(argv)
+        target = Path(argv[argv.index("--target") + 1])
+        (target / "paramiko").mkdir(parents=True, exist_ok=True)
+        (target / "paramiko" / "__init__.py").write_text("")
+        return self.code
+
+
+def _run(tmp_path: Path, *args: str, pip: Pip, system: str = "linux") -> int:
+    code: int = inst.main(["--home", str(tmp_path / "home"), "--root", str(tmp_path / "checkout"),
+                           "--os", system, *args], pip=pip)
+    return code
+
+
+@pytest.fixture
+def trees(tmp_path: Path) -> Path:
+    (tmp_path / "checkout").mkdir()
+    home = tmp_path / "home"
+    for name in ("houdini21.0", "houdini20.0", "houdini19.0", "houdini20.5"):
+        (home / name).mkdir(parents=True)
+    (home / "houdini21.0.txt").write_text("not a folder")
+    return home
+
+
+def test_installs_package_and_deps_per_houdini_python(tmp_path: Path, trees: Path) -> None:
+    pip = Pip()
+    assert _run(tmp_path, pip=pip) == 0
+    checkout = (tmp_path / "checkout").resolve()
+    versions = [call[call.index("--python-version") + 1] for call in pip.calls]
+    assert versions == ["3.10", "3.11"]  # 20.0 → 3.10; 20.5 and 21.0 share 3.11 (installed once)
+    first = pip.calls[0]
+    assert "--only-binary=:all:" in first and "paramiko>=3.4" in first
+    assert first[first.index("--platform") + 1].startswith("manylinux")
+    for name, python in (("houdini21.0", "3.11"), ("houdini20.0", "3.10"), ("houdini20.5", "3.11")):
+        package = json.loads((trees / name / "packages" / "farmhand.json").read_text())
+        env = {k: v for item in package["env"] for k, v in item.items()}
+        assert env["FARMHAND"] == checkout.as_posix()
+        assert env["FARMHAND_DEPS"] == (checkout / "deps" / f"python{python}-linux").as_posix()
+        assert package["hpath"] == "$FARMHAND"
+        assert (checkout / "deps" / f"python{python}-linux" / "paramiko" / "__init__.py").exists()
+    assert not (trees / "houdini19.0" / "packages").exists()  # 19.0 is not supported
+
+
+def test_second_run_changes_nothing(tmp_path: Path, trees: Path, capsys: Any) -> None:
+    _run(tmp_path, pip=Pip())
+    package = trees / "houdini21.0" / "packages" / "farmhand.json"
+    before = package.stat().st_mtime_ns
+    again = Pip()
+    assert _run(tmp_path, pip=again) == 0
+    assert again.calls == []
+    assert package.stat().st_mtime_ns == before
+    assert "unchanged" in capsys.readouterr().out
+
+
+def test_dry_run_writes_nothing(tmp_path: Path, trees: Path, capsys: Any) -> None:
+    pip = Pip()
+    assert _run(tmp_path, "--dry-run", pip=pip) == 0
+    assert pip.calls == []
+    assert not (trees / "houdini21.0" / "packages").exists()
+    assert not (tmp_path / "checkout" / "deps").exists()
+    out = capsys.readouterr().out
+    assert "would write" in out and "--python-version 3.11" in out
+
+
+def test_failed_pip_leaves_no_half_folder_and_no_package(tmp_path: Path, trees: Path) -> None:
+    assert _run(tmp_path, "--houdini", "21.0", pip=Pip(code=1)) == 1
+    assert not (trees / "houdini21.0" / "packages" / "farmhand.json").exists()
+    assert list((tmp_path / "checkout" / "deps").iterdir()) == []
+
+
+def test_uninstall_removes_only_farmhand_files(tmp_path: Path, trees: Path) -> None:
+    _run(tmp_path, pip=Pip())
+    other = trees / "houdini20.5" / "packages" / "other.json"
+    other.write_text("{}")
+    foreign = trees / "houdini20.0" / "packages" / "farmhand.json"
+    foreign.write_text(json.dumps({"env": [{"SOMEONE": "else"}]}))
+    assert _run(tmp_path, "--uninstall", pip=Pip()) == 0
+    assert not (trees / "houdini21.0" / "packages" / "farmhand.json").exists()
+    assert other.exists() and foreign.exists()
+    assert not (tmp_path / "checkout" / "deps").exists()
+
+
+@pytest.mark.parametrize(("system", "relative", "platform_tag"), [
+    ("macos", "Library/Preferences/houdini/21.0", "macosx"),
+    ("windows", "Documents/houdini21.0", "win_amd64"),
+])
+def test_macos_and_windows_preference_folders(tmp_path: Path, system: str, relative: str,
+                                              platform_tag: str) -> None:
+    (tmp_path / "checkout").mkdir()
+    (tmp_path / "home" / relative).mkdir(parents=True)
+    pip = Pip()
+    assert _run(tmp_path, pip=pip, system=system) == 0
+    assert (tmp_path / "home" / relative / "packages" / "farmhand.json").exists()
+    assert pip.calls[0][pip.calls[0].index("--platform") + 1].startswith(platform_tag)
+
+
+def test_houdini_user_pref_dir_is_honoured(tmp_path: Path) -> None:
+    env = {"HOUDINI_USER_PREF_DIR": str(tmp_path / "prefs" / "h__HVER__")}
+    (tmp_path / "prefs" / "h21.0").mkdir(parents=True)
+    (tmp_path / "prefs" / "h20.5").mkdir(parents=True)
+    found = inst.pref_dirs(tmp_path / "home", "linux", env)
+    assert [(t.pref_dir.name, t.houdini) for t in found] == [("h20.5", "20.5"), ("h21.0", "21.0")]
+    single = inst.pref_dirs(tmp_path, "linux", {"HOUDINI_USER_PREF_DIR": str(tmp_path / "houdini21.0")})
+    assert [t.houdini for t in single] == ["21.0"]
+
+
+def test_no_houdini_found_says_what_to_do(tmp_path: Path, capsys: Any) -> None:
+    (tmp_path / "checkout").mkdir()
+    (tmp_path / "home").mkdir()
+    assert _run(tmp_path, pip=Pip()) == 1
+    assert "No Houdini preference folder found" in capsys.readouterr().out
+
+
+def test_python_versions() -> None:
+    assert [inst.python_for(v) for v in ("19.5", "20.0", "20.5", "21.0", "21.5")] == [
+        "3.9", "3.10", "3.11", "3.11", "3.11"]
+    with pytest.raises(ValueError, match="not supported"):
+        inst.python_for("18.5")
