@@ -84,7 +84,8 @@ def main() -> None:
             raw_c += timed(lambda: raw_connect(node.address, key, farm.user, True).close(), 1)
             dflt_c += timed(lambda: raw_connect(node.address, key, farm.user, False).close(), 1)
         print(f"S6 connect+auth p50: farmhand {ms(lib_c):.1f} ms, raw paramiko+NODELAY {ms(raw_c):.1f} ms "
-              f"-> ratio {ms(lib_c) / ms(raw_c):.2f}x (goal <= 1.2x); paramiko default socket {ms(dflt_c):.1f} ms")
+              f"-> ratio {ms(lib_c) / ms(raw_c):.2f}x (goal <= 1.2x); "
+              f"paramiko default socket {ms(dflt_c):.1f} ms")
 
         ex = SSHExecutor(identity=ident, user=farm.user)
         ex.run(node.address, ["true"])
@@ -113,9 +114,9 @@ def main() -> None:
         lib_s = time.monotonic() - t0
         assert len(res.stdout) + len(res.stderr) == 100_000_000
         t0 = time.monotonic()
-        cli = subprocess.run(farm.lab_argv(["ssh", "-q", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o",
-                               "UserKnownHostsFile=/dev/null", "-i", ident, f"{farm.user}@{node.address}",
-                               big]), capture_output=True, check=True)
+        ssh = ["ssh", "-q", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+               "-o", "UserKnownHostsFile=/dev/null", "-i", ident, f"{farm.user}@{node.address}", big]
+        cli = subprocess.run(farm.lab_argv(ssh), capture_output=True, check=True)
         cli_s = time.monotonic() - t0
         print(f"S11 50 MB stdout + 50 MB stderr: farmhand {100 / lib_s:.0f} MB/s, ssh CLI (incl. connect) "
               f"{100 / cli_s:.0f} MB/s -> {cli_s / lib_s:.2f}x of CLI throughput (goal >= 0.5x)")
@@ -131,8 +132,8 @@ def main() -> None:
         detect = time.monotonic() - t0
         configured = ex.timeouts.dead_peer + ex.timeouts.keepalive
         print(f"S12 silent drop detected after {detect:.1f}s (TCP_USER_TIMEOUT {ex.timeouts.dead_peer:g}s + "
-              f"keepalive {ex.timeouts.keepalive:g}s = {configured:g}s configured -> {detect / configured:.2f}x, "
-              "goal <= 1.3x)")
+              f"keepalive {ex.timeouts.keepalive:g}s = {configured:g}s configured -> "
+              f"{detect / configured:.2f}x, goal <= 1.3x)")
         farm.undrop(node.name)
         ex.close()
 
