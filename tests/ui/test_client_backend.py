@@ -108,9 +108,10 @@ def test_progress_and_failures_in_words(backend: ClientBackend) -> None:
     assert nodes["render02"].state == "blocked" and nodes["render02"].error == "renderer crashed twice"
     # The Nodes tab shows who a node renders for, and a node blocklisted by the running job.
     states = {n.host: (n.status, n.rendering_for, n.note) for n in snap.nodes}
-    assert states["render01"] == (NodeStatus.RENDERING, "shot010.hip /out/karma1", "")
-    assert states["render02"][0] == NodeStatus.BLOCKLISTED
-    assert "renderer crashed twice" in states["render02"][2]
+    owner = snap.jobs[0].owner
+    assert states["render01"] == (NodeStatus.RENDERING, f"shot010.hip /out/karma1 ({owner})", "")
+    assert states["render02"] == (NodeStatus.BLOCKLISTED, "",
+                                  f"shot010.hip /out/karma1 ({owner}): renderer crashed twice")
 
 
 def test_unchanged_store_reuses_the_detail(backend: ClientBackend) -> None:

@@ -36,9 +36,9 @@ def test_form_is_prefilled_from_the_context(qtbot, make_panel, backend) -> None:
     assert tab.start_spin.text() == "1001" and tab.end_spin.text() == "1240"
     assert tab.preset_combo.currentText() == "husk"
     assert "/share/shot010/shot010_v003.hip" in tab.hip_label.text() and "21.0.512" in tab.hip_label.text()
-    # Only enabled, trusted, not blocklisted nodes can be chosen.
+    # Enabled, trusted nodes can be chosen (render05 is blocklisted only for another job).
     choices = [tab.nodes_list.item(i).text() for i in range(tab.nodes_list.count())]
-    assert choices == ["render01", "render02", "render03", "render04"]
+    assert choices == ["render01", "render02", "render03", "render04", "render05"]
 
 
 def test_submit_sends_the_request_and_follows_the_job(qtbot, make_panel, backend) -> None:

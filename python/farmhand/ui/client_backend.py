@@ -169,7 +169,7 @@ class ClientBackend:
 
     def _node_views(self, jobs: tuple[JobView, ...],
                     busy: dict[str, tuple[NodeRow, ...]]) -> tuple[NodeView, ...]:
-        titles = {job.job_id: job.name for job in jobs}
+        titles = {job.job_id: f"{job.name} ({job.owner})" if job.owner else job.name for job in jobs}
         rendering: dict[str, str] = {}
         blocked: dict[str, str] = {}
         for job_id, rows in busy.items():
@@ -177,14 +177,16 @@ class ClientBackend:
                 if row.state in (NodeActivity.RENDERING, NodeActivity.STARTING):
                     rendering[row.node] = titles.get(job_id, job_id)
                 elif row.state == NodeActivity.BLOCKED:
-                    blocked[row.node] = f"blocklisted for {titles.get(job_id, job_id)}: {row.message or ''}"
+                    title = titles.get(job_id, job_id)
+                    blocked[row.node] = (f"{title}: {row.message}" if row.message
+                                         else f"blocklisted for {title}")
         views = []
         for node in self._nodes.nodes():
             status, note = node.status, node.note
             if node.host in rendering and status in (NodeStatus.IDLE, NodeStatus.UNKNOWN):
                 status = NodeStatus.RENDERING
             if node.host in blocked and status != NodeStatus.RENDERING:
-                status, note = NodeStatus.BLOCKLISTED, blocked[node.host].rstrip(": ")
+                status, note = NodeStatus.BLOCKLISTED, blocked[node.host]
             views.append(replace(node, status=status, note=note, rendering_for=rendering.get(node.host, "")))
         return tuple(views)
 

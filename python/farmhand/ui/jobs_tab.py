@@ -42,6 +42,20 @@ def _table(model: QtCore.QAbstractItemModel, parent: QtWidgets.QWidget) -> QtWid
     return view
 
 
+def fit_columns(view: QtWidgets.QTableView, samples: dict[int, str], dotted: tuple[int, ...] = ()) -> None:
+    """Size columns to sample texts in the view's own font (PySide2 builds often use larger fonts),
+    once, instead of measuring every row on every update as ResizeToContents would."""
+    metrics = view.fontMetrics()
+    header = view.horizontalHeader()
+    model = view.model()
+    for column, sample in samples.items():
+        title = str(model.headerData(column, Qt.Orientation.Horizontal, int(Qt.ItemDataRole.DisplayRole)))
+        # Room for the cell margins, and for the state dot where there is one.
+        pad = 30 if column in dotted else 14
+        width = max(metrics.horizontalAdvance(sample) + pad, metrics.horizontalAdvance(title) + 14)
+        header.resizeSection(column, width)
+
+
 class JobsTab(QtWidgets.QWidget):
     """Shows snapshots; every action goes to the backend through the task runner, off the UI thread."""
 
@@ -65,15 +79,17 @@ class JobsTab(QtWidgets.QWidget):
         self.jobs_view = _table(self.jobs, self)
         self.jobs_view.setItemDelegateForColumn(1, StateDelegate(self.jobs_view))
         self.jobs_view.setItemDelegateForColumn(3, ProgressDelegate(self.jobs_view))
-        self.jobs_view.horizontalHeader().resizeSection(0, 180)
-        self.jobs_view.horizontalHeader().resizeSection(3, 200)
+        fit_columns(self.jobs_view, {0: "shot010_lighting_v012", 1: "cancelled", 2: "100",
+                                     3: "1000/1000  100%  (9 failed)", 4: "59m 59s", 5: "anna@ws-anna"},
+                    dotted=(1,))
         self.nodes_view = _table(self.job_nodes, self)
         self.nodes_view.setItemDelegateForColumn(1, StateDelegate(self.nodes_view))
         bars = ProgressDelegate(self.nodes_view)
         self.nodes_view.setItemDelegateForColumn(3, bars)
         self.nodes_view.setItemDelegateForColumn(4, bars)
-        for column, width in ((0, 110), (1, 95), (2, 55), (3, 120), (4, 120), (5, 50), (6, 60), (7, 60)):
-            self.nodes_view.horizontalHeader().resizeSection(column, width)
+        fit_columns(self.nodes_view, {0: "render01", 1: "rendering", 2: "1001", 3: "100%    ",
+                                      4: "100/100 frames", 5: "1000", 6: "100.0", 7: "59m 59s"},
+                    dotted=(1,))
         self.grid = FrameGrid(self)
         self.legend = QtWidgets.QLabel(self)
         self.legend.setTextFormat(Qt.TextFormat.RichText)

@@ -159,6 +159,11 @@ JOB_NODE_COLUMNS: tuple[Column[JobNodeView], ...] = (
 )
 
 
+def _listed(node: NodeView, items: tuple[str, ...]) -> str:
+    # "none" only once the node was inventoried; blank means "not known yet".
+    return ", ".join(items) if items else ("none" if node.cores is not None else "")
+
+
 def _gb(value: Optional[float]) -> str:
     return "" if value is None else f"{value:.0f} GB"
 
@@ -172,8 +177,8 @@ NODE_COLUMNS: tuple[Column[NodeView], ...] = (
            tooltip=lambda n: n.fingerprint or "host key not recorded"),
     Column("Cores", lambda n: "" if n.cores is None else str(n.cores), numeric=True),
     Column("RAM", lambda n: _gb(n.ram_gb), numeric=True),
-    Column("GPUs", lambda n: ", ".join(n.gpus), tooltip=lambda n: "\n".join(n.gpus)),
-    Column("Houdini", lambda n: ", ".join(n.houdini), tooltip=lambda n: "\n".join(n.houdini)),
+    Column("GPUs", lambda n: _listed(n, n.gpus), tooltip=lambda n: "\n".join(n.gpus)),
+    Column("Houdini", lambda n: _listed(n, n.houdini), tooltip=lambda n: "\n".join(n.houdini)),
     Column("Load", lambda n: "" if n.load is None else f"{n.load:.2f}", numeric=True),
     Column("Rendering for / note", lambda n: n.rendering_for or n.note,
            tooltip=lambda n: n.rendering_for or n.note),

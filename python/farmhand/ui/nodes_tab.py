@@ -7,7 +7,7 @@ from typing import Callable, Optional
 
 from farmhand.ui.backend import FarmBackend
 from farmhand.ui.delegates import StateDelegate
-from farmhand.ui.jobs_tab import Confirm, _table, ask
+from farmhand.ui.jobs_tab import Confirm, _table, ask, fit_columns
 from farmhand.ui.models import nodes_model
 from farmhand.ui.qt import QtWidgets, Signal
 from farmhand.ui.records import FarmSnapshot, NodeStatus
@@ -33,8 +33,9 @@ class NodesTab(QtWidgets.QWidget):
         self.view = _table(self.model, self)
         self.view.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setItemDelegateForColumn(1, StateDelegate(self.view))
-        for column, width in ((0, 120), (1, 105), (2, 60), (3, 60), (4, 50), (5, 65), (6, 150), (7, 130)):
-            self.view.horizontalHeader().resizeSection(column, width)
+        fit_columns(self.view, {0: "render01.studio", 1: "blocklisted", 2: "yes", 3: "yes",
+                                4: "128", 5: "1024 GB", 6: "NVIDIA RTX A4000", 7: "21.0.512, 20.5.332",
+                                8: "99.99"}, dotted=(1,))
 
         self.range_edit = QtWidgets.QLineEdit(self)
         self.range_edit.setPlaceholderText("address range, e.g. 10.0.0.0/24 or 10.0.0.10-60")

@@ -15,7 +15,6 @@ from farmhand.ui.qt import Qt, QtWidgets, Signal
 from farmhand.ui.records import (
     ChunkPolicy,
     FarmSnapshot,
-    NodeStatus,
     PreflightFinding,
     Severity,
     SubmitContext,
@@ -120,7 +119,7 @@ class SubmitTab(QtWidgets.QWidget):
         self.fix_button.clicked.connect(self.fix_selected)
         self.fix_all_button.clicked.connect(self.fix_all)
         self.submit_button.clicked.connect(self.submit)
-        self._update_enabled()
+        self.set_context(SubmitContext())
 
     def _layout(self) -> None:
         form = QtWidgets.QFormLayout()
@@ -213,8 +212,8 @@ class SubmitTab(QtWidgets.QWidget):
 
     def apply(self, snapshot: FarmSnapshot) -> None:
         """Keep the node list in step with the registry (enabled, trusted nodes only)."""
-        hosts = tuple(n.host for n in snapshot.nodes
-                      if n.enabled and n.trusted and n.status not in (NodeStatus.BLOCKLISTED,))
+        # A node blocklisted for one job is still fine for a new one.
+        hosts = tuple(n.host for n in snapshot.nodes if n.enabled and n.trusted)
         if hosts == self._known_nodes:
             return
         chosen = set(self.selected_nodes())
