@@ -90,15 +90,15 @@ def test_send_chains_jobs_and_stops_after_a_failed_dependency(make_scene: Any, t
     specs = submit.plan("/out/c", SubmitOptions(), NODES, _pmap(tmp_path)).specs
     sink = RecordingSink()
     sent = submit.send(specs, sink)
-    assert sent.thread is not None
-    sent.thread.join(5)
+    assert sent.chain is not None
+    sent.chain.join(5)
     assert [s.target for s in sink.specs] == ["/out/a", "/out/b", "/out/c"]
     assert sent.job_ids == ["job1", "job2", "job3"] and sent.error is None
 
     failing = RecordingSink({"job1": JobState.FAILED})
     sent = submit.send(specs, failing)
-    assert sent.thread is not None
-    sent.thread.join(5)
+    assert sent.chain is not None
+    sent.chain.join(5)
     assert [s.target for s in failing.specs] == ["/out/a"]
     assert sent.error is not None and "failed" in sent.error and "2 job(s)" in sent.error
     with pytest.raises(UsageError):

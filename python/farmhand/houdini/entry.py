@@ -112,7 +112,8 @@ def _preflight_dialog(plan: SubmitPlan, rop_path: str, options: SubmitOptions,
                               severity=hou.severityType.Error, title="Farmhand preflight",
                               details=_details(findings), details_expanded=True)
         return None
-    if findings:
+    if any(f.severity is Severity.WARNING for f in findings):
+        # Notes alone (INFO) never stop a submit; warnings ask once.
         choice = hou.ui.displayMessage(summary, buttons=("Submit", "Cancel"),
                                        severity=hou.severityType.Warning, default_choice=0, close_choice=1,
                                        title="Farmhand preflight", details=_details(findings),
@@ -135,7 +136,7 @@ def _send_in_background(plan: SubmitPlan) -> Sent:
     sent = Sent(job_ids=[], pending=list(plan.specs))
 
     def work() -> Sent:
-        return submit.send(plan.specs, sink_factory())
+        return submit.send(plan.specs, sink_factory(), sent=sent)
 
     def done(result: Optional[Sent], error: Optional[BaseException]) -> None:
         if error is not None or result is None:
@@ -144,9 +145,6 @@ def _send_in_background(plan: SubmitPlan) -> Sent:
             _tell(f"Farmhand could not submit: {message}", Severity.ERROR)
             sent.error = message
             return
-        sent.job_ids[:] = result.job_ids
-        sent.pending[:] = result.pending
-        sent.thread = result.thread
         later = f" ({len(result.pending)} more after it finishes)" if result.pending else ""
         _status(f"Farmhand: job {result.job_ids[0]} submitted{later}")
 

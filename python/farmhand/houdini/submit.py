@@ -186,19 +186,22 @@ class Sent:
 
     job_ids: list[str]
     pending: list[JobSpec]
-    thread: Optional[threading.Thread] = None
+    thread: Optional[threading.Thread] = None  # the background submit (Houdini never waits on it)
+    chain: Optional[threading.Thread] = None  # submits the later jobs as their predecessors finish
     error: Optional[str] = None
 
 
 def send(specs: Sequence[JobSpec], sink: JobSink,
-         on_update: Optional[Callable[[Sent], None]] = None) -> Sent:
+         on_update: Optional[Callable[[Sent], None]] = None, sent: Optional[Sent] = None) -> Sent:
     """Submit ``specs`` in order. The first goes now; each next one is submitted by a background thread
     once the previous job is DONE (a failed or cancelled cache stops the chain: the render would read
-    missing files). No ``hou`` is touched."""
+    missing files). ``sent`` (filled in place) lets a caller watch progress. No ``hou`` is touched."""
     if not specs:
         raise UsageError("nothing to submit")
+    sent = sent if sent is not None else Sent([], [])
     first = sink.submit(specs[0])
-    sent = Sent([first], list(specs[1:]))
+    sent.job_ids[:] = [first]
+    sent.pending[:] = list(specs[1:])
     if not sent.pending:
         return sent
 
@@ -219,8 +222,8 @@ def send(specs: Sequence[JobSpec], sink: JobSink,
         if on_update is not None:
             on_update(sent)
 
-    sent.thread = threading.Thread(target=chain, name="farmhand-chain", daemon=True)
-    sent.thread.start()
+    sent.chain = threading.Thread(target=chain, name="farmhand-chain", daemon=True)
+    sent.chain.start()
     return sent
 
 

@@ -1,0 +1,71 @@
+"""End to end: a fake scene's ROP, sent with the function the shelf calls ("Render on Farm"), rendered on
+real sshd lab nodes through the fake Houdini install, every frame verified on the share.
+
+The scene has a SOP geometry cache (fetched into /out) feeding a Mantra render: Farmhand submits the cache
+as a single-node whole-range ``hrender`` job and the render as a ``hython-worker`` job once the cache is
+done.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import hdefereval
+import pytest
+
+from engine.conftest import REPO, EngineFarm, assert_complete, engine_farm  # noqa: F401 (fixture)
+from farmhand.houdini import entry, farm, pathmap, submit
+from farmhand.jobs import JobState
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+
+def test_shelf_render_on_farm_renders_cache_then_beauty(
+    engine_farm: Callable[..., EngineFarm],  # noqa: F811 - the engine tests' fixture, imported
+    hou_session: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    farmhand_home: Path,
+) -> None:
+    lab_farm = engine_farm(n=3)
+    share = lab_farm.share
+    (farmhand_home / "pathmap.json").write_text(json.dumps({"shares": [str(share)]}))
+    monkeypatch.setenv("FARMHAND_SCRIPTS", str(REPO / "scripts"))
+    monkeypatch.setattr(entry, "sink_factory", submit.ClientSink)
+    monkeypatch.setattr(entry, "nodes_provider", farm.registry_nodes)
+    monkeypatch.setattr(entry, "pathmap_loader", pathmap.load)
+    hou_session.load_scene(share / "shot 010 v001.hip", [
+        {"path": "/obj/geo1/cache", "type": "rop_geometry", "seconds_per_frame": 0.05,
+         "parms": {"trange": 1, "f1": 1, "f2": 6, "sopoutput": "$HIP/geo/$OS.$F4.bgeo.sc"}},
+        {"path": "/out/fetch_cache", "type": "fetch", "parms": {"source": "/obj/geo1/cache"}},
+        {"path": "/out/beauty", "type": "ifd", "inputs": ["/out/fetch_cache"], "seconds_per_frame": 0.1,
+         "parms": {"trange": 1, "f1": 1, "f2": 6, "vm_picture": "$HIP/render/$HIPNAME.$OS.$F4.exr"}},
+    ])
+    hou_session.select("/out/beauty")
+
+    with lab_farm.lab.inside():  # the dispatcher that Client starts must reach the lab's nodes
+        sent = entry.render_on_farm({})
+        assert sent is not None and sent.thread is not None
+        sent.thread.join(60)
+    hdefereval.process_events(timeout=5)
+    assert hou_session.UI_LOG.messages == [], hou_session.UI_LOG.messages  # nothing to warn about
+    assert sent.error is None and len(sent.job_ids) == 1, sent
+    first = sent.job_ids[0]
+    assert hou_session.UI_LOG.status == [f"Farmhand: job {first} submitted (1 more after it finishes)"]
+
+    cache = lab_farm.wait(first)
+    assert_complete(lab_farm, cache)
+    assert cache.spec.target == "/obj/geo1/cache"
+    assert cache.spec.preset == "hrender" and cache.spec.single_node
+    assert len({row.node for row in cache.frames}) == 1  # a cache renders in order on one node
+    lab_farm.wait_for(lambda: len(sent.job_ids) == 2, timeout=30, what="the render job after the cache")
+    beauty = lab_farm.wait(sent.job_ids[1])
+    assert_complete(lab_farm, beauty)
+    assert beauty.spec.preset == "hython-worker" and beauty.spec.houdini_version == "21.0.512"
+    assert beauty.state is JobState.DONE
+    rendered = sorted(p.name for p in (share / "render").iterdir())
+    assert rendered == [f"shot 010 v001.beauty.{f:04d}.exr" for f in range(1, 7)]
+    cached = sorted(p.name for p in (share / "geo").iterdir())
+    assert cached == [f"cache.{f:04d}.bgeo.sc" for f in range(1, 7)]
+    assert all(p.stat().st_size > 0 for p in (share / "render").iterdir())
