@@ -113,3 +113,19 @@ def test_a_failing_action_is_one_line_in_the_status_bar(qtbot, make_panel, backe
     qtbot.waitUntil(lambda: "could not pause" in panel.status.text(), timeout=3000)
     assert panel.status.text() == (
         "could not pause shot010_beauty: job j1 is already finished; nothing to pause")
+
+
+def test_the_log_on_screen_follows_a_running_job(qtbot, make_panel, backend, monkeypatch) -> None:
+    from farmhand.ui import jobs_tab
+
+    monkeypatch.setattr(jobs_tab, "LOG_FOLLOW_SECONDS", 0.1)
+    _panel, tab = ready(qtbot, make_panel, backend)
+    tab._show_log("render01", None)
+    qtbot.waitUntil(lambda: tab.log_view.toPlainText() == backend.log_text, timeout=3000)
+    backend.log_text += "\n10:00:02 render01 f1001 out: ALF_PROGRESS 80%"
+    qtbot.waitUntil(lambda: tab.log_view.toPlainText().endswith("ALF_PROGRESS 80%"), timeout=3000)
+    assert tab.log_title.text() == "Log: node render01"
+    # Another job selected: the log pane is cleared, not left showing the old job's output.
+    tab.select_job("j2")
+    assert tab.log_view.toPlainText() == ""
+    assert tab.log_title.text() == "Log: click a node or a frame"

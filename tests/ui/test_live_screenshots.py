@@ -100,10 +100,19 @@ def test_screenshots_of_a_live_job(qtbot, trusted_lab, in_lab, tmp_path: Path) -
             path = out / f"{name}.png"
             assert panel.grab().save(str(path)), path
             assert path.stat().st_size > 20_000
-        # Closing the panel leaves the job running in the dispatcher.
+        # Closing the panel leaves the job running in the dispatcher ...
         panel.close()
-        time.sleep(0.5)
+        done_at_close = client.job(job_id).summary.frames_done
+        time.sleep(1.5)
         assert not client.job(job_id).state.finished
+        # ... and a new panel (Houdini reopened) reattaches to it and sees it progress.
+        again = FarmhandPanel(ClientBackend(nodes=RegistryNodes(share="")), poll_seconds=0.2)
+        qtbot.addWidget(again)
+        again.show()
+        qtbot.waitUntil(lambda: again.jobs_tab.grid.frames() != (), timeout=10_000)
+        assert again.jobs_tab.selected_job().job_id == job_id
+        assert again.jobs_tab.selected_job().frames_done > done_at_close
+        again.detach()
     finally:
         panel.detach()
         app.setStyle(old_style or "Fusion")

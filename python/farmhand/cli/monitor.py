@@ -47,9 +47,14 @@ def run(args: argparse.Namespace) -> int:
     if args.after < 0:
         raise UsageError(f"--after {args.after} is negative; give seconds to wait, e.g. --after 2")
     _check_display(args.screenshot is not None)
+    from farmhand.errors import ConfigError
     from farmhand.ui import style
     from farmhand.ui.panel import create_panel
-    from farmhand.ui.qt import QtCore, QtWidgets, exec_app
+    from farmhand.ui.qt import QtCore, QtWidgets, binding_problem, exec_app
+
+    problem = binding_problem()
+    if problem:
+        raise ConfigError(problem)
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["farmhand monitor"])
     assert isinstance(app, QtWidgets.QApplication)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import time
 from typing import Callable, Optional
 
 from farmhand.ui import style
@@ -13,6 +14,9 @@ from farmhand.ui.models import RecordRole, job_nodes_model, jobs_model
 from farmhand.ui.qt import QAction, Qt, QtCore, QtGui, QtWidgets, Signal, exec_menu
 from farmhand.ui.records import FarmSnapshot, JobDetail, JobStatus, JobView
 from farmhand.ui.threads import TaskRunner
+
+#: How often the log on screen is re-read while its job runs.
+LOG_FOLLOW_SECONDS = 2.0
 
 #: Asks the user to confirm: ``(title, question) -> yes``. Injected so hosts and tests can decide.
 Confirm = Callable[[str, str], bool]
@@ -72,6 +76,8 @@ class JobsTab(QtWidgets.QWidget):
         self.confirm: Confirm = ask(self)
         self._job_id: Optional[str] = None
         self._log_target: Optional[tuple[str, Optional[str], Optional[float]]] = None
+        self._log_loading = False
+        self._log_loaded_at = 0.0
         self._detail: Optional[JobDetail] = None
 
         self.jobs = jobs_model(self)
@@ -186,6 +192,7 @@ class JobsTab(QtWidgets.QWidget):
         if detail is not None and detail.job.job_id == self._job_id:
             self._apply_detail(detail)
         self._update_buttons()
+        self._follow_log()
 
     def _apply_detail(self, detail: JobDetail) -> None:
         self._detail = detail
@@ -225,6 +232,9 @@ class JobsTab(QtWidgets.QWidget):
             return
         self._job_id = new_id
         self._detail = None
+        self._log_target = None
+        self.log_title.setText("Log: click a node or a frame")
+        self.log_view.clear()
         self.job_nodes.set_rows(())
         self.grid.set_frames(())
         if job is not None:
@@ -304,31 +314,53 @@ class JobsTab(QtWidgets.QWidget):
         elif chosen is show:
             self._show_log(None, frame)
 
-    def _show_log(self, host: Optional[str], frame: Optional[float]) -> None:
+    def _show_log(self, host: Optional[str], frame: Optional[float], *, follow: bool = False) -> None:
+        """Load a log in the background. ``follow``: a refresh of the log on screen (no "loading")."""
         if self._job_id is None:
             return
         job_id = self._job_id
         target = (job_id, host, frame)
         self._log_target = target
+        self._log_loading = True
+        self._log_loaded_at = time.monotonic()
         what = "job"
         if host:
             what = f"node {host}"
         elif frame is not None:
             what = f"frame {style.format_frame(frame)}"
-        self.log_title.setText(f"Log: {what} (loading…)")
+        if not follow:
+            self.log_title.setText(f"Log: {what} (loading…)")
 
         def show(text: object) -> None:
-            if self._log_target == target:
-                self.log_title.setText(f"Log: {what}")
-                self.log_view.setPlainText(str(text) or "(empty)")
-                self.log_view.verticalScrollBar().setValue(self.log_view.verticalScrollBar().maximum())
+            self._log_loading = False
+            if self._log_target != target:
+                return
+            bar = self.log_view.verticalScrollBar()
+            # Stay where the reader scrolled to, unless they were following the end.
+            at_end = not follow or bar.value() >= bar.maximum() - 2
+            body = str(text) or "(empty)"
+            if body != self.log_view.toPlainText():
+                position = bar.value()
+                self.log_view.setPlainText(body)
+                bar.setValue(bar.maximum() if at_end else position)
+            self.log_title.setText(f"Log: {what}")
 
         def failed(text: str) -> None:
+            self._log_loading = False
             if self._log_target == target:
                 self.log_title.setText(f"Log: {what}")
                 self.log_view.setPlainText(f"could not read the log: {text}")
 
         self._runner.run(lambda: self._backend.log(job_id, host, frame), done=show, error=failed, name="log")
+
+    def _follow_log(self) -> None:
+        """Refresh the log on screen while its job runs (at most every LOG_FOLLOW_SECONDS)."""
+        target, job = self._log_target, self.selected_job()
+        if target is None or job is None or job.job_id != target[0] or job.status.finished:
+            return
+        if self._log_loading or time.monotonic() - self._log_loaded_at < LOG_FOLLOW_SECONDS:
+            return
+        self._show_log(target[1], target[2], follow=True)
 
 
 def summary_html(job: JobView) -> str:

@@ -15,7 +15,7 @@ from typing import Optional
 from farmhand.ui.backend import FarmBackend
 from farmhand.ui.jobs_tab import JobsTab
 from farmhand.ui.nodes_tab import NodesTab
-from farmhand.ui.qt import Qt, QtGui, QtWidgets, Signal, is_alive
+from farmhand.ui.qt import Qt, QtGui, QtWidgets, Signal, binding_problem, is_alive
 from farmhand.ui.records import FarmSnapshot, SubmitContext
 from farmhand.ui.submit_tab import ContextProvider, SubmitHandler, SubmitTab
 from farmhand.ui.threads import Poller, TaskRunner
@@ -136,6 +136,9 @@ def create_panel(backend: Optional[FarmBackend] = None, *, context: Optional[Sub
                  parent: Optional[QtWidgets.QWidget] = None,
                  poll_seconds: float = DEFAULT_POLL_SECONDS) -> FarmhandPanel:
     """The panel widget, for embedding (Houdini's Python panel returns it from ``onCreateInterface``)."""
+    problem = binding_problem()
+    if problem:
+        log.warning("%s", problem)
     if backend is None:
         from farmhand.ui.client_backend import ClientBackend
 

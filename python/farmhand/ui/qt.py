@@ -74,6 +74,20 @@ Slot = QtCore.Slot
 QT_VERSION: str = QtCore.qVersion()
 
 
+def binding_problem() -> str | None:
+    """Why the loaded binding cannot run a panel for long, or None.
+
+    PySide6 6.12.0 under Python < 3.12 drops a reference to ``None`` on every Qt call that returns
+    nothing; the interpreter aborts (``none_dealloc``) after some ten thousand calls.
+    """
+    version = str(getattr(sys.modules.get("PySide6"), "__version__", ""))
+    if BINDING == "pyside6" and sys.version_info < (3, 12) and version.startswith("6.12.0"):
+        python = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        return (f"PySide6 {version} crashes under Python {python} (it loses references to None); "
+                "install another version: pip install 'PySide6-Essentials<6.12'")
+    return None
+
+
 def _exec(obj: object, *args: Any) -> Any:
     # PySide6 names it ``exec``; PySide2 could not use a Python keyword and calls it ``exec_``.
     for name in ("exec", "exec_"):
@@ -123,6 +137,7 @@ __all__ = [
     "QtWidgets",
     "Signal",
     "Slot",
+    "binding_problem",
     "exec_app",
     "exec_dialog",
     "exec_menu",
