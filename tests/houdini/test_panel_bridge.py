@@ -1,0 +1,79 @@
+"""What the panel gets from Houdini (SubmitContext, findings with fixes) and what its Submit does."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from farmhand.errors import JobError
+from farmhand.houdini import entry, panel
+from farmhand.houdini.pathmap import PathMap
+from farmhand.houdini.preflight import NodeFacts
+from farmhand.ui.records import ChunkPolicy, Severity, SubmitRequest
+
+from .fakesink import RecordingSink
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def farm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RecordingSink:
+    sink = RecordingSink()
+    monkeypatch.setattr(entry, "sink_factory", lambda: sink)
+    monkeypatch.setattr(entry, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.512",))])
+    monkeypatch.setattr(entry, "pathmap_loader", lambda: PathMap(shares=(str(tmp_path / "share"),)))
+    return sink
+
+
+def test_context_for_the_selected_rop(make_scene: Any, hou_session: Any, farm: RecordingSink) -> None:
+    hip = make_scene([{"path": "/out/m", "type": "ifd", "parms": {"trange": 1, "f1": 10, "f2": 20, "f3": 2}}],
+                     unsaved=True)
+    hou_session.select("/out/m")
+    context = entry.submit_context()
+    frames = (context.frame_start, context.frame_end, context.frame_step)
+    assert context.rop_path == "/out/m" and frames == (10, 20, 2)
+    assert context.hip_path == str(hip) and context.houdini_version == "21.0.512"
+    assert context.preset == "hython-worker" and "hrender" in context.presets
+    unsaved = next(f for f in context.findings if "unsaved" in f.message)
+    assert unsaved.severity is Severity.ERROR and unsaved.fix_label == "Save"
+    assert unsaved.fix is not None
+    unsaved.fix()
+    assert not hou_session.hipFile.hasUnsavedChanges()
+    assert not [f for f in entry.submit_context().findings if f.severity is Severity.ERROR]
+
+
+def test_context_without_selection_and_with_a_bad_rop(make_scene: Any, hou_session: Any,
+                                                      farm: RecordingSink) -> None:
+    make_scene([{"path": "/out/m", "type": "ifd", "parms": {"trange": 1, "f1": 9, "f2": 1}}])
+    assert entry.submit_context().rop_path == ""
+    bad = panel.submit_context("/out/m")
+    assert bad.findings[0].severity is Severity.ERROR and "ends before it starts" in bad.findings[0].message
+
+
+def test_submit_request_becomes_jobs(make_scene: Any, hou_session: Any, farm: RecordingSink) -> None:
+    hip = make_scene([{"path": "/out/m", "type": "ifd"}])
+    request = SubmitRequest(rop_path="/out/m", hip_path=str(hip), frame_start=1, frame_end=9, frame_step=2,
+                            preset="hrender", chunk_policy=ChunkPolicy.FIXED, chunk_size=3, nodes=("n1",),
+                            priority=80, single_node=False, job_name="lookdev")
+    assert panel.submit_handler(request) == "job1"
+    spec = farm.specs[0]
+    assert (spec.frames, spec.preset, spec.chunk, spec.nodes, spec.priority, spec.name) == (
+        "1-9x2", "hrender", 3, ("n1",), 80, "lookdev")
+    plain = SubmitRequest("/out/m", str(hip), 1, 1, 1, "", ChunkPolicy.ADAPTIVE)
+    adaptive = panel.options_from_request(plain)
+    assert adaptive.chunk == "auto" and adaptive.preset is None
+    hou_session.SESSION.unsaved = True
+    with pytest.raises(JobError, match="unsaved changes"):
+        panel.submit_handler(request)
+
+
+def test_hou_free_modules_import_without_hou() -> None:
+    code = ("import sys; import farmhand.houdini.pathmap, farmhand.houdini.preflight, farmhand.houdini.farm; "
+            "assert 'hou' not in sys.modules")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(ROOT / "python"), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr

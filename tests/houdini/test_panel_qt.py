@@ -1,0 +1,47 @@
+"""The Python panel's widget, built by farmhand.houdini for Houdini, filled from the (fake) scene and
+submitting through farmhand.houdini — real Qt, offscreen."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from farmhand.houdini import entry
+from farmhand.houdini.pathmap import PathMap
+from farmhand.houdini.preflight import NodeFacts
+
+from .fakesink import RecordingSink
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+pytestmark = pytest.mark.ui
+
+
+def test_pane_tab_widget_shows_the_scene_and_submits(
+    qtbot: Any, make_scene: Any, hou_session: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import farmhand.ui.client_backend
+    from ui.fake_backend import FakeBackend
+
+    monkeypatch.setattr(farmhand.ui.client_backend, "ClientBackend", FakeBackend)
+    sink = RecordingSink()
+    monkeypatch.setattr(entry, "sink_factory", lambda: sink)
+    monkeypatch.setattr(entry, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.512",))])
+    monkeypatch.setattr(entry, "pathmap_loader", lambda: PathMap(shares=(str(tmp_path / "share"),)))
+    hip = make_scene([{"path": "/out/m", "type": "ifd", "parms": {"trange": 1, "f1": 3, "f2": 8}}])
+    hou_session.select("/out/m")
+
+    widget = entry.create_panel_widget({"paneTab": None})
+    qtbot.addWidget(widget)
+    widget.submit_tab.refresh_context()
+    tab = widget.submit_tab
+    assert tab.rop_edit.text() == "/out/m"
+    assert str(hip) in tab.hip_label.text() and "Houdini 21.0.512" in tab.hip_label.text()
+    assert (tab.start_spin.value(), tab.end_spin.value()) == (3, 8)
+    with qtbot.waitSignal(tab.submitted, timeout=5000) as signal:
+        tab.submit()
+    assert signal.args == ["job1"]
+    assert [(s.target, s.frames) for s in sink.specs] == [("/out/m", "3-8")]
+    widget.close()
