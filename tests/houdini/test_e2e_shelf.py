@@ -69,3 +69,31 @@ def test_shelf_render_on_farm_renders_cache_then_beauty(
     cached = sorted(p.name for p in (share / "geo").iterdir())
     assert cached == [f"cache.{f:04d}.bgeo.sc" for f in range(1, 7)]
     assert all(p.stat().st_size > 0 for p in (share / "render").iterdir())
+
+
+def test_panel_submit_on_the_ui_thread_renders_on_the_lab(
+    engine_farm: Callable[..., EngineFarm],  # noqa: F811 - the engine tests' fixture, imported
+    hou_session: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    farmhand_home: Path,
+) -> None:
+    """The panel's Submit runs on Houdini's UI thread: the job is queued at once and the dispatcher is
+    started by a background thread, then the frames render on the nodes."""
+    from farmhand.houdini import panel
+    from farmhand.ui.records import SubmitRequest
+
+    lab_farm = engine_farm(n=2)
+    share = lab_farm.share
+    (farmhand_home / "pathmap.json").write_text(json.dumps({"shares": [str(share)]}))
+    monkeypatch.setenv("FARMHAND_SCRIPTS", str(REPO / "scripts"))
+    monkeypatch.setattr(entry, "sink_factory", submit.ClientSink)
+    monkeypatch.setattr(entry, "nodes_provider", farm.registry_nodes)
+    monkeypatch.setattr(entry, "pathmap_loader", pathmap.load)
+    hip = hou_session.load_scene(share / "panel.hip", [
+        {"path": "/out/karma1", "type": "karma", "seconds_per_frame": 0.05,
+         "parms": {"trange": 1, "f1": 1, "f2": 8, "picture": "$HIP/karma/$OS.$F4.exr"}}])
+    with lab_farm.lab.inside():
+        job_id = panel.submit_handler(SubmitRequest("/out/karma1", str(hip), 1, 8, 1, "hython-worker"))
+    snap = lab_farm.wait(job_id)
+    assert_complete(lab_farm, snap)
+    assert sorted(p.name for p in (share / "karma").iterdir()) == [f"karma1.{f:04d}.exr" for f in range(1, 9)]

@@ -166,18 +166,40 @@ class JobSink:
 
 
 class ClientSink(JobSink):
-    """The real dispatcher, through ``farmhand.client`` (B1's API; isolated here so it can change)."""
+    """The real dispatcher, through ``farmhand.client`` (isolated here so that API can change).
+
+    The job is queued in the store at once; starting the dispatcher (a process that takes a moment to
+    come up) happens in a background thread when called on Houdini's main thread, so the UI never waits.
+    """
 
     def __init__(self) -> None:
         from farmhand.client import Client
 
-        self._client = Client()
+        self._client = Client(autostart=False)
 
     def submit(self, spec: JobSpec) -> str:
-        return self._client.submit(spec)
+        from farmhand import dispatcher_process
+
+        job_id = self._client.submit(spec)
+        if threading.current_thread() is threading.main_thread():
+            threading.Thread(target=_start_dispatcher, name="farmhand-dispatcher-start", daemon=True).start()
+        else:
+            dispatcher_process.ensure_running()
+        return job_id
 
     def wait_state(self, job_id: str) -> JobState:
+        self._client.autostart = True  # a dispatcher that died while we wait is started again
         return self._client.wait(job_id).state
+
+
+def _start_dispatcher() -> None:
+    from farmhand import dispatcher_process
+    from farmhand.errors import FarmhandError
+
+    try:
+        dispatcher_process.ensure_running()
+    except FarmhandError as exc:
+        log.error("%s", exc.message)
 
 
 @dataclass
