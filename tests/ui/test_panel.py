@@ -172,3 +172,44 @@ def test_poller_thread_ends_with_the_panel(qtbot, backend) -> None:
     assert "farmhand-ui-poller" in {t.name for t in threading.enumerate()}
     panel.detach()
     assert {t.name for t in threading.enumerate()} - before == set()
+
+
+def test_hidden_panel_reads_nothing_and_showing_polls_again(qtbot, make_panel, backend) -> None:
+    panel = make_panel(backend)
+    wait_snapshot(qtbot, panel)
+    panel.hide()
+    qtbot.wait(150)
+    polls = backend.snapshot_calls
+    qtbot.wait(400)
+    assert backend.snapshot_calls == polls
+    with qtbot.waitSignal(panel.snapshotApplied, timeout=3000):
+        panel.show()
+    assert panel.poller.running
+
+
+def test_a_destroyed_panel_stops_its_poller(qtbot, backend) -> None:
+    panel = FarmhandPanel(backend, poll_seconds=0.1)
+    poller = panel.poller
+    wait_snapshot(qtbot, panel)
+    thread = poller._thread
+    assert thread is not None and thread.is_alive()
+    panel.deleteLater()  # an embedding pane tab goes away: no closeEvent
+    qtbot.waitUntil(lambda: not thread.is_alive(), timeout=3000)
+
+
+def test_restarting_never_leaves_two_pollers(qtbot, backend) -> None:
+    class SlowBackend(FakeBackend):
+        def snapshot(self, job_id):
+            time.sleep(0.3)
+            return super().snapshot(job_id)
+
+    slow = SlowBackend()
+    poller = Poller(slow, interval=0.1)
+    poller.start()
+    time.sleep(0.05)  # the first read is in progress
+    poller.stop(timeout=0.0)
+    poller.start()
+    time.sleep(1.0)
+    names = [t for t in threading.enumerate() if t.name == "farmhand-ui-poller" and t.is_alive()]
+    poller.stop()
+    assert len(names) == 1

@@ -43,6 +43,9 @@ class FarmhandPanel(QtWidgets.QWidget):
         self.backend = backend
         self.runner = TaskRunner(self)
         self.poller = Poller(backend, poll_seconds, self)
+        # An embedded panel may be destroyed with its pane without ever being closed.
+        poller = self.poller
+        self.destroyed.connect(lambda *_: poller.halt())
         self.last_snapshot: Optional[FarmSnapshot] = None
         self.apply_seconds = 0.0
 
@@ -117,6 +120,13 @@ class FarmhandPanel(QtWidgets.QWidget):
         super().showEvent(event)
         if not self.poller.running:
             self.poller.start()
+            self.poller.poll_now()
+
+    def hideEvent(self, event: QtGui.QHideEvent) -> None:
+        # A hidden pane tab (another tab in front of it) reads nothing; showing it again polls at once.
+        super().hideEvent(event)
+        if not event.spontaneous():
+            self.poller.stop(timeout=0.0)
 
     def closeEvent(self, event: QtGui.QCloseEvent) -> None:
         self.detach()

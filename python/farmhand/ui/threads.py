@@ -52,19 +52,30 @@ class Poller(QtCore.QObject):
         self._ready.connect(self._deliver)
 
     def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
+        if self._thread is not None and self._thread.is_alive() and not self._stop.is_set():
             return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="farmhand-ui-poller", daemon=True)
+        # Each thread has its own stop flag: a thread still finishing a slow read after stop() never
+        # comes back to life when the poller is started again.
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(self._stop,), name="farmhand-ui-poller",
+                                        daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 2.0) -> None:
-        """Stop polling. Jobs are not affected: they belong to the dispatcher process."""
+    def stop(self, timeout: float = 0.5) -> None:
+        """Stop polling (jobs are not affected: they belong to the dispatcher process).
+
+        Waits at most ``timeout`` for a read in progress; the thread then ends on its own.
+        """
         self._stop.set()
         self._wake.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+
+    def halt(self) -> None:
+        """Tell the thread to end, touching no Qt object (safe while the poller is being destroyed)."""
+        self._stop.set()
+        self._wake.set()
 
     @property
     def running(self) -> bool:
@@ -79,15 +90,15 @@ class Poller(QtCore.QObject):
     def poll_now(self) -> None:
         self._wake.set()
 
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event) -> None:
         min_gap = 1.0 / MAX_RATE_HZ
         last = 0.0
-        while not self._stop.is_set():
+        while not stop.is_set():
             # Requests arriving faster than MAX_RATE_HZ are merged into one poll.
             gap = time.monotonic() - last
             if gap < min_gap:
-                self._stop.wait(min_gap - gap)
-                if self._stop.is_set():
+                stop.wait(min_gap - gap)
+                if stop.is_set():
                     break
             self._wake.clear()
             last = time.monotonic()
@@ -99,11 +110,17 @@ class Poller(QtCore.QObject):
                 log.debug("snapshot failed", exc_info=True)
                 snapshot = FarmSnapshot(error=describe_exception(exc))
             self.polls += 1
+            if stop.is_set():
+                break
             with self._lock:
                 pending = self._latest is not None
                 self._latest = snapshot
             if not pending:
-                self._ready.emit()
+                try:
+                    self._ready.emit()
+                except RuntimeError:
+                    # The panel was deleted without being closed (a destroyed pane tab): end quietly.
+                    break
             self._wake.wait(self.interval)
 
     def _deliver(self) -> None:
