@@ -63,7 +63,8 @@ def test_range_render_writes_frames_with_progress_and_inputs_first(shot: Path) -
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     starts = [line.split("  ", 1)[1] for line in lines if line[:2].isdigit() and " frame " in line]
-    assert starts == ["cache frame 1", "cache frame 2", "cache frame 3", "mantra1 frame 1", "mantra1 frame 2"]
+    # the input renders the frames requested (1-2), not its own range (1-3): Houdini's rule
+    assert starts == ["cache frame 1", "cache frame 2", "mantra1 frame 1", "mantra1 frame 2"]
     assert lines.count("ALF_PROGRESS 100%") == 1 + 2  # the cache's range end, each Mantra frame's end
     written = sorted(p.name for p in (shot.parent / "render").iterdir())
     assert written == ["mantra1.0001.exr", "mantra1.0002.exr"]

@@ -33,7 +33,8 @@ def test_plan_builds_ordered_jobs_cache_before_render(make_scene: Any, tmp_path:
     assert not plan.blocked, plan.findings
     cache, beauty = plan.specs
     assert cache.target == "/obj/geo1/cache"
-    assert cache.preset == submit.HRENDER_PRESET and cache.single_node and cache.frames == "1-10"
+    # the cache renders the frames the render requests (its own 1-10 range is not strict)
+    assert cache.preset == submit.HRENDER_PRESET and cache.single_node and cache.frames == "1-9x2"
     assert cache.alf_scope == "range"
     assert beauty.preset == submit.WORKER_PRESET and not beauty.single_node
     assert beauty.frames == "1-9x2"
@@ -45,14 +46,17 @@ def test_plan_builds_ordered_jobs_cache_before_render(make_scene: Any, tmp_path:
         assert expand_output(beauty.output, frame) == path
 
 
-def test_frame_override_applies_to_the_chosen_rop_only(make_scene: Any, tmp_path: Any) -> None:
+def test_dependencies_render_the_frames_their_output_requests(make_scene: Any, tmp_path: Any) -> None:
+    """Houdini ignores an input's own range unless it is Strict (trange 2): then it clips the request."""
     make_scene([
         {"path": "/out/cache", "type": "geometry", "parms": {"trange": 1, "f1": 1, "f2": 100}},
-        {"path": "/out/beauty", "type": "ifd", "inputs": ["/out/cache"]},
+        {"path": "/out/loop", "type": "geometry", "parms": {"trange": 2, "f1": 1, "f2": 6}},
+        {"path": "/out/beauty", "type": "ifd", "inputs": ["/out/cache", "/out/loop"]},
     ])
     plan = submit.plan("/out/beauty", SubmitOptions(frames="5-7", preset="hrender", chunk=2), NODES,
                        _pmap(tmp_path))
-    assert [s.frames for s in plan.specs] == ["1-100", "5-7"]
+    assert [(s.target, s.frames) for s in plan.specs] == [
+        ("/out/cache", "5-7"), ("/out/loop", "5-6"), ("/out/beauty", "5-7")]
     assert {s.preset for s in plan.specs} == {"hrender"}
     assert {s.chunk for s in plan.specs} == {2}
     only = submit.plan("/out/beauty", SubmitOptions(dependencies=False), NODES, _pmap(tmp_path))

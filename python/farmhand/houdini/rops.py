@@ -151,9 +151,10 @@ def outputs(rop: hou.RopNode, frames: FrameSpec) -> tuple[tuple[Frame, str], ...
     return tuple((f, parm.evalAsStringAtFrame(float(f))) for f in frames)
 
 
-def read_rop(rop: hou.RopNode) -> RopInfo:
+def read_rop(rop: hou.RopNode, frames: Optional[FrameSpec] = None) -> RopInfo:
+    """``rop`` rendering ``frames`` (default: its own frame range)."""
     kind = base_type_name(rop)
-    frames = frame_range(rop)
+    frames = frames if frames is not None else frame_range(rop)
     name = output_parm_name(rop)
     parm = rop.parm(name) if name else None
     pattern = parm.unexpandedString() if parm is not None else ""
@@ -177,37 +178,49 @@ def read_rop(rop: hou.RopNode) -> RopInfo:
     )
 
 
-def render_order(rop: hou.RopNode) -> list[RopInfo]:
-    """``rop`` and the ROPs it depends on, dependencies first (what ``render -p`` would list), each once.
+def render_order(rop: hou.RopNode, frames: Optional[FrameSpec] = None) -> list[RopInfo]:
+    """``rop`` and the ROPs it depends on, dependencies first (what ``render -p`` lists), each once.
 
-    Routing nodes (merge, fetch, null) are followed but not listed; a bypassed ROP is skipped with its
-    inputs still rendered, as Houdini does.
+    As in Houdini, an input renders the frames its output requests (``frames``, default ``rop``'s own
+    range), not its own range, unless its *Valid Frame Range* is *Strict* (``trange`` 2): then only the
+    requested frames inside its range. An input requested by several outputs renders every frame any
+    of them needs. Routing nodes (merge, fetch, null) are followed but not listed; a bypassed ROP is
+    skipped while its inputs still render.
     """
-    order: list[RopInfo] = []
-    seen: set[str] = set()
+    requested: dict[str, set[Frame]] = {}
+    nodes: dict[str, hou.RopNode] = {}
+    order: list[str] = []
+    active: set[str] = set()
 
-    def visit(node: hou.RopNode) -> None:
-        if node.path() in seen:
-            return
-        seen.add(node.path())
+    def visit(node: hou.RopNode, wanted: tuple[Frame, ...]) -> None:
+        path = node.path()
+        if path in active:
+            return  # Houdini refuses cycles; never loop on one
+        if _int_parm(node, "trange") == 2:
+            own = set(frame_range(node))
+            wanted = tuple(f for f in wanted if f in own)
+        active.add(path)
         for upstream in node.inputs():
             if isinstance(upstream, hou.RopNode):
-                visit(upstream)
+                visit(upstream, wanted)
         kind = base_type_name(node)
         if kind == "fetch":
             source_parm = node.parm("source")
             source = node.node(source_parm.evalAsString()) if source_parm is not None else None
             if isinstance(source, hou.RopNode):
-                visit(source)
+                visit(source, wanted)
+        active.discard(path)
+        if kind in ROUTING_TYPES or node.isBypassed() or not wanted:
             return
-        if kind in ROUTING_TYPES or node.isBypassed():
-            return
-        order.append(read_rop(node))
+        requested.setdefault(path, set()).update(wanted)
+        nodes[path] = node
+        if path not in order:
+            order.append(path)
 
-    visit(rop)
+    visit(rop, tuple(frames if frames is not None else frame_range(rop)))
     if not order:
         raise UsageError(f"{rop.path()} renders nothing (bypassed, or only merges/fetches nothing)")
-    return order
+    return [read_rop(nodes[p], FrameSpec(tuple(sorted(requested[p])))) for p in order]
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,8 @@ class SubmitPlan:
 def plan(rop_path: str, options: SubmitOptions, nodes: Sequence[NodeFacts], pmap: PathMap) -> SubmitPlan:
     """Read ``rop_path`` and the scene, and build the jobs and preflight findings. Main thread only."""
     rop = rops.find_rop(rop_path)
-    order = rops.render_order(rop) if options.dependencies else [rops.read_rop(rop)]
+    frames = FrameSpec.parse(options.frames) if options.frames else None
+    order = rops.render_order(rop, frames) if options.dependencies else [rops.read_rop(rop, frames)]
     scene = rops.scene_info()
     refs = tuple(rops.file_references())
     infos = tuple(order)
@@ -86,11 +87,9 @@ def plan(rop_path: str, options: SubmitOptions, nodes: Sequence[NodeFacts], pmap
 
 def job_spec(info: rops.RopInfo, scene: rops.SceneInfo, options: SubmitOptions, pmap: PathMap,
              *, is_target: bool = True) -> tuple[JobSpec, Optional[Finding]]:
-    """One job for one ROP (pure: no ``hou``). The user's frame override applies to the chosen ROP only;
-    its dependencies keep their own ranges, as Houdini would render them."""
+    """One job for one ROP (pure: no ``hou``); ``info.frames`` already holds the frames Houdini would
+    render for it (a dependency renders what its output requests)."""
     frames = info.frames
-    if is_target and options.frames:
-        frames = FrameSpec.parse(options.frames)
     single = info.single_node if options.single_node is None else options.single_node
     preset = options.preset or (HRENDER_PRESET if single else WORKER_PRESET)
     output, note = output_pattern(info)

@@ -66,26 +66,36 @@ def _float_parm(node: OpNode, name: str, default: float) -> float:
     return parm.evalAsFloat() if parm is not None else default
 
 
-def dependency_plan(rop: RopNode) -> list[tuple[RopNode, tuple[float, ...]]]:
-    """Inputs first (depth first, each once), then ``rop`` itself, each with the frames it renders."""
-    plan: list[tuple[RopNode, tuple[float, ...]]] = []
-    seen: set[str] = set()
+def dependency_plan(rop: RopNode, frames: Sequence[float] = ()) -> list[tuple[RopNode, tuple[float, ...]]]:
+    """Inputs first (depth first, each once), then ``rop``, each with the frames it renders.
 
-    def visit(node: RopNode, frames: tuple[float, ...] | None) -> None:
-        if node.path() in seen:
+    Like Houdini, an input renders the frames its output requests, not its own range, unless its
+    ``trange`` is 2 (strict): then only the requested frames inside its own range.
+    """
+    requested: dict[str, list[float]] = {}
+    nodes: dict[str, RopNode] = {}
+    active: set[str] = set()
+
+    def visit(node: RopNode, wanted: list[float]) -> None:
+        if node.path() in active:
             return
-        seen.add(node.path())
-        own = frames if frames is not None else tuple(rop_frames(node))
+        if _int_parm(node, "trange", 0) == 2:
+            own = rop_frames(node)
+            wanted = [f for f in wanted if any(abs(f - o) < 1e-6 for o in own)]
+        active.add(node.path())
         for upstream in node.inputs():
             if isinstance(upstream, RopNode):
-                visit(upstream, own if node.type().name() == "merge" else None)
+                visit(upstream, wanted)
         source = _fetch_source(node)
         if source is not None:
-            visit(source, own)
-        plan.append((node, own))
+            visit(source, wanted)
+        active.discard(node.path())
+        frames_so_far = requested.setdefault(node.path(), [])
+        frames_so_far.extend(f for f in wanted if f not in frames_so_far)
+        nodes[node.path()] = node
 
-    visit(rop, None)
-    return plan
+    visit(rop, list(frames) or rop_frames(rop))
+    return [(nodes[p], tuple(sorted(fs))) for p, fs in requested.items() if fs]
 
 
 def _fetch_source(node: RopNode) -> RopNode | None:
@@ -110,7 +120,7 @@ def render(
     if ignore_inputs:
         steps = [(rop, frames)]
     else:
-        steps = [(node, list(own) if node is not rop else frames) for node, own in dependency_plan(rop)]
+        steps = [(node, list(own)) for node, own in dependency_plan(rop, frames)]
     if method == renderMethod.FrameByFrame:
         # Interleaved: every ROP renders frame 1, then every ROP frame 2, ...
         for frame in frames:
