@@ -129,3 +129,37 @@ def test_the_log_on_screen_follows_a_running_job(qtbot, make_panel, backend, mon
     tab.select_job("j2")
     assert tab.log_view.toPlainText() == ""
     assert tab.log_title.text() == "Log: click a node or a frame"
+
+
+def test_right_click_menu_requeues_a_frame(qtbot, make_panel, backend) -> None:
+    from farmhand.ui.qt import QtCore, QtWidgets
+
+    _panel, tab = ready(qtbot, make_panel, backend)
+    chosen: list[str] = []
+
+    def pick() -> None:
+        menu = QtWidgets.QApplication.activePopupWidget()
+        if menu is None:
+            QtCore.QTimer.singleShot(20, pick)
+            return
+        action = next(a for a in menu.actions() if a.text().startswith("Requeue frame"))
+        chosen.append(action.text())
+        action.trigger()
+        menu.close()
+
+    QtCore.QTimer.singleShot(20, pick)
+    qtbot.mouseClick(tab.grid.viewport(), Qt.MouseButton.RightButton, pos=tab.grid.cell_rect(104).center())
+    qtbot.waitUntil(lambda: backend.called("requeue_frame") == [("j1", 1105.0)], timeout=3000)
+    assert chosen == ["Requeue frame 1105"]
+
+
+def test_hovering_a_frame_names_it(qtbot, make_panel, backend) -> None:
+    from farmhand.ui.qt import QtCore, QtGui, QtWidgets
+
+    _panel, tab = ready(qtbot, make_panel, backend)
+    pos = tab.grid.cell_rect(104).center()
+    event = QtGui.QHelpEvent(QtCore.QEvent.Type.ToolTip, pos, tab.grid.viewport().mapToGlobal(pos))
+    QtWidgets.QApplication.sendEvent(tab.grid.viewport(), event)
+    qtbot.waitUntil(lambda: QtWidgets.QToolTip.isVisible(), timeout=3000)
+    assert QtWidgets.QToolTip.text() == ("frame 1105: failed, on render01, attempt 4\n"
+                                         "missing file: /share/tex/wood.rat")

@@ -146,3 +146,21 @@ def test_set_submit_context_switches_to_submit(qtbot, make_panel, backend) -> No
     panel.set_submit_context(context(rop_path="/out/mantra_fx"))
     assert panel.tabs.currentWidget() is tab
     assert tab.rop_edit.text() == "/out/mantra_fx"
+
+
+def test_from_selection_rereads_the_scene(qtbot, make_panel, backend) -> None:
+    selected = ["/out/karma1"]
+    panel, tab = open_submit(qtbot, make_panel, backend,
+                             context_provider=lambda: context(rop_path=selected[0]))
+    assert tab.from_scene_button.isVisible()
+    assert tab.rop_edit.text() == "/out/karma1"
+    selected[0] = "/out/mantra_fx"
+    qtbot.mouseClick(tab.from_scene_button, Qt.MouseButton.LeftButton)
+    assert tab.rop_edit.text() == "/out/mantra_fx"
+
+
+def test_no_host_no_from_selection(qtbot, make_panel, backend) -> None:
+    _panel, tab = open_submit(qtbot, make_panel, backend)
+    assert not tab.from_scene_button.isVisible()
+    assert tab.hip_label.text() == "(no scene)"
+    assert (tab.start_spin.text(), tab.end_spin.text(), tab.step_spin.text()) == ("1", "1", "1")

@@ -306,13 +306,12 @@ class JobsTab(QtWidgets.QWidget):
         label = style.format_frame(frame)
         requeue = QAction(f"Requeue frame {label}", menu)
         show = QAction(f"Show log of frame {label}", menu)
+        requeue.triggered.connect(lambda *_: self.requeue_frame(frame))
+        show.triggered.connect(lambda *_: self._show_log(None, frame))
         menu.addAction(requeue)
         menu.addAction(show)
-        chosen = exec_menu(menu, pos)
-        if chosen is requeue:
-            self.requeue_frame(frame)
-        elif chosen is show:
-            self._show_log(None, frame)
+        exec_menu(menu, pos)
+        menu.deleteLater()
 
     def _show_log(self, host: Optional[str], frame: Optional[float], *, follow: bool = False) -> None:
         """Load a log in the background. ``follow``: a refresh of the log on screen (no "loading")."""
