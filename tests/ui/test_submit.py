@@ -150,7 +150,7 @@ def test_set_submit_context_switches_to_submit(qtbot, make_panel, backend) -> No
 
 def test_from_selection_rereads_the_scene(qtbot, make_panel, backend) -> None:
     selected = ["/out/karma1"]
-    panel, tab = open_submit(qtbot, make_panel, backend,
+    _panel, tab = open_submit(qtbot, make_panel, backend,
                              context_provider=lambda: context(rop_path=selected[0]))
     assert tab.from_scene_button.isVisible()
     assert tab.rop_edit.text() == "/out/karma1"
