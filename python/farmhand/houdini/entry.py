@@ -28,20 +28,25 @@ pathmap_loader: Callable[[], pathmap.PathMap] = pathmap.load
 
 # --- picking the ROP ------------------------------------------------------------------------------
 
+#: How deep the ROP picker looks (``/obj/geo1/subnet1/rop_geometry1`` is depth 4); deeper networks are
+#: usually inside assets, and walking them all makes the picker slow on big scenes.
+PICKER_DEPTH = 5
+
+
 def scene_rops() -> list[str]:
     """Every ROP in the scene Farmhand can render (``/out`` and ROPs/file caches inside networks)."""
     found: list[str] = []
 
-    def walk(node: hou.OpNode) -> None:
+    def walk(node: hou.OpNode, depth: int) -> None:
         for child in node.children():
             if rops.is_rop(child):
                 found.append(child.path())
-            elif child.children():
-                walk(child)
+            elif depth < PICKER_DEPTH:
+                walk(child, depth + 1)
 
     root = hou.node("/")
     if isinstance(root, hou.OpNode):
-        walk(root)
+        walk(root, 1)
     return found
 
 
