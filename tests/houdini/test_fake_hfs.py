@@ -35,13 +35,14 @@ def shot(tmp_path: Path) -> Path:
 def test_setup_prints_the_banner_and_exports_hfs(tmp_path: Path) -> None:
     done = subprocess.run(["bash", "-c", 'cd "$0" && . ./houdini_setup_bash && echo "HFS=$HFS" && '
                            'command -v hython && '
-                           'hython -c "import hou; print(hou.applicationVersionString())"',
+                           'hython -c "import hou; print(hou.applicationVersionString(), hou.isUIAvailable(), '
+                           'hasattr(hou, \'ui\'), hou.hipFile.hasUnsavedChanges())"',
                            str(FAKE_HFS)], capture_output=True, text=True, timeout=30)
     lines = done.stdout.splitlines()
     assert lines[0] == "The Houdini 21.0.512 environment has been initialized."
     assert lines[1] == f"HFS={FAKE_HFS}"
     assert lines[2] == f"{FAKE_HFS}/bin/hython"
-    assert lines[3] == "21.0.512"
+    assert lines[3] == "21.0.512 False False True"  # hython: no hou.ui, and always "unsaved"
     quiet = subprocess.run(["bash", "-c", 'cd "$0" && . ./houdini_setup_bash -q && echo ok', str(FAKE_HFS)],
                            capture_output=True, text=True, timeout=30)
     assert quiet.stdout == "ok\n"
