@@ -35,8 +35,8 @@ def shot(tmp_path: Path) -> Path:
 def test_setup_prints_the_banner_and_exports_hfs(tmp_path: Path) -> None:
     done = subprocess.run(["bash", "-c", 'cd "$0" && . ./houdini_setup_bash && echo "HFS=$HFS" && '
                            'command -v hython && '
-                           'hython -c "import hou; print(hou.applicationVersionString(), hou.isUIAvailable(), '
-                           'hasattr(hou, \'ui\'), hou.hipFile.hasUnsavedChanges())"',
+                           'hython -c "import hou; print(hou.applicationVersionString(), '
+                           'hou.isUIAvailable(), hasattr(hou, \'ui\'), hou.hipFile.hasUnsavedChanges())"',
                            str(FAKE_HFS)], capture_output=True, text=True, timeout=30)
     lines = done.stdout.splitlines()
     assert lines[0] == "The Houdini 21.0.512 environment has been initialized."
