@@ -138,7 +138,7 @@ def main() -> None:
         ex.close()
 
         def burst(fn: Callable[[], object], n: int = 60) -> tuple[int, float]:
-            failures = []
+            failures: list[Exception] = []
             barrier = threading.Barrier(n)
 
             def one() -> None:
@@ -154,6 +154,8 @@ def main() -> None:
                 t.start()
             for t in threads:
                 t.join()
+            for why in sorted({str(f)[:100] for f in failures}):
+                print("   failure:", why)
             return len(failures), time.monotonic() - t0
 
         naive_fail, naive_wall = burst(lambda: raw_connect(node.address, key, farm.user, True).close())

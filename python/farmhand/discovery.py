@@ -308,4 +308,7 @@ def _classify_banner(data: bytes) -> tuple[ProbeState, Optional[str]]:
         if line.startswith("SSH-"):
             return ProbeState.SSH, line.strip()
     first = text.splitlines()[0].strip() if text.strip() else None
+    if first in ("Exceeded MaxStartups", "Not allowed at this time"):
+        # OpenSSH's sshd turning away a burst (or a penalised source): it is an SSH server.
+        return ProbeState.SSH, first
     return ProbeState.OPEN, first

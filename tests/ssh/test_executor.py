@@ -246,3 +246,19 @@ def test_dead_peer_detected_in_seconds(make_lab, farmhand_home: Path) -> None:  
         elapsed = time.monotonic() - t0
     assert res is not None and res.exit_code is None
     assert elapsed < 10
+
+
+def test_sshd_turning_us_away_is_retried_then_reported(make_lab, farmhand_home: Path) -> None:  # type: ignore[no-untyped-def]
+    from farmhand import discovery
+    from farmhand.ssh.connect import HandshakeDropped
+
+    farm = make_lab(n=1)
+    farm.add_fake_service("10.77.0.70", b"Exceeded MaxStartups\r\n")
+    ex = _executor(farm, identity=str(farm.identity_file))
+    with farm.inside():
+        t0 = time.monotonic()
+        with pytest.raises(HandshakeDropped, match="turned us away"):
+            ex.run("10.77.0.70", ["true"])
+        assert time.monotonic() - t0 > 0.1  # retried with back-off before giving up
+        (res,) = discovery.scan(["10.77.0.70"])
+    assert res.state is discovery.ProbeState.SSH and res.banner == "Exceeded MaxStartups"

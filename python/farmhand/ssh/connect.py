@@ -27,6 +27,15 @@ log = logging.getLogger(__name__)
 Sock = Union[socket.socket, paramiko.Channel, paramiko.ProxyCommand]
 
 
+#: What OpenSSH's sshd writes instead of its banner when it refuses a connection before the handshake.
+SSHD_REFUSALS = frozenset({"Exceeded MaxStartups", "Not allowed at this time"})
+
+
+class HandshakeDropped(NodeUnreachable):
+    """sshd closed or reset the connection before login finished — typically its MaxStartups limit
+    dropping a burst. Worth a quick retry, unlike a refusal or a timeout."""
+
+
 @dataclass(frozen=True)
 class Timeouts:
     """Seconds. ``dead_peer`` bounds how long unacknowledged data may wait before the node counts as gone."""
@@ -86,7 +95,7 @@ def translate_socket_error(target: Target, exc: BaseException, timeouts: Timeout
             target.name, f"{where} is unreachable ({exc.strerror}): node off or wrong address"
         )
     if isinstance(exc, (ConnectionResetError, EOFError, BrokenPipeError)):
-        return NodeUnreachable(target.name, f"{where} dropped the connection: node busy or rebooting, retry")
+        return HandshakeDropped(target.name, f"{where} dropped the connection: node busy or rebooting, retry")
     if isinstance(exc, OSError):
         return NodeUnreachable(target.name, f"cannot connect to {where}: {exc.strerror or exc}")
     return NodeError(target.name, f"cannot connect to {where}: {exc}")
@@ -105,12 +114,17 @@ def check_banner(target: Target, sock: socket.socket, timeouts: Timeouts) -> Non
     except OSError as exc:
         raise translate_socket_error(target, exc, timeouts) from exc
     if not head:
-        raise NodeUnreachable(
+        raise HandshakeDropped(
             target.name, f"{target.hostname}:{target.port} closed the connection before the SSH banner "
             "(sshd MaxStartups limit or overload); retry"
         )
     if b"SSH-" not in head and b"\n" in head:
         first = head.split(b"\n", 1)[0].decode("latin-1").strip()[:60]
+        if first in SSHD_REFUSALS:
+            raise HandshakeDropped(
+                target.name, f"{target.hostname}:{target.port} is sshd but turned us away ({first!r}: too "
+                "many connections at once, or PerSourcePenalties); retry later"
+            )
         raise NodeError(
             target.name, f"port {target.port} answers but not with SSH ({first!r}): wrong port, or another "
             "service on it", retryable=False,
@@ -154,7 +168,7 @@ def handshake(
 def _kex_error(target: Target, exc: BaseException) -> NodeError:
     text = str(exc)
     if isinstance(exc, (EOFError, ConnectionResetError)) or "banner" in text.lower():
-        return NodeUnreachable(
+        return HandshakeDropped(
             target.name, f"SSH handshake with {target.hostname} failed ({text or 'closed'}): "
             "node busy (sshd MaxStartups) or rebooting; retry"
         )

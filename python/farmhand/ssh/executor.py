@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import threading
 import time
 from collections.abc import Sequence
@@ -113,12 +114,21 @@ class SSHExecutor:
 
     def _open(self, target: Target, *, accept_new: Optional[bool] = None) -> paramiko.Transport:
         # The cap covers the TCP connect too: sshd counts a connection as a "startup" from accept().
-        with self._cap(target):
-            sock = self._socket(target)
-            return connect.handshake(
-                target, sock, self.host_keys, lambda: connect.load_keys(target, self._agent),
-                self.timeouts, accept_new=self.accept_new if accept_new is None else accept_new,
-            )
+        # A drop during the handshake (sshd's MaxStartups, which can still bite when other clients
+        # connect too) is retried a few times with jittered back-off; nothing else is.
+        for attempt in range(4):
+            try:
+                with self._cap(target):
+                    sock = self._socket(target)
+                    return connect.handshake(
+                        target, sock, self.host_keys, lambda: connect.load_keys(target, self._agent),
+                        self.timeouts, accept_new=self.accept_new if accept_new is None else accept_new,
+                    )
+            except connect.HandshakeDropped:
+                if attempt == 3:
+                    raise
+                time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def _socket(self, target: Target) -> connect.Sock:
         if target.proxy_command:
