@@ -44,8 +44,9 @@ FAKE_HFS = REPO / "tests" / "fakes" / "hfs" / "hfs21.0.512"
 
 
 @contextmanager
-def farm(n: int, cores: Optional[list[int]] = None,
-         settings: Optional[dict[str, Any]] = None) -> Iterator[tuple[LocalFarm, Client]]:
+def farm(
+    n: int, cores: Optional[list[int]] = None, settings: Optional[dict[str, Any]] = None
+) -> Iterator[tuple[LocalFarm, Client]]:
     """A lab of ``n`` nodes, a fresh FARMHAND_HOME that trusts them, and a running dispatcher."""
     work = Path(tempfile.mkdtemp(prefix="fh-bench-"))
     os.environ["FARMHAND_HOME"] = str(work / "home")
@@ -57,14 +58,27 @@ def farm(n: int, cores: Optional[list[int]] = None,
         lab.trust()
         registry = Registry()
         for i, node in enumerate(lab.nodes):
-            registry.add(node.name, node.address, port=node.port, user=lab.user, identity=str(lab.identity_file))
-            registry.record_inventory(node.name, {
-                "hostname": node.hostname, "os": "linux", "cpus_logical": (cores or [])[i] if cores else 8,
-                "houdini": [{"path": str(FAKE_HFS), "version": "21.0.512"}]})
+            registry.add(
+                node.name, node.address, port=node.port, user=lab.user, identity=str(lab.identity_file)
+            )
+            registry.record_inventory(
+                node.name,
+                {
+                    "hostname": node.hostname,
+                    "os": "linux",
+                    "cpus_logical": (cores or [])[i] if cores else 8,
+                    "houdini": [{"path": str(FAKE_HFS), "version": "21.0.512"}],
+                },
+            )
         env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
         log = open(work / "dispatcher.log", "ab")  # noqa: SIM115
-        proc = lab.popen_in_lab([sys.executable, "-m", "farmhand", "dispatcher"], env=env,
-                                stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        proc = lab.popen_in_lab(
+            [sys.executable, "-m", "farmhand", "dispatcher"],
+            env=env,
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+        )
         while not dispatcher_process.running():
             time.sleep(0.02)
         client = Client(autostart=False)
@@ -96,17 +110,24 @@ def makespan(client: Client, job_id: str) -> float:
 
 
 def chunk_seconds(client: Client, job_id: str) -> list[float]:
-    rows = client.store.db.execute("SELECT started, ended FROM chunks WHERE job = ? AND state = 'done'",
-                                   (int(job_id),)).fetchall()
+    rows = client.store.db.execute(
+        "SELECT started, ended FROM chunks WHERE job = ? AND state = 'done'", (int(job_id),)
+    ).fetchall()
     return [float(e) - float(s) for s, e in rows if e is not None]
 
 
 def demo_spec(share: Path, frames: str, tag: str, **params: str) -> JobSpec:
-    return JobSpec(preset="demo", frames=frames, output=str(share / tag / "f.$F4.png"),
-                   params=tuple(sorted(params.items())), name=f"bench {tag}")
+    return JobSpec(
+        preset="demo",
+        frames=frames,
+        output=str(share / tag / "f.$F4.png"),
+        params=tuple(sorted(params.items())),
+        name=f"bench {tag}",
+    )
 
 
 # --- 1 ----------------------------------------------------------------------------------------------
+
 
 def bench_latency() -> dict[str, Any]:
     with farm(8) as (lab, client):
@@ -118,14 +139,22 @@ def bench_latency() -> dict[str, Any]:
             job = client.submit(demo_spec(lab.share_dir, "1-160", f"lat{i}", seconds_per_frame="2"))
             while True:
                 rows = client.job(job).nodes
-                if len([r for r in rows if r.state is NodeActivity.RENDERING and r.current_frame is not None]) == 8:
+                if (
+                    len(
+                        [r for r in rows if r.state is NodeActivity.RENDERING and r.current_frame is not None]
+                    )
+                    == 8
+                ):
                     break
                 time.sleep(0.01)
             samples.append(time.monotonic() - t0)
             client.cancel(job)
             wait_cancel(client, job)
-    return {"submit_to_all_8_rendering_s": round(statistics.median(samples), 3),
-            "samples_s": [round(s, 3) for s in samples], "goal_s": 1.0}
+    return {
+        "submit_to_all_8_rendering_s": round(statistics.median(samples), 3),
+        "samples_s": [round(s, 3) for s in samples],
+        "goal_s": 1.0,
+    }
 
 
 def wait_cancel(client: Client, job_id: str) -> None:
@@ -135,14 +164,18 @@ def wait_cancel(client: Client, job_id: str) -> None:
 
 # --- 2 ----------------------------------------------------------------------------------------------
 
+
 def bench_uneven(spf: float = 0.8) -> dict[str, Any]:
     speeds = {"render01": 1.0, "render02": 2.0, "render03": 4.0}
     speed_map = ",".join(f"{h}={s:g}" for h, s in speeds.items())
     frames = 240
     ideal = frames * spf / sum(speeds.values())
     with farm(3) as (lab, client):
-        dyn = client.submit(demo_spec(lab.share_dir, f"1-{frames}", "dynamic", seconds_per_frame=str(spf),
-                                      speed_map=speed_map))
+        dyn = client.submit(
+            demo_spec(
+                lab.share_dir, f"1-{frames}", "dynamic", seconds_per_frame=str(spf), speed_map=speed_map
+            )
+        )
         snap = wait(client, dyn)
         dynamic = makespan(client, dyn)
         per_node = {r.node: r.frames_done for r in snap.nodes}
@@ -151,9 +184,15 @@ def bench_uneven(spf: float = 0.8) -> dict[str, Any]:
     # The same renderer and frames with a static split: one chunk of 80 frames per node, no tail logic.
     static_settings = {"policy": {"steal_min_gain": 1e9, "backup_factor": 1e9}}
     with farm(3, settings=static_settings) as (lab, client):
-        static = client.submit(JobSpec(preset="demo", frames=f"1-{frames}", chunk=frames // 3,
-                                       output=str(lab.share_dir / "static" / "f.$F4.png"),
-                                       params=(("seconds_per_frame", str(spf)), ("speed_map", speed_map))))
+        static = client.submit(
+            JobSpec(
+                preset="demo",
+                frames=f"1-{frames}",
+                chunk=frames // 3,
+                output=str(lab.share_dir / "static" / "f.$F4.png"),
+                params=(("seconds_per_frame", str(spf)), ("speed_map", speed_map)),
+            )
+        )
         wait(client, static)
         static_equal = makespan(client, static)
     # By cores: the lab's nodes all report the host's cores, so a split by cores is the equal split
@@ -162,17 +201,25 @@ def bench_uneven(spf: float = 0.8) -> dict[str, Any]:
     cores = {"render01": 16, "render02": 8, "render03": 8}
     by_cores = max(frames * c / sum(cores.values()) * measured_spf[h] for h, c in cores.items())
     measured_ideal = frames / sum(1.0 / v for v in measured_spf.values())
-    return {"ideal_s": round(ideal, 2), "ideal_measured_speeds_s": round(measured_ideal, 2),
-            "dynamic_s": round(dynamic, 2), "dynamic_ratio": round(dynamic / ideal, 3),
-            "dynamic_ratio_vs_measured_speeds": round(dynamic / measured_ideal, 3),
-            "static_equal_s": round(static_equal, 2), "static_equal_ratio": round(static_equal / ideal, 3),
-            "static_by_cores_16_8_8_s (computed)": round(by_cores, 2),
-            "static_by_cores_ratio": round(by_cores / ideal, 3), "frames_per_node": per_node,
-            "measured_spf": {h: round(v, 3) for h, v in measured_spf.items()}, "chunks": n_chunks,
-            "goal_ratio": 1.10}
+    return {
+        "ideal_s": round(ideal, 2),
+        "ideal_measured_speeds_s": round(measured_ideal, 2),
+        "dynamic_s": round(dynamic, 2),
+        "dynamic_ratio": round(dynamic / ideal, 3),
+        "dynamic_ratio_vs_measured_speeds": round(dynamic / measured_ideal, 3),
+        "static_equal_s": round(static_equal, 2),
+        "static_equal_ratio": round(static_equal / ideal, 3),
+        "static_by_cores_16_8_8_s (computed)": round(by_cores, 2),
+        "static_by_cores_ratio": round(by_cores / ideal, 3),
+        "frames_per_node": per_node,
+        "measured_spf": {h: round(v, 3) for h, v in measured_spf.items()},
+        "chunks": n_chunks,
+        "goal_ratio": 1.10,
+    }
 
 
 # --- 3 ----------------------------------------------------------------------------------------------
+
 
 def bench_worker(load: float = 5.0, spf: float = 0.5, frames: int = 48) -> dict[str, Any]:
     results = {}
@@ -180,21 +227,45 @@ def bench_worker(load: float = 5.0, spf: float = 0.5, frames: int = 48) -> dict[
         for preset in ("hrender", "hython-worker"):
             picture = str(lab.share_dir / preset / "beauty.$F4.exr")
             hip = lab.share_dir / f"{preset}.hip"
-            hip.write_text(json.dumps({"fake_houdini_scene": 1, "fps": 24, "frame": 1, "fstart": 1, "fend": frames,
-                                       "load_seconds": load, "nodes": [{
-                                           "path": "/out/mantra1", "type": "ifd", "seconds_per_frame": spf,
-                                           "parms": {"vm_picture": picture, "vm_alfprogress": 1}}]}))
-            job = client.submit(JobSpec(preset=preset, file=str(hip), target="/out/mantra1",
-                                        frames=f"1-{frames}", output=picture))
+            hip.write_text(
+                json.dumps(
+                    {
+                        "fake_houdini_scene": 1,
+                        "fps": 24,
+                        "frame": 1,
+                        "fstart": 1,
+                        "fend": frames,
+                        "load_seconds": load,
+                        "nodes": [
+                            {
+                                "path": "/out/mantra1",
+                                "type": "ifd",
+                                "seconds_per_frame": spf,
+                                "parms": {"vm_picture": picture, "vm_alfprogress": 1},
+                            }
+                        ],
+                    }
+                )
+            )
+            job = client.submit(
+                JobSpec(
+                    preset=preset, file=str(hip), target="/out/mantra1", frames=f"1-{frames}", output=picture
+                )
+            )
             wait(client, job)
             results[preset] = makespan(client, job)
     ideal = load + frames * spf / 3
-    return {"hrender_per_chunk_s": round(results["hrender"], 2), "worker_s": round(results["hython-worker"], 2),
-            "speedup": round(results["hrender"] / results["hython-worker"], 2),
-            "worker_ideal_s (load + frames/nodes)": round(ideal, 2), "goal_speedup": 2.0}
+    return {
+        "hrender_per_chunk_s": round(results["hrender"], 2),
+        "worker_s": round(results["hython-worker"], 2),
+        "speedup": round(results["hrender"] / results["hython-worker"], 2),
+        "worker_ideal_s (load + frames/nodes)": round(ideal, 2),
+        "goal_speedup": 2.0,
+    }
 
 
 # --- 4 ----------------------------------------------------------------------------------------------
+
 
 def bench_kill(spf: float = 0.2, frames: int = 240) -> dict[str, Any]:
     with farm(4) as (lab, client):
@@ -208,9 +279,14 @@ def bench_kill(spf: float = 0.2, frames: int = 240) -> dict[str, Any]:
     ideal_survivors = frames * spf / 3
     chunk = statistics.median(chunks) if chunks else 0.0
     extra = total - ideal_survivors
-    return {"makespan_s": round(total, 2), "ideal_3_survivors_s": round(ideal_survivors, 2),
-            "extra_s": round(extra, 2), "median_chunk_s": round(chunk, 2),
-            "goal_extra_s (one chunk + 10)": round(chunk + 10, 2), "met": extra <= chunk + 10}
+    return {
+        "makespan_s": round(total, 2),
+        "ideal_3_survivors_s": round(ideal_survivors, 2),
+        "extra_s": round(extra, 2),
+        "median_chunk_s": round(chunk, 2),
+        "goal_extra_s (one chunk + 10)": round(chunk + 10, 2),
+        "met": extra <= chunk + 10,
+    }
 
 
 BENCHES = {"latency": bench_latency, "uneven": bench_uneven, "worker": bench_worker, "kill": bench_kill}
@@ -221,7 +297,9 @@ def main(argv: list[str]) -> int:
     for name in names:
         started = time.monotonic()
         result = BENCHES[name]()
-        print(json.dumps({"bench": name, **result, "wall_s": round(time.monotonic() - started, 1)}), flush=True)
+        print(
+            json.dumps({"bench": name, **result, "wall_s": round(time.monotonic() - started, 1)}), flush=True
+        )
     return 0
 
 

@@ -41,6 +41,7 @@ from farmhand.store import Store
 log = logging.getLogger(__name__)
 
 STEP_SECONDS = 0.05
+MIN_STEP_SECONDS = 0.01
 HEARTBEAT_SECONDS = 2.0
 
 
@@ -118,6 +119,7 @@ class Dispatcher(Outcomes):
         self._written: dict[tuple[str, str], Any] = {}
         self._eta_written: dict[str, Optional[float]] = {}
         self.stop_requested = threading.Event()
+        self.wake = threading.Event()
         self._recovered = False
 
     # --- lifecycle ------------------------------------------------------------------------------------
@@ -173,8 +175,13 @@ class Dispatcher(Outcomes):
                 self.step()
             except FarmhandError as exc:  # one bad job must not take the dispatcher down
                 log.error("step failed: %s", exc.message)
+            # Sleep until the next step is due, or earlier when a node printed something (a frame
+            # finished): progress then reaches clients, and free nodes get work, without polling delay.
             elapsed = time.monotonic() - started
-            stop.wait(max(0.0, STEP_SECONDS - elapsed))
+            self.wake.wait(max(0.0, STEP_SECONDS - elapsed))
+            self.wake.clear()
+            if time.monotonic() - started < MIN_STEP_SECONDS:
+                time.sleep(MIN_STEP_SECONDS)
         self.close()
 
     # --- the step -------------------------------------------------------------------------------------
@@ -287,7 +294,9 @@ class Dispatcher(Outcomes):
     # --- nodes ----------------------------------------------------------------------------------------
 
     def node_free(self, node: str, now: float) -> bool:
-        if any(t.node == node for t in self.tasks.values()):
+        # A chunk whose frames are all done is only exiting (hython releasing its licence, ...): the next
+        # chunk may start now; its wrapper waits briefly for the node lock the old process still holds.
+        if any(t.node == node and not t.draining for t in self.tasks.values()):
             return False
         if self.node_backoff.get(node, 0.0) > now or node in self.checks:
             return False

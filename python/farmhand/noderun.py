@@ -14,6 +14,7 @@ import enum
 import logging
 import os
 import re
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -103,11 +104,20 @@ class Task:
         self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         self.log_buffer: list[tuple[float, Optional[Frame], str, str]] = []
         self.closing = False
+        self.wake: Optional[threading.Event] = None
 
     # --- called from the SSH reader thread ----------------------------------------------------------
 
     def on_line(self, stream: str, line: str) -> None:
         self.lines.append((stream, line))
+        if self.wake is not None:
+            self.wake.set()
+
+    @property
+    def draining(self) -> bool:
+        """Every frame of this chunk is done; the process is only exiting."""
+        return not self.persistent and self.phase is TaskPhase.RUNNING and not self.pending() \
+            and self.current is None and bool(self.done)
 
     # --- called by the dispatcher ---------------------------------------------------------------------
 

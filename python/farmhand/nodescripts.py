@@ -7,13 +7,13 @@ hostile path is data, never code.
 The chunk wrapper does three things before running the render:
 
 1. **Node lock.** It opens ``/tmp/farmhand-node-<hostname>-<netns>-<address>-<port>.lock``
-   (world-writable, so dispatchers of different users share it) and takes ``flock -n`` on it. The
-   lock fd is inherited by the whole render tree and is released by the kernel when the last process
-   of it exits, however it dies. If another dispatcher holds it, the wrapper prints
-   ``FARMHAND_BUSY`` and exits 75: the node is skipped, not failed. The name includes the network
-   namespace and the address the client connected to (from ``SSH_CONNECTION``) because lab nodes
-   (several labs at once, same names and addresses) share one ``/tmp``; on a real farm the hostname
-   alone would do.
+   (world-writable, so dispatchers of different users share it) and takes ``flock -w 3`` on it (a
+   chunk of ours may still be exiting). The lock fd is inherited by the whole render tree and is
+   released by the kernel when the last process of it exits, however it dies. If another dispatcher
+   holds it, the wrapper prints ``FARMHAND_BUSY`` and exits 75: the node is skipped, not failed. The
+   name includes the network namespace and the address the client connected to (from
+   ``SSH_CONNECTION``) because lab nodes (several labs at once, same names and addresses) share one
+   ``/tmp``; on a real farm the hostname alone would do.
 2. **PGID.** It prints ``FARMHAND_PGID <n>`` (it runs as the leader of its own process group, behind the
    executor's watchdog) so the dispatcher can kill the tree over a second channel and, after a restart,
    check the recorded group before reusing the node.
@@ -44,7 +44,8 @@ if [ ! -e "$lock" ]; then (umask 0; : >>"$lock") 2>/dev/null; fi
 # (a failed exec would end this shell, and "exec 2>..." would silence it for good: test, then open)
 if [ -r "$lock" ] && command -v flock >/dev/null 2>&1; then
   exec 9<"$lock"
-  if ! flock -n 9; then
+  # A short wait: this dispatcher's previous chunk on the node may still be exiting.
+  if ! flock -w 3 9; then
     echo "FARMHAND_BUSY node is rendering for another dispatcher"
     exit 75
   fi
