@@ -71,7 +71,7 @@ def farm(
                 },
             )
         env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
-        log = open(work / "dispatcher.log", "ab")  # noqa: SIM115
+        log = open(work / "dispatcher.log", "ab")
         proc = lab.popen_in_lab(
             [sys.executable, "-m", "farmhand", "dispatcher"],
             env=env,
