@@ -14,51 +14,10 @@ from farmhand.ui.models import RecordRole, job_nodes_model, jobs_model
 from farmhand.ui.qt import QAction, Qt, QtCore, QtGui, QtWidgets, Signal, exec_menu
 from farmhand.ui.records import FarmSnapshot, JobDetail, JobStatus, JobView
 from farmhand.ui.threads import TaskRunner
+from farmhand.ui.widgets import Confirm, ask, fit_columns, table_view
 
 #: How often the log on screen is re-read while its job runs.
 LOG_FOLLOW_SECONDS = 2.0
-
-#: Asks the user to confirm: ``(title, question) -> yes``. Injected so hosts and tests can decide.
-Confirm = Callable[[str, str], bool]
-
-
-def ask(parent: QtWidgets.QWidget) -> Confirm:
-    def confirm(title: str, question: str) -> bool:
-        answer = QtWidgets.QMessageBox.question(parent, title, question)
-        return bool(answer == QtWidgets.QMessageBox.StandardButton.Yes)
-
-    return confirm
-
-
-def _table(model: QtCore.QAbstractItemModel, parent: QtWidgets.QWidget) -> QtWidgets.QTableView:
-    view = QtWidgets.QTableView(parent)
-    view.setModel(model)
-    view.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
-    view.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
-    view.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
-    view.setAlternatingRowColors(True)
-    view.setShowGrid(False)
-    view.setWordWrap(False)
-    view.verticalHeader().setVisible(False)
-    view.verticalHeader().setDefaultSectionSize(22)
-    view.horizontalHeader().setStretchLastSection(True)
-    view.horizontalHeader().setHighlightSections(False)
-    return view
-
-
-def fit_columns(view: QtWidgets.QTableView, samples: dict[int, str], dotted: tuple[int, ...] = ()) -> None:
-    """Size columns to sample texts in the view's own font (PySide2 builds often use larger fonts),
-    once, instead of measuring every row on every update as ResizeToContents would."""
-    metrics = view.fontMetrics()
-    header = view.horizontalHeader()
-    model = view.model()
-    for column, sample in samples.items():
-        title = str(model.headerData(column, Qt.Orientation.Horizontal, int(Qt.ItemDataRole.DisplayRole)))
-        # Room for the cell margins, and for the state dot where there is one.
-        pad = 30 if column in dotted else 14
-        width = max(metrics.horizontalAdvance(sample) + pad, metrics.horizontalAdvance(title) + 14)
-        header.resizeSection(column, width)
-
 
 class JobsTab(QtWidgets.QWidget):
     """Shows snapshots; every action goes to the backend through the task runner, off the UI thread."""
@@ -82,13 +41,13 @@ class JobsTab(QtWidgets.QWidget):
 
         self.jobs = jobs_model(self)
         self.job_nodes = job_nodes_model(self)
-        self.jobs_view = _table(self.jobs, self)
+        self.jobs_view = table_view(self.jobs, self)
         self.jobs_view.setItemDelegateForColumn(1, StateDelegate(self.jobs_view))
         self.jobs_view.setItemDelegateForColumn(3, ProgressDelegate(self.jobs_view))
         fit_columns(self.jobs_view, {0: "shot010_lighting_v012", 1: "cancelled", 2: "100",
                                      3: "1000/1000  100%  (9 failed)", 4: "59m 59s", 5: "anna@ws-anna"},
                     dotted=(1,))
-        self.nodes_view = _table(self.job_nodes, self)
+        self.nodes_view = table_view(self.job_nodes, self)
         self.nodes_view.setItemDelegateForColumn(1, StateDelegate(self.nodes_view))
         bars = ProgressDelegate(self.nodes_view)
         self.nodes_view.setItemDelegateForColumn(3, bars)

@@ -7,11 +7,11 @@ from typing import Callable, Optional
 
 from farmhand.ui.backend import FarmBackend
 from farmhand.ui.delegates import StateDelegate
-from farmhand.ui.jobs_tab import Confirm, _table, ask, fit_columns
 from farmhand.ui.models import nodes_model
 from farmhand.ui.qt import QtWidgets, Signal
 from farmhand.ui.records import FarmSnapshot, NodeStatus
 from farmhand.ui.threads import TaskRunner
+from farmhand.ui.widgets import Confirm, ask, fit_columns, table_view
 
 
 class NodesTab(QtWidgets.QWidget):
@@ -30,7 +30,7 @@ class NodesTab(QtWidgets.QWidget):
         self._scan_cancel: Optional[threading.Event] = None
 
         self.model = nodes_model(self)
-        self.view = _table(self.model, self)
+        self.view = table_view(self.model, self)
         self.view.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
         self.view.setItemDelegateForColumn(1, StateDelegate(self.view))
         fit_columns(self.view, {0: "render01.studio", 1: "blocklisted", 2: "yes", 3: "yes",
