@@ -24,7 +24,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import getpass
-import ipaddress
 import logging
 import os
 import re
@@ -40,15 +39,13 @@ from pathlib import Path
 from typing import Callable, Literal, Optional, TypeVar
 
 from farmhand.lab import netns, sshd
+from farmhand.lab.faults import Faults, kill_process
+from farmhand.lab.netns import FIRST_NODE, GATEWAY, GHOST, SUBNET
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Mode = Literal["netns", "loopback"]
 
-SUBNET = ipaddress.IPv4Network("10.77.0.0/24")
-GATEWAY = "10.77.0.1"
-GHOST = "10.77.0.254"
-FIRST_NODE = 11
 _live: set[LocalFarm] = set()
 _live_lock = threading.Lock()
 
@@ -76,7 +73,7 @@ class _Node:
         self.extra: list[subprocess.Popen[bytes]] = []
 
 
-class LocalFarm:
+class LocalFarm(Faults):
     """A throwaway farm of real sshd nodes. Use as a context manager (or call start/stop)."""
 
     def __init__(
@@ -166,12 +163,12 @@ class LocalFarm:
         """Tear everything down; safe to call twice and after a partial start."""
         for node in self._nodes.values():
             for proc in node.extra:
-                _kill(proc)
+                kill_process(proc)
             node.server.stop()
             if node.info.netns:
                 netns.delete(node.info.netns)
         for proc in self._ghost_procs:
-            _kill(proc)
+            kill_process(proc)
         if self.mode == "netns":
             netns.delete(self.ghost_ns)
             netns.delete(self.lab_ns)
@@ -256,101 +253,6 @@ class LocalFarm:
         full = netns.exec_argv(ns, argv) if ns else list(argv)
         return subprocess.run(full, capture_output=True, text=True, check=False)
 
-    # ------------------------------------------------------------------ faults
-    def stop_sshd(self, name: str) -> None:
-        """Stop the node's listener (new connections are refused; open sessions continue)."""
-        self._nodes[name].server.stop()
-
-    def start_sshd(self, name: str) -> None:
-        node = self._nodes[name]
-        node.server.start()
-        self._wait_ssh(node)
-
-    def restart_sshd(self, name: str) -> None:
-        self.stop_sshd(name)
-        self.start_sshd(name)
-
-    def kill_node(self, name: str) -> None:
-        """SIGKILL every process on the node (sshd and every session); the address stays up."""
-        node = self._nodes[name]
-        if node.info.netns:
-            for pid in netns.pids(node.info.netns):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, 9)
-        node.server.stop(9)
-
-    def drop(self, name: str) -> None:
-        """Silently drop everything arriving at the node (a pulled cable that still holds ARP)."""
-        self.run_on_node_checked(name, ["iptables", "-I", "INPUT", "-j", "DROP"])
-
-    def undrop(self, name: str) -> None:
-        self.run_on_node_checked(name, ["iptables", "-F", "INPUT"])
-
-    def unplug(self, name: str) -> None:
-        """Take the node's interface down: the address becomes absent (ARP fails)."""
-        self.run_on_node_checked(name, ["ip", "link", "set", "eth0", "down"])
-
-    def plug(self, name: str) -> None:
-        self.run_on_node_checked(name, ["ip", "link", "set", "eth0", "up"])
-
-    def serve_not_ssh(self, name: str, banner: bytes = b"HTTP/1.0 400 Bad Request\r\n\r\n") -> None:
-        """Replace the node's sshd with a service on the same port that is not SSH."""
-        node = self._nodes[name]
-        node.server.stop()
-        proc = self._not_ssh_process(node.info.netns, node.info.address, node.info.port, banner)
-        node.extra.append(proc)
-
-    def restore_ssh(self, name: str) -> None:
-        node = self._nodes[name]
-        for proc in node.extra:
-            _kill(proc)
-        node.extra.clear()
-        self.start_sshd(name)
-
-    def change_host_key(self, name: str) -> str:
-        """Give the node a new host key (as a reinstall would) and restart sshd; returns the new line."""
-        node = self._nodes[name]
-        node.server.stop()
-        node.host_key_line = sshd.keygen(node.dir / "ssh_host_ed25519_key", name)
-        self.start_sshd(name)
-        return node.host_key_line
-
-    def mac(self, name: str) -> str:
-        out = self.run_on_node_checked(name, ["cat", "/sys/class/net/eth0/address"])
-        return out.strip()
-
-    # ------------------------------------------------------------------ extra addresses (netns only)
-    def add_silent(self, address: str) -> None:
-        """An address in the lab /24 whose every incoming packet is dropped (a firewalled host)."""
-        self._ghost()
-        netns.ip("-n", self.ghost_ns, "addr", "add", f"{address}/24", "dev", "eth0")
-        netns.run_in(self.ghost_ns, ["iptables", "-A", "INPUT", "-d", address, "-j", "DROP"])
-
-    def add_unreachable(self, address: str) -> None:
-        """An address in the lab /24 answered by ICMP host-unreachable (a router knows it is down)."""
-        self._ghost()
-        netns.ip("-n", self.ghost_ns, "addr", "add", f"{address}/24", "dev", "eth0")
-        netns.run_in(self.ghost_ns, ["iptables", "-A", "INPUT", "-d", address, "-p", "tcp", "-j", "REJECT",
-                                     "--reject-with", "icmp-host-unreachable"])
-
-    def add_silent_range(self, cidr: str) -> None:
-        """Route a whole range (outside 10.77.0.0/24) to the ghost, which drops its SYNs: a silent /16."""
-        net = ipaddress.IPv4Network(cidr)
-        if net.overlaps(SUBNET):
-            raise ValueError(f"{cidr} overlaps the lab subnet {SUBNET}")
-        _guard_route(net)
-        netns.ip("-n", self.lab_ns, "route", "add", str(net), "via", GHOST)
-        netns.ip("-n", self.ghost_ns, "route", "add", "local", str(net), "dev", "lo")
-        netns.run_in(self.ghost_ns, ["iptables", "-A", "INPUT", "-d", str(net), "-j", "DROP"])
-
-    def add_fake_service(
-        self, address: str, banner: bytes = b"220 fake FTP ready\r\n", port: int = 22
-    ) -> None:
-        """An address in the lab /24 where something that is not SSH answers on ``port``."""
-        self._ghost()
-        netns.ip("-n", self.ghost_ns, "addr", "add", f"{address}/24", "dev", "eth0")
-        self._ghost_procs.append(self._not_ssh_process(self.ghost_ns, address, port, banner))
-
     # ------------------------------------------------------------------ internals
     def run_on_node_checked(self, name: str, argv: Sequence[str]) -> str:
         proc = self.run_on_node(name, argv)
@@ -373,7 +275,7 @@ class LocalFarm:
     def _make_lab(self) -> None:
         # Safety net: code that forgets to enter the lab must fail fast rather than send the lab's
         # addresses out of this machine's default route. Identical for every lab, so never removed.
-        _guard_route(SUBNET)
+        netns.guard_route(SUBNET)
         ns = self.lab_ns
         netns.ip("netns", "add", ns)
         netns.ip("-n", ns, "link", "set", "lo", "up")
@@ -434,17 +336,6 @@ class LocalFarm:
             return banner is not None and banner.startswith(b"SSH-")
 
         sshd.wait_listening(ready, 10, f"sshd on {info.name}")
-
-
-def _guard_route(net: ipaddress.IPv4Network) -> None:
-    netns.ip("route", "replace", "unreachable", str(net), check=False)
-
-
-def _kill(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
 
 
 def _free_port(address: str) -> int:

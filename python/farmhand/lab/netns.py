@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import ipaddress
 import logging
 import os
 import subprocess
@@ -25,6 +26,12 @@ from collections.abc import Iterator, Sequence
 from typing import Callable, TypeVar
 
 log = logging.getLogger(__name__)
+
+# Lab addressing: inside the isolated lab namespace only (and guarded in the root namespace, below).
+SUBNET = ipaddress.IPv4Network("10.77.0.0/24")
+GATEWAY = "10.77.0.1"
+GHOST = "10.77.0.254"
+FIRST_NODE = 11
 
 CLONE_NEWNET = 0x40000000
 NETNS_DIR = "/var/run/netns"
@@ -144,3 +151,9 @@ def can_use() -> str | None:
     if not os.path.exists("/usr/sbin/sshd"):
         return "the node lab needs /usr/sbin/sshd (openssh-server); run tools/setup.sh"
     return None
+
+
+def guard_route(net: ipaddress.IPv4Network) -> None:
+    """Make ``net`` unreachable in the root namespace, so code that forgets to enter the lab fails at
+    once instead of sending lab addresses out of the default route. Idempotent; shared by every lab."""
+    ip("route", "replace", "unreachable", str(net), check=False)
