@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 STEP_SECONDS = 0.05
 MIN_STEP_SECONDS = 0.01
+LOAD_STALL_FACTOR = 5.0
 HEARTBEAT_SECONDS = 2.0
 
 
@@ -145,7 +146,7 @@ class Dispatcher(Outcomes):
                     node=node,
                     now=now,
                 )
-            for job_id in self.store.job_ids([JobState.RUNNING, JobState.QUEUED, JobState.PAUSED]):
+            for job_id in self.store.job_ids():
                 rendering = [
                     i for i, f in enumerate(self.store.frames(job_id)) if f.state is FrameState.RENDERING
                 ]
@@ -337,10 +338,12 @@ class Dispatcher(Outcomes):
             job = self.jobs.get(task.job_id)
             if job is None:
                 continue
-            if task.persistent and not task.sent:
+            if task.persistent and task.ready and not task.sent:
                 continue  # an idle worker waits for us, not the other way round
             expected = job.stat(task.node).spf or self.job_spf(job)
             limit = self.retry.stall_timeout(expected)
+            if task.persistent and not task.ready:
+                limit = max(limit, LOAD_STALL_FACTOR * self.retry.stall_floor)  # loading a big scene
             if now - task.last_activity > limit:
                 self.stall(task, job, now, limit)
 
@@ -370,6 +373,10 @@ class Dispatcher(Outcomes):
                 job.set_state(JobState.FAILED, error=f"{failed} frames failed; first: {message}", now=now)
                 job.event("failed", job.error or "", now)
                 self._retire(job, now)
+            elif not self.farm and not job.warned_no_nodes:
+                job.warned_no_nodes = True
+                job.event("no_nodes", "no trusted, enabled nodes in the registry; add some with "
+                          "'farmhand scan' or 'farmhand nodes add'", now)
             elif self.farm and not self.eligible_nodes(job, include_backoff=True):
                 last = next((st.message for st in job.nodes.values() if st.blocked and st.message), None)
                 why = "no node can render this job: every selected node is blocklisted or lacks what it needs"

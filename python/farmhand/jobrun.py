@@ -70,6 +70,7 @@ class JobRun:
         self.agree: dict[str, set[str]] = {}  # deterministic failure kind -> nodes that reported it
         self.error: Optional[str] = None
         self.missing_outputs = 0
+        self.warned_no_nodes = False
         self.preset: Preset = load_preset(spec.preset)
         if self.preset.needs_command and spec.command:
             self.preset = self.preset.with_command(spec.command)

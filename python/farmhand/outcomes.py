@@ -337,6 +337,12 @@ class Outcomes(Assigner):
                 job.release(job.frames[idx], task.chunk_id)
             self._close_chunk(task, ChunkState.CANCELLED, result, task.kill_reason)
             return
+        if not unfinished:
+            # Every frame was rendered and verified; only the exit went wrong (a crash at shutdown).
+            job.event("chunk_exit", f"all frames done, then {failure.kind.value}: {failure.message}", now,
+                      node=task.node)
+            self._close_chunk(task, ChunkState.DONE, result, failure.message)
+            return
         self.frames_failed(task, job, unfinished, failure, now)
         self._close_chunk(task, ChunkState.FAILED, result, failure.message)
 

@@ -1,0 +1,114 @@
+"""The job store and client API without a dispatcher: validation, commands, snapshots, change counter."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from farmhand.client import Client
+from farmhand.errors import NotFound, UsageError
+from farmhand.jobs import CommandOp, FrameState, JobSpec, JobState
+from farmhand.store import Store, append_log
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def client(farmhand_home: Path) -> Client:
+    return Client(Store(), autostart=False)
+
+
+def test_submit_validates_at_the_edge(client: Client) -> None:
+    with pytest.raises(UsageError, match="backwards"):
+        client.submit(JobSpec(preset="demo", frames="10-1", output="/tmp/x.$F4.png"))
+    with pytest.raises(NotFound, match="available: .*hrender"):
+        client.submit(JobSpec(preset="no-such-preset", frames="1-10"))
+    with pytest.raises(UsageError, match="--command"):
+        client.submit(JobSpec(preset="command", frames="1-10"))
+    with pytest.raises(UsageError, match="chunk"):
+        client.submit(JobSpec(preset="demo", frames="1-10", output="/tmp/x.$F4.png", chunk=0))
+    assert client.jobs() == []
+
+
+def test_snapshot_has_every_frame_with_expected_output(client: Client) -> None:
+    job = client.submit(JobSpec(preset="demo", frames="-2-2x2,7", output="/share/o/img.$F4.png"))
+    snap = client.job(job)
+    assert snap.state is JobState.QUEUED
+    assert [(f.frame, f.state, f.output) for f in snap.frames] == [
+        (-2, FrameState.WAITING, "/share/o/img.-002.png"),
+        (0, FrameState.WAITING, "/share/o/img.0000.png"),
+        (2, FrameState.WAITING, "/share/o/img.0002.png"),
+        (7, FrameState.WAITING, "/share/o/img.0007.png"),
+    ]
+    data = snap.to_dict()
+    assert data["summary"]["id"] == job and data["frames"][0]["state"] == "waiting"
+
+
+def test_commands_queue_for_the_dispatcher_and_version_moves(client: Client) -> None:
+    job = client.submit(JobSpec(preset="demo", frames="1-3", output="/share/o/x.$F4.png"))
+    before = client.version()
+    client.cancel(job)
+    client.set_priority(job, 80)
+    client.requeue_frame(job, 2)
+    assert client.version() > before
+    ops = [(op, arg) for _, _, op, arg in client.store.pending_commands()]
+    assert ops == [
+        (CommandOp.CANCEL, {}),
+        (CommandOp.PRIORITY, {"priority": 80}),
+        (CommandOp.REQUEUE_FRAME, {"frame": 2}),
+    ]
+    with pytest.raises(NotFound):
+        client.requeue_frame(job, 99)
+    with pytest.raises(NotFound):
+        client.cancel("404")
+
+
+def test_watch_returns_as_soon_as_the_store_changes(client: Client) -> None:
+    job = client.submit(JobSpec(preset="demo", frames="1-3", output="/share/o/x.$F4.png"))
+    version = client.version()
+    snap = client.watch(job, version, timeout=0.2)
+    assert snap.version == version  # nothing changed: timed out
+    other = Store()
+    other.update_frames(job, [0], state=FrameState.DONE)
+    snap = client.watch(job, version, timeout=5)
+    assert snap.version > version and snap.frames[0].state is FrameState.DONE
+
+
+def test_logs_filter_by_node_and_frame(client: Client) -> None:
+    job = client.submit(JobSpec(preset="demo", frames="1-3", output="/share/o/x.$F4.png"))
+    append_log(job, "render01", [(1.0, 1, "out", "Fra:1"), (2.0, 2, "out", "Fra:2\twith tab")])
+    append_log(job, "render02", [(1.5, 3, "err", "boom")])
+    assert [line.text for line in client.logs(job)] == ["Fra:1", "boom", "Fra:2 with tab"]
+    assert [line.text for line in client.logs(job, node="render02")] == ["boom"]
+    assert [line.text for line in client.logs(job, frame=2)] == ["Fra:2 with tab"]
+
+
+def test_cli_bad_frame_spec_is_one_line(farmhand_home: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "farmhand",
+            "submit",
+            "--preset",
+            "demo",
+            "--frames",
+            "10-1",
+            "--output",
+            "/tmp/x.$F4.png",
+        ],
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(REPO / "python"),
+            "FARMHAND_HOME": str(farmhand_home),
+        },
+    )
+    assert result.returncode == 2
+    assert (
+        result.stderr.count("\n") == 1 and "backwards" in result.stderr and "Traceback" not in result.stderr
+    )
