@@ -24,7 +24,7 @@ def client(farmhand_home: Path) -> Client:
 def test_submit_validates_at_the_edge(client: Client) -> None:
     with pytest.raises(UsageError, match="backwards"):
         client.submit(JobSpec(preset="demo", frames="10-1", output="/tmp/x.$F4.png"))
-    with pytest.raises(NotFound, match="available: .*hrender"):
+    with pytest.raises(NotFound, match=r"available: .*hrender"):
         client.submit(JobSpec(preset="no-such-preset", frames="1-10"))
     with pytest.raises(UsageError, match="--command"):
         client.submit(JobSpec(preset="command", frames="1-10"))
