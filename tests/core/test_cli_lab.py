@@ -186,3 +186,24 @@ def test_sshd_stops_mid_probe(farm: LocalFarm, capsys: pytest.CaptureFixture[str
     t0 = time.monotonic()
     _expect_error(farm, capsys, ["nodes", "probe", "render01"], "render01: connection lost")
     assert time.monotonic() - t0 < 3
+
+
+def test_scan_accept_new_trusts_new_keys_but_never_changed_ones(farm: LocalFarm,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = fh(farm, capsys, "scan", "10.77.0.11-12", "--accept-new", "--json")
+    assert code == 0
+    assert [r.get("note") for r in json.loads(out)] == ["trusted", "trusted"]
+    code, out, _ = fh(farm, capsys, "nodes", "list", "--json")
+    assert [n["state"] for n in json.loads(out)] == ["trusted", "trusted"]
+    saved = (paths.known_hosts()).read_text()
+    assert len(saved.splitlines()) == 2
+    farm.change_host_key("render01")
+    code, out, err = fh(farm, capsys, "scan", "10.77.0.11", "--accept-new", "--json")
+    assert code == 0 and "HOST KEY CHANGED" in json.loads(out)[0]["note"] and "HOST KEY CHANGED" in err
+    assert paths.known_hosts().read_text() == saved
+
+
+def test_unknown_host_name(farm: LocalFarm, capsys: pytest.CaptureFixture[str]) -> None:
+    # Resolved inside the lab, which has no route out: no DNS query leaves the machine.
+    _expect_error(farm, capsys, ["nodes", "probe", "no-such-node.invalid"], "cannot resolve")
+    _expect_error(farm, capsys, ["nodes", "trust", "no-such-node.invalid", "--yes"], "cannot resolve")

@@ -133,13 +133,14 @@ class HostKeyStore:
             if entry and info.key_type in entry:
                 if entry[info.key_type].get_base64() == info.key_base64:
                     return self.own
+                old = fingerprint(entry[info.key_type])
                 raise HostKeyChanged(
                     info.name,
-                    fingerprint(entry[info.key_type]),
+                    old,
                     info.fingerprint,
-                    f"{info.host_key_name} already has a different {info.key_type} key recorded; "
-                    f"refusing to replace it (remove it with ssh-keygen -R '{info.host_key_name}' "
-                    f"-f {self.own} if the node was reinstalled)",
+                    f"HOST KEY CHANGED for {info.host_key_name}: recorded {old}, presented "
+                    f"{info.fingerprint}; refusing to replace it (if the node was reinstalled, remove the "
+                    f"old key with ssh-keygen -R '{info.host_key_name}' -f {self.own})",
                 )
             paths.touch_private(self.own)
             with open(self.own, "a", encoding="utf-8") as f:
