@@ -74,6 +74,7 @@ class SSHExecutor:
         self._agent = paramiko.Agent() if use_agent and os.environ.get("SSH_AUTH_SOCK") else None
         self._conns: dict[str, _Conn] = {}
         self._host_locks: dict[str, threading.Lock] = {}
+        self._gateways: list[paramiko.Transport] = []
         self._lock = threading.Lock()
 
     @staticmethod
@@ -142,6 +143,8 @@ class SSHExecutor:
             if gateway is None:
                 gw_target = resolve(host, user=user, port=port, config=load_config())
                 gw_transport = self._open(gw_target)
+                with self._lock:
+                    self._gateways.append(gw_transport)  # closed with the executor
             else:
                 gw_transport = gateway.transport
             try:
@@ -167,8 +170,11 @@ class SSHExecutor:
     def close(self) -> None:
         with self._lock:
             conns, self._conns = list(self._conns.values()), {}
+            gateways, self._gateways = self._gateways, []
         for conn in conns:
             conn.transport.close()
+        for gw in gateways:
+            gw.close()
 
     def __enter__(self) -> SSHExecutor:
         return self
