@@ -42,6 +42,13 @@ def test_run_streams_and_returns_result(ex: SSHExecutor, trusted_lab: LocalFarm)
     assert res.duration > 0
 
 
+def test_death_by_signal_has_no_exit_code(ex: SSHExecutor, trusted_lab: LocalFarm) -> None:
+    with trusted_lab.inside():
+        res = ex.run("render01", ["sh", "-c", "echo before; kill -KILL $$"])
+        assert ex.run("render01", ["true"]).ok  # the connection is still fine
+    assert res.exit_code is None and res.signal is not None and res.stdout == "before\n"
+
+
 def test_hostile_argv_round_trips(ex: SSHExecutor, trusted_lab: LocalFarm) -> None:
     with trusted_lab.inside():
         res = ex.run("render02", ["printf", "%s\\0", *HOSTILE])
