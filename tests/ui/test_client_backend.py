@@ -95,11 +95,17 @@ def test_progress_and_failures_in_words(backend: ClientBackend) -> None:
                                        frame_percent=40.0, frames_done=2, seconds_per_frame=2.5,
                                        chunk_frames=4, chunk_done=1))
     store.set_progress(job_id, NodeRow("render02", NodeActivity.BLOCKED, message="renderer crashed twice"))
+    # render01's chunk is frames 5-8 and it is on frame 5: the rest of its chunk is only assigned.
+    store.update_frames(job_id, [4, 5, 6, 7], state=FrameState.RENDERING.value, node="render01")
     snap = backend.snapshot(job_id)
     assert snap.detail is not None
     frames = snap.detail.frames
-    assert [f.status for f in frames[:5]] == [FrameStatus.DONE, FrameStatus.DONE, FrameStatus.FAILED,
-                                              FrameStatus.RETRYING, FrameStatus.WAITING]
+    assert [f.status for f in frames[:4]] == [FrameStatus.DONE, FrameStatus.DONE, FrameStatus.FAILED,
+                                              FrameStatus.RETRYING]
+    assert [f.status for f in frames[4:9]] == [
+        FrameStatus.RENDERING, FrameStatus.ASSIGNED, FrameStatus.ASSIGNED, FrameStatus.ASSIGNED,
+        FrameStatus.WAITING]
+    assert snap.detail.job.frames_rendering == 1
     assert frames[2].error == "out of memory: Killed (signal 9)"
     assert frames[3].error == f"no render licence free: {NO_LICENCE}"
     nodes = {n.host: n for n in snap.detail.nodes}

@@ -77,11 +77,19 @@ def frame_view(row: FrameRow) -> FrameView:
 
 
 def job_detail(snap: JobSnapshot) -> JobDetail:
-    return JobDetail(
-        job=job_view(snap.summary, snap.spec.submitter or ""),
-        nodes=tuple(job_node_view(row) for row in snap.nodes),
-        frames=tuple(frame_view(row) for row in snap.frames),
-    )
+    frames = tuple(frame_view(row) for row in snap.frames)
+    # The store marks a whole chunk "rendering" when it is handed out; where a node says which frame
+    # it is on, the rest of its chunk is only assigned, so the grid shows what really renders.
+    current = {row.node: float(row.current_frame) for row in snap.nodes
+               if row.current_frame is not None and row.state is NodeActivity.RENDERING}
+    if current:
+        frames = tuple(
+            replace(f, status=FrameStatus.ASSIGNED)
+            if f.status is FrameStatus.RENDERING and f.host in current and current[f.host] != f.frame else f
+            for f in frames)
+    job = job_view(snap.summary, snap.spec.submitter or "")
+    job = replace(job, frames_rendering=sum(f.status is FrameStatus.RENDERING for f in frames))
+    return JobDetail(job=job, nodes=tuple(job_node_view(row) for row in snap.nodes), frames=frames)
 
 
 def dispatcher_words(client: Client) -> str:

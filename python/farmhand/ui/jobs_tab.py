@@ -329,7 +329,7 @@ def summary_html(job: JobView) -> str:
         f"{job.frames_done}/{job.frames_total} frames ({100 * job.progress:.0f}%)",
     ]
     if job.frames_rendering:
-        parts.append(f"{job.frames_rendering} rendering")
+        parts.append(f"{job.frames_rendering} rendering now")
     if job.frames_failed:
         parts.append(f'<span style="color:{style.RED}">{job.frames_failed} failed</span>')
     if not job.status.finished:

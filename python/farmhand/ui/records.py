@@ -38,6 +38,8 @@ class JobStatus(str, Enum):
 
 class FrameStatus(str, Enum):
     WAITING = "waiting"
+    #: Handed to a node as part of its chunk, not started yet.
+    ASSIGNED = "assigned"
     RENDERING = "rendering"
     DONE = "done"
     FAILED = "failed"

@@ -21,6 +21,7 @@ YELLOW = "#d6c14a"
 
 FRAME_COLOURS: dict[FrameStatus, str] = {
     FrameStatus.WAITING: "#5a5f66",
+    FrameStatus.ASSIGNED: "#2f5686",
     FrameStatus.RENDERING: BLUE,
     FrameStatus.DONE: GREEN,
     FrameStatus.FAILED: RED,
