@@ -15,7 +15,7 @@ import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import hou
 
@@ -169,17 +169,25 @@ class ClientSink(JobSink):
 
     The job is queued in the store at once; starting the dispatcher (a process that takes a moment to
     come up) happens in a background thread when called on Houdini's main thread, so the UI never waits.
+    A job-store connection belongs to one thread, so each thread using the sink gets its own client.
     """
 
     def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _client(self, autostart: bool) -> Any:
         from farmhand.client import Client
 
-        self._client = Client(autostart=False)
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = Client(autostart=autostart)
+        client.autostart = autostart
+        return client
 
     def submit(self, spec: JobSpec) -> str:
         from farmhand import dispatcher_process
 
-        job_id = self._client.submit(spec)
+        job_id: str = self._client(autostart=False).submit(spec)
         if threading.current_thread() is threading.main_thread():
             threading.Thread(target=_start_dispatcher, name="farmhand-dispatcher-start", daemon=True).start()
         else:
@@ -187,8 +195,9 @@ class ClientSink(JobSink):
         return job_id
 
     def wait_state(self, job_id: str) -> JobState:
-        self._client.autostart = True  # a dispatcher that died while we wait is started again
-        return self._client.wait(job_id).state
+        # autostart: a dispatcher that died while we wait is started again
+        state: JobState = self._client(autostart=True).wait(job_id).state
+        return state
 
 
 def _start_dispatcher() -> None:
