@@ -38,10 +38,25 @@ def test_pane_tab_widget_shows_the_scene_and_submits(
     widget.submit_tab.refresh_context()
     tab = widget.submit_tab
     assert tab.rop_edit.text() == "/out/m"
-    assert str(hip) in tab.hip_label.text() and "Houdini 21.0.512" in tab.hip_label.text()
+    assert tab.context().hip_path == str(hip) and tab.context().houdini_version == "21.0.512"
     assert (tab.start_spin.value(), tab.end_spin.value()) == (3, 8)
     with qtbot.waitSignal(tab.submitted, timeout=5000) as signal:
         tab.submit()
     assert signal.args == ["job1"]
     assert [(s.target, s.frames) for s in sink.specs] == [("/out/m", "3-8")]
     widget.close()
+
+
+def test_farm_panel_and_scan_tools_open_one_floating_panel(qtbot: Any, make_scene: Any, hou_session: Any,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import farmhand.ui.client_backend
+    from ui.fake_backend import FakeBackend
+
+    monkeypatch.setattr(farmhand.ui.client_backend, "ClientBackend", FakeBackend)
+    make_scene([{"path": "/out/m", "type": "ifd"}])
+    first = entry.open_panel({})
+    assert first.isVisible()
+    scanning = entry.scan_for_nodes({})
+    assert scanning is first  # the shelf never opens a second copy
+    assert first.tabs.currentWidget() is first.nodes_tab
+    first.close()

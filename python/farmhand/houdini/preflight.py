@@ -12,7 +12,6 @@ import enum
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional
 
 from farmhand.houdini.pathmap import PathMap, normalise
 
@@ -192,11 +191,3 @@ def hip_for_nodes(hip_path: str, pmap: PathMap) -> str:
     """The scene path as the nodes should open it (the general rules; per-node rules apply on dispatch)."""
     mapped = pmap.to_node(hip_path)
     return mapped if mapped != normalise(hip_path) or "\\" in hip_path else hip_path
-
-
-def describe(findings: Sequence[Finding]) -> Optional[str]:
-    """One text block for a dialog, or None when there is nothing to say."""
-    if not findings:
-        return None
-    marks = {Severity.ERROR: "✖", Severity.WARNING: "⚠", Severity.INFO: "ℹ"}
-    return "\n".join(f"{marks[f.severity]} {f.text}" for f in findings)

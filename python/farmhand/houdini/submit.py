@@ -14,7 +14,7 @@ import re
 import socket
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import hou
@@ -255,11 +255,6 @@ def send(specs: Sequence[JobSpec], sink: JobSink,
     sent.chain = threading.Thread(target=chain, name="farmhand-chain", daemon=True)
     sent.chain.start()
     return sent
-
-
-def with_options(plan_: SubmitPlan, **changes: object) -> SubmitPlan:
-    """A copy of ``plan_`` whose specs carry ``changes`` (e.g. ``priority=80``)."""
-    return replace(plan_, specs=tuple(replace(s, **changes) for s in plan_.specs))  # type: ignore[arg-type]
 
 
 def refuse(plan_: SubmitPlan) -> None:
