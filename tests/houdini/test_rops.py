@@ -115,6 +115,7 @@ def test_base_type_name_strips_namespace_and_version(make_scene: Any, hou_sessio
 def test_scene_info_and_file_references(make_scene: Any, hou_session: Any, tmp_path: Any) -> None:
     hip = make_scene([
         {"path": "/obj/geo1/file1", "type": "file", "parms": {"file": "$JOB/geo/rock.bgeo"}},
+        {"path": "/obj/geo1/file2", "type": "file", "parms": {"file": "opdef:/Sop/thing?geo.bgeo"}},
         {"path": "/out/m", "type": "ifd"},
     ], vars={"JOB": "/projects/rock"}, unsaved=True)
     info = rops.scene_info()
@@ -123,4 +124,4 @@ def test_scene_info_and_file_references(make_scene: Any, hou_session: Any, tmp_p
     assert info.houdini_version == "21.0.512"
     assert info.unsaved and not info.untitled
     refs = dict(rops.file_references())
-    assert refs["/obj/geo1/file1/file"] == "/projects/rock/geo/rock.bgeo"
+    assert refs == {"/obj/geo1/file1/file": "/projects/rock/geo/rock.bgeo"}  # no ROP outputs, no opdef:

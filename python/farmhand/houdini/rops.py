@@ -244,11 +244,19 @@ def scene_info() -> SceneInfo:
     )
 
 
+#: Reference prefixes that are not files on disk (node paths, embedded asset sections, Houdini temp).
+_NOT_FILES = ("op:", "opdef:", "oplib:", "temp:")
+
+
 def file_references() -> list[tuple[str, str]]:
-    """``(parm path, expanded path)`` for every external file the scene reads."""
+    """``(parm path, expanded path)`` for every external file the scene reads (ROP outputs, which the
+    output checks cover, are left out)."""
     refs: list[tuple[str, str]] = []
     for parm, raw in hou.fileReferences():
-        if not raw or raw.startswith("op:"):
+        if not raw or raw.startswith(_NOT_FILES):
+            continue
+        node = parm.node()
+        if isinstance(node, hou.RopNode) and parm.name() == output_parm_name(node):
             continue
         refs.append((parm.path(), hou.text.expandString(raw)))
     return refs
