@@ -101,8 +101,12 @@ def find_rop(path: str) -> hou.RopNode:
 def enable_alf_progress(rop: hou.RopNode) -> None:
     for name in ALF_PARMS:
         parm = rop.parm(name)
-        if parm is not None:
+        if parm is None:
+            continue
+        try:
             parm.set(1)
+        except hou.Error:  # locked inside an asset, or driven by an expression: progress is optional
+            pass
 
 
 def outputs(rop: hou.RopNode, frame: float) -> list[str]:
@@ -120,7 +124,7 @@ def render_frame(rop: hou.RopNode, frame: float, with_inputs: bool) -> None:
     try:
         rop.render(frame_range=(frame, frame, 1), verbose=True, output_progress=True,
                    ignore_inputs=not with_inputs)
-    except hou.OperationFailed as exc:
+    except hou.Error as exc:  # OperationFailed mostly; any hou error fails this frame, not the worker
         message = str(exc).strip() or "render failed"
         errors = [e for e in rop.errors() if e]
         text = "; ".join(errors) if errors else message
@@ -166,7 +170,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     try:
         seconds, warnings = load(args.hip)
         rop = find_rop(args.rop)
-    except (hou.OperationFailed, LookupError) as exc:
+    except (hou.Error, LookupError) as exc:
         message = str(exc).strip()
         kind = classify(message)
         emit("fatal", message=message, kind="load" if kind == "render" else kind)
