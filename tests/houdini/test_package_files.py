@@ -180,3 +180,14 @@ def test_other_asset_sections() -> None:
     assert tool is not None and tool.get("name") == "$HDA_DEFAULT_TOOL"
     assert tool.findtext("toolMenuContext/contextNetType") == "ROP"
     assert (folder / "Help").read_text().startswith("= Farmhand =")
+
+
+def test_fake_farmhand_rop_matches_the_asset() -> None:
+    """The fake's Driver/farmhand node (used by the HDA tests) has exactly the asset's value parameters."""
+    from fake_hou._types import NODE_TYPES
+
+    dialog = (HDA / "Driver_1farmhand" / "DialogScript").read_text()
+    names = set(re.findall(r'^\s+name\s+"(\w+)"', dialog, re.M))
+    layout = {"execute", "renderpreview", "executebackground", "renderdialog", "sepparm", "submit", "f"}
+    fake = set(NODE_TYPES["farmhand"][2])
+    assert fake - {"f1", "f2", "f3"} == names - layout
