@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -190,3 +191,33 @@ def test_background_work_never_touches_hou(make_scene: Any, hou_session: Any, tm
     assert sent is not None and "not the main thread" in (sent.error or "")
     assert "could not submit" in hou_session.UI_LOG.messages[-1]["text"]
     assert submit.WORKER_PRESET == "hython-worker"
+
+
+def test_a_failed_save_is_one_message(make_scene: Any, hou_session: Any, farm: RecordingSink) -> None:
+    hip = make_scene(TWO_ROPS, unsaved=True)
+    hip.parent.chmod(0o500)
+    hip.chmod(0o400)
+    try:
+        hou_session.UI_LOG.answers.append(0)
+        if os.access(hip, os.W_OK):  # root writes anyway: make the save fail the way a full disk does
+            hou_session.SESSION.hip_path = str(hip.parent / "missing-dir" / "x.hip")
+        assert entry.render_node({"node": hou_session.node("/out/mantra1")}) is None
+    finally:
+        hip.parent.chmod(0o700)
+    assert "could not save" in hou_session.UI_LOG.messages[-1]["text"]
+    assert farm.specs == []
+
+
+def test_plan_matches_houdinis_render_plan(make_scene: Any, hou_session: Any) -> None:
+    """The glue's dependency order equals ``render -p -c -F`` (as the fake models it)."""
+    from farmhand.houdini import rops
+
+    make_scene([
+        {"path": "/out/sim", "type": "geometry"},
+        {"path": "/out/a", "type": "geometry", "inputs": ["/out/sim"]},
+        {"path": "/out/b", "type": "geometry", "inputs": ["/out/sim"]},
+        {"path": "/out/beauty", "type": "ifd", "inputs": ["/out/a", "/out/b"]},
+    ])
+    plan_text = hou_session.hscript("render -p -c -F /out/beauty")[0]
+    from_houdini = [line.split("] ")[1].split(" \t")[0] for line in plan_text.splitlines()]
+    assert [i.path for i in rops.render_order(rops.find_rop("/out/beauty"))] == from_houdini

@@ -173,11 +173,14 @@ def _status(text: str) -> None:
 
 
 def _guarded(fn: Callable[[], Optional[Sent]]) -> Optional[Sent]:
-    """Entry points never show a traceback: a Farmhand error becomes one message."""
+    """Entry points never show a traceback: a Farmhand or Houdini error becomes one message."""
     try:
         return fn()
     except FarmhandError as exc:
         _tell(exc.message, Severity.ERROR)
+        return None
+    except hou.Error as exc:
+        _tell(f"Farmhand: Houdini refused: {str(exc).strip() or type(exc).__name__}", Severity.ERROR)
         return None
 
 

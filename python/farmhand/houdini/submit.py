@@ -266,8 +266,12 @@ def refuse(plan_: SubmitPlan) -> None:
 
 def save_scene(new_version: bool = False) -> str:
     """Save the scene (or save it as the next version) and return the path the nodes will read."""
-    if new_version:
-        hou.hipFile.saveAndIncrementFileName()
-    else:
-        hou.hipFile.save()
+    try:
+        if new_version:
+            hou.hipFile.saveAndIncrementFileName()
+        else:
+            hou.hipFile.save()
+    except hou.OperationFailed as exc:
+        raise JobError(f"could not save {hou.hipFile.path()}: {str(exc).strip()}; save it by hand and "
+                       "submit again") from exc
     return hou.hipFile.path()
