@@ -342,8 +342,9 @@ class Dispatcher(Outcomes):
                 continue  # an idle worker waits for us, not the other way round
             expected = job.stat(task.node).spf or self.job_spf(job)
             limit = self.retry.stall_timeout(expected)
-            if task.persistent and not task.ready:
-                limit = max(limit, LOAD_STALL_FACTOR * self.retry.stall_floor)  # loading a big scene
+            if (task.persistent and not task.ready) or (not task.persistent and task.first_frame_at is None):
+                # Before the first frame: loading a big scene (or waiting for the node lock) is quiet.
+                limit = max(limit, LOAD_STALL_FACTOR * self.retry.stall_floor)
             if now - task.last_activity > limit:
                 self.stall(task, job, now, limit)
 

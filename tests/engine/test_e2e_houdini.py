@@ -203,16 +203,9 @@ def test_two_dispatchers_never_double_book_a_node(engine_farm: Make, tmp_path: P
 
 
 def _demo(farm: EngineFarm, tag: str) -> list[str]:
-    return [
-        "--preset",
-        "demo",
-        "--frames",
-        "1-16",
-        "--output",
-        str(farm.share / tag / "img.$F4.png"),
-        "--param",
-        "seconds_per_frame=0.25",
-    ]
+    # Chunks (4 s) longer than the wrapper's 3 s wait for the node lock, so the two dispatchers meet.
+    return ["--preset", "demo", "--frames", "1-8", "--output", str(farm.share / tag / "img.$F4.png"),
+            "--param", "seconds_per_frame=1.0", "--chunk", "4"]
 
 
 def _node_of(line: str) -> str:
