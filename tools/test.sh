@@ -11,6 +11,9 @@ echo "== ruff"
 .venv/bin/ruff check .
 echo "== mypy (core, ui, houdini against types-houdini)"
 .venv/bin/mypy
+echo "== mypy (fake hou, node-side worker, installer, fake hrender against types-houdini)"
+.venv/bin/mypy --strict tests/fakes/hou/fake_hou scripts/farmhand_worker.py scripts/install_farmhand.py \
+  tests/fakes/hfs/hfs21.0.512/bin/hrender.py
 echo "== pytest (PySide6)"
 FARMHAND_QT_API=pyside6 .venv/bin/python -m pytest -q "$@"
 echo "== pytest (PySide2, Qt tests)"

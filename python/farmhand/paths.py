@@ -51,9 +51,18 @@ def presets_dir() -> Path:
 
 
 def touch_private(path: Path) -> Path:
-    """Create ``path`` (if missing) readable by its owner only, and return it."""
+    """Make sure ``path`` exists and is readable by its owner only, and return it.
+
+    An existing file is only chmod-ed, never opened: closing any descriptor of a SQLite database
+    releases every POSIX lock the process holds on it, which silently breaks other open connections.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
-    os.close(fd)
+    if not path.exists():
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:  # created by another process meanwhile
+            pass
+        else:
+            os.close(fd)
     os.chmod(path, 0o600)
     return path
