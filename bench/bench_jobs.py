@@ -1,7 +1,7 @@
 """Job-engine benchmarks on real sshd nodes (the lab), printing ratios measured in one run.
 
     sudo .venv/bin/python bench/bench_jobs.py            # all four (a few minutes)
-    sudo .venv/bin/python bench/bench_jobs.py uneven     # one of: latency uneven worker kill
+    sudo .venv/bin/python bench/bench_jobs.py uneven     # one of: latency progress uneven worker kill
 
 1. latency  — submit → every one of 8 nodes rendering (goal ≤ 1 s), with the dispatcher already running.
 2. uneven   — nodes of speed 1:2:4 (the stand-in renderer's --speed-map), 240 frames: makespan of the
@@ -10,6 +10,7 @@
               from the inventory cores and the speeds measured in the dynamic run.
 3. worker   — persistent hython worker vs hrender per chunk through the fake Houdini install, scene load
               5 s, 0.5 s frames, 48 frames on 3 nodes (goal ≥ 2× faster).
+   progress — image written on a node → a polling client sees the frame done (goal < 0.5 s).
 4. kill     — 4 nodes, one SIGKILLed (sshd and sessions) a third into the job: makespan over the ideal
               of the 3 survivors doing all the work (goal ≤ one chunk + 10 s).
 
@@ -289,7 +290,40 @@ def bench_kill(spf: float = 0.2, frames: int = 240) -> dict[str, Any]:
     }
 
 
-BENCHES = {"latency": bench_latency, "uneven": bench_uneven, "worker": bench_worker, "kill": bench_kill}
+def bench_progress(spf: float = 0.3, frames: int = 60) -> dict[str, Any]:
+    """How long after a node writes a frame's image does a polling client see the frame done?"""
+    lags: list[float] = []
+    with farm(3) as (lab, client):
+        job = client.submit(demo_spec(lab.share_dir, f"1-{frames}", "progress", seconds_per_frame=str(spf)))
+        seen: set[float] = set()
+        version = 0
+        while True:
+            snap = client.watch(job, version, timeout=1.0)
+            version = snap.version
+            now = time.time()
+            for row in snap.frames:
+                if row.state.value == "done" and row.frame not in seen and row.output:
+                    seen.add(row.frame)
+                    lags.append(now - os.stat(row.output).st_mtime)
+            if snap.state.finished:
+                break
+    lags.sort()
+    return {
+        "frames": len(lags),
+        "median_s": round(statistics.median(lags), 3),
+        "p95_s": round(lags[int(0.95 * (len(lags) - 1))], 3),
+        "max_s": round(lags[-1], 3),
+        "goal_s": 0.5,
+    }
+
+
+BENCHES = {
+    "latency": bench_latency,
+    "progress": bench_progress,
+    "uneven": bench_uneven,
+    "worker": bench_worker,
+    "kill": bench_kill,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -8,6 +8,7 @@ from typing import Callable, Optional
 
 import pytest
 
+from farmhand import nodescripts
 from farmhand.client import Client
 from farmhand.dispatcher import Dispatcher, FarmNode, inline_submit
 from farmhand.jobs import ChunkState, FrameState, JobSnapshot, JobSpec, JobState, NodeActivity, Retry
@@ -143,10 +144,7 @@ def test_stalled_render_is_killed_and_reassigned(rig_for: Callable[..., Rig]) ->
     rig.drive(rig.finished(job))
     snap = assert_all_done(rig, job)
     assert any(e.kind == "stalled" for e in snap.events)
-    assert any(
-        h == "a" and argv[2] == __import__("farmhand.nodescripts").nodescripts.KILL_GROUP
-        for h, argv in rig.fake.runs
-    )
+    assert any(h == "a" and argv[2] == nodescripts.KILL_GROUP for h, argv in rig.fake.runs)
     assert not rig.fake.live()
 
 
@@ -202,11 +200,7 @@ def test_restart_keeps_done_frames_and_requeues_the_rest(rig_for: Callable[..., 
     snap = assert_all_done(rig, job)
     assert done_before <= {r.frame for r in snap.frames if r.state is FrameState.DONE}
     assert any(e.kind == "recovered" for e in snap.events)
-    checks = [
-        argv
-        for _, argv in rig.fake.runs
-        if argv[2] == __import__("farmhand.nodescripts").nodescripts.CHECK_ORPHAN
-    ]
+    checks = [argv for _, argv in rig.fake.runs if argv[2] == nodescripts.CHECK_ORPHAN]
     assert len(checks) == len(orphans)
     assert all(p.killed for p in orphans)
     chunks = rig.store.db.execute("SELECT state FROM chunks").fetchall()
@@ -329,3 +323,45 @@ def test_worker_mode_streams_frames_to_one_process_per_node(
     assert len(rig.fake.procs) == 2
     assert all(p.result is not None and p.result.exit_code == 0 for p in rig.fake.procs)
     assert took < 5 + 20 * 0.5 / 2 + 3
+
+
+def test_outputs_not_visible_here_are_checked_on_the_node(
+    rig_for: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from farmhand import noderun
+
+    monkeypatch.setattr(noderun, "outputs_visible", lambda paths: False)
+    rig = rig_for({"a": NodeBehaviour(spf=1.0, skip_write={2})})
+    job = rig.submit("1-4")
+    rig.drive(rig.finished(job))
+    assert_all_done(rig, job)
+    checks = [argv for _, argv in rig.fake.runs if argv[2] == nodescripts.CHECK_OUTPUTS]
+    assert len(checks) == 5  # four frames, frame 2 twice (its first file was missing)
+
+
+def test_houdini_build_is_picked_from_the_inventory(rig_for: Callable[..., Rig]) -> None:
+    from farmhand.jobrun import JobRun
+
+    rig = rig_for({"a": NodeBehaviour()})
+    node = FarmNode(
+        "a",
+        8,
+        (
+            ("20.0.724", "/opt/hfs20.0"),
+            ("20.5.487", "/opt/hfs20.5.487"),
+            ("20.5.410", "/opt/hfs20.5.410"),
+            ("21.0.512", "/opt/hfs21.0"),
+        ),
+    )
+
+    def pick(version: Optional[str]) -> Optional[str]:
+        job_id = rig.client.submit(
+            JobSpec(preset="hrender", file="/s/a.hip", target="/out/m", frames="1", houdini_version=version)
+        )
+        return rig.dispatcher.pick_hfs(JobRun.load(rig.store, job_id), node)
+
+    assert pick(None) == "/opt/hfs21.0"
+    assert pick("20.5.410") == "/opt/hfs20.5.410"
+    assert pick("20.5.999") == "/opt/hfs20.5.487"
+    assert pick("19.5.303") is None
+    assert rig.dispatcher.pick_hfs(JobRun.load(rig.store, rig.client.jobs()[0].id), FarmNode("b")) is None
