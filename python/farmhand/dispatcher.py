@@ -258,6 +258,8 @@ class Dispatcher(Outcomes):
                 job.event("resumed", "handing out chunks again", now)
         elif op is CommandOp.RETRY:
             again = [f for f in job.frames if f.state is FrameState.FAILED]
+            if job.state is JobState.DONE and not again:
+                return "nothing to retry: every frame is done"
             for rec in again:
                 rec.attempts = 0
                 job.requeue(rec, "retried by the user")

@@ -109,14 +109,19 @@ def python_for_dispatcher() -> str:
     """A Python that can run ``-m farmhand``: ``FARMHAND_PYTHON``, this interpreter, or ``python3``.
 
     Inside Houdini ``sys.executable`` is the Houdini binary, not a Python, so it is only used when its
-    name says it is one (``python3.11``, ``hython``).
+    name says it is one (``python3.11``). hython is avoided on purpose: it would hold a Houdini licence
+    for as long as the dispatcher runs.
     """
     env = os.environ.get("FARMHAND_PYTHON")
     if env:
         return env
     name = Path(sys.executable).name.lower()
-    if name.startswith(("python", "hython")):
+    if name.startswith("python"):
         return sys.executable
+    # Inside Houdini: prefer the checkout's own virtualenv (it has paramiko), then any python3.
+    venv = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "python"
+    if venv.exists():
+        return str(venv)
     return shutil.which("python3") or "python3"
 
 
