@@ -169,6 +169,15 @@ class Registry:
         now = time.time()
         with self._db() as db:
             old = db.execute("SELECT * FROM nodes WHERE name = ?", (name,)).fetchone()
+            if old is None and address and address != name:
+                # A scan recorded this machine under its address: give that record the new name
+                # rather than keeping two entries for one node.
+                placeholder = db.execute(
+                    "SELECT * FROM nodes WHERE name = ? AND address = ?", (address, address)
+                ).fetchone()
+                if placeholder is not None:
+                    db.execute("UPDATE nodes SET name = ? WHERE name = ?", (name, address))
+                    old = db.execute("SELECT * FROM nodes WHERE name = ?", (name,)).fetchone()
             if old is None:
                 db.execute(
                     "INSERT INTO nodes (name, address, port, user, identity, state, enabled, added) "

@@ -68,3 +68,12 @@ def test_failed_write_leaves_registry_intact(farmhand_home: Path) -> None:
     with pytest.raises(UsageError):
         reg.add("b", "10.0.0.2", port=70000)
     assert reg.list() == before
+
+
+def test_add_names_a_node_found_by_scan(farmhand_home: Path) -> None:
+    reg = Registry()
+    reg.record_discovered("10.0.0.11", "SSH-2.0-x")
+    reg.record_inventory("10.0.0.11", {"hostname": "render01", "os": "Linux"})
+    node = reg.add("render01", "10.0.0.11", state=NodeState.DISCOVERED)
+    assert [n.name for n in reg.list()] == ["render01"]
+    assert node.inventory == {"hostname": "render01", "os": "Linux"} and node.banner == "SSH-2.0-x"
