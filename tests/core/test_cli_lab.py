@@ -116,8 +116,11 @@ def test_scan_trust_probe_list_wake(farm: LocalFarm, capsys: pytest.CaptureFixtu
     assert got == [b"\xff" * 6 + mac * 16]
     assert "10.77.0.255" in json.loads(out)["sent_to"]
 
+    assert "10.77.0.11 " in paths.known_hosts().read_text()
     code, out, _ = fh(farm, capsys, "nodes", "rm", "10.77.0.11")
     assert code == 0
+    kept = paths.known_hosts().read_text()
+    assert "10.77.0.11 " not in kept and "10.77.0.12 " in kept  # only that node's key is forgotten
     code, out, _ = fh(farm, capsys, "nodes", "list", "--json")
     assert "10.77.0.11" not in [n["name"] for n in json.loads(out)]
 
