@@ -106,7 +106,9 @@ def test_store_errors_keep_the_last_data_and_say_why(qtbot, make_panel, backend)
     backend.snapshot = broken
     wait_snapshot(qtbot, panel)
     assert panel.jobs_tab.jobs.rowCount() == rows
-    assert "job store /tmp/x/jobs.sqlite is unusable" in panel.updated_label.text()
+    assert panel.status.text() == ("could not refresh: "
+                                   "job store /tmp/x/jobs.sqlite is unusable (not a database); move it aside")
+    assert "showing the last good data" in panel.updated_label.text()
 
 
 def test_closing_detaches_without_touching_jobs_and_reopening_reattaches(qtbot, backend) -> None:

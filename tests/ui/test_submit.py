@@ -35,7 +35,8 @@ def test_form_is_prefilled_from_the_context(qtbot, make_panel, backend) -> None:
     assert tab.rop_edit.text() == "/out/karma1"
     assert tab.start_spin.text() == "1001" and tab.end_spin.text() == "1240"
     assert tab.preset_combo.currentText() == "husk"
-    assert "/share/shot010/shot010_v003.hip" in tab.hip_label.text() and "21.0.512" in tab.hip_label.text()
+    scene = tab.hip_label.full_text()
+    assert "/share/shot010/shot010_v003.hip" in scene and "21.0.512" in scene
     # Enabled, trusted nodes can be chosen (render05 is blocklisted only for another job).
     choices = [tab.nodes_list.item(i).text() for i in range(tab.nodes_list.count())]
     assert choices == ["render01", "render02", "render03", "render04", "render05"]
@@ -162,5 +163,15 @@ def test_from_selection_rereads_the_scene(qtbot, make_panel, backend) -> None:
 def test_no_host_no_from_selection(qtbot, make_panel, backend) -> None:
     _panel, tab = open_submit(qtbot, make_panel, backend)
     assert not tab.from_scene_button.isVisible()
-    assert tab.hip_label.text() == "(no scene)"
+    assert tab.hip_label.full_text() == "(no scene)"
     assert (tab.start_spin.text(), tab.end_spin.text(), tab.step_spin.text()) == ("1", "1", "1")
+
+
+def test_a_long_scene_path_is_shortened_not_widening_the_panel(qtbot, make_panel, backend) -> None:
+    long_path = "/share/projects/" + "/".join(["very_long_directory_name"] * 12) + "/shot010_v003.hip"
+    panel, tab = open_submit(qtbot, make_panel, backend, context=context(hip_path=long_path))
+    panel.resize(700, 600)
+    qtbot.waitUntil(lambda: panel.width() <= 700, timeout=3000)
+    shown = tab.hip_label.text()
+    assert shown.startswith("…") and shown.endswith("shot010_v003.hip")
+    assert tab.hip_label.toolTip().endswith(long_path)

@@ -58,6 +58,7 @@ class JobsTab(QtWidgets.QWidget):
         self.grid = FrameGrid(self)
         self.legend = QtWidgets.QLabel(self)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)
         self.summary = QtWidgets.QLabel("No jobs in the queue yet.", self)
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.summary.setWordWrap(True)
@@ -82,17 +83,18 @@ class JobsTab(QtWidgets.QWidget):
         self._update_buttons()
 
     def _layout(self) -> None:
-        actions = QtWidgets.QHBoxLayout()
+        # A tool bar, so a narrow docked pane shows what fits and puts the rest behind its » button.
+        actions = QtWidgets.QToolBar(self)
         for button in (self.cancel_button, self.pause_button, self.resume_button, self.retry_button):
             actions.addWidget(button)
-        actions.addSpacing(12)
-        actions.addWidget(QtWidgets.QLabel("Priority", self))
+        actions.addSeparator()
+        actions.addWidget(QtWidgets.QLabel(" Priority ", self))
         actions.addWidget(self.priority_spin)
         actions.addWidget(self.priority_button)
-        actions.addSpacing(12)
+        actions.addSeparator()
         actions.addWidget(self.requeue_button)
         actions.addWidget(self.job_log_button)
-        actions.addStretch(1)
+        self.actions_bar = actions
 
         detail = QtWidgets.QWidget(self)
         detail_layout = QtWidgets.QVBoxLayout(detail)
@@ -116,7 +118,7 @@ class JobsTab(QtWidgets.QWidget):
         split.setStretchFactor(1, 5)
         split.setStretchFactor(2, 2)
         layout = QtWidgets.QVBoxLayout(self)
-        layout.addLayout(actions)
+        layout.addWidget(actions)
         layout.addWidget(split, 1)
 
     def _connect(self) -> None:

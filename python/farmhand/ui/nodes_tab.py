@@ -55,22 +55,27 @@ class NodesTab(QtWidgets.QWidget):
         self.add_edit.setPlaceholderText("host name or address")
         self.add_button = QtWidgets.QPushButton("Add node", self)
         self.count_label = QtWidgets.QLabel(self)
+        self.count_label.setWordWrap(True)
 
         scan_row = QtWidgets.QHBoxLayout()
         scan_row.addWidget(self.range_edit, 2)
         scan_row.addWidget(self.scan_button)
         scan_row.addWidget(self.scan_cancel_button)
         scan_row.addWidget(self.scan_progress, 1)
-        action_row = QtWidgets.QHBoxLayout()
+        self.range_edit.setMinimumWidth(120)
+        self.scan_progress.setMinimumWidth(60)
+        # Tool bars: a narrow docked pane shows what fits and puts the rest behind the » button.
+        action_row = QtWidgets.QToolBar(self)
         for button in (self.probe_button, self.trust_button, self.enable_button, self.disable_button,
                        self.wake_button):
             action_row.addWidget(button)
-        action_row.addSpacing(12)
-        action_row.addWidget(self.add_edit, 1)
+        action_row.addSeparator()
+        self.add_edit.setMinimumWidth(160)
+        action_row.addWidget(self.add_edit)
         action_row.addWidget(self.add_button)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addLayout(scan_row)
-        layout.addLayout(action_row)
+        layout.addWidget(action_row)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.count_label)
 

@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Optional
 
+from farmhand.ui import style
 from farmhand.ui.backend import FarmBackend
 from farmhand.ui.jobs_tab import JobsTab
 from farmhand.ui.nodes_tab import NodesTab
@@ -56,7 +57,9 @@ class FarmhandPanel(QtWidgets.QWidget):
         self.tabs.addTab(self.nodes_tab, "Nodes")
         self.tabs.addTab(self.submit_tab, "Submit")
         self.tabs.addTab(self.jobs_tab, "Jobs")
+        # Long messages wrap rather than widen a docked pane.
         self.status = QtWidgets.QLabel(self)
+        self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.updated_label = QtWidgets.QLabel(self)
         status_row = QtWidgets.QHBoxLayout()
@@ -99,7 +102,8 @@ class FarmhandPanel(QtWidgets.QWidget):
         started = time.perf_counter()
         if snapshot.error:
             # Keep the last good data on screen; say what went wrong.
-            self.updated_label.setText(f"<span style='color:#d9453b'>store: {snapshot.error}</span>")
+            self.updated_label.setText(f"<span style='color:{style.RED}'>showing the last good data</span>")
+            self.show_message(f"could not refresh: {snapshot.error}")
         else:
             self.last_snapshot = snapshot
             self.nodes_tab.apply(snapshot)

@@ -11,7 +11,7 @@ from typing import Callable, Optional
 from farmhand.errors import FarmhandError
 from farmhand.ui import style
 from farmhand.ui.backend import FarmBackend
-from farmhand.ui.qt import Qt, QtWidgets, Signal
+from farmhand.ui.qt import QtWidgets, Signal
 from farmhand.ui.records import (
     ChunkPolicy,
     FarmSnapshot,
@@ -21,6 +21,7 @@ from farmhand.ui.records import (
     SubmitRequest,
 )
 from farmhand.ui.threads import TaskRunner, describe_exception
+from farmhand.ui.widgets import ElidedLabel
 
 #: Re-reads the scene (selected ROP, range, findings); runs on the UI thread.
 ContextProvider = Callable[[], SubmitContext]
@@ -73,8 +74,8 @@ class SubmitTab(QtWidgets.QWidget):
         self.rop_edit.setPlaceholderText("/out/karma1")
         self.from_scene_button = QtWidgets.QPushButton("From selection", self)
         self.from_scene_button.setVisible(context_provider is not None)
-        self.hip_label = QtWidgets.QLabel(self)
-        self.hip_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A long scene path must not force the pane wider: shortened from the left, whole in the tooltip.
+        self.hip_label = ElidedLabel(self)
         self.name_edit = QtWidgets.QLineEdit(self)
         self.name_edit.setPlaceholderText("job name (default: hip name and ROP)")
         self.start_spin, self.end_spin, self.step_spin = _spin(self), _spin(self), _spin(self)
@@ -101,7 +102,7 @@ class SubmitTab(QtWidgets.QWidget):
         self.findings_view = QtWidgets.QTreeWidget(self)
         self.findings_view.setHeaderLabels(["", "Finding", "Fix"])
         self.findings_view.setRootIsDecorated(False)
-        self.findings_view.setColumnWidth(0, 70)
+        self.findings_view.setColumnWidth(0, self.fontMetrics().horizontalAdvance("warning") + 24)
         self.findings_view.setColumnWidth(1, 560)
         self.findings_view.setWordWrap(True)
         self.fix_button = QtWidgets.QPushButton("Fix selected", self)
@@ -148,8 +149,10 @@ class SubmitTab(QtWidgets.QWidget):
         form.addRow("Priority", priority)
         form.addRow("", self.single_node_check)
         form.addRow("Nodes", self.nodes_list)
-        form.addRow("", QtWidgets.QLabel("Click nodes to restrict the job to them; none selected: any "
-                                         "enabled, trusted node.", self))
+        hint = QtWidgets.QLabel("Click nodes to restrict the job to them; none selected: any enabled, "
+                                "trusted node.", self)
+        hint.setWordWrap(True)
+        form.addRow("", hint)
         fixes = QtWidgets.QHBoxLayout()
         fixes.addWidget(QtWidgets.QLabel("Preflight", self))
         fixes.addStretch(1)
@@ -170,7 +173,8 @@ class SubmitTab(QtWidgets.QWidget):
         self._context = context
         self.rop_edit.setText(context.rop_path)
         version = f"Houdini {context.houdini_version}" if context.houdini_version else ""
-        self.hip_label.setText("  ·  ".join(p for p in (context.hip_path, version) if p) or "(no scene)")
+        scene = "  ·  ".join(p for p in (version, context.hip_path) if p)
+        self.hip_label.set_full_text(scene or "(no scene)")
         self.name_edit.setText(context.job_name)
         self.start_spin.setValue(context.frame_start)
         self.end_spin.setValue(context.frame_end)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from farmhand.ui.qt import Qt, QtCore, QtWidgets
+from farmhand.ui.qt import Qt, QtCore, QtGui, QtWidgets
 
 #: Asks the user to confirm: ``(title, question) -> yes``. Injected so hosts and tests can decide.
 Confirm = Callable[[str, str], bool]
@@ -47,3 +47,30 @@ def fit_columns(view: QtWidgets.QTableView, samples: dict[int, str], dotted: tup
         pad = 30 if column in dotted else 14
         width = max(metrics.horizontalAdvance(sample) + pad, metrics.horizontalAdvance(title) + 14)
         header.resizeSection(column, width)
+
+
+class ElidedLabel(QtWidgets.QLabel):
+    """A one-line label that shortens its text from the left ("…/shot010/shot010_v012.hip") instead of
+    widening the panel; the whole text is in the tooltip."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setMinimumWidth(40)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event: QtGui.QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(self.width(), 40)
+        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideLeft, width))
