@@ -147,3 +147,9 @@ def test_logs_of_job_node_and_frame(backend: ClientBackend) -> None:
 
 def test_presets_are_listed(backend: ClientBackend) -> None:
     assert {"hrender", "husk", "blender"} <= set(backend.presets())
+
+
+def test_a_job_that_vanished_has_no_detail(backend: ClientBackend) -> None:
+    job_id = backend.submit(request())
+    snap = backend.snapshot("4242")
+    assert snap.detail is None and [j.job_id for j in snap.jobs] == [job_id]

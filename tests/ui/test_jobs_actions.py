@@ -163,3 +163,14 @@ def test_hovering_a_frame_names_it(qtbot, make_panel, backend) -> None:
     qtbot.waitUntil(lambda: QtWidgets.QToolTip.isVisible(), timeout=3000)
     assert QtWidgets.QToolTip.text() == ("frame 1105: failed, on render01, attempt 4\n"
                                          "missing file: /share/tex/wood.rat")
+
+
+def test_a_removed_job_is_let_go(qtbot, make_panel, backend) -> None:
+    from dataclasses import replace
+
+    panel, tab = ready(qtbot, make_panel, backend)
+    backend.current = replace(backend.current, jobs=backend.current.jobs[1:], detail=None)
+    wait_snapshot(qtbot, panel)
+    wait_snapshot(qtbot, panel)
+    assert tab.selected_job() is not None and tab.selected_job().job_id == "j3"  # the unfinished one
+    assert tab.grid.frames() == () and tab.job_nodes.rowCount() == 0

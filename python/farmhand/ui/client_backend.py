@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Callable, Optional
 
 from farmhand.client import Client, default_submitter
+from farmhand.errors import NotFound
 from farmhand.frames import format_frame
 from farmhand.jobs import FrameRow, FrameState, JobSnapshot, JobSpec, JobSummary, NodeActivity, NodeRow
 from farmhand.ui.backend import ScanProgress
@@ -48,9 +49,17 @@ _FRAME_STATUS = {
 }
 
 
+def _job_status(value: str) -> JobStatus:
+    try:
+        return JobStatus(value)
+    except ValueError:  # a state newer than this panel: show the job rather than fail the whole poll
+        log.debug("unknown job state %r", value)
+        return JobStatus.QUEUED
+
+
 def job_view(summary: JobSummary, owner: str = "") -> JobView:
     return JobView(
-        job_id=summary.id, name=summary.title, status=JobStatus(summary.state.value),
+        job_id=summary.id, name=summary.title, status=_job_status(summary.state.value),
         priority=summary.priority, owner=owner, preset=summary.preset,
         frames_total=summary.frames_total, frames_done=summary.frames_done,
         frames_failed=summary.frames_failed, frames_rendering=summary.frames_rendering,
@@ -170,7 +179,11 @@ class ClientBackend:
             cached_version, cached_id, cached = self._detail_cache
         if cached_version == version and cached_id == job_id:
             return cached
-        detail = job_detail(client.job(job_id, events=0))
+        try:
+            detail: Optional[JobDetail] = job_detail(client.job(job_id, events=0))
+        except NotFound:
+            # The job was removed from the store: the Jobs tab then drops its selection.
+            detail = None
         with self._lock:
             self._detail_cache = (version, job_id, detail)
         return detail
