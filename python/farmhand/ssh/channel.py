@@ -57,16 +57,21 @@ class LineSplitter:
         if self.keep is not None and self._size > 2 * self.keep:
             joined = "".join(self._text)[-self.keep:]
             self._text, self._size = [joined], len(joined)
-        if not final and "\n" not in text and "\r" not in text:
+        held_cr = bool(self._pending) and self._pending[-1].endswith("\r")
+        if not final and not held_cr and "\n" not in text and "\r" not in text:
             # No line end in this chunk: just remember it (a 10 MB line must not cost O(n^2)).
             self._pending.append(text)
             return
-        buf = "".join(self._pending) + text
+        # Invariant: pending text holds no line end, except a trailing "\r" that may be the first half
+        # of a "\r\n" split across chunks. So only the new text needs searching, never the backlog.
+        head = "".join(self._pending)
+        if head.endswith("\r"):
+            head, text = head[:-1], "\r" + text
         hold = ""
-        # A trailing "\r" may be the first half of "\r\n": hold it until more data (or the end) arrives.
-        if not final and buf.endswith("\r"):
-            buf, hold = buf[:-1], "\r"
-        parts = _LINE_END.split(buf)
+        if not final and text.endswith("\r"):
+            text, hold = text[:-1], "\r"
+        parts = _LINE_END.split(text)
+        parts[0] = head + parts[0]
         rest = parts.pop() + hold
         self._pending = [rest] if rest else []
         for line in parts:

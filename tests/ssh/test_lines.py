@@ -1,0 +1,43 @@
+"""Line splitting of streamed output: any chunking gives the same lines as splitting the whole text."""
+
+from __future__ import annotations
+
+import random
+import re
+
+from farmhand.ssh.channel import LineSplitter
+
+
+def _lines(chunks: list[bytes]) -> tuple[list[str], str]:
+    got: list[str] = []
+    sp = LineSplitter("out", lambda stream, line: got.append(line), None)
+    for c in chunks:
+        sp.feed(c)
+    sp.feed(b"", final=True)
+    return got, sp.text()
+
+
+def test_every_chunking_matches_whole_text_split() -> None:
+    rng = random.Random(7)
+    for _ in range(3000):
+        text = "".join(rng.choice(["a", "b", "\r", "\n", "é", "✓"]) for _ in range(rng.randint(0, 30)))
+        data = text.encode()
+        cuts = sorted(rng.sample(range(len(data) + 1), k=min(len(data) + 1, rng.randint(0, 6))))
+        chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)])]
+        expected = re.split(r"\r\n|\r|\n", text)
+        if expected[-1] == "":
+            expected.pop()
+        assert _lines(chunks) == (expected, text), (text, cuts)
+
+
+def test_progress_carriage_returns_and_crlf_across_chunks() -> None:
+    assert _lines([b"10%\r20%", b"\r", b"\n30%\r\n", b"done"])[0] == ["10%", "20%", "30%", "done"]
+
+
+def test_keep_limits_memory_but_lines_still_flow() -> None:
+    got: list[str] = []
+    sp = LineSplitter("err", lambda s, line: got.append(line), keep=100)
+    for i in range(1000):
+        sp.feed(f"line {i}\n".encode())
+    sp.feed(b"", final=True)
+    assert len(got) == 1000 and len(sp.text()) <= 200 and sp.text().endswith("line 999\n")
