@@ -12,9 +12,9 @@ import pytest
 pytestmark = pytest.mark.ui
 
 
-def run_monitor(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "farmhand", "monitor", *args], env=env, capture_output=True,
-                          text=True, timeout=60)
+def run_monitor(args: list[str], env: dict[str, str], *global_args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "farmhand", *global_args, "monitor", *args], env=env,
+                          capture_output=True, text=True, timeout=60)
 
 
 def test_monitor_opens_the_panel_and_saves_a_picture(tmp_path: Path, farmhand_home: Path) -> None:
@@ -44,3 +44,12 @@ def test_no_display_is_one_line(farmhand_home: Path) -> None:
     assert proc.stderr.strip().splitlines() == [
         "farmhand: no display to open a window on; run it in a desktop session (or over ssh -X), "
         "or use 'farmhand status' in a terminal"]
+
+
+def test_an_unknown_job_is_said_in_the_window(tmp_path: Path, farmhand_home: Path) -> None:
+    picture = tmp_path / "monitor.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = run_monitor(["--job", "4242", "--screenshot", str(picture), "--after", "1"], env, "-v")
+    assert proc.returncode == 0, proc.stderr
+    # The status line's messages are logged too (shown with -v).
+    assert "no job 4242 in the queue; see 'farmhand jobs'" in proc.stderr

@@ -67,10 +67,14 @@ def run(args: argparse.Namespace) -> int:
         pending = [True]
 
         def select(_snapshot: object) -> None:
-            # Once: the job must be in the first snapshot's queue before it can be selected.
-            if pending and panel.jobs_tab.jobs.row_of(job_id) >= 0:
-                pending.clear()
+            # Once, on the first snapshot that has a queue: the job must be in it to be selected.
+            if not pending or panel.last_snapshot is None:
+                return
+            pending.clear()
+            if panel.jobs_tab.jobs.row_of(job_id) >= 0:
                 panel.jobs_tab.select_job(job_id)
+            else:
+                panel.show_message(f"no job {job_id} in the queue; see 'farmhand jobs'")
 
         panel.snapshotApplied.connect(select)
     panel.show()
