@@ -91,6 +91,8 @@ def test_large_output_both_streams_no_deadlock(ex: SSHExecutor, trusted_lab: Loc
 def test_stdin_and_timeout(ex: SSHExecutor, trusted_lab: LocalFarm) -> None:
     with trusted_lab.inside():
         assert ex.run("render01", ["cat"], stdin="hello\n").stdout == "hello\n"
+        big = "x" * 8_000_000 + "\n"  # far beyond the 2 MiB channel window, echoed back while being sent
+        assert ex.run("render01", ["cat"], stdin=big, timeout=60).stdout == big
         with pytest.raises(NodeError, match="did not finish within"):
             ex.run("render01", ["sleep", "5"], timeout=0.5)
 

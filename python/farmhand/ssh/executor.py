@@ -242,9 +242,12 @@ class SSHExecutor:
             out, err = LineSplitter("out", on_line, None), LineSplitter("err", on_line, None)
             try:
                 chan.exec_command(command)
-                if stdin is not None:
-                    chan.sendall(stdin.encode())
-                chan.shutdown_write()
+                if stdin:
+                    # Written from a helper thread: a command that answers while it reads (cat) would
+                    # otherwise fill our receive window while we block in sendall — a deadlock.
+                    threading.Thread(target=_feed, args=(chan, stdin.encode()), daemon=True).start()
+                else:
+                    chan.shutdown_write()
                 deadline = None if timeout is None else started + timeout
                 finished = pump(chan, out, err, deadline=deadline)
             except (paramiko.SSHException, EOFError, OSError) as exc:
@@ -288,6 +291,15 @@ class SSHExecutor:
         res = self.run(host, ["sh", "-c", script, "sh", str(int(pgid)), str(int(grace * 10))],
                        timeout=grace + 10)
         return res.exit_code == 0
+
+
+def _feed(chan: paramiko.Channel, data: bytes) -> None:
+    try:
+        chan.sendall(data)
+        chan.shutdown_write()
+    except (OSError, EOFError, paramiko.SSHException) as exc:
+        # The command exited without reading everything, or the connection died: the reader reports it.
+        log.debug("stdin for %s not fully sent: %s", chan, exc)
 
 
 __all__ = ["FarmhandError", "SSHExecutor"]
