@@ -1,0 +1,46 @@
+"""The text ``farmhand status`` draws from a snapshot (bars, node states, failures)."""
+
+from __future__ import annotations
+
+from farmhand.cli.jobs import render_status
+from farmhand.jobs import (
+    FrameRow,
+    FrameState,
+    JobSnapshot,
+    JobSpec,
+    JobState,
+    JobSummary,
+    NodeActivity,
+    NodeRow,
+)
+
+
+def test_status_text_shows_nodes_progress_and_failures() -> None:
+    summary = JobSummary(
+        id="7",
+        title="shot010 /out/mantra1",
+        preset="hrender",
+        state=JobState.RUNNING,
+        priority=50,
+        created=0.0,
+        frames_total=10,
+        frames_done=4,
+        frames_failed=1,
+        frames_rendering=2,
+        eta_seconds=75.0,
+    )
+    snap = JobSnapshot(
+        summary=summary,
+        spec=JobSpec(preset="hrender", frames="1-10"),
+        nodes=(
+            NodeRow("render01", NodeActivity.RENDERING, 5, 40.0, 3, 12.5, 20.0, 4, 2),
+            NodeRow("render02", NodeActivity.BLOCKED, message="blocklisted for this job after 2 failures"),
+        ),
+        frames=(FrameRow(3, FrameState.FAILED, "render02", 4, None, "crash", "render02: SIGSEGV"),),
+    )
+    text = render_status(snap, width=100)
+    lines = text.splitlines()
+    assert lines[0] == "job 7 shot010 /out/mantra1: running  4/10 done, 1 failed, 2 rendering, ETA 1m15s"
+    assert "40.0%" in text and "frame 5" in text and "12.5s/frame" in text
+    assert "render02       blocked" in text and "blocklisted" in text
+    assert "frame 3 failed (4 attempts): crash: render02: SIGSEGV" in text
