@@ -271,3 +271,28 @@ def test_sshd_turning_us_away_is_retried_then_reported(make_lab, farmhand_home: 
         assert time.monotonic() - t0 > 0.1  # retried with back-off before giving up
         (res,) = discovery.scan(["10.77.0.70"])
     assert res.state is discovery.ProbeState.SSH and res.banner == "Exceeded MaxStartups"
+
+
+@pytest.mark.parametrize("with_setsid", [True, False])
+def test_watchdog_makes_a_process_group_with_or_without_setsid(tmp_path: Path, with_setsid: bool) -> None:
+    """Locally: the command leads its own group ($c == its pgid); macOS lacks setsid(1) → perl fallback."""
+    import shutil
+    import subprocess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tools = ["sh", "cat", "mktemp", "mkfifo", "rm", "perl", "ps", "sleep"] + (["setsid"] if with_setsid else [])
+    for tool in tools:
+        (bin_dir / tool).symlink_to(shutil.which(tool) or tool)
+    proc = subprocess.Popen(
+        ["sh", "-c", WATCHDOG, "sh", "sh", "-c", 'echo "$$ $(ps -o pgid= -p $$)"; exit 4'],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={"PATH": str(bin_dir)},
+    )
+    assert proc.wait(10) == 4
+    assert proc.stdout is not None and proc.stderr is not None
+    pid, pgid = proc.stdout.read().split()
+    mark = proc.stderr.read().splitlines()[0]
+    assert pid == pgid and mark == f"FARMHAND_PGID={pid}"
+    assert proc.stdin is not None
+    proc.stdin.close()

@@ -25,10 +25,13 @@ PGID_MARK = "FARMHAND_PGID="
 #: EOF (the client closed it, or the connection died) the whole group gets SIGTERM. Exit code propagates.
 #: The FIFO (rather than the reference's plain watcher) lets a command that reads stdin (the hython
 #: worker) still receive what the client writes. The first stderr line announces the process group.
+#: macOS has no setsid(1); perl's POSIX::setsid does the same there. ``exec`` keeps $! the group leader.
 WATCHDOG = (
+    'g() { if command -v setsid >/dev/null 2>&1; then exec setsid "$@"; fi; '
+    'exec perl -MPOSIX=setsid -e "setsid(); exec @ARGV or exit 127" "$@"; }; '
     'exec 3<&0; d=$(mktemp -d "${TMPDIR:-/tmp}/farmhand.XXXXXX") || exit 125; '
     'mkfifo -m 600 "$d/in" || exit 125; '
-    'setsid "$@" <"$d/in" 3<&- & c=$!; '
+    'g "$@" <"$d/in" 3<&- & c=$!; '
     "printf '" + PGID_MARK + "%s\\n' \"$c\" >&2; "
     '(cat <&3 >"$d/in"; kill -TERM -"$c") >/dev/null 2>&1 & w=$!; '
     'exec 3<&-; wait "$c"; rc=$?; kill "$w" 2>/dev/null; rm -rf "$d"; exit "$rc"'
