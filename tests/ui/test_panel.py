@@ -216,3 +216,28 @@ def test_restarting_never_leaves_two_pollers(qtbot, backend) -> None:
     names = [t for t in threading.enumerate() if t.name == "farmhand-ui-poller" and t.is_alive()]
     poller.stop()
     assert len(names) == 1
+
+
+def test_tasks_run_a_bounded_number_at_a_time(qtbot) -> None:
+    from farmhand.ui.threads import TaskRunner
+
+    runner = TaskRunner(max_running=3)
+    lock = threading.Lock()
+    running = [0]
+    peak = [0]
+    results: list[int] = []
+
+    def work(i: int) -> int:
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
+        return i
+
+    for i in range(12):
+        runner.run(lambda i=i: work(i), done=results.append, name="probe")
+    qtbot.waitUntil(lambda: len(results) == 12, timeout=5000)
+    assert sorted(results) == list(range(12))
+    assert peak[0] == 3

@@ -21,6 +21,8 @@ from farmhand.ui.records import FarmSnapshot
 log = logging.getLogger(__name__)
 
 MAX_RATE_HZ = 10.0
+#: Blocking tasks (SSH probes, log reads, commands) running at once; more wait for a free slot.
+MAX_TASKS = 16
 
 
 def describe_exception(exc: BaseException) -> str:
@@ -137,21 +139,27 @@ class TaskRunner(QtCore.QObject):
     #: Emitted (on the UI thread) with a one-line message whenever a task failed.
     failed = Signal(str)
 
-    def __init__(self, parent: Optional[QtCore.QObject] = None) -> None:
+    def __init__(self, parent: Optional[QtCore.QObject] = None, max_running: int = MAX_TASKS) -> None:
         super().__init__(parent)
         self._finished.connect(self._call_back)
         self._threads: set[threading.Thread] = set()
+        # Probing 100 selected nodes must not open 100 SSH sessions at once: the rest wait their turn.
+        self._slots = threading.BoundedSemaphore(max_running)
 
     def run(self, work: Callable[[], Any], done: Optional[Callable[[Any], None]] = None,
             error: Optional[Callable[[str], None]] = None, name: str = "task") -> threading.Thread:
         def target() -> None:
             try:
-                result: Any = work()
-            except Exception as exc:  # reported to the user in words, never swallowed
-                log.debug("%s failed", name, exc_info=True)
-                self._finished.emit((None, error, describe_exception(exc), True))
-            else:
-                self._finished.emit((done, None, result, False))
+                with self._slots:
+                    payload: tuple[Any, ...]
+                    try:
+                        payload = (done, None, work(), False)
+                    except Exception as exc:  # reported to the user in words, never swallowed
+                        log.debug("%s failed", name, exc_info=True)
+                        payload = (None, error, describe_exception(exc), True)
+                self._finished.emit(payload)
+            except RuntimeError:
+                log.debug("%s finished after its panel was deleted", name)
             finally:
                 self._threads.discard(threading.current_thread())
 
