@@ -281,7 +281,8 @@ def test_watchdog_makes_a_process_group_with_or_without_setsid(tmp_path: Path, w
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    tools = ["sh", "cat", "mktemp", "mkfifo", "rm", "perl", "ps", "sleep"] + (["setsid"] if with_setsid else [])
+    tools = ["sh", "cat", "mktemp", "mkfifo", "rm", "perl", "ps", "sleep"]
+    tools += ["setsid"] if with_setsid else []
     for tool in tools:
         (bin_dir / tool).symlink_to(shutil.which(tool) or tool)
     proc = subprocess.Popen(
