@@ -174,3 +174,30 @@ def test_a_removed_job_is_let_go(qtbot, make_panel, backend) -> None:
     wait_snapshot(qtbot, panel)
     assert tab.selected_job() is not None and tab.selected_job().job_id == "j3"  # the unfinished one
     assert tab.grid.frames() == () and tab.job_nodes.rowCount() == 0
+
+
+def test_hide_finished_jobs(qtbot, make_panel, backend) -> None:
+    _panel, tab = ready(qtbot, make_panel, backend)
+    assert tab.jobs.rowCount() == 3
+    tab.hide_finished_check.setChecked(True)
+    assert [j.job_id for j in tab.jobs.records()] == ["j1", "j3"]  # j2 is done
+    assert tab.selected_job().job_id == "j1"
+    tab.hide_finished_check.setChecked(False)
+    assert tab.jobs.rowCount() == 3 and tab.selected_job().job_id == "j1"
+
+
+def test_a_new_job_keeps_the_selection_and_the_log(qtbot, make_panel, backend) -> None:
+    from dataclasses import replace
+
+    from . import farm_data
+
+    panel, tab = ready(qtbot, make_panel, backend)
+    tab._show_log("render02", None)
+    qtbot.waitUntil(lambda: tab.log_view.toPlainText() == backend.log_text, timeout=3000)
+    new = farm_data.job("j7", 10, 0, name="shot070_comp")
+    backend.current = replace(backend.current, jobs=(new, *backend.current.jobs))
+    wait_snapshot(qtbot, panel)
+    assert tab.jobs.rowCount() == 4
+    assert tab.selected_job().job_id == "j1"
+    assert tab.log_title.text() == "Log: node render02"
+    assert tab.log_view.toPlainText() == backend.log_text

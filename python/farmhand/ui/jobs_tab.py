@@ -78,6 +78,9 @@ class JobsTab(QtWidgets.QWidget):
         self.priority_button = QtWidgets.QPushButton("Set priority", self)
         self.requeue_button = QtWidgets.QPushButton("Requeue frame", self)
         self.job_log_button = QtWidgets.QPushButton("Job log", self)
+        self.hide_finished_check = QtWidgets.QCheckBox("Hide finished", self)
+        self.hide_finished_check.setToolTip("Show only queued, running and paused jobs")
+        self._last_jobs: tuple[JobView, ...] = ()
         self._layout()
         self._connect()
         self._update_buttons()
@@ -94,6 +97,8 @@ class JobsTab(QtWidgets.QWidget):
         actions.addSeparator()
         actions.addWidget(self.requeue_button)
         actions.addWidget(self.job_log_button)
+        actions.addSeparator()
+        actions.addWidget(self.hide_finished_check)
         self.actions_bar = actions
 
         detail = QtWidgets.QWidget(self)
@@ -134,11 +139,23 @@ class JobsTab(QtWidgets.QWidget):
         self.priority_button.clicked.connect(self.set_priority)
         self.requeue_button.clicked.connect(self.requeue_selected_frame)
         self.job_log_button.clicked.connect(lambda: self._show_log(None, None))
+        self.hide_finished_check.toggled.connect(lambda *_: self._show_jobs(self._last_jobs))
 
     # -- snapshots ------------------------------------------------------------------------------------
+    def _show_jobs(self, jobs: tuple[JobView, ...]) -> None:
+        self._last_jobs = jobs
+        if self.hide_finished_check.isChecked():
+            # The selected job stays listed even once it finished, so its detail does not vanish.
+            jobs = tuple(j for j in jobs if not j.status.finished or j.job_id == self._job_id)
+        self.jobs.set_rows(jobs)
+        if self._job_id is not None:
+            row = self.jobs.row_of(self._job_id)
+            if row >= 0 and self.jobs_view.currentIndex().row() != row:
+                self._select_row(row)
+
     def apply(self, snapshot: FarmSnapshot) -> None:
         """Show a snapshot (called on the UI thread by the panel)."""
-        self.jobs.set_rows(snapshot.jobs)
+        self._show_jobs(snapshot.jobs)
         if self._job_id is not None:
             row = self.jobs.row_of(self._job_id)
             if row < 0:
