@@ -131,6 +131,7 @@ def _submit(args: argparse.Namespace) -> int:
     )
     client = Client()
     job_id = client.submit(spec)
+    _warn_if_no_nodes(spec)
     if not args.wait:
         if args.json:
             print(json.dumps(to_jsonable(client.job(job_id).summary) | {"spec": spec.to_dict()}))
@@ -146,6 +147,19 @@ def _submit(args: argparse.Namespace) -> int:
             f"job {job_id} {snap.state.value}: {snap.summary.error or 'see farmhand logs ' + job_id}"
         )
     return 0
+
+
+def _warn_if_no_nodes(spec: JobSpec) -> None:
+    from farmhand.registry import NodeState, Registry
+
+    nodes = {n.name for n in Registry().list(enabled=True, state=NodeState.TRUSTED)}
+    missing = [n for n in spec.nodes if n not in nodes]
+    if not nodes:
+        print("farmhand: warning: no trusted, enabled nodes yet; the job waits until you add some "
+              "('farmhand scan' or 'farmhand nodes add')", file=sys.stderr)
+    elif missing:
+        print(f"farmhand: warning: --nodes names unknown or disabled nodes: {', '.join(missing)} "
+              "(see 'farmhand nodes list')", file=sys.stderr)
 
 
 def _abs(path: Optional[str]) -> Optional[str]:
