@@ -210,6 +210,8 @@ def prepare(spec: JobSpec) -> tuple[list[Frame], list[Optional[str]]]:
         raise UsageError(f"chunk size {spec.chunk!r} is not valid; use 'auto' or a whole number of frames")
     if isinstance(spec.chunk, int) and spec.chunk < 1:
         raise UsageError(f"chunk size {spec.chunk} is not valid; use 'auto' or a number of frames >= 1")
+    if spec.skip_existing and not spec.output:
+        raise UsageError("--skip-existing needs --output PATTERN to know which files to look for")
     if spec.preset == "command" and not spec.command:
         raise UsageError("the command preset needs --command 'TEMPLATE' (e.g. 'render {file} {start} {end}')")
     if preset.needs_command and spec.command:
