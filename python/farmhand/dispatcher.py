@@ -121,6 +121,7 @@ class Dispatcher(Outcomes):
         self._eta_written: dict[str, Optional[float]] = {}
         self.stop_requested = threading.Event()
         self.wake = threading.Event()
+        self.slow_exit: set[str] = set()
         self._recovered = False
 
     # --- lifecycle ------------------------------------------------------------------------------------
@@ -299,7 +300,7 @@ class Dispatcher(Outcomes):
     def node_free(self, node: str, now: float) -> bool:
         # A chunk whose frames are all done is only exiting (hython releasing its licence, ...): the next
         # chunk may start now; its wrapper waits briefly for the node lock the old process still holds.
-        if any(t.node == node and not t.draining for t in self.tasks.values()):
+        if any(t.node == node and (not t.draining or node in self.slow_exit) for t in self.tasks.values()):
             return False
         if self.node_backoff.get(node, 0.0) > now or node in self.checks:
             return False

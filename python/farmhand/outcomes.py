@@ -58,6 +58,7 @@ class Verification:
 class Outcomes(Assigner):
     verifying: list[Verification]
     needs_check: dict[str, tuple[int, str]]
+    slow_exit: set[str]
     clock: Callable[[], float]
 
     # --- output lines ---------------------------------------------------------------------------------
@@ -305,6 +306,8 @@ class Outcomes(Assigner):
         task.phase = TaskPhase.ENDED
         task.result = result
         self.tasks.pop(task.chunk_id, None)
+        if not any(t.node == task.node for t in self.tasks.values()):
+            self.slow_exit.discard(task.node)
         job = self.jobs.get(task.job_id)
         if job is None:
             return
@@ -315,6 +318,11 @@ class Outcomes(Assigner):
         if task.busy:
             for idx in unfinished:
                 job.release(job.frames[idx], task.chunk_id)
+            if any(t.node == task.node for t in self.tasks.values()):
+                # Our own previous chunk on the node is slow to exit: wait for it, blame nobody.
+                self.slow_exit.add(task.node)
+                self._close_chunk(task, ChunkState.CANCELLED, result, "previous chunk still exiting")
+                return
             self.node_backoff[task.node] = now + BUSY_RETRY_SECONDS
             self.node_note[task.node] = "busy: rendering for another dispatcher"
             self._close_chunk(task, ChunkState.CANCELLED, result, "node busy (locked by another dispatcher)")

@@ -34,6 +34,7 @@ class NodeBehaviour:
     missing_file: bool = False  # the scene cannot be found (deterministic)
     busy: int = 0  # the next N starts find the node locked
     skip_write: set[float] = field(default_factory=set)  # frames reported done without a file (once)
+    exit_delay: float = 0.0  # seconds the renderer takes to exit after its last frame
 
 
 class FakeRender:
@@ -65,6 +66,12 @@ class FakeRender:
         self.current: Optional[float] = None
         self.hung = False
         self.ready = False
+        self.exit_at: Optional[float] = None
+        self.holds_lock = True
+        self.lock_wait_until: Optional[float] = None
+        if any(p.result is None and p.holds_lock for p in executor.live(host)):
+            self.holds_lock = False
+            self.lock_wait_until = now + 3.0
         on_line("out", f"FARMHAND_PGID {pgid}")
 
     @property
@@ -77,13 +84,26 @@ class FakeRender:
 
     def advance(self, now: float) -> None:
         b = self.behaviour
+        if self.lock_wait_until is not None and self.result is None:
+            # Like the wrapper's "flock -w 3": wait for the node's previous render to exit.
+            if any(p is not self and p.result is None and p.holds_lock for p in self.ex.live(self.host)):
+                if now >= self.lock_wait_until:
+                    self.on_line("out", "FARMHAND_BUSY node is rendering for another dispatcher")
+                    self.end(nodescripts.BUSY_EXIT)
+                return
+            self.lock_wait_until = None
+            self.holds_lock = True
+            self.next_at = now + b.startup
         while self.result is None and not self.hung and self.next_at <= now:
             if self.worker:
                 self._worker_tick()
                 continue
             if self.current is None:
                 if self.index >= len(self.frames):
-                    self.end(0)
+                    if b.exit_delay and self.exit_at is None:
+                        self.exit_at = now + b.exit_delay
+                    if self.exit_at is None or now >= self.exit_at:
+                        self.end(0)
                     return
                 self.current = self.frames[self.index]
                 if b.hang_at is not None and self.current == b.hang_at:

@@ -365,3 +365,16 @@ def test_houdini_build_is_picked_from_the_inventory(rig_for: Callable[..., Rig])
     assert pick("20.5.999") == "/opt/hfs20.5.487"
     assert pick("19.5.303") is None
     assert rig.dispatcher.pick_hfs(JobRun.load(rig.store, rig.client.jobs()[0].id), FarmNode("b")) is None
+
+
+@pytest.mark.parametrize("exit_delay", [1.0, 5.0])
+def test_next_chunk_starts_while_the_last_one_exits(rig_for: Callable[..., Rig], exit_delay: float) -> None:
+    rig = rig_for({"a": NodeBehaviour(spf=1.0, exit_delay=exit_delay)})
+    job = rig.submit("1-8", chunk=2)
+    rig.drive(rig.finished(job), limit=200)
+    snap = assert_all_done(rig, job)
+    assert not any(e.kind == "node_busy" for e in snap.events)
+    assert all(r.attempts == 0 for r in snap.frames)
+    if exit_delay < 3:  # the new chunk got the lock as soon as the old process exited
+        renders = [p for p in rig.fake.procs if p.result and p.result.exit_code == 0]
+        assert len(renders) == 4 and len(rig.fake.procs) == 4
