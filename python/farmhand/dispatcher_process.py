@@ -137,7 +137,7 @@ def ensure_running() -> None:
     with open(logfile, "ab") as out:
         kwargs: dict[str, Any] = {"start_new_session": True} if os.name == "posix" else {}
         proc = subprocess.Popen(
-            [python_for_dispatcher(), "-m", "farmhand", "dispatcher", "--quiet-if-running"],
+            [python_for_dispatcher(), "-m", "farmhand", "-v", "dispatcher", "--quiet-if-running"],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
