@@ -55,8 +55,9 @@ def write_scene(
 
 def test_hrender_renders_through_the_fake_install(engine_farm: Make) -> None:
     farm = engine_farm(n=3)
-    picture = str(farm.share / "render" / "beauty.$F4.exr")
-    hip = write_scene(farm.share / "shot 010.hip", picture)
+    hostile = farm.share / "proj 'a' $(touch PWNED); ü"
+    picture = str(hostile / "render" / "beauty.$F4.exr")
+    hip = write_scene(hostile / "shot 010 \"v2\".hip", picture)
     job = farm.submit(
         "--preset",
         "hrender",
@@ -76,6 +77,7 @@ def test_hrender_renders_through_the_fake_install(engine_farm: Make) -> None:
     assert len({r.node for r in snap.frames}) >= 2
     logs = "\n".join(line.text for line in farm.client.logs(job))
     assert "ALF_PROGRESS" in logs
+    assert not any((d / "PWNED").exists() for d in (farm.share, hostile, Path.cwd(), Path("/")))
 
 
 def test_hrender_exit_zero_after_a_failed_rop_is_not_success(engine_farm: Make) -> None:
