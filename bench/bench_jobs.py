@@ -1,7 +1,7 @@
 """Job-engine benchmarks on real sshd nodes (the lab), printing ratios measured in one run.
 
     sudo .venv/bin/python bench/bench_jobs.py            # all four (a few minutes)
-    sudo .venv/bin/python bench/bench_jobs.py uneven     # one of: latency progress uneven worker kill
+    sudo .venv/bin/python bench/bench_jobs.py uneven     # one of: latency progress cancel uneven worker kill
 
 1. latency  — submit → every one of 8 nodes rendering (goal ≤ 1 s), with the dispatcher already running.
 2. uneven   — nodes of speed 1:2:4 (the stand-in renderer's --speed-map), 240 frames: makespan of the
@@ -11,6 +11,7 @@
 3. worker   — persistent hython worker vs hrender per chunk through the fake Houdini install, scene load
               5 s, 0.5 s frames, 48 frames on 3 nodes (goal ≥ 2× faster).
    progress — image written on a node → a polling client sees the frame done (goal < 0.5 s).
+   cancel   — cancel mid-chunk → no process of the job left on any node (goal ≤ 2 s).
 4. kill     — 4 nodes, one SIGKILLed (sshd and sessions) a third into the job: makespan over the ideal
               of the 3 survivors doing all the work (goal ≤ one chunk + 10 s).
 
@@ -317,9 +318,45 @@ def bench_progress(spf: float = 0.3, frames: int = 60) -> dict[str, Any]:
     }
 
 
+def bench_cancel(runs: int = 3) -> dict[str, Any]:
+    """Cancel mid-chunk → every process of the job gone from the nodes (goal ≤ 2 s)."""
+    samples = []
+    with farm(3) as (lab, client):
+        for i in range(runs):
+            job = client.submit(demo_spec(lab.share_dir, "1-60", f"cancel{i}", seconds_per_frame="1.0"))
+            while sum(1 for r in client.job(job).nodes if r.current_frame is not None) < 3:
+                time.sleep(0.02)
+            marker = f"/cancel{i}/"
+            if not _processes_with(marker):
+                raise SystemExit("cancel bench: no render process found before the cancel")
+            t0 = time.monotonic()
+            client.cancel(job)
+            while _processes_with(marker):
+                time.sleep(0.01)
+            samples.append(time.monotonic() - t0)
+            wait_cancel(client, job)
+    return {
+        "cancel_to_no_processes_s": round(statistics.median(samples), 3),
+        "samples_s": [round(s, 3) for s in samples],
+        "goal_s": 2.0,
+    }
+
+
+def _processes_with(text: str) -> bool:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if text.encode() in (entry / "cmdline").read_bytes():
+                    return True
+            except OSError:
+                continue
+    return False
+
+
 BENCHES = {
     "latency": bench_latency,
     "progress": bench_progress,
+    "cancel": bench_cancel,
     "uneven": bench_uneven,
     "worker": bench_worker,
     "kill": bench_kill,
