@@ -14,7 +14,7 @@ from farmhand import wol
 from farmhand.errors import FarmhandError, HostKeyUnknown, NodeError, UsageError
 from farmhand.inventory import Inventory, probe_many
 from farmhand.registry import Node, NodeState, Registry
-from farmhand.ssh import SSHExecutor, Target
+from farmhand.ssh import HostKeyStore, SSHExecutor, Target
 
 
 def register(sub: Any) -> None:
@@ -106,7 +106,7 @@ def _add(args: argparse.Namespace) -> int:
     reg = Registry()
     target = reg.target(args.name)
     address = args.address or target.hostname
-    known = SSHExecutor(resolve=lambda h: target).host_keys.known_types(replace(target, hostname=address))
+    known = HostKeyStore().known_types(replace(target, hostname=address))
     state = NodeState.TRUSTED if known else NodeState.DISCOVERED
     node = reg.add(args.name, address, port=args.port, user=args.user, identity=args.identity, state=state)
     hint = "" if node.state is NodeState.TRUSTED else f"; next: farmhand nodes trust {node.name}"
@@ -118,7 +118,7 @@ def _rm(args: argparse.Namespace) -> int:
     reg = Registry()
     target = reg.target(args.name)
     node = reg.remove(args.name)
-    SSHExecutor(resolve=lambda h: target).host_keys.forget(target)
+    HostKeyStore().forget(target)
     _out(args, node.to_json(), f"removed {node.name}")
     return 0
 
