@@ -226,12 +226,9 @@ def test_output_disk_full_loses_no_frame(engine_farm: Make, tmp_path: Path) -> N
 
 def test_slow_node_tail_is_resplit_or_backed_up(engine_farm: Make) -> None:
     farm = engine_farm(n=2)
-    started = time.monotonic()
     job = farm.submit(*demo_args(farm, "1-16", spf=0.3), "--param", "speed_map=render01=0.05,*=1")
     snap = farm.wait(job)
-    took = time.monotonic() - started
     assert_complete(farm, snap)
-    kinds = {e.kind for e in snap.events}
-    assert kinds & {"resplit", "backup"}, farm.describe(job)
-    # render01 needs 6 s per frame: its first chunk alone (2 frames) would take 12 s.
-    assert took < 11, (took, farm.describe(job))
+    assert {e.kind for e in snap.events} & {"resplit", "backup"}, farm.describe(job)
+    # render01 needs 6 s a frame: the fast node took its pending frames or raced it for the current one.
+    assert sum(1 for r in snap.frames if r.node == "render01") <= 2
