@@ -1,0 +1,48 @@
+"""Bring up a lab by hand: ``python -m farmhand.lab [-n 4] [--mode netns|loopback]``.
+
+Prints the nodes, trusts their host keys in a fresh FARMHAND_HOME, writes an ssh_config for them, and
+(netns mode) the command that opens a shell inside the lab namespace. Ctrl-C tears everything down.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+from farmhand.lab import LocalFarm
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(prog="python -m farmhand.lab", description=__doc__.splitlines()[0])
+    ap.add_argument("-n", type=int, default=4, help="number of nodes (default 4)")
+    default_mode = "netns" if os.geteuid() == 0 else "loopback"
+    ap.add_argument("--mode", choices=("netns", "loopback"), default=default_mode)
+    args = ap.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="farmhand-lab-home-"))
+    os.environ["FARMHAND_HOME"] = str(home)
+    with LocalFarm(n=args.n, mode=args.mode) as farm:
+        farm.trust()
+        config = home / "ssh_config"
+        config.write_text(farm.ssh_config_text())
+        out = sys.stdout
+        out.write(f"lab up ({args.mode}); FARMHAND_HOME={home}\n")
+        for node in farm.nodes:
+            out.write(f"  {node.name:<10} {node.address}:{node.port}  hostname {node.hostname}\n")
+        out.write(f"shared directory: {farm.share_dir}\nssh config: {config} (ssh -F {config} render01 from the lab shell)\n")
+        if args.mode == "netns":
+            out.write(f"shell in the lab: ip netns exec {farm.lab_ns} env FARMHAND_HOME={home} bash\n")
+        out.write("Ctrl-C to tear down\n")
+        out.flush()
+        try:
+            signal.pause()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
