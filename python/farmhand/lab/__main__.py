@@ -32,7 +32,8 @@ def main() -> int:
         out.write(f"lab up ({args.mode}); FARMHAND_HOME={home}\n")
         for node in farm.nodes:
             out.write(f"  {node.name:<10} {node.address}:{node.port}  hostname {node.hostname}\n")
-        out.write(f"shared directory: {farm.share_dir}\nssh config: {config} (ssh -F {config} render01 from the lab shell)\n")
+        out.write(f"shared directory: {farm.share_dir}\n")
+        out.write(f"ssh config: {config} (ssh -F {config} render01, from the lab shell)\n")
         if args.mode == "netns":
             out.write(f"shell in the lab: ip netns exec {farm.lab_ns} env FARMHAND_HOME={home} bash\n")
         out.write("Ctrl-C to tear down\n")
