@@ -112,3 +112,30 @@ def test_cli_bad_frame_spec_is_one_line(farmhand_home: Path) -> None:
     assert (
         result.stderr.count("\n") == 1 and "backwards" in result.stderr and "Traceback" not in result.stderr
     )
+
+
+def test_one_dispatcher_per_home_started_on_demand_and_stopped(farmhand_home: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(REPO / "python"),
+        "FARMHAND_HOME": str(farmhand_home),
+        "HOME": str(farmhand_home),
+    }
+
+    def farmhand(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "farmhand", *args], capture_output=True, text=True, env=env, timeout=60
+        )
+
+    submitted = farmhand("submit", "--preset", "demo", "--frames", "1-3", "--output", "/tmp/fh-x/f.$F4.png")
+    assert submitted.returncode == 0, submitted.stderr
+    assert "no trusted, enabled nodes" in submitted.stderr  # warned, and the job waits for nodes
+    client = Client(Store(), autostart=False)
+    info = client.dispatcher()
+    assert info.running and info.pid
+    second = farmhand("dispatcher")
+    assert second.returncode == 1 and "already running" in second.stderr
+    assert client.dispatcher().pid == info.pid
+    assert farmhand("dispatcher", "--stop").returncode == 0
+    assert not client.dispatcher().running
+    assert client.jobs()[0].state is JobState.QUEUED
