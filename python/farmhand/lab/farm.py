@@ -123,6 +123,9 @@ class LocalFarm(Faults):
         self._started = True
 
     def _start(self) -> None:
+        if os.geteuid() == 0:
+            # sshd started as root refuses to run without its privilege-separation directory.
+            os.makedirs("/run/sshd", mode=0o755, exist_ok=True)
         self.share_dir.mkdir(mode=0o777)
         # Sticky and world-writable like a real /tmp-style share: node users may differ from ours.
         os.chmod(self.share_dir, 0o1777)  # noqa: S103
