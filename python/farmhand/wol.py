@@ -6,9 +6,13 @@ import ipaddress
 import logging
 import socket
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Optional
 
 from farmhand.errors import NodeError, UsageError
 from farmhand.inventory.model import normalise_mac
+
+if TYPE_CHECKING:
+    from farmhand.registry import Node
 
 log = logging.getLogger(__name__)
 
@@ -61,3 +65,21 @@ def send(host: str, macs: Sequence[str], broadcasts: Sequence[str], port: int = 
         raise NodeError(host, f"could not send the wake packet ({'; '.join(errors)}): pass --broadcast "
                         "with the node's subnet broadcast address")
     return sent
+
+
+def wake_node(node: Node, broadcasts: Optional[Sequence[str]] = None) -> tuple[list[str], list[str]]:
+    """Wake a registry node from its last inventory: returns (MACs used, broadcast addresses sent to).
+
+    Uses the MAC of the interface carrying the node's recorded address (else every real interface),
+    sent to ``broadcasts`` or, by default, the limited broadcast and each recorded subnet's broadcast.
+    """
+    from farmhand.inventory import Inventory
+
+    inv = Inventory.from_dict(node.inventory) if node.inventory else None
+    if inv is None:
+        raise NodeError(node.name, "no MAC address recorded: run 'farmhand nodes probe' while the node is up")
+    macs = [i.mac for i in inv.interfaces if i.mac and any(a.split("/")[0] == node.address for a in i.ipv4)]
+    macs = macs or inv.macs
+    cidrs = [a for i in inv.interfaces for a in i.ipv4]
+    targets = list(broadcasts) if broadcasts else [LIMITED_BROADCAST, *directed_broadcasts(cidrs)]
+    return macs, send(node.name, macs, targets)

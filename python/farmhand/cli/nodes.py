@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import Any, Optional
 
 from farmhand import wol
-from farmhand.errors import FarmhandError, HostKeyUnknown, NodeError, UsageError
+from farmhand.errors import FarmhandError, HostKeyUnknown, UsageError
 from farmhand.inventory import Inventory, probe_many
 from farmhand.registry import Node, NodeState, Registry
 from farmhand.ssh import HostKeyStore, SSHExecutor, Target
@@ -207,15 +207,7 @@ def _probe(args: argparse.Namespace) -> int:
 
 def _wake(args: argparse.Namespace) -> int:
     node = Registry().get(args.name)
-    inv = Inventory.from_dict(node.inventory) if node.inventory else None
-    if inv is None:
-        raise NodeError(node.name, "no MAC address recorded: run 'farmhand nodes probe' while the node is up")
-    # Prefer the interface that carries the node's recorded address; else every real interface.
-    macs = [i.mac for i in inv.interfaces if i.mac and any(a.split("/")[0] == node.address for a in i.ipv4)]
-    macs = macs or inv.macs
-    cidrs = [a for i in inv.interfaces for a in i.ipv4]
-    targets = args.broadcast or [wol.LIMITED_BROADCAST, *wol.directed_broadcasts(cidrs)]
-    sent = wol.send(node.name, macs, targets)
+    macs, sent = wol.wake_node(node, args.broadcast)
     _out(args, {"node": node.name, "macs": macs, "sent_to": sent},
          f"wake packet for {node.name} ({', '.join(macs)}) sent to {', '.join(sent)}")
     return 0
