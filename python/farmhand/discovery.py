@@ -30,7 +30,7 @@ import socket
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Callable, Optional
@@ -127,7 +127,26 @@ def parse_targets(targets: Sequence[str]) -> list[tuple[int, int]]:
 
 
 def count(spans: Sequence[tuple[int, int]]) -> int:
-    return sum(b - a + 1 for a, b in spans)
+    """Addresses in the spans, each counted once even where targets overlap."""
+    return sum(b - a + 1 for a, b in merge(spans))
+
+
+def merge(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping spans covering the same addresses."""
+    out: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if out and a <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], b))
+        else:
+            out.append((a, b))
+    return out
+
+
+def iter_addresses(spans: Iterable[tuple[int, int]]) -> Iterator[str]:
+    """Every address once, in address order, without holding them all in memory."""
+    for a, b in merge(spans):
+        for ip in range(a, b + 1):
+            yield str(ipaddress.IPv4Address(ip))
 
 
 def expand(spans: Iterable[tuple[int, int]]) -> list[str]:
@@ -165,13 +184,14 @@ def default_concurrency(cap: int = 4096) -> int:
 
 # ------------------------------------------------------------------------------------------ the scan
 class _Probe:
-    __slots__ = ("address", "banner_deadline", "connected", "sock", "started")
+    __slots__ = ("address", "banner_deadline", "connected", "done", "sock", "started")
 
     def __init__(self, address: str, sock: socket.socket, started: float) -> None:
         self.address = address
         self.sock = sock
         self.started = started
         self.connected = False
+        self.done = False
         self.banner_deadline = 0.0
 
 
@@ -191,12 +211,36 @@ def scan(
     on_result: Optional[Callable[[ProbeResult], None]] = None,
 ) -> list[ProbeResult]:
     """Probe every address once on ``port``; results in the order of ``addresses``."""
-    limit = concurrency or default_concurrency()
-    pending = deque(addresses)
     results: dict[str, ProbeResult] = {}
+    for res in scan_iter(dict.fromkeys(addresses), port=port, timeout=timeout, min_timeout=min_timeout,
+                         adaptive=adaptive, banner_timeout=banner_timeout, concurrency=concurrency):
+        results[res.address] = res
+        if on_result is not None:
+            on_result(res)
+    return [results[a] for a in dict.fromkeys(addresses)]
+
+
+def scan_iter(
+    addresses: Iterable[str],
+    *,
+    port: int = 22,
+    timeout: float = 1.0,
+    min_timeout: float = 0.25,
+    adaptive: bool = True,
+    banner_timeout: float = 2.0,
+    concurrency: Optional[int] = None,
+) -> Iterator[ProbeResult]:
+    """Probe each address of ``addresses`` (which must not repeat) and yield results as they complete.
+
+    Memory stays bounded by the concurrency, whatever the number of addresses (a /8 is 16 M)."""
+    limit = concurrency or default_concurrency()
+    source = iter(addresses)
+    retry: deque[str] = deque()  # addresses whose socket could not be created (EMFILE): try again
+    exhausted = False
     inflight: dict[int, _Probe] = {}
     connecting: deque[_Probe] = deque()  # FIFO by start time: all share one deadline length
     reading: deque[_Probe] = deque()
+    ready: list[ProbeResult] = []
     sel = selectors.DefaultSelector()
     slowest = 0.0
 
@@ -206,31 +250,49 @@ def scan(
             del inflight[fd]
             sel.unregister(p.sock)
         p.sock.close()
-        res = ProbeResult(p.address, state, banner, time.monotonic() - p.started)
-        results[p.address] = res
-        if on_result is not None:
-            on_result(res)
+        p.done = True
+        ready.append(ProbeResult(p.address, state, banner, time.monotonic() - p.started))
+
+    def requeue(p: _Probe) -> None:
+        inflight.pop(p.sock.fileno(), None)
+        sel.unregister(p.sock)
+        p.sock.close()
+        p.done = True
+        retry.append(p.address)
+
+    def next_address() -> Optional[str]:
+        nonlocal exhausted
+        if retry:
+            return retry.popleft()
+        if exhausted:
+            return None
+        try:
+            return next(source)
+        except StopIteration:
+            exhausted = True
+            return None
 
     try:
-        while pending or inflight:
-            while pending and len(inflight) < limit:
-                address = pending.popleft()
+        while True:
+            while len(inflight) < limit:
+                address = next_address()
+                if address is None:
+                    break
                 try:
                     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
                 except OSError as exc:
                     if exc.errno not in _RESOURCE:
                         raise
-                    pending.appendleft(address)
+                    retry.appendleft(address)
                     limit = max(1, len(inflight) - 8)
                     log.warning("out of sockets (%s): lowering scan concurrency to %d", exc.strerror, limit)
                     break
                 sock.setblocking(False)
-                now = time.monotonic()
+                p = _Probe(address, sock, time.monotonic())
                 code = sock.connect_ex((address, port))
-                p = _Probe(address, sock, now)
                 if code in _RESOURCE:
                     sock.close()
-                    pending.appendleft(address)
+                    retry.appendleft(address)
                     limit = max(1, len(inflight) - 8)
                     break
                 inflight[sock.fileno()] = p
@@ -239,6 +301,8 @@ def scan(
                     connecting.append(p)
                 else:
                     finish(p, _classify_error(code))
+            if not inflight and not retry and exhausted:
+                break
             now = time.monotonic()
             deadline = timeout
             if adaptive and slowest > 0:
@@ -250,7 +314,7 @@ def scan(
                 wake = min(wake, reading[0].banner_deadline - now)
             for key, _mask in sel.select(max(0.0, wake)) if inflight else []:
                 p = key.data
-                if p.sock.fileno() not in inflight:
+                if p.done:
                     continue
                 if not p.connected:
                     err = p.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -261,10 +325,7 @@ def scan(
                         reading.append(p)
                         sel.modify(p.sock, selectors.EVENT_READ, p)
                     elif err in _RESOURCE:
-                        inflight.pop(p.sock.fileno())
-                        sel.unregister(p.sock)
-                        p.sock.close()
-                        pending.append(p.address)
+                        requeue(p)
                     else:
                         if err == errno.ECONNREFUSED:
                             slowest = max(slowest, time.monotonic() - p.started)
@@ -276,20 +337,23 @@ def scan(
                         data = b""
                     finish(p, *_classify_banner(data))
             now = time.monotonic()
-            while connecting and (connecting[0].connected or connecting[0].address in results
+            while connecting and (connecting[0].connected or connecting[0].done
                                   or connecting[0].started + deadline <= now):
                 p = connecting.popleft()
-                if not p.connected and p.address not in results and p.sock.fileno() in inflight:
+                if not p.connected and not p.done:
                     finish(p, ProbeState.SILENT)
-            while reading and (reading[0].address in results or reading[0].banner_deadline <= now):
+            while reading and (reading[0].done or reading[0].banner_deadline <= now):
                 p = reading.popleft()
-                if p.address not in results:
+                if not p.done:
                     finish(p, ProbeState.OPEN)
+            if ready:
+                yield from ready
+                ready.clear()
     finally:
         for p in list(inflight.values()):
             p.sock.close()
         sel.close()
-    return [results[a] for a in dict.fromkeys(addresses)]
+    yield from ready
 
 
 def _classify_error(code: int) -> ProbeState:

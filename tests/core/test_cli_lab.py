@@ -210,3 +210,17 @@ def test_unknown_host_name(farm: LocalFarm, capsys: pytest.CaptureFixture[str]) 
     # Resolved inside the lab, which has no route out: no DNS query leaves the machine.
     _expect_error(farm, capsys, ["nodes", "probe", "no-such-node.invalid"], "cannot resolve")
     _expect_error(farm, capsys, ["nodes", "trust", "no-such-node.invalid", "--yes"], "cannot resolve")
+
+
+def test_scan_bigger_than_a_slash16_streams(farm: LocalFarm, capsys: pytest.CaptureFixture[str]) -> None:
+    farm.add_silent_range("10.78.0.0/16")
+    # 65 534 + 3 addresses: just over the /16 limit, so the streaming path runs.
+    code, out, err = fh(farm, capsys, "scan", "10.78.0.0/16", "10.77.0.11-13", "10.77.0.12", "--yes",
+                        "--json", "--timeout", "0.1", "--fixed-timeout", "--concurrency", "4000")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert len(rows) == 2**16 - 2 + 3
+    assert len({r["address"] for r in rows}) == len(rows)  # each address exactly once
+    assert sorted(r["address"] for r in rows if r["state"] == "ssh") == ["10.77.0.11", "10.77.0.12",
+                                                                         "10.77.0.13"]
+    assert {r["state"] for r in rows} == {"ssh", "silent"}

@@ -6,7 +6,9 @@ import argparse
 import json
 import sys
 import time
-from typing import Any
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any, Optional
 
 from farmhand import discovery
 from farmhand.discovery import ProbeResult, ProbeState
@@ -43,28 +45,63 @@ def run(args: argparse.Namespace) -> int:
     if total > discovery.BIG_SCAN and not args.yes:
         raise UsageError(f"{' '.join(args.targets)} is {total} addresses (more than a /16); "
                          "add --yes to scan that many")
-    addresses = discovery.expand(spans)
-    progress = _Progress(len(addresses)) if sys.stderr.isatty() and not args.json else None
-    results = discovery.scan(
-        addresses, port=args.port, timeout=args.timeout, adaptive=not args.fixed_timeout,
-        concurrency=args.concurrency, on_result=progress.update if progress else None,
+    progress = _Progress(total) if sys.stderr.isatty() and not args.json else None
+    stream = discovery.scan_iter(
+        discovery.iter_addresses(spans), port=args.port, timeout=args.timeout,
+        adaptive=not args.fixed_timeout, concurrency=args.concurrency,
     )
+    if total > discovery.BIG_SCAN:
+        return _run_big(stream, args, progress)
+    results = []
+    for r in stream:
+        results.append(r)
+        if progress:
+            progress.update(r)
     if progress:
         progress.done()
+    order = {a: i for i, a in enumerate(discovery.expand(spans))}
+    results.sort(key=lambda r: order[r.address])
     found = [r for r in results if r.state is ProbeState.SSH]
     notes = _record(found, args) if not args.no_record else {}
     if args.json:
-        out = []
-        for r in results:
-            item = r.to_json()
-            if r.address in notes:
-                item["note"] = notes[r.address]
-            out.append(item)
-        json.dump(out, sys.stdout, indent=1)
+        json.dump([_item(r, notes) for r in results], sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        _table(results, notes)
+        _table(results, notes, Counter(r.state for r in results))
     return 0
+
+
+def _run_big(stream: Iterator[ProbeResult], args: argparse.Namespace, progress: Optional[_Progress]) -> int:
+    """More than a /16: results are written as they come (completion order), never all held in memory."""
+    counts: Counter[ProbeState] = Counter()
+    shown: list[ProbeResult] = []
+    if args.json:
+        sys.stdout.write("[")
+    for i, r in enumerate(stream):
+        counts[r.state] += 1
+        if r.state in (ProbeState.SSH, ProbeState.OPEN):
+            shown.append(r)
+        if args.json:
+            sys.stdout.write(("\n " if i == 0 else ",\n ") + json.dumps(r.to_json()))
+        if progress:
+            progress.update(r)
+    if progress:
+        progress.done()
+    notes = _record([r for r in shown if r.state is ProbeState.SSH], args) if not args.no_record else {}
+    if args.json:
+        sys.stdout.write("\n]\n")
+        for address, note in notes.items():
+            print(f"farmhand: {address}: {note}", file=sys.stderr)
+    else:
+        _table(shown, notes, counts)
+    return 0
+
+
+def _item(r: ProbeResult, notes: dict[str, str]) -> dict[str, object]:
+    item = r.to_json()
+    if r.address in notes:
+        item["note"] = notes[r.address]
+    return item
 
 
 def _record(found: list[ProbeResult], args: argparse.Namespace) -> dict[str, str]:
@@ -96,16 +133,15 @@ def _record(found: list[ProbeResult], args: argparse.Namespace) -> dict[str, str
     return notes
 
 
-def _table(results: list[ProbeResult], notes: dict[str, str]) -> None:
+def _table(results: list[ProbeResult], notes: dict[str, str], counts: Counter[ProbeState]) -> None:
     shown = [r for r in results if r.state in (ProbeState.SSH, ProbeState.OPEN)]
     if shown:
         print(f"{'ADDRESS':<16} {'STATE':<6} BANNER")
         for r in shown:
             note = f"  [{notes[r.address]}]" if r.address in notes else ""
             print(f"{r.address:<16} {r.state.value:<6} {r.banner or ''}{note}")
-    counts = {s: sum(1 for r in results if r.state is s) for s in ProbeState}
-    summary = ", ".join(f"{n} {s.value}" for s, n in counts.items() if n)
-    print(f"scanned {len(results)} addresses: {summary}")
+    summary = ", ".join(f"{counts[s]} {s.value}" for s in ProbeState if counts[s])
+    print(f"scanned {sum(counts.values())} addresses: {summary}")
     if counts[ProbeState.SSH]:
         print("next: farmhand nodes trust ADDRESS (check the fingerprint), then farmhand nodes probe")
 
