@@ -345,7 +345,7 @@ class Outcomes(Assigner):
                 job.release(job.frames[idx], task.chunk_id)
             self._close_chunk(task, ChunkState.CANCELLED, result, task.kill_reason)
             return
-        if not unfinished:
+        if not unfinished and not task.persistent and task.done:
             # Every frame was rendered and verified; only the exit went wrong (a crash at shutdown).
             job.event("chunk_exit", f"all frames done, then {failure.kind.value}: {failure.message}", now,
                       node=task.node)

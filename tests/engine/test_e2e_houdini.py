@@ -114,11 +114,12 @@ def test_hrender_exit_zero_after_a_failed_rop_is_not_success(engine_farm: Make) 
     assert any(m.startswith("output_missing") for m in messages), farm.describe(job)
 
 
-def test_missing_scene_fails_fast_with_the_message(engine_farm: Make) -> None:
+@pytest.mark.parametrize("preset", ["hrender", "hython-worker"])
+def test_missing_scene_fails_fast_with_the_message(engine_farm: Make, preset: str) -> None:
     farm = engine_farm(n=3)
     job = farm.submit(
         "--preset",
-        "hrender",
+        preset,
         "--file",
         str(farm.share / "nope.hip"),
         "--rop",
