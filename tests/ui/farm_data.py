@@ -1,7 +1,6 @@
-"""Farm states for the UI tests: a queue, nodes and a job in progress, built as the store would report them.
-
-The shapes and numbers follow a real run (4 lab nodes rendering a Blender job); the scale variants
-(100 nodes, 5 000 frames) only repeat them.
+"""Farm states for the widget tests: a queue, nodes and a job in progress, written by hand in the panel's
+records so each test can shape them (a real run's snapshot is replayed in ``test_recorded_snapshot.py``).
+The scale variants (100 nodes, 5 000 frames) repeat the same patterns.
 """
 
 from __future__ import annotations
