@@ -224,3 +224,49 @@ def test_scan_bigger_than_a_slash16_streams(farm: LocalFarm, capsys: pytest.Capt
     assert sorted(r["address"] for r in rows if r["state"] == "ssh") == ["10.77.0.11", "10.77.0.12",
                                                                          "10.77.0.13"]
     assert {r["state"] for r in rows} == {"ssh", "silent"}
+
+
+def _on_a_tty(farm: LocalFarm, argv: list[str], answer: str = "") -> tuple[int, str]:
+    """Run `farmhand ARGV` in the lab on a pseudo-terminal (stdin/out/err); returns (code, screen)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(farm.lab_argv([sys.executable, "-m", "farmhand", *argv]),
+                            stdin=follower, stdout=follower, stderr=follower, close_fds=True)
+    os.close(follower)
+    if answer:
+        os.write(leader, answer.encode())
+    screen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:  # EIO once the child side is closed
+            break
+        if not chunk:
+            break
+        screen += chunk
+    os.close(leader)
+    return proc.wait(30), screen.decode(errors="replace")
+
+
+def test_trust_asks_on_a_terminal(farm: LocalFarm) -> None:
+    fingerprint = farm.known_hosts_lines()[1].split()[2]  # base64 key, to compare with the shown hash
+    code, screen = _on_a_tty(farm, ["nodes", "trust", "render02"], answer="n\n")
+    assert code == 2 and "Trust this key? [y/N]" in screen and "not trusted" in screen
+    code, screen = _on_a_tty(farm, ["nodes", "trust", "render02"], answer="y\n")
+    assert code == 0 and "trusted" in screen and "SHA256:" in screen
+    import base64
+    import hashlib
+
+    shown = "SHA256:" + base64.b64encode(hashlib.sha256(base64.b64decode(fingerprint)).digest()).decode()
+    assert shown.rstrip("=") in screen
+
+
+def test_scan_shows_progress_on_a_terminal(farm: LocalFarm) -> None:
+    code, screen = _on_a_tty(farm, ["scan", "10.77.0.0/24", "--no-record"])
+    assert code == 0
+    assert "scanning: 254/254 addresses, 3 ssh" in screen
+    assert "scanned 254 addresses: 3 ssh" in screen
