@@ -153,3 +153,28 @@ def test_a_job_that_vanished_has_no_detail(backend: ClientBackend) -> None:
     job_id = backend.submit(request())
     snap = backend.snapshot("4242")
     assert snap.detail is None and [j.job_id for j in snap.jobs] == [job_id]
+
+
+def test_buttons_reach_the_real_client(qtbot, backend: ClientBackend) -> None:
+    from farmhand.ui.panel import FarmhandPanel
+    from farmhand.ui.qt import Qt
+
+    job_id = backend.submit(request(job_name="shot010 beauty"))
+    panel = FarmhandPanel(backend, poll_seconds=0.1)
+    qtbot.addWidget(panel)
+    panel.show()
+    tab = panel.jobs_tab
+    tab.confirm = lambda title, question: True
+    qtbot.waitUntil(lambda: len(tab.grid.frames()) == 12, timeout=5000)
+    tab.priority_spin.setValue(75)
+    for button in (tab.pause_button, tab.priority_button, tab.cancel_button):
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    store = backend.client().store
+
+    def sent() -> list[tuple[str, dict]]:
+        return [(op.value, arg) for _, job, op, arg in store.pending_commands() if job == job_id]
+
+    qtbot.waitUntil(lambda: len(sent()) == 3, timeout=5000)
+    expected = [("cancel", {}), ("pause", {}), ("priority", {"priority": 75})]
+    assert sorted(sent(), key=lambda c: c[0]) == expected
+    panel.detach()
