@@ -4,6 +4,8 @@ S1  lab /24 (4 SSH nodes, 3 DROP hosts, a non-SSH :22, a refusing host, the rest
     farmhand scan vs `nmap -n -sT -Pn -p22` on the same range. Goal: <= 0.5x nmap, 0 misclassified.
 S2  silent /16 routed inside the lab (SYNs dropped) + the live nodes, fixed 0.5 s deadline:
     wall vs the ideal ceil(N/C) x timeout. Goal: <= 1.15x, every live node found.
+S3  the same kind of scan (a silent /22 + live nodes) in a process limited to 256 open files:
+    concurrency derived from the limit, nothing misreported, wall vs ceil(N/C_eff) x timeout (goal <= 1.2x).
 
     .venv/bin/python bench/bench_scan.py [--repeat 3]
 """
@@ -11,8 +13,10 @@ S2  silent /16 routed inside the lab (SYNs dropped) + the live nodes, fixed 0.5 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
+import sys
 import time
 
 from farmhand import discovery
@@ -68,6 +72,24 @@ def main() -> None:
         print(f"S2 silent /16: {len(addresses)} addresses, C={conc}, timeout {timeout}s: wall {wall:.2f}s, "
               f"ideal {ideal:.2f}s, ratio {wall / ideal:.2f}x (goal <= 1.15x); CPU {cpu:.2f}s; "
               f"live found {found}/{len(live)}")
+
+        code = (
+            "import json, resource, sys, time\n"
+            "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))\n"
+            "from farmhand import discovery as d\n"
+            "c = d.default_concurrency()\n"
+            "a = d.expand(d.parse_targets(sys.argv[1:]))\n"
+            "t = time.monotonic(); r = d.scan(a, timeout=0.5, adaptive=False, concurrency=c)\n"
+            "print(json.dumps({'c': c, 'wall': time.monotonic() - t, 'n': len(a),\n"
+            "                  'states': [x.state.value for x in r]}))\n"
+        )
+        proc = farm.run_in_lab([sys.executable, "-c", code, "10.78.0.0/22", *live])
+        data = json.loads(proc.stdout)
+        ideal = math.ceil(data["n"] / data["c"]) * timeout
+        bad = sum(1 for st in data["states"] if st not in ("silent", "ssh"))
+        print(f"S3 ulimit -n 256: {data['n']} addresses, C_eff={data['c']}: wall {data['wall']:.2f}s, ideal "
+              f"{ideal:.2f}s, ratio {data['wall'] / ideal:.2f}x (goal <= 1.2x); ssh found "
+              f"{data['states'].count('ssh')}/{len(live)}; misreported {bad}")
 
 
 if __name__ == "__main__":
