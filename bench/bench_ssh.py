@@ -4,6 +4,8 @@ S6  connect + auth: farmhand vs raw paramiko + TCP_NODELAY (goal <= 1.2x) and pa
 S7  warm command latency (`true` on an open connection): farmhand vs raw paramiko + TCP_NODELAY
     (goal <= 1.2x), p50/p99, and the default-socket figure that shows the Nagle stall.
 S8  cold (new connection per command) / warm ratio (goal >= 10x: reuse is in effect).
+S9  cold inventory of 16 nodes (connect + login + one exec each), fanned out vs one after another;
+    0 failures expected.
 S10 burst of 60 connections to ONE node from 60 executors: failures with the per-host handshake cap
     vs 60 naive concurrent paramiko connects (sshd MaxStartups 10:30:100).
 
@@ -163,6 +165,26 @@ def main() -> None:
         capped_fail, capped_wall = burst(ours_connect)
         print(f"S10 60 simultaneous connects to one sshd: naive paramiko {naive_fail}/60 failed "
               f"({naive_wall:.2f}s); farmhand (cap 8/host) {capped_fail}/60 failed ({capped_wall:.2f}s)")
+
+    # A new lab reuses the addresses with new host keys: a fresh FARMHAND_HOME, or Farmhand (rightly) refuses.
+    os.environ["FARMHAND_HOME"] = tempfile.mkdtemp(prefix="fh-bench-")
+    with LocalFarm(n=16) as farm16, farm16.inside():
+        from farmhand.inventory import probe, probe_many
+
+        farm16.trust()
+        hosts = [n.address for n in farm16.nodes]
+        ident16 = str(farm16.identity_file)
+        with SSHExecutor(identity=ident16, user=farm16.user) as ex16:
+            t0 = time.monotonic()
+            for h in hosts:
+                probe(ex16, h)
+            seq = time.monotonic() - t0
+        with SSHExecutor(identity=ident16, user=farm16.user) as ex16:
+            t0 = time.monotonic()
+            res = probe_many(ex16, hosts)
+            par = time.monotonic() - t0
+        print(f"S9 cold inventory of 16 nodes: sequential {seq:.2f}s, fanned out {par:.2f}s "
+              f"({seq / par:.1f}x faster on 2 vCPU shared with the 16 sshds); failures {len(res.failed)}/16")
 
 
 if __name__ == "__main__":
