@@ -112,12 +112,14 @@ class Outcomes(Assigner):
             if line.startswith(nodescripts.BUSY_MARK):
                 task.busy = True
             task.tail.append(line)
-            current = task.frame_of.get(task.current) if task.current is not None else None
-            task.log_buffer.append((now, current, stream, line))
-            if job is None:
-                continue
-            for event in task.parser.feed(stream, line):
-                self._event(task, job, event, now)
+            before = task.current
+            if job is not None:
+                for event in task.parser.feed(stream, line):
+                    self._event(task, job, event, now)
+            # A frame's start line belongs to the new frame, its "done" line to the one that just ended.
+            owner = task.current if task.current is not None else before
+            frame = task.frame_of.get(owner) if owner is not None else None
+            task.log_buffer.append((now, frame, stream, line))
         if task.log_buffer:
             append_log(task.job_id, task.node, task.log_buffer)
             task.log_buffer = []

@@ -378,3 +378,17 @@ def test_next_chunk_starts_while_the_last_one_exits(rig_for: Callable[..., Rig],
     if exit_delay < 3:  # the new chunk got the lock as soon as the old process exited
         renders = [p for p in rig.fake.procs if p.result and p.result.exit_code == 0]
         assert len(renders) == 4 and len(rig.fake.procs) == 4
+
+
+def test_logs_are_attributed_to_the_frame_that_printed_them(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for({"a": NodeBehaviour(spf=1.0)})
+    job = rig.submit("1-4", chunk=4)
+    rig.drive(rig.finished(job))
+    lines = [line.text for line in rig.client.logs(job, frame=3)]
+    assert (
+        lines[0].startswith("Fra:3 ")
+        and lines[-1].startswith("Saved: ")
+        and lines[-1].endswith("f.0003.png'")
+    )
+    assert not any("Fra:2" in t or "Fra:4" in t or "0002" in t for t in lines)
+    assert [line.node for line in rig.client.logs(job, node="a")][:1] == ["a"]
