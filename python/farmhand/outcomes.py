@@ -345,6 +345,8 @@ class Outcomes(Assigner):
         if failure.kind is FailureKind.CANCELLED:
             for idx in unfinished:
                 job.release(job.frames[idx], task.chunk_id)
+            if task.kill_reason and task.kill_reason.startswith("backup race"):
+                self._recheck_after_race(task, job, now)
             self._close_chunk(task, ChunkState.CANCELLED, result, task.kill_reason)
             return
         if not unfinished and not task.persistent and task.done:
@@ -355,6 +357,19 @@ class Outcomes(Assigner):
             return
         self.frames_failed(task, job, unfinished, failure, now)
         self._close_chunk(task, ChunkState.FAILED, result, failure.message)
+
+    def _recheck_after_race(self, task: Task, job: JobRun, now: float) -> None:
+        """The killed copy wrote to the same file as the winner: make sure the winner's output survived."""
+        for idx in task.frames:
+            rec = job.frames[idx]
+            if rec.state is not FrameState.DONE or not rec.output:
+                continue
+            if not noderun.outputs_visible([rec.output]):
+                continue
+            if not all(noderun.check_local([rec.output])):
+                job.requeue(rec, "output damaged when the losing backup copy was stopped")
+                job.event("requeued", f"frame {rec.frame}: output damaged by the backup race", now,
+                          frame=rec.frame)
 
     def _classify(
         self, task: Task, job: JobRun, result: RunResult, launch_error: Optional[BaseException]
