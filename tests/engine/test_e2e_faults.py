@@ -232,3 +232,36 @@ def test_slow_node_tail_is_resplit_or_backed_up(engine_farm: Make) -> None:
     assert {e.kind for e in snap.events} & {"resplit", "backup"}, farm.describe(job)
     # render01 needs 6 s a frame: the fast node took its pending frames or raced it for the current one.
     assert sum(1 for r in snap.frames if r.node == "render01") <= 2
+
+
+def test_skip_existing_and_wait_exit_status(engine_farm: Make) -> None:
+    farm = engine_farm(n=2)
+    out = farm.share / "skip"
+    out.mkdir()
+    for f in (2, 3, 7):
+        (out / f"img.{f:04d}.png").write_bytes(b"already rendered")
+    result = farm.farmhand(
+        "submit", "--wait", "--json", *demo_args(farm, "1-8", out="skip"), "--skip-existing"
+    )
+    snap = farm.client.job(farm.client.jobs()[-1].id, events=500)
+    assert_complete(farm, snap)
+    assert (out / "img.0002.png").read_bytes() == b"already rendered"
+    rendered = {
+        line.text.split("img.")[1][:4] for line in farm.client.logs(snap.id) if line.text.startswith("Saved:")
+    }
+    assert rendered == {"0001", "0004", "0005", "0006", "0008"}
+    assert '"state": "done"' in result.stdout
+    failed = farm.farmhand(
+        "submit",
+        "--wait",
+        "--preset",
+        "hrender",
+        "--file",
+        str(farm.share / "gone.hip"),
+        "--rop",
+        "/out/m",
+        "--frames",
+        "1-4",
+        check=False,
+    )
+    assert failed.returncode == 1 and "gone.hip" in failed.stderr.splitlines()[-1]
