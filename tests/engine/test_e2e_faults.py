@@ -265,3 +265,19 @@ def test_skip_existing_and_wait_exit_status(engine_farm: Make) -> None:
         check=False,
     )
     assert failed.returncode == 1 and "gone.hip" in failed.stderr.splitlines()[-1]
+
+
+def test_command_preset_substitutes_whole_arguments(engine_farm: Make) -> None:
+    farm = engine_farm(n=2)
+    out = farm.share / "cmd out; $(touch PWNED4)" / "f.$F4.png"
+    template = (
+        "python3 {scripts}/farmhand_demo_render.py --start {start} --end {end} --step {step} "
+        "--output {output} --seconds-per-frame 0.1"
+    )
+    job = farm.submit(
+        "--preset", "command", "--command", template, "--frames", "1-10x3", "--output", str(out)
+    )
+    snap = farm.wait(job)
+    assert_complete(farm, snap)
+    assert [r.frame for r in snap.frames] == [1, 4, 7, 10]
+    assert not (farm.share / "PWNED4").exists() and not Path("PWNED4").exists()
