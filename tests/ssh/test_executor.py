@@ -297,3 +297,17 @@ def test_watchdog_makes_a_process_group_with_or_without_setsid(tmp_path: Path, w
     assert pid == pgid and mark == f"FARMHAND_PGID={pid}"
     assert proc.stdin is not None
     proc.stdin.close()
+
+
+def test_reconnects_after_the_node_restarted(make_lab, farmhand_home: Path) -> None:  # type: ignore[no-untyped-def]
+    farm = make_lab(n=1)
+    farm.trust()
+    ex = _executor(farm, identity=str(farm.identity_file))
+    address = farm.nodes[0].address
+    with farm.inside():
+        first = ex.connection(address)
+        assert ex.run(address, ["true"]).ok
+        farm.kill_node("render01")  # sshd and our session's server side die: like a reboot
+        farm.start_sshd("render01")
+        assert ex.run(address, ["echo", "back"]).stdout == "back\n"
+        assert ex.connection(address) is not first

@@ -236,9 +236,8 @@ class SSHExecutor:
         is lost before the exit status arrives, or ``timeout`` passes (the channel is then closed)."""
         command = posix_join(argv)
         started = time.monotonic()
-        conn = self._conn(host)
-        with conn.sessions:
-            chan = self._channel(host, conn)
+        conn, chan = self._session(host, None)
+        try:
             out, err = LineSplitter("out", on_line, None), LineSplitter("err", on_line, None)
             try:
                 chan.exec_command(command)
@@ -255,6 +254,8 @@ class SSHExecutor:
                 raise NodeUnreachable(host, f"connection lost while running {argv[0]}: {exc}") from exc
             finally:
                 chan.close()
+        finally:
+            conn.sessions.release()
         if not finished:
             raise NodeError(host, f"{argv[0]} did not finish within {timeout:g}s; stopped waiting",
                             retryable=True)
@@ -264,13 +265,26 @@ class SSHExecutor:
             raise NodeUnreachable(host, f"connection lost while running {argv[0]}; retry")
         return res
 
+    def _session(self, host: str, wait: Optional[float]) -> tuple[_Conn, paramiko.Channel]:
+        """A session slot and an open channel. A cached connection that turns out to be dead (the node
+        rebooted, sshd restarted) is replaced once; nothing has run on the node at that point."""
+        for attempt in (0, 1):
+            conn = self._conn(host)
+            if not conn.sessions.acquire(timeout=wait):
+                raise NodeError(host, f"{self.max_sessions} sessions already open; wait for one to finish",
+                                retryable=True)
+            try:
+                return conn, self._channel(host, conn)
+            except NodeUnreachable:
+                conn.sessions.release()
+                if attempt:
+                    raise
+                log.info("%s: cached connection was dead; reconnecting", host)
+        raise AssertionError("unreachable")
+
     def start(self, host: str, argv: Sequence[str], *, on_line: OnLine, watchdog: bool = True) -> SSHProcess:
-        conn = self._conn(host)
-        if not conn.sessions.acquire(timeout=self.timeouts.auth):
-            raise NodeError(host, f"{self.max_sessions} sessions already open; wait for one to finish",
-                            retryable=True)
+        conn, chan = self._session(host, self.timeouts.auth)
         try:
-            chan = self._channel(host, conn)
             proc = SSHProcess(host, argv, chan, on_line, watchdog, conn.sessions.release)
         except BaseException:
             conn.sessions.release()
