@@ -14,12 +14,12 @@ import random
 import threading
 import time
 from collections.abc import Sequence
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import paramiko
 
 from farmhand.errors import FarmhandError, NodeError, NodeUnreachable
-from farmhand.remote import OnLine, RunResult
+from farmhand.remote import Executor, OnLine, RemoteProcess, RunResult
 from farmhand.ssh import connect
 from farmhand.ssh.channel import LineSplitter, pump, result
 from farmhand.ssh.hostkeys import HostKeyInfo, HostKeyStore, info_for
@@ -314,6 +314,12 @@ def _feed(chan: paramiko.Channel, data: bytes) -> None:
     except (OSError, EOFError, paramiko.SSHException) as exc:
         # The command exited without reading everything, or the connection died: the reader reports it.
         log.debug("stdin for %s not fully sent: %s", chan, exc)
+
+
+if TYPE_CHECKING:
+    # mypy proves the contract: SSHExecutor is an Executor and SSHProcess a RemoteProcess.
+    def _conforms(e: SSHExecutor, p: SSHProcess) -> tuple[Executor, RemoteProcess]:
+        return e, p
 
 
 __all__ = ["FarmhandError", "SSHExecutor"]
