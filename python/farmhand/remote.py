@@ -73,7 +73,11 @@ class Executor(Protocol):
         on_line: Optional[OnLine] = None,
         stdin: Optional[str] = None,
     ) -> RunResult:
-        """Run to completion, streaming lines to ``on_line`` as they arrive."""
+        """Run to completion, streaming lines to ``on_line`` as they arrive.
+
+        Raises :class:`farmhand.errors.NodeError` (``NodeUnreachable``, ``AuthFailed``, ``HostKey*``) when
+        the node cannot be reached, the connection is lost before the exit status arrives, or ``timeout``
+        passes; a command killed by a signal returns ``exit_code=None`` with ``signal`` set."""
 
     def start(
         self,
