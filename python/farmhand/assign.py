@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WORKER_DEPTH = 2  # frames sent ahead to a persistent worker, so it never waits for the next one
+WORKER_SLOW_FRAME = 2.0  # seconds: frames this slow gain nothing from being sent ahead
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -224,6 +225,15 @@ class Assigner:
         size = chunk_size(me, speeds, len(waiting), self.policy, fixed)
         return run[:size]
 
+    def _worker_depth(self, job: JobRun, task: Task) -> int:
+        """Frames in flight for one worker: a second one hides the dispatch gap between short frames;
+        slow frames and the tail get one at a time, so the last frames go to whichever worker is free."""
+        spf = job.stat(task.node).spf
+        workers = sum(1 for t in self.tasks.values() if t.job_id == job.id and t.persistent)
+        if (spf is not None and spf >= WORKER_SLOW_FRAME) or len(job.waiting()) <= workers:
+            return 1
+        return WORKER_DEPTH
+
     def _feed_workers(self, now: float) -> None:
         for task in list(self.tasks.values()):
             if (
@@ -238,7 +248,7 @@ class Assigner:
                 continue
             while (
                 job.state is JobState.RUNNING
-                and len(task.sent) < WORKER_DEPTH
+                and len(task.sent) < self._worker_depth(job, task)
                 and job.waiting()
                 and not job.stat(task.node).blocked
             ):

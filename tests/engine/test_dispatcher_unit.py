@@ -392,3 +392,23 @@ def test_logs_are_attributed_to_the_frame_that_printed_them(rig_for: Callable[..
     )
     assert not any("Fra:2" in t or "Fra:4" in t or "0002" in t for t in lines)
     assert [line.node for line in rig.client.logs(job, node="a")][:1] == ["a"]
+
+
+def test_worker_mode_slow_node_takes_one_frame_at_a_time(
+    rig_for: Callable[..., Rig], farmhand_home: Path
+) -> None:
+    presets = farmhand_home / "presets"
+    presets.mkdir(parents=True)
+    (presets / "fake-worker.toml").write_text(
+        'description = "test worker"\nmode = "worker"\nargv = ["fakeworker", "--worker", "--output", "{output}"]\n'
+    )
+    rig = rig_for(
+        {"fast": NodeBehaviour(spf=0.5, startup=1.0), "slow": NodeBehaviour(spf=6.0, startup=1.0)},
+        retry=Retry(stall_floor=30.0),  # the fake worker prints nothing during its 6 s frames
+    )
+    job = rig.submit("1-24", preset="fake-worker")
+    took = rig.drive(rig.finished(job))
+    snap = assert_all_done(rig, job)
+    slow = [r.frame for r in snap.frames if r.node == "slow"]
+    assert 1 <= len(slow) <= 2, slow
+    assert took < 1.0 + 24 * 0.5 + 6.0, took
