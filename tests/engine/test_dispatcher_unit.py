@@ -18,6 +18,12 @@ from farmhand.store import Store
 from .fake_farm import FakeExecutor, NodeBehaviour
 
 
+FAKE_WORKER_PRESET = (
+    'description = "test worker"\nmode = "worker"\n'
+    'argv = ["fakeworker", "--worker", "--output", "{output}"]\n'
+)
+
+
 class Rig:
     def __init__(
         self,
@@ -399,9 +405,7 @@ def test_worker_mode_slow_node_takes_one_frame_at_a_time(
 ) -> None:
     presets = farmhand_home / "presets"
     presets.mkdir(parents=True)
-    (presets / "fake-worker.toml").write_text(
-        'description = "test worker"\nmode = "worker"\nargv = ["fakeworker", "--worker", "--output", "{output}"]\n'
-    )
+    (presets / "fake-worker.toml").write_text(FAKE_WORKER_PRESET)
     rig = rig_for(
         {"fast": NodeBehaviour(spf=0.5, startup=1.0), "slow": NodeBehaviour(spf=6.0, startup=1.0)},
         retry=Retry(stall_floor=30.0),  # the fake worker prints nothing during its 6 s frames
