@@ -17,7 +17,6 @@ from farmhand.store import Store
 
 from .fake_farm import FakeExecutor, NodeBehaviour
 
-
 FAKE_WORKER_PRESET = (
     'description = "test worker"\nmode = "worker"\n'
     'argv = ["fakeworker", "--worker", "--output", "{output}"]\n'
