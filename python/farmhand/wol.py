@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 
 LIMITED_BROADCAST = "255.255.255.255"
 WOL_PORT = 9
+_NO_MAC = ("no MAC address recorded: probe the node once while it is up ('farmhand nodes probe' or Probe "
+           "in the panel)")
 
 
 def magic_packet(mac: str) -> bytes:
@@ -47,7 +49,7 @@ def send(host: str, macs: Sequence[str], broadcasts: Sequence[str], port: int = 
 
     Raises NodeError only if no packet could be sent at all (e.g. no route for any broadcast)."""
     if not macs:
-        raise NodeError(host, "no MAC address recorded: run 'farmhand nodes probe' while the node is up")
+        raise NodeError(host, _NO_MAC)
     packets = [magic_packet(m) for m in macs]
     sent: list[str] = []
     errors: list[str] = []
@@ -77,7 +79,7 @@ def wake_node(node: Node, broadcasts: Optional[Sequence[str]] = None) -> tuple[l
 
     inv = Inventory.from_dict(node.inventory) if node.inventory else None
     if inv is None:
-        raise NodeError(node.name, "no MAC address recorded: run 'farmhand nodes probe' while the node is up")
+        raise NodeError(node.name, _NO_MAC)
     macs = [i.mac for i in inv.interfaces if i.mac and any(a.split("/")[0] == node.address for a in i.ipv4)]
     macs = macs or inv.macs
     cidrs = [a for i in inv.interfaces for a in i.ipv4]

@@ -8,13 +8,13 @@ import os
 import sys
 import time
 from dataclasses import replace
-from typing import Any, Optional
+from typing import Any
 
-from farmhand import wol
-from farmhand.errors import FarmhandError, HostKeyUnknown, UsageError
-from farmhand.inventory import Inventory, probe_many
+from farmhand import nodeops
+from farmhand.errors import UsageError
+from farmhand.inventory import Inventory
 from farmhand.registry import Node, NodeState, Registry
-from farmhand.ssh import HostKeyStore, SSHExecutor, Target
+from farmhand.ssh import SSHExecutor, Target
 
 
 def register(sub: Any) -> None:
@@ -48,11 +48,12 @@ def register(sub: Any) -> None:
     p.add_argument("--yes", "-y", action="store_true", help="trust without asking (for scripts)")
     p = cmd("probe", "inventory nodes over SSH (default: every trusted, enabled node)", _probe, ssh=True)
     p.add_argument("names", nargs="*", metavar="HOST")
-    p.add_argument("--share", default=os.environ.get("FARMHAND_SHARE", ""),
+    p.add_argument("--share", default=nodeops.default_share(),
                    help="report free space of this path on each node (default $FARMHAND_SHARE)")
     p.add_argument("--houdini-root", action="append", default=[], metavar="DIR",
                    help="extra directory holding hfs* installs (repeatable; also $FARMHAND_HOUDINI_ROOTS)")
-    p.add_argument("--timeout", type=float, default=30.0)
+    p.add_argument("--timeout", type=float, default=nodeops.PROBE_TIMEOUT,
+                   help="seconds each node's inventory may take (default %(default)s)")
     p = cmd("wake", "send a Wake-on-LAN packet to a node's recorded MAC", _wake)
     p.add_argument("name")
     p.add_argument("--broadcast", action="append", default=[], metavar="ADDR",
@@ -103,22 +104,15 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _add(args: argparse.Namespace) -> int:
-    reg = Registry()
-    target = reg.target(args.name)
-    address = args.address or target.hostname
-    known = HostKeyStore().known_types(replace(target, hostname=address))
-    state = NodeState.TRUSTED if known else NodeState.DISCOVERED
-    node = reg.add(args.name, address, port=args.port, user=args.user, identity=args.identity, state=state)
+    node = nodeops.add(Registry(), args.name, args.address, port=args.port, user=args.user,
+                       identity=args.identity)
     hint = "" if node.state is NodeState.TRUSTED else f"; next: farmhand nodes trust {node.name}"
     _out(args, node.to_json(), f"added {node.name} ({node.address}, {node.state.value}){hint}")
     return 0
 
 
 def _rm(args: argparse.Namespace) -> int:
-    reg = Registry()
-    target = reg.target(args.name)
-    node = reg.remove(args.name)
-    HostKeyStore().forget(target)
+    node = nodeops.remove(Registry(), args.name)
     _out(args, node.to_json(), f"removed {node.name}")
     return 0
 
@@ -130,44 +124,24 @@ def _enable(args: argparse.Namespace) -> int:
 
 
 def _trust(args: argparse.Namespace) -> int:
+    def confirm(key: nodeops.HostKeyCheck) -> bool:
+        if args.yes:
+            return True
+        if not sys.stdin.isatty():
+            raise UsageError(
+                f"{args.name}: host key {key.shown} is not trusted; "
+                "check it and re-run with --yes to trust it non-interactively")
+        answer = input(f"{args.name} ({key.info.host_key_name}) host key {key.shown}\nTrust this key? [y/N] ")
+        return answer.strip().lower() in ("y", "yes")
+
     reg = Registry()
     with _executor(reg, args) as ex:
-        info = ex.fetch_host_key(args.name)
-        try:
-            ex.host_keys.verify(ex.target(args.name), _pkey(info))
-            already = True
-        except HostKeyUnknown:
-            already = False
-        if not already:
-            if not args.yes:
-                if not sys.stdin.isatty():
-                    raise UsageError(
-                        f"{args.name}: host key {info.key_type} {info.fingerprint} is not trusted; "
-                        "check it and re-run with --yes to trust it non-interactively")
-                answer = input(f"{args.name} ({info.host_key_name}) host key {info.key_type} "
-                               f"{info.fingerprint}\nTrust this key? [y/N] ")
-                if answer.strip().lower() not in ("y", "yes"):
-                    raise UsageError(f"{args.name}: not trusted (answered no)")
-            ex.trust(info)
-    existing = reg.find(args.name)
-    if existing is None:
-        node = reg.add(args.name, ex.target(args.name).hostname, port=args.port, user=args.user,
-                       identity=args.identity, state=NodeState.TRUSTED)
-    else:
-        node = reg.set_state(existing.name, NodeState.TRUSTED)
-    data = {"node": node.to_json(), "fingerprint": info.fingerprint, "key_type": info.key_type,
-            "already_trusted": already}
-    _out(args, data, f"{node.name}: {info.key_type} {info.fingerprint} "
-         f"{'was already trusted' if already else 'trusted'}")
+        node, key = nodeops.trust(reg, ex, args.name, confirm=confirm, port=args.port, user=args.user,
+                                  identity=args.identity)
+    data = {"node": node.to_json(), "fingerprint": key.info.fingerprint, "key_type": key.info.key_type,
+            "already_trusted": key.trusted}
+    _out(args, data, f"{node.name}: {key.shown} {'was already trusted' if key.trusted else 'trusted'}")
     return 0
-
-
-def _pkey(info: Any) -> Any:
-    import base64
-
-    import paramiko
-
-    return paramiko.PKey.from_type_string(info.key_type, base64.b64decode(info.key_base64))
 
 
 def _probe(args: argparse.Namespace) -> int:
@@ -176,25 +150,19 @@ def _probe(args: argparse.Namespace) -> int:
         n.name for n in reg.list(enabled=True, state=NodeState.TRUSTED)]
     if not names:
         raise UsageError("no trusted, enabled nodes to probe: farmhand nodes trust HOST first, or name hosts")
-    env_roots = os.environ.get("FARMHAND_HOUDINI_ROOTS", "").split(os.pathsep)
-    roots = [*args.houdini_root, *filter(None, env_roots)]
     with _executor(reg, args) as ex:
-        results = probe_many(ex, names, share=args.share, extra_roots=roots)
+        results = nodeops.probe(reg, ex, names, share=args.share,
+                                extra_roots=nodeops.houdini_roots(args.houdini_root), timeout=args.timeout)
     data: dict[str, Any] = {}
     lines: list[str] = []
     failed = 0
     for name, res in results.items():
-        node: Optional[Node] = reg.find(name)
         if isinstance(res, BaseException):
             failed += 1
-            msg = res.message if isinstance(res, FarmhandError) else f"{name}: {res}"
-            if node is not None:
-                reg.record_error(node.name, msg)
+            msg = nodeops.error_message(name, res)
             print(f"farmhand: {msg}", file=sys.stderr)
             data[name] = {"error": msg}
             continue
-        if node is not None:
-            node = reg.record_inventory(node.name, res.to_dict())
         data[name] = res.to_dict()
         hou = ", ".join(h.version for h in res.houdini) or "none"
         gpus = ", ".join(g.name for g in res.gpus) or "no GPU"
@@ -206,8 +174,7 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def _wake(args: argparse.Namespace) -> int:
-    node = Registry().get(args.name)
-    macs, sent = wol.wake_node(node, args.broadcast)
+    node, macs, sent = nodeops.wake(Registry(), args.name, args.broadcast)
     _out(args, {"node": node.name, "macs": macs, "sent_to": sent},
          f"wake packet for {node.name} ({', '.join(macs)}) sent to {', '.join(sent)}")
     return 0

@@ -44,9 +44,9 @@ def probe(
 
 def probe_many(
     executor: Executor, hosts: Sequence[str], *, share: str = "", extra_roots: Sequence[str] = (),
-    workers: int = 32,
+    timeout: Optional[float] = 30.0, workers: int = 32,
 ) -> FanOut[Inventory]:
-    return fan_out(hosts, lambda h: probe(executor, h, share=share, extra_roots=extra_roots),
+    return fan_out(hosts, lambda h: probe(executor, h, share=share, extra_roots=extra_roots, timeout=timeout),
                    workers=workers)
 
 

@@ -48,6 +48,10 @@ class HostKeyInfo:
     def known_hosts_line(self) -> str:
         return f"{self.host_key_name} {self.key_type} {self.key_base64}"
 
+    def pkey(self) -> paramiko.PKey:
+        """The key itself, e.g. to :meth:`HostKeyStore.verify` it."""
+        return paramiko.PKey.from_type_string(self.key_type, base64.b64decode(self.key_base64))
+
 
 def info_for(target: Target, key: paramiko.PKey) -> HostKeyInfo:
     return HostKeyInfo(target.name, target.host_key_name, key.get_name(), fingerprint(key), key.get_base64())

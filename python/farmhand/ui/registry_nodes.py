@@ -1,20 +1,19 @@
 """The Nodes tab over the node registry (``farmhand.registry``), discovery, the SSH layer and inventory.
 
-Every method blocks (SQLite, sockets, SSH) and is called from the panel's worker threads. It follows what
-``farmhand nodes …`` and ``farmhand scan`` do, so the panel and the CLI leave the registry the same way.
+Every method blocks (SQLite, sockets, SSH) and is called from the panel's worker threads. The node
+actions are :mod:`farmhand.nodeops`, shared with ``farmhand nodes …``, so the panel and the CLI leave the
+registry the same way.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from typing import Callable, Optional
 
-from farmhand import discovery, wol
-from farmhand.errors import FarmhandError, NodeError, UsageError
+from farmhand import discovery, nodeops
+from farmhand.errors import UsageError
 from farmhand.inventory import Inventory
-from farmhand.inventory import probe as inventory_probe
 from farmhand.registry import Node, NodeState, Registry
 from farmhand.ui.backend import ScanProgress
 from farmhand.ui.records import NodeStatus, NodeView
@@ -54,9 +53,8 @@ class RegistryNodes:
     def __init__(self, registry: Optional[Registry] = None, *, share: Optional[str] = None,
                  houdini_roots: Sequence[str] = ()) -> None:
         self._registry = registry
-        self.share = os.environ.get("FARMHAND_SHARE", "") if share is None else share
-        env_roots = [r for r in os.environ.get("FARMHAND_HOUDINI_ROOTS", "").split(os.pathsep) if r]
-        self.houdini_roots = [*houdini_roots, *env_roots]
+        self.share = nodeops.default_share() if share is None else share
+        self.houdini_roots = nodeops.houdini_roots(houdini_roots)
 
     @property
     def registry(self) -> Registry:
@@ -89,51 +87,25 @@ class RegistryNodes:
 
     def probe(self, host: str) -> NodeView:
         registry = self.registry
-        try:
-            with registry.executor() as executor:
-                inv = inventory_probe(executor, host, share=self.share, extra_roots=self.houdini_roots)
-        except FarmhandError as exc:
-            if registry.find(host) is not None:
-                registry.record_error(host, exc.message)
-            raise
-        return node_view(registry.record_inventory(host, inv.to_dict()))
+        with registry.executor() as executor:
+            node = nodeops.probe_node(registry, executor, host, share=self.share,
+                                      extra_roots=self.houdini_roots)
+        return node_view(node)
 
     def fingerprint(self, host: str) -> str:
         with self.registry.executor() as executor:
-            info = executor.fetch_host_key(host)
-        return f"{info.key_type} {info.fingerprint}"
+            return nodeops.check_host_key(executor, host).shown
 
     def trust(self, host: str, fingerprint: str) -> None:
         registry = self.registry
         with registry.executor() as executor:
-            info = executor.fetch_host_key(host)
-            if f"{info.key_type} {info.fingerprint}" != fingerprint:
-                # The key changed between showing it and the click: never trust what was not shown.
-                raise NodeError(host, f"its host key is now {info.key_type} {info.fingerprint}, not the "
-                                f"{fingerprint} you were shown; not trusted, check the node")
-            executor.trust(info)
-            address = executor.target(host).hostname
-        if registry.find(host) is None:
-            registry.add(host, address, state=NodeState.TRUSTED)
-        else:
-            registry.set_state(host, NodeState.TRUSTED)
+            nodeops.trust(registry, executor, host, shown=fingerprint)
 
     def set_enabled(self, host: str, enabled: bool) -> None:
         self.registry.set_enabled(host, enabled)
 
     def wake(self, host: str) -> None:
-        node = self.registry.get(host)
-        inv = Inventory.from_dict(node.inventory) if node.inventory else None
-        if inv is None:
-            raise NodeError(node.name, "no MAC address recorded: probe the node once while it is up")
-        macs = [i.mac for i in inv.interfaces
-                if i.mac and any(a.split("/")[0] == node.address for a in i.ipv4)] or inv.macs
-        cidrs = [a for i in inv.interfaces for a in i.ipv4]
-        wol.send(node.name, macs, [wol.LIMITED_BROADCAST, *wol.directed_broadcasts(cidrs)])
+        nodeops.wake(self.registry, host)
 
     def add(self, name: str) -> NodeView:
-        registry = self.registry
-        with registry.executor() as executor:
-            known = executor.host_keys.known_types(registry.target(name))
-        state = NodeState.TRUSTED if known else NodeState.DISCOVERED
-        return node_view(registry.add(name, state=state))
+        return node_view(nodeops.add(self.registry, name))
