@@ -136,7 +136,7 @@ class Assigner:
                     break
 
     def _can_take(self, job: JobRun, node: FarmNode, now: float) -> bool:
-        if job.state not in (JobState.QUEUED, JobState.RUNNING) or not job.skip_checked:
+        if job.state not in (JobState.QUEUED, JobState.RUNNING) or not job.skip_checked or not job.deps_met:
             return False
         if not self.suitable(job, node):
             return False

@@ -23,6 +23,7 @@ Every method may block briefly on SQLite; the panel calls them from a worker thr
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import time
@@ -68,11 +69,25 @@ class Client:
         Raises:
             UsageError: the frame spec, preset, chunk policy or paths are invalid (one line naming the fix).
         """
+        spec = absolute_paths(spec)
         frames, outputs = prepare(spec)
+        spec = self._check_after(spec)
         job_id = self.store.insert_job(spec, frames, outputs)
         log.info("job %s submitted: %d frames", job_id, len(frames))
         self._ensure()
         return job_id
+
+    def _check_after(self, spec: JobSpec) -> JobSpec:
+        """Every job in ``spec.after`` must exist; ids are stored in their plain form (``#7`` → ``7``)."""
+        ids = []
+        for ref in spec.after:
+            try:
+                ids.append(str(self.store.job_row(ref)["num"]))
+            except NotFound:
+                raise UsageError(
+                    f"--after {ref}: there is no job {ref}; list jobs with 'farmhand jobs'"
+                ) from None
+        return dataclasses.replace(spec, after=tuple(dict.fromkeys(ids)))
 
     def jobs(self) -> list[JobSummary]:
         """Every job in the store, oldest first."""
@@ -225,8 +240,29 @@ def prepare(spec: JobSpec) -> tuple[list[Frame], list[Optional[str]]]:
     return list(frames), outputs
 
 
+def absolute_path(path: Optional[str]) -> Optional[str]:
+    """``path`` made absolute as the submitter sees it; a relative path means nothing on a node.
+
+    Left alone: absolute POSIX paths, Windows drive and UNC paths, ``$VAR``/``~`` paths (expanded by
+    the renderer on the node) and URLs.
+    """
+    if (
+        not path
+        or path.startswith(("/", "$", "~", "\\\\"))
+        or "://" in path
+        or (len(path) > 1 and path[1] == ":")
+    ):
+        return path
+    return os.path.abspath(path)
+
+
+def absolute_paths(spec: JobSpec) -> JobSpec:
+    """The spec with its scene and output paths absolute (see :func:`absolute_path`)."""
+    return dataclasses.replace(spec, file=absolute_path(spec.file), output=absolute_path(spec.output))
+
+
 def default_submitter() -> str:
     return f"{os.environ.get('USER', 'user')}@{os.uname().nodename if hasattr(os, 'uname') else 'host'}"
 
 
-__all__ = ["Client", "default_submitter", "prepare"]
+__all__ = ["Client", "absolute_path", "absolute_paths", "default_submitter", "prepare"]

@@ -195,6 +195,7 @@ class Dispatcher(Outcomes):
         with self.store.tx():
             self._commands(now)
             self._refresh(now)
+            self._dependencies(now)
             self._node_checks(now)
             for task in list(self.tasks.values()):
                 self.pump(task, now)
@@ -208,7 +209,8 @@ class Dispatcher(Outcomes):
                 self.store.set_meta("dispatcher_heartbeat", repr(now))
 
     def _refresh(self, now: float) -> None:
-        for job_id in self.store.job_ids([JobState.QUEUED, JobState.RUNNING, JobState.PAUSED]):
+        active = [JobState.QUEUED, JobState.WAITING, JobState.RUNNING, JobState.PAUSED]
+        for job_id in self.store.job_ids(active):
             if job_id not in self.jobs:
                 try:
                     job = JobRun.load(self.store, job_id)
@@ -250,7 +252,7 @@ class Dispatcher(Outcomes):
                 task.kill(self.executor, self.submit, "cancelled by the user", now, self.retry.cancel_grace)
             job.event("cancelled", "cancelled by the user; running chunks are being stopped", now)
         elif op is CommandOp.PAUSE:
-            if job.state in (JobState.QUEUED, JobState.RUNNING):
+            if job.state in (JobState.QUEUED, JobState.WAITING, JobState.RUNNING):
                 job.set_state(JobState.PAUSED, now=now)
                 job.event("paused", "no new chunks are handed out; running ones finish", now)
         elif op is CommandOp.RESUME:
@@ -291,6 +293,54 @@ class Dispatcher(Outcomes):
         if job.state.finished and not self._tasks_of(job.id):
             self._retire(job, now)
         return "ok"
+
+    def _dependencies(self, now: float) -> None:
+        """Hold jobs whose ``after`` jobs are not done yet; fail or cancel them with a failed or cancelled
+        dependency (a render must not read a cache that was never written). Read from the store on every
+        step until met, so it holds across dispatcher restarts and for dependencies retried by hand."""
+        for job in list(self.jobs.values()):
+            if job.deps_met or job.state not in (JobState.QUEUED, JobState.WAITING, JobState.RUNNING):
+                continue
+            blocking: list[str] = []
+            for dep in job.spec.after:
+                try:
+                    row = self.store.job_row(dep)
+                except FarmhandError:
+                    self._dependency_ended(job, JobState.FAILED, f"job {dep} it needs does not exist", now)
+                    break
+                state = JobState(row["state"])
+                if state is JobState.FAILED:
+                    why = f": {row['error']}" if row["error"] else ""
+                    self._dependency_ended(job, JobState.FAILED, f"job {dep} it needs failed{why}", now)
+                    break
+                if state is JobState.CANCELLED:
+                    self._dependency_ended(job, JobState.CANCELLED, f"job {dep} it needs was cancelled", now)
+                    break
+                if state is not JobState.DONE:
+                    blocking.append(dep)
+            else:
+                if blocking:
+                    if job.state is not JobState.WAITING:
+                        job.set_state(JobState.WAITING, now=now)
+                        job.event("waiting", f"waiting for job {', '.join(blocking)} to finish", now)
+                    continue
+                job.deps_met = True
+                if job.state is JobState.WAITING:
+                    job.set_state(JobState.QUEUED, now=now)
+                    job.event("ready", f"job {', '.join(job.spec.after)} done; this job can start", now)
+
+    def _dependency_ended(self, job: JobRun, state: JobState, message: str, now: float) -> None:
+        unstarted = [f for f in job.frames if f.state in (FrameState.WAITING, FrameState.RETRYING)]
+        if state is JobState.FAILED:
+            # Failed frames are what 'farmhand retry' queues again once the dependency is fixed.
+            for rec in unstarted:
+                rec.state = FrameState.FAILED
+            job.store.update_frames(job.id, [f.idx for f in unstarted], state=FrameState.FAILED,
+                                    error_kind="dependency", error_message=message)
+        job.set_state(state, error=message, now=now)
+        job.event(state.value, message, now)
+        for task in self._tasks_of(job.id):
+            self.kill(task, message, now)
 
     def _tasks_of(self, job_id: str) -> list[Task]:
         return [t for t in self.tasks.values() if t.job_id == job_id]
@@ -363,7 +413,9 @@ class Dispatcher(Outcomes):
             if job.state.finished:
                 self._retire(job, now)
                 continue
-            if job.state is JobState.PAUSED or any(v.job_id == job.id for v in self.verifying):
+            if job.state in (JobState.PAUSED, JobState.WAITING) or any(
+                v.job_id == job.id for v in self.verifying
+            ):
                 continue
             waiting = job.count(FrameState.WAITING, FrameState.RETRYING, FrameState.RENDERING)
             failed = job.count(FrameState.FAILED)

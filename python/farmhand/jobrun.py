@@ -75,6 +75,7 @@ class JobRun:
         if self.preset.needs_command and spec.command:
             self.preset = self.preset.with_command(spec.command)
         self.skip_checked = not spec.skip_existing
+        self.deps_met = not spec.after  # checked against the store each step until every one is done
 
     @classmethod
     def load(cls, store: Store, job_id: str) -> JobRun:

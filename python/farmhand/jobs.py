@@ -19,6 +19,7 @@ ChunkPolicy = Union[str, int]  # "auto" or a fixed number of frames per chunk
 
 class JobState(str, enum.Enum):
     QUEUED = "queued"  # accepted, no frame started yet
+    WAITING = "waiting"  # held until the jobs in its ``after`` list are done
     RUNNING = "running"
     PAUSED = "paused"  # no new chunks are handed out; running chunks finish
     DONE = "done"  # every frame rendered and verified
@@ -97,10 +98,14 @@ class JobSpec:
     params: tuple[tuple[str, str], ...] = ()
     #: ALF progress scope override (``frame``/``range``) when the submitter knows the ROP type.
     alf_scope: Optional[str] = None
+    #: Ids of jobs that must be done before this one starts (a cache before the render reading it).
+    #: If one of them fails or is cancelled, so is this job.
+    after: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["nodes"] = list(self.nodes)
+        data["after"] = list(self.after)
         data["params"] = dict(self.params)
         return data
 
@@ -109,6 +114,7 @@ class JobSpec:
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["nodes"] = tuple(values.get("nodes") or ())
+        values["after"] = tuple(str(a) for a in values.get("after") or ())
         params = values.get("params") or {}
         values["params"] = tuple(sorted((str(k), str(v)) for k, v in dict(params).items()))
         return cls(**values)
@@ -164,6 +170,7 @@ class JobSummary:
     eta_seconds: Optional[float] = None
     error: Optional[str] = None
     updated: float = 0.0
+    after: tuple[str, ...] = ()  # the jobs this one waits for (see JobSpec.after)
 
     @property
     def percent(self) -> float:

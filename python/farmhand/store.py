@@ -223,6 +223,7 @@ class Store:
             eta_seconds=row["eta"],
             error=row["error"],
             updated=float(row["updated"]),
+            after=spec.after,
         )
 
     def spec(self, job_id: str) -> JobSpec:

@@ -281,3 +281,35 @@ def test_command_preset_substitutes_whole_arguments(engine_farm: Make) -> None:
     assert_complete(farm, snap)
     assert [r.frame for r in snap.frames] == [1, 4, 7, 10]
     assert not (farm.share / "PWNED4").exists() and not Path("PWNED4").exists()
+
+
+def test_after_orders_jobs_across_a_dispatcher_kill_and_fails_with_its_dependency(engine_farm: Make) -> None:
+    farm = engine_farm(n=2)
+    cache = farm.submit(*demo_args(farm, "1-12", spf=0.3, out="cache"))
+    render = farm.submit(*demo_args(farm, "1-4", out="render"), "--after", cache)
+    broken = farm.submit("--preset", "hrender", "--file", str(farm.share / "gone.hip"), "--rop", "/out/m",
+                         "--frames", "1-2")
+    orphan = farm.submit(*demo_args(farm, "1-2", out="never"), "--after", broken)
+    farm.wait_for(lambda: farm.client.job(cache).summary.frames_done >= 3, what="some cache frames")
+    assert farm.client.job(render).state is JobState.WAITING
+    assert "(for job " + cache + " to finish)" in farm.farmhand("status", render).stdout
+    pid = farm.dispatcher_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    farm.assert_no_orphans(timeout=10)
+    farm.farmhand("resume", cache)  # starts a new dispatcher, which knows the order from the store
+    first = farm.wait(cache)
+    assert_complete(farm, first)
+    second = farm.wait(render)
+    assert_complete(farm, second)
+    assert min(e.time for e in second.events if e.kind == "assigned") >= max(
+        e.time for e in first.events if e.kind == "done"
+    )
+    failed = farm.wait(orphan)
+    assert failed.state is JobState.FAILED and failed.summary.error is not None
+    assert failed.summary.error.startswith(f"job {broken} it needs failed: ")
+    assert not (farm.share / "never").exists()
+    refused = farm.farmhand("submit", *demo_args(farm, "1-2"), "--after", "999", check=False)
+    assert refused.returncode != 0 and refused.stderr.strip().splitlines()[-1].endswith(
+        "there is no job 999; list jobs with 'farmhand jobs'"
+    )

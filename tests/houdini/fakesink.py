@@ -5,13 +5,12 @@ from __future__ import annotations
 import threading
 
 from farmhand.houdini.submit import JobSink
-from farmhand.jobs import JobSpec, JobState
+from farmhand.jobs import JobSpec
 
 
 class RecordingSink(JobSink):
-    def __init__(self, states: dict[str, JobState] | None = None) -> None:
+    def __init__(self) -> None:
         self.specs: list[JobSpec] = []
-        self.states = states or {}
         self.threads: list[str] = []
         self.lock = threading.Lock()
 
@@ -20,6 +19,3 @@ class RecordingSink(JobSink):
             self.specs.append(spec)
             self.threads.append(threading.current_thread().name)
             return f"job{len(self.specs)}"
-
-    def wait_state(self, job_id: str) -> JobState:
-        return self.states.get(job_id, JobState.DONE)

@@ -2,8 +2,8 @@
 real sshd lab nodes through the fake Houdini install, every frame verified on the share.
 
 The scene has a SOP geometry cache (fetched into /out) feeding a Mantra render: Farmhand submits the cache
-as a single-node whole-range ``hrender`` job and the render as a ``hython-worker`` job once the cache is
-done.
+as a single-node whole-range ``hrender`` job and the render as a ``hython-worker`` job queued at the same
+time with ``after`` the cache: the dispatcher starts it once the cache is done, with Houdini long gone.
 """
 
 from __future__ import annotations
@@ -50,17 +50,21 @@ def test_shelf_render_on_farm_renders_cache_then_beauty(
         sent.thread.join(60)
     hdefereval.process_events(timeout=5)
     assert hou_session.UI_LOG.messages == [], hou_session.UI_LOG.messages  # nothing to warn about
-    assert sent.error is None and len(sent.job_ids) == 1, sent
-    first = sent.job_ids[0]
-    assert hou_session.UI_LOG.status == [f"Farmhand: job {first} submitted (1 more after it finishes)"]
+    assert sent.error is None and len(sent.job_ids) == 2 and not sent.pending, sent
+    first, second = sent.job_ids
+    assert hou_session.UI_LOG.status == [
+        f"Farmhand: jobs {first}, {second} submitted (each starts when the one before is done)"]
+    # Houdini may close now: both jobs are in the store, the render waits in the dispatcher.
+    assert lab_farm.client.job(second).spec.after == (first,)
 
     cache = lab_farm.wait(first)
     assert_complete(lab_farm, cache)
     assert cache.spec.target == "/obj/geo1/cache"
     assert cache.spec.preset == "hrender" and cache.spec.single_node
     assert len({row.node for row in cache.frames}) == 1  # a cache renders in order on one node
-    lab_farm.wait_for(lambda: len(sent.job_ids) == 2, timeout=30, what="the render job after the cache")
-    beauty = lab_farm.wait(sent.job_ids[1])
+    beauty = lab_farm.wait(second)
+    started = min(e.time for e in beauty.events if e.kind == "assigned")
+    assert started >= max(e.time for e in cache.events if e.kind == "done")
     assert_complete(lab_farm, beauty)
     assert beauty.spec.preset == "hython-worker" and beauty.spec.houdini_version == "21.0.512"
     assert beauty.state is JobState.DONE

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -12,7 +13,6 @@ from farmhand.houdini import submit
 from farmhand.houdini.pathmap import PathMap, PathRule
 from farmhand.houdini.preflight import NodeFacts
 from farmhand.houdini.submit import SubmitOptions
-from farmhand.jobs import JobState
 
 from .fakesink import RecordingSink
 
@@ -85,7 +85,7 @@ def test_hip_path_is_mapped_for_nodes(make_scene: Any, tmp_path: Any) -> None:
     assert spec.file == "/mnt/share/" + hip.name
 
 
-def test_send_chains_jobs_and_stops_after_a_failed_dependency(make_scene: Any, tmp_path: Any) -> None:
+def test_send_queues_every_job_at_once_each_after_the_previous(make_scene: Any, tmp_path: Any) -> None:
     make_scene([
         {"path": "/out/a", "type": "geometry"},
         {"path": "/out/b", "type": "geometry", "inputs": ["/out/a"]},
@@ -93,18 +93,14 @@ def test_send_chains_jobs_and_stops_after_a_failed_dependency(make_scene: Any, t
     ])
     specs = submit.plan("/out/c", SubmitOptions(), NODES, _pmap(tmp_path)).specs
     sink = RecordingSink()
-    sent = submit.send(specs, sink)
-    assert sent.chain is not None
-    sent.chain.join(5)
+    updates: list[list[str]] = []
+    sent = submit.send(specs, sink, on_update=lambda s: updates.append(list(s.job_ids)))
+    # Nothing is left to Houdini: every job is queued before send returns, ordered by `after`.
     assert [s.target for s in sink.specs] == ["/out/a", "/out/b", "/out/c"]
-    assert sent.job_ids == ["job1", "job2", "job3"] and sent.error is None
-
-    failing = RecordingSink({"job1": JobState.FAILED})
-    sent = submit.send(specs, failing)
-    assert sent.chain is not None
-    sent.chain.join(5)
-    assert [s.target for s in failing.specs] == ["/out/a"]
-    assert sent.error is not None and "failed" in sent.error and "2 job(s)" in sent.error
+    assert [s.after for s in sink.specs] == [(), ("job1",), ("job2",)]
+    assert sent.job_ids == ["job1", "job2", "job3"] and sent.pending == [] and sent.error is None
+    assert updates[-1] == ["job1", "job2", "job3"]
+    assert sink.threads == [threading.current_thread().name] * 3
     with pytest.raises(UsageError):
         submit.send([], sink)
 

@@ -32,6 +32,8 @@ def register(sub: Any) -> None:
     p.add_argument("--nodes", nargs="+", default=[], metavar="NODE", help="only these nodes (default: all)")
     p.add_argument("--chunk", default="auto", help="'auto' (adaptive) or frames per chunk")
     p.add_argument("--priority", type=int, default=50, help="higher runs first (default 50)")
+    p.add_argument("--after", nargs="+", default=[], metavar="JOB",
+                   help="start only when these jobs are done; fail/cancel with them")
     p.add_argument(
         "--single-node", action="store_true", help="one node renders the whole range (sims, caches)"
     )
@@ -112,12 +114,13 @@ def _params(items: list[str]) -> tuple[tuple[str, str], ...]:
 
 def _submit(args: argparse.Namespace) -> int:
     nodes = tuple(n for item in args.nodes for n in item.replace(",", " ").split())
+    after = tuple(n for item in args.after for n in item.replace(",", " ").split())
     spec = JobSpec(
         preset=args.preset,
         frames=args.frames,
-        file=_abs(args.file),
+        file=args.file,
         target=args.target,
-        output=_abs(args.output),
+        output=args.output,
         command=args.command,
         nodes=nodes,
         chunk=_chunk(args.chunk),
@@ -128,6 +131,7 @@ def _submit(args: argparse.Namespace) -> int:
         name=args.name,
         submitter=default_submitter(),
         params=_params(args.param),
+        after=after,
     )
     client = Client()
     job_id = client.submit(spec)
@@ -162,18 +166,6 @@ def _warn_if_no_nodes(spec: JobSpec) -> None:
               "(see 'farmhand nodes list')", file=sys.stderr)
 
 
-def _abs(path: Optional[str]) -> Optional[str]:
-    # Relative paths mean nothing on a node; make them absolute the way the submitter sees them.
-    if (
-        path
-        and not path.startswith(("/", "$", "~"))
-        and "://" not in path
-        and not (len(path) > 1 and path[1] == ":")
-    ):
-        return os.path.abspath(path)
-    return path
-
-
 def _dispatcher(args: argparse.Namespace) -> int:
     from farmhand import dispatcher_process
 
@@ -197,6 +189,7 @@ def _jobs(args: argparse.Namespace) -> int:
         print(
             f"{j.id:>4}  {j.state.value:<9} {j.priority:>3}  {j.frames_done:>5}/{j.frames_total:<5}  "
             f"{_duration(j.eta_seconds):>7}  {j.title}" + (f"  ({j.error})" if j.error else "")
+            + (f"  (after job {', '.join(j.after)})" if j.state is JobState.WAITING else "")
         )
     return 0
 
@@ -278,7 +271,9 @@ def _bar(fraction: float, width: int) -> str:
 
 def _summary_line(s: JobSummary) -> str:
     return (
-        f"job {s.id} {s.title}: {s.state.value}  {s.frames_done}/{s.frames_total} done"
+        f"job {s.id} {s.title}: {s.state.value}"
+        + (f" (for job {', '.join(s.after)} to finish)" if s.state is JobState.WAITING and s.after else "")
+        + f"  {s.frames_done}/{s.frames_total} done"
         + (f", {s.frames_failed} failed" if s.frames_failed else "")
         + (f", {s.frames_rendering} rendering" if s.frames_rendering else "")
         + (f", ETA {_duration(s.eta_seconds)}" if s.eta_seconds is not None and not s.state.finished else "")

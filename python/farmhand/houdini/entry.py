@@ -150,8 +150,11 @@ def _send_in_background(plan: SubmitPlan) -> Sent:
             _tell(f"Farmhand could not submit: {message}", Severity.ERROR)
             sent.error = message
             return
-        later = f" ({len(result.pending)} more after it finishes)" if result.pending else ""
-        _status(f"Farmhand: job {result.job_ids[0]} submitted{later}")
+        ids = result.job_ids
+        if len(ids) == 1:
+            _status(f"Farmhand: job {ids[0]} submitted")
+        else:
+            _status(f"Farmhand: jobs {', '.join(ids)} submitted (each starts when the one before is done)")
 
     sent.thread = run_in_background(work, done, name="farmhand-submit")
     return sent

@@ -2,7 +2,8 @@
 
 :func:`plan` does every ``hou`` read and returns a :class:`SubmitPlan` of plain values; :func:`send`
 needs no ``hou`` and may run in a background thread. ROP dependencies become ordered jobs (a cache
-before the render that reads it); caches and simulations are single-node whole-range jobs.
+before the render that reads it, queued together with ``JobSpec.after`` so the dispatcher keeps the
+order without Houdini); caches and simulations are single-node whole-range jobs.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import re
 import socket
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
 import hou
@@ -24,7 +25,7 @@ from farmhand.frames import FrameSpec, expand_output
 from farmhand.houdini import rops
 from farmhand.houdini.pathmap import PathMap
 from farmhand.houdini.preflight import Finding, NodeFacts, SceneFacts, Severity, check, hip_for_nodes
-from farmhand.jobs import ChunkPolicy, JobSpec, JobState
+from farmhand.jobs import ChunkPolicy, JobSpec
 from farmhand.progress import alf_scope_for_rop_type
 
 log = logging.getLogger(__name__)
@@ -160,9 +161,6 @@ class JobSink:
     def submit(self, spec: JobSpec) -> str:
         raise NotImplementedError
 
-    def wait_state(self, job_id: str) -> JobState:
-        raise NotImplementedError
-
 
 class ClientSink(JobSink):
     """The real dispatcher, through ``farmhand.client`` (isolated here so that API can change).
@@ -194,11 +192,6 @@ class ClientSink(JobSink):
             dispatcher_process.ensure_running()
         return job_id
 
-    def wait_state(self, job_id: str) -> JobState:
-        # autostart: a dispatcher that died while we wait is started again
-        state: JobState = self._client(autostart=True).wait(job_id).state
-        return state
-
 
 def _start_dispatcher() -> None:
     from farmhand import dispatcher_process
@@ -212,48 +205,38 @@ def _start_dispatcher() -> None:
 
 @dataclass
 class Sent:
-    """The jobs of one submit: the first id at once; later ones as their predecessors finish."""
+    """The jobs of one submit, in render order (caches first)."""
 
     job_ids: list[str]
-    pending: list[JobSpec]
+    pending: list[JobSpec]  # not queued yet (filled in place while a background submit runs)
     thread: Optional[threading.Thread] = None  # the background submit (Houdini never waits on it)
-    chain: Optional[threading.Thread] = None  # submits the later jobs as their predecessors finish
     error: Optional[str] = None
 
 
 def send(specs: Sequence[JobSpec], sink: JobSink,
          on_update: Optional[Callable[[Sent], None]] = None, sent: Optional[Sent] = None) -> Sent:
-    """Submit ``specs`` in order. The first goes now; each next one is submitted by a background thread
-    once the previous job is DONE (a failed or cancelled cache stops the chain: the render would read
-    missing files). ``sent`` (filled in place) lets a caller watch progress. No ``hou`` is touched."""
+    """Queue ``specs`` at once, in order, each one ``after`` the one before it.
+
+    The dispatcher holds each job until the previous one is done, and fails or cancels it when the
+    previous one fails or is cancelled (the render would read missing cache files). Everything is in
+    the job store when this returns, so the chain completes even if Houdini is closed right away.
+    ``sent`` (filled in place) lets a caller watch progress. No ``hou`` is touched.
+    """
     if not specs:
         raise UsageError("nothing to submit")
     sent = sent if sent is not None else Sent([], [])
-    first = sink.submit(specs[0])
-    sent.job_ids[:] = [first]
-    sent.pending[:] = list(specs[1:])
-    if not sent.pending:
-        return sent
-
-    def chain() -> None:
-        previous = first
-        while sent.pending:
-            state = sink.wait_state(previous)
-            if state is not JobState.DONE:
-                sent.error = (f"job {previous} ended {state.value}; the {len(sent.pending)} job(s) after it "
-                              "were not submitted")
-                log.warning(sent.error)
-                sent.pending.clear()
-                break
-            previous = sink.submit(sent.pending.pop(0))
-            sent.job_ids.append(previous)
-            if on_update is not None:
-                on_update(sent)
+    sent.job_ids[:] = []
+    sent.pending[:] = list(specs)
+    previous: Optional[str] = None
+    while sent.pending:
+        spec = sent.pending[0]
+        if previous is not None:
+            spec = replace(spec, after=(*spec.after, previous))
+        previous = sink.submit(spec)
+        sent.pending.pop(0)
+        sent.job_ids.append(previous)
         if on_update is not None:
             on_update(sent)
-
-    sent.chain = threading.Thread(target=chain, name="farmhand-chain", daemon=True)
-    sent.chain.start()
     return sent
 
 
