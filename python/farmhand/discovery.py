@@ -209,15 +209,19 @@ def scan(
     banner_timeout: float = 2.0,
     concurrency: Optional[int] = None,
     on_result: Optional[Callable[[ProbeResult], None]] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
 ) -> list[ProbeResult]:
-    """Probe every address once on ``port``; results in the order of ``addresses``."""
+    """Probe every address once on ``port``; results in the order of ``addresses``.
+
+    Stopped early by ``should_stop`` (see :func:`scan_iter`), only the addresses probed are in the list."""
     results: dict[str, ProbeResult] = {}
     for res in scan_iter(dict.fromkeys(addresses), port=port, timeout=timeout, min_timeout=min_timeout,
-                         adaptive=adaptive, banner_timeout=banner_timeout, concurrency=concurrency):
+                         adaptive=adaptive, banner_timeout=banner_timeout, concurrency=concurrency,
+                         should_stop=should_stop):
         results[res.address] = res
         if on_result is not None:
             on_result(res)
-    return [results[a] for a in dict.fromkeys(addresses)]
+    return [results[a] for a in dict.fromkeys(addresses) if a in results]
 
 
 def scan_iter(
@@ -229,10 +233,15 @@ def scan_iter(
     adaptive: bool = True,
     banner_timeout: float = 2.0,
     concurrency: Optional[int] = None,
+    should_stop: Optional[Callable[[], bool]] = None,
 ) -> Iterator[ProbeResult]:
     """Probe each address of ``addresses`` (which must not repeat) and yield results as they complete.
 
-    Memory stays bounded by the concurrency, whatever the number of addresses (a /8 is 16 M)."""
+    Memory stays bounded by the concurrency, whatever the number of addresses (a /8 is 16 M).
+    ``should_stop`` (e.g. ``threading.Event().is_set``) is called between selector rounds (at most
+    50 ms apart) from the scanning thread; once it returns True no further address is started, the probes
+    in flight finish (within ``timeout``, or ``banner_timeout`` for one already connected) and are
+    yielded, and the iteration ends."""
     limit = concurrency or default_concurrency()
     source = iter(addresses)
     retry: deque[str] = deque()  # addresses whose socket could not be created (EMFILE): try again
@@ -274,6 +283,10 @@ def scan_iter(
 
     try:
         while True:
+            if not exhausted and should_stop is not None and should_stop():
+                log.info("scan stopped: %d probes in flight finish, no more are started", len(inflight))
+                exhausted = True
+                retry.clear()
             while len(inflight) < limit:
                 address = next_address()
                 if address is None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
 
 from farmhand.client import Client
 from farmhand.errors import NodeError
+from farmhand.lab import LocalFarm
 from farmhand.registry import NodeState, Registry
 from farmhand.ui.client_backend import ClientBackend
 from farmhand.ui.qt import Qt
@@ -36,6 +38,25 @@ def test_scan_records_what_answers_and_can_stop(nodes: RegistryNodes, in_lab) ->
     assert sorted(n.host for n in nodes.nodes()) == addresses
     # Stopped before the first round: nothing is probed.
     assert nodes.scan("10.77.0.8-15", lambda *p: None, lambda: True) == []
+
+
+def test_stop_takes_effect_mid_range(farmhand_home: Path, make_lab) -> None:  # type: ignore[no-untyped-def]
+    farm: LocalFarm = make_lab(n=2)
+    farm.add_silent_range("10.78.0.0/16")
+    stop = threading.Event()
+    seen: list[tuple[int, int, int]] = []
+
+    def progress(checked: int, total: int, found: int) -> None:
+        seen.append((checked, total, found))
+        if found == 2:  # the Stop button, pressed once both nodes are in
+            stop.set()
+
+    with farm.inside():
+        found = RegistryNodes(share="").scan("10.77.0.11-12, 10.78.0.0/16", progress, stop.is_set)
+    assert sorted(n.host for n in found) == ["10.77.0.11", "10.77.0.12"]
+    checked, total, _ = seen[-1]
+    # Only what was already in flight when Stop was pressed was probed, not the rest of the /16.
+    assert total == 2**16 - 2 + 2 and checked < total // 4
 
 
 def test_trust_needs_the_shown_fingerprint(nodes: RegistryNodes) -> None:

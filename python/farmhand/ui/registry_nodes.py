@@ -8,6 +8,7 @@ registry the same way.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Callable, Optional
 
@@ -20,8 +21,8 @@ from farmhand.ui.records import NodeStatus, NodeView
 
 log = logging.getLogger(__name__)
 
-#: Addresses probed per round of a scan; the Stop button takes effect between rounds.
-SCAN_ROUND = 256
+#: Least seconds between two scan progress reports (each one crosses to the UI thread).
+PROGRESS_SECONDS = 0.1
 
 
 def node_view(node: Node) -> NodeView:
@@ -72,16 +73,20 @@ class RegistryNodes:
         if total > discovery.BIG_SCAN:
             raise UsageError(f"{spec} is {total} addresses (more than a /16); scan a smaller range, or use "
                              "'farmhand scan --yes' in a terminal")
-        addresses = discovery.expand(spans)
-        checked = 0
+        checked = reported = 0
         found: list[NodeView] = []
-        for start in range(0, len(addresses), SCAN_ROUND):
-            if cancelled():
-                break
-            for result in discovery.scan(addresses[start:start + SCAN_ROUND]):
-                checked += 1
-                if result.state is discovery.ProbeState.SSH:
-                    found.append(node_view(self.registry.record_discovered(result.address, result.banner)))
+        shown = 0.0
+        # Stop (``cancelled``) ends the scan within one probe deadline: nothing new is started, what is in
+        # flight finishes and is recorded.
+        for result in discovery.scan_iter(discovery.iter_addresses(spans), should_stop=cancelled):
+            checked += 1
+            if result.state is discovery.ProbeState.SSH:
+                found.append(node_view(self.registry.record_discovered(result.address, result.banner)))
+            now = time.monotonic()
+            if now - shown >= PROGRESS_SECONDS:
+                shown, reported = now, checked
+                progress(checked, total, len(found))
+        if reported != checked:
             progress(checked, total, len(found))
         return found
 
