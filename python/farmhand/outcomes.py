@@ -355,7 +355,13 @@ class Outcomes(Assigner):
                       node=task.node)
             self._close_chunk(task, ChunkState.DONE, result, failure.message)
             return
-        self.frames_failed(task, job, unfinished, failure, now)
+        # Only the frame the process died on carries the failure (an attempt, the error); frames it had
+        # not reached go back to waiting without blame. No frame started: the chunk's first frame.
+        culprit = task.current if task.current in unfinished else unfinished[0] if unfinished else None
+        for idx in unfinished:
+            if idx != culprit:
+                job.release(job.frames[idx], task.chunk_id)
+        self.frames_failed(task, job, [] if culprit is None else [culprit], failure, now)
         self._close_chunk(task, ChunkState.FAILED, result, failure.message)
 
     def _recheck_after_race(self, task: Task, job: JobRun, now: float) -> None:

@@ -415,3 +415,28 @@ def test_worker_mode_slow_node_takes_one_frame_at_a_time(
     slow = [r.frame for r in snap.frames if r.node == "slow"]
     assert 1 <= len(slow) <= 2, slow
     assert took < 1.0 + 24 * 0.5 + 6.0, took
+
+
+def test_only_the_frame_a_chunk_died_on_carries_the_failure(farmhand_home: Path) -> None:
+    # One node, blocklisted after its first failure: the job stops right after the crash, so the frame
+    # states the crash left behind can be read.
+    rig = Rig(farmhand_home, {"a": NodeBehaviour(spf=1.0, crash_at=1013)},
+              retry=Retry(stall_floor=5.0, node_failures_to_block=1))
+    job = rig.submit("1011-1015", chunk=5)
+    rig.drive(rig.finished(job))
+    frames = {f.frame: f for f in rig.snap(job).frames}
+    assert [frames[f].state for f in (1011, 1012)] == [FrameState.DONE] * 2
+    died = frames[1013]
+    assert died.state is FrameState.RETRYING and died.attempts == 1
+    assert died.error_kind == "crash" and died.error_message and died.error_message.startswith("a: ")
+    for untouched in (frames[1014], frames[1015]):
+        assert untouched.state is FrameState.WAITING and untouched.attempts == 0
+        assert untouched.error_kind is None and untouched.error_message is None
+
+
+def test_frames_after_a_crash_are_rendered_later_without_a_counted_attempt(rig_for: Callable[..., Rig]) -> None:
+    rig = rig_for({"a": NodeBehaviour(spf=1.0, crash_at=13), "b": NodeBehaviour(spf=3.0)})
+    job = rig.submit("11-15", chunk=5, nodes=("a",))
+    rig.drive(rig.finished(job))
+    frames = {f.frame: f for f in assert_all_done(rig, job).frames}
+    assert [frames[f].attempts for f in (11, 12, 13, 14, 15)] == [0, 0, 1, 0, 0]
