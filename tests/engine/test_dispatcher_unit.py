@@ -434,7 +434,7 @@ def test_only_the_frame_a_chunk_died_on_carries_the_failure(farmhand_home: Path)
         assert untouched.error_kind is None and untouched.error_message is None
 
 
-def test_frames_after_a_crash_are_rendered_later_without_a_counted_attempt(rig_for: Callable[..., Rig]) -> None:
+def test_frames_after_a_crash_render_later_without_a_counted_attempt(rig_for: Callable[..., Rig]) -> None:
     rig = rig_for({"a": NodeBehaviour(spf=1.0, crash_at=13), "b": NodeBehaviour(spf=3.0)})
     job = rig.submit("11-15", chunk=5, nodes=("a",))
     rig.drive(rig.finished(job))
