@@ -105,7 +105,7 @@ def _item(r: ProbeResult, notes: dict[str, str]) -> dict[str, object]:
 
 
 def _record(found: list[ProbeResult], args: argparse.Namespace) -> dict[str, str]:
-    from farmhand.registry import NodeState, Registry
+    from farmhand.registry import Registry
 
     notes: dict[str, str] = {}
     if not found:
@@ -116,20 +116,18 @@ def _record(found: list[ProbeResult], args: argparse.Namespace) -> dict[str, str
     if args.accept_new:
         from dataclasses import replace
 
+        from farmhand import nodeops
         from farmhand.ssh import SSHExecutor
 
-        ex = SSHExecutor(resolve=lambda h: replace(reg.target(h), port=args.port))
-        try:
+        # Trust on first use: no one is asked, but a key that differs from a recorded one is refused.
+        with SSHExecutor(resolve=lambda h: replace(reg.target(h), port=args.port)) as ex:
             for r in found:
                 try:
-                    ex.trust(ex.fetch_host_key(r.address))
-                    reg.set_state(r.address, NodeState.TRUSTED)
+                    nodeops.trust(reg, ex, r.address)
                     notes[r.address] = "trusted"
                 except FarmhandError as exc:
                     notes[r.address] = exc.message
                     print(f"farmhand: {exc.message}", file=sys.stderr)
-        finally:
-            ex.close()
     return notes
 
 
