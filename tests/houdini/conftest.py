@@ -6,9 +6,12 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from .fakesink import RecordingSink
 
 FAKES = Path(__file__).resolve().parent.parent / "fakes"
 FAKE_HOU = FAKES / "hou"
@@ -41,3 +44,20 @@ def make_scene(hou_session: Any, tmp_path: Path) -> Any:
         return fake_hou.load_scene(tmp_path / "share" / name, nodes, **fields)
 
     return make
+
+
+@pytest.fixture
+def farm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RecordingSink:
+    """The entry points wired to a recording job sink (returned), one node ``n1`` with Houdini 21.0.512 and
+    the share ``tmp/share``."""
+    from farmhand.houdini import entry
+    from farmhand.houdini.pathmap import PathMap
+    from farmhand.houdini.preflight import NodeFacts
+
+    from .fakesink import RecordingSink
+
+    sink = RecordingSink()
+    monkeypatch.setattr(entry, "sink_factory", lambda: sink)
+    monkeypatch.setattr(entry, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.512",))])
+    monkeypatch.setattr(entry, "pathmap_loader", lambda: PathMap(shares=(str(tmp_path / "share"),)))
+    return sink

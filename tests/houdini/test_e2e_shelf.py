@@ -22,19 +22,24 @@ from farmhand.jobs import JobState
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 
+def _wired(lab_farm: EngineFarm, monkeypatch: pytest.MonkeyPatch, farmhand_home: Path) -> EngineFarm:
+    """The entry points as in a real session (real client, registry and path map) over the lab's share."""
+    (farmhand_home / "pathmap.json").write_text(json.dumps({"shares": [str(lab_farm.share)]}))
+    monkeypatch.setenv("FARMHAND_SCRIPTS", str(REPO / "scripts"))
+    monkeypatch.setattr(entry, "sink_factory", submit.ClientSink)
+    monkeypatch.setattr(entry, "nodes_provider", farm.registry_nodes)
+    monkeypatch.setattr(entry, "pathmap_loader", pathmap.load)
+    return lab_farm
+
+
 def test_shelf_render_on_farm_renders_cache_then_beauty(
     engine_farm: Callable[..., EngineFarm],  # noqa: F811 - the engine tests' fixture, imported
     hou_session: Any,
     monkeypatch: pytest.MonkeyPatch,
     farmhand_home: Path,
 ) -> None:
-    lab_farm = engine_farm(n=3)
+    lab_farm = _wired(engine_farm(n=3), monkeypatch, farmhand_home)
     share = lab_farm.share
-    (farmhand_home / "pathmap.json").write_text(json.dumps({"shares": [str(share)]}))
-    monkeypatch.setenv("FARMHAND_SCRIPTS", str(REPO / "scripts"))
-    monkeypatch.setattr(entry, "sink_factory", submit.ClientSink)
-    monkeypatch.setattr(entry, "nodes_provider", farm.registry_nodes)
-    monkeypatch.setattr(entry, "pathmap_loader", pathmap.load)
     hou_session.load_scene(share / "shot 010 v001.hip", [
         {"path": "/obj/geo1/cache", "type": "rop_geometry", "seconds_per_frame": 0.05,
          "parms": {"trange": 1, "f1": 1, "f2": 6, "sopoutput": "$HIP/geo/$OS.$F4.bgeo.sc"}},
@@ -86,13 +91,8 @@ def test_panel_submit_on_the_ui_thread_renders_on_the_lab(
     from farmhand.houdini import panel
     from farmhand.ui.records import SubmitRequest
 
-    lab_farm = engine_farm(n=2)
+    lab_farm = _wired(engine_farm(n=2), monkeypatch, farmhand_home)
     share = lab_farm.share
-    (farmhand_home / "pathmap.json").write_text(json.dumps({"shares": [str(share)]}))
-    monkeypatch.setenv("FARMHAND_SCRIPTS", str(REPO / "scripts"))
-    monkeypatch.setattr(entry, "sink_factory", submit.ClientSink)
-    monkeypatch.setattr(entry, "nodes_provider", farm.registry_nodes)
-    monkeypatch.setattr(entry, "pathmap_loader", pathmap.load)
     hip = hou_session.load_scene(share / "panel.hip", [
         {"path": "/out/karma1", "type": "karma", "seconds_per_frame": 0.05,
          "parms": {"trange": 1, "f1": 1, "f2": 8, "picture": "$HIP/karma/$OS.$F4.exr"}}])

@@ -17,15 +17,6 @@ from farmhand.houdini.preflight import NodeFacts
 from .fakesink import RecordingSink
 
 
-@pytest.fixture
-def farm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RecordingSink:
-    sink = RecordingSink()
-    monkeypatch.setattr(entry, "sink_factory", lambda: sink)
-    monkeypatch.setattr(entry, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.512",))])
-    monkeypatch.setattr(entry, "pathmap_loader", lambda: PathMap(shares=(str(tmp_path / "share"),)))
-    return sink
-
-
 def _finish(sent: Any) -> None:
     """Let the background submit finish and run its completion on the (test's) main thread."""
     assert sent is not None and sent.thread is not None

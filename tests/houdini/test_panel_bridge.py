@@ -11,22 +11,11 @@ import pytest
 
 from farmhand.errors import JobError
 from farmhand.houdini import entry, panel
-from farmhand.houdini.pathmap import PathMap
-from farmhand.houdini.preflight import NodeFacts
 from farmhand.ui.records import ChunkPolicy, Severity, SubmitRequest
 
 from .fakesink import RecordingSink
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def farm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RecordingSink:
-    sink = RecordingSink()
-    monkeypatch.setattr(entry, "sink_factory", lambda: sink)
-    monkeypatch.setattr(entry, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.512",))])
-    monkeypatch.setattr(entry, "pathmap_loader", lambda: PathMap(shares=(str(tmp_path / "share"),)))
-    return sink
 
 
 def test_context_for_the_selected_rop(make_scene: Any, hou_session: Any, farm: RecordingSink) -> None:
