@@ -13,10 +13,12 @@ from typing import Optional
 
 import pytest
 
-from farmhand.failures import Failure, classify
+from farmhand.failures import Failure
 from farmhand.frames import expand_output
 from farmhand.presets import CommandContext, load_preset
 from farmhand.progress import FrameProgress, LineParser
+
+from .preset_run import run_preset
 
 pytestmark = pytest.mark.slow
 
@@ -65,17 +67,8 @@ def render(
     ctx = CommandContext(
         file=str(scene), start=start, end=end, step=step, output=output, extra={"blender": BLENDER}
     )
-    proc = subprocess.run(preset.command(ctx), capture_output=True, text=True, timeout=120, check=False)
-    parser = LineParser(preset)
-    progress = 0
-    for stream, text in (("out", proc.stdout), ("err", proc.stderr)):
-        for line in text.splitlines():
-            progress += sum(isinstance(e, FrameProgress) for e in parser.feed(stream, line))
-    failure = classify(
-        preset, proc.returncode, None, parser.errors, (proc.stdout + proc.stderr).splitlines()[-40:]
-    )
-    parser.finish(failure is None)
-    assert failure is not None or progress > 0
+    proc, parser, failure, events = run_preset(preset, ctx, timeout=120)
+    assert failure is not None or any(isinstance(e, FrameProgress) for e in events)
     return proc, parser, failure
 
 

@@ -18,10 +18,12 @@ from typing import Any, Optional
 
 import pytest
 
-from farmhand.failures import Failure, classify
+from farmhand.failures import Failure
 from farmhand.frames import expand_output
 from farmhand.presets import CommandContext, load_preset
 from farmhand.progress import FrameDone, FrameStarted, LineParser, OutputWritten
+
+from .preset_run import run_preset
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 HOST = socket.gethostname()
@@ -72,22 +74,7 @@ def run_demo(
         scripts=str(SCRIPTS),
         extra={"python": sys.executable, "seconds_per_frame": "0", **extra},
     )
-    proc = subprocess.run(
-        preset.command(ctx),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
-    parser = LineParser(preset, frames=ctx.frames)
-    for stream, text in (("out", proc.stdout), ("err", proc.stderr)):
-        for line in text.splitlines():
-            parser.feed(stream, line)
-    code = proc.returncode if proc.returncode >= 0 else None
-    sig = -proc.returncode if proc.returncode < 0 else None
-    failure = classify(preset, code, sig, parser.errors, (proc.stdout + proc.stderr).splitlines()[-40:])
-    parser.finish(failure is None)
+    proc, parser, failure, _ = run_preset(preset, ctx, frames=ctx.frames, env={**os.environ, **(env or {})})
     return proc, parser, failure
 
 

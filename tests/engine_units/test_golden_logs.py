@@ -17,6 +17,7 @@ from farmhand.presets import load_preset
 from farmhand.progress import ErrorLine, FrameDone, FrameProgress, LineParser, OutputWritten
 
 from .golden import all_captures, load
+from .preset_run import read_output
 
 
 def test_there_are_real_and_hand_made_captures() -> None:
@@ -31,10 +32,9 @@ def test_capture(path: Path) -> None:
     capture = load(path)
     preset = load_preset(capture.header["preset"], search_dirs=[])
     frames = FrameSpec.parse(capture.header["frames"]).frames if capture.header.get("frames") else ()
-    parser = LineParser(preset, frames=frames, alf_scope=capture.header.get("scope") or None)
-    events = [e for line in capture.lines for e in parser.feed("out", line)]
-    failure = classify(preset, capture.exit_code, None, parser.errors, capture.lines[-40:])
-    events += parser.finish(failure is None)
+    lines = [("out", line) for line in capture.lines]
+    _, failure, events = read_output(preset, lines, capture.exit_code, frames=frames,
+                                     alf_scope=capture.header.get("scope") or None)
 
     expect = capture.header["expect"]
     assert path.name.split(".")[-2] == expect

@@ -13,9 +13,11 @@ from typing import Any, Optional
 
 import pytest
 
-from farmhand.failures import Failure, classify
+from farmhand.failures import Failure
 from farmhand.presets import CommandContext, load_preset
 from farmhand.progress import LineParser
+
+from .preset_run import run_preset
 
 FAKE_HFS = Path(__file__).resolve().parents[1] / "fakes" / "hfs" / "hfs21.0.512"
 
@@ -38,15 +40,7 @@ def render(
 ) -> tuple[subprocess.CompletedProcess[str], LineParser, Optional[Failure]]:
     preset = load_preset("hrender", search_dirs=[])
     ctx = CommandContext(file=str(hip), target=target, start=start, end=end, step=step, hfs=str(FAKE_HFS))
-    proc = subprocess.run(preset.command(ctx), capture_output=True, text=True, timeout=60, check=False)
-    parser = LineParser(preset)
-    for stream, text in (("out", proc.stdout), ("err", proc.stderr)):
-        for line in text.splitlines():
-            parser.feed(stream, line)
-    code = proc.returncode if proc.returncode >= 0 else None
-    sig = -proc.returncode if proc.returncode < 0 else None
-    failure = classify(preset, code, sig, parser.errors, (proc.stdout + proc.stderr).splitlines()[-40:])
-    parser.finish(failure is None)
+    proc, parser, failure, _ = run_preset(preset, ctx)
     return proc, parser, failure
 
 
