@@ -75,6 +75,15 @@ def median_ms(run: Callable[[], None], repeat: int = 15) -> float:
     return statistics.median(samples)
 
 
+def dispose(app: QtWidgets.QApplication, widget: QtWidgets.QWidget) -> int:
+    """Close and delete ``widget`` (so the next measurement starts clean); returns its child widget count."""
+    widgets = len(widget.findChildren(QtWidgets.QWidget))
+    widget.close()
+    widget.deleteLater()
+    app.processEvents()
+    return widgets
+
+
 def panel_apply(app: QtWidgets.QApplication, n_nodes: int, n_frames: int) -> tuple[float, float, int]:
     """Median ms to apply a snapshot where every row changed, and to repaint the Jobs tab; widget count."""
     snapshots = [farm(n_nodes, n_frames, tick) for tick in range(16)]
@@ -92,10 +101,7 @@ def panel_apply(app: QtWidgets.QApplication, n_nodes: int, n_frames: int) -> tup
         panel.jobs_tab.repaint()
 
     paint_ms = median_ms(repaint)
-    widgets = len(panel.findChildren(QtWidgets.QWidget))
-    panel.close()
-    panel.deleteLater()
-    app.processEvents()
+    widgets = dispose(app, panel)
     return apply_ms, paint_ms, widgets
 
 
@@ -125,10 +131,7 @@ def node_table(app: QtWidgets.QApplication, n_nodes: int) -> tuple[float, float,
         view.repaint()
 
     update_ms = median_ms(update)
-    widgets = len(view.findChildren(QtWidgets.QWidget))
-    view.close()
-    view.deleteLater()
-    app.processEvents()
+    widgets = dispose(app, view)
     return build_ms, update_ms, widgets
 
 
@@ -160,10 +163,7 @@ def widget_per_cell(app: QtWidgets.QApplication, n_nodes: int) -> tuple[float, f
         table.repaint()
 
     update_ms = median_ms(update)
-    widgets = len(table.findChildren(QtWidgets.QWidget))
-    table.close()
-    table.deleteLater()
-    app.processEvents()
+    widgets = dispose(app, table)
     return build_ms, update_ms, widgets
 
 
