@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from farmhand.dispatcher import FarmNode
     from farmhand.jobs import Retry
     from farmhand.noderun import Submit
+    from farmhand.pathmap import PathMap
     from farmhand.remote import Executor
     from farmhand.scheduler import Policy
     from farmhand.store import Store
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 WORKER_DEPTH = 2  # frames sent ahead to a persistent worker, so it never waits for the next one
 WORKER_SLOW_FRAME = 2.0  # seconds: frames this slow gain nothing from being sent ahead
+_ABS_PATH = re.compile(r"^(/|[A-Za-z]:[\\/]|\\\\)")  # POSIX, drive letter or UNC
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -53,6 +55,7 @@ class Assigner:
     retry: Retry
     policy: Policy
     scripts_dir: str
+    pathmap: PathMap
     jobs: dict[str, JobRun]
     tasks: dict[int, Task]
     farm: dict[str, FarmNode]
@@ -66,6 +69,17 @@ class Assigner:
 
     def kill(self, task: Task, reason: str, now: float) -> None:
         raise NotImplementedError
+
+    # --- paths as each node sees them ------------------------------------------------------------------
+
+    def node_path(self, path: Optional[str], node: str) -> Optional[str]:
+        """A submitter-side path (scene, output pattern, scripts dir) as ``node`` must open it."""
+        return self.pathmap.to_node(path, node) if path else path
+
+    def node_values(self, job: JobRun, node: str) -> dict[str, str]:
+        """The job's preset parameters for ``node``: values that are absolute paths (``job=/share/proj``)
+        are mapped like the scene; other values pass unchanged."""
+        return {k: (self.node_path(v, node) or v) if _ABS_PATH.match(v) else v for k, v in job.spec.params}
 
     # --- eligibility ----------------------------------------------------------------------------------
 
@@ -163,12 +177,12 @@ class Assigner:
         values = [r.frame for r in recs]
         ctx = CommandContext.for_frames(
             values,
-            file=job.spec.file,
+            file=self.node_path(job.spec.file, node.name),
             target=job.spec.target,
-            output=job.spec.output,
+            output=self.node_path(job.spec.output, node.name),
             hfs=self.pick_hfs(job, node),
-            scripts=self.scripts_dir,
-            extra=dict(job.spec.params),
+            scripts=self.node_path(self.scripts_dir, node.name),
+            extra=self.node_values(job, node.name),
         )
         try:
             argv = job.preset.command(ctx)
@@ -331,7 +345,8 @@ class Assigner:
                 node = next(iter(self.eligible_nodes(job)), None)
                 if node is None:
                     return
-                job.skip_future = self.submit(noderun.check_remote, self.executor, node.name, paths)  # type: ignore[attr-defined]
+                there = [self.node_path(p, node.name) or p for p in paths]
+                job.skip_future = self.submit(noderun.check_remote, self.executor, node.name, there)  # type: ignore[attr-defined]
                 return
         else:
             fut: Future[object] = pending

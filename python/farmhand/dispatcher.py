@@ -29,11 +29,13 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from farmhand import nodescripts
+from farmhand import pathmap as pathmaps
 from farmhand.errors import FarmhandError
 from farmhand.jobrun import JobRun
 from farmhand.jobs import ChunkState, CommandOp, FrameState, JobState, Retry
 from farmhand.noderun import Submit, Task, TaskPhase
 from farmhand.outcomes import Outcomes, Verification
+from farmhand.pathmap import PathMap
 from farmhand.remote import Executor
 from farmhand.scheduler import Policy
 from farmhand.store import Store
@@ -93,6 +95,7 @@ class Dispatcher(Outcomes):
         policy: Optional[Policy] = None,
         scripts_dir: Optional[str] = None,
         node_refresh: float = 5.0,
+        pathmap: Optional[PathMap] = None,
     ) -> None:
         self.store = store
         self.executor = executor
@@ -106,6 +109,10 @@ class Dispatcher(Outcomes):
         self.retry = retry or Retry()
         self.policy = policy or Policy()
         self.scripts_dir = scripts_dir or default_scripts_dir()
+        # Given: fixed (tests). Otherwise FARMHAND_HOME/pathmap.json, read again when it changes.
+        self.pathmap = pathmap or PathMap()
+        self._pathmap_fixed = pathmap is not None
+        self._pathmap_stamp: Optional[float] = None
         self.node_refresh = node_refresh
         self.jobs: dict[str, JobRun] = {}
         self.tasks: dict[int, Task] = {}
@@ -222,10 +229,31 @@ class Dispatcher(Outcomes):
                 job.event("loaded", f"{len(job.frames)} frames, {job.count(FrameState.DONE)} done", now)
         if now - self._nodes_at >= self.node_refresh:
             self._nodes_at = now
+            self._load_pathmap(now)
             try:
                 self.farm = {n.name: n for n in self.node_source()}
             except FarmhandError as exc:
                 log.warning("could not read the node list: %s", exc.message)
+
+    def _load_pathmap(self, now: float) -> None:
+        if self._pathmap_fixed:
+            return
+        file = pathmaps.default_path()
+        try:
+            stamp: Optional[float] = file.stat().st_mtime
+        except OSError:
+            stamp = None
+        if stamp == self._pathmap_stamp:
+            return
+        self._pathmap_stamp = stamp
+        try:
+            self.pathmap = pathmaps.load(file)
+        except FarmhandError as exc:  # keep the previous map: a half-edited file must not stop renders
+            log.warning("%s; keeping the previous path map", exc.message)
+            self.store.add_event(None, "pathmap", f"{exc.message}; keeping the previous path map", now=now)
+            return
+        if stamp is not None:
+            self.store.add_event(None, "pathmap", f"path map loaded from {file}", now=now)
 
     def _commands(self, now: float) -> None:
         for command_id, job_id, op, arg in self.store.pending_commands():

@@ -197,7 +197,10 @@ class Outcomes(Assigner):
                 task.node, task.chunk_id, job, idx, seconds, paths, noderun.check_local(paths), now
             )
         else:
-            future = self.submit(noderun.check_remote, self.executor, task.node, paths)
+            # The expected output is the submitter's name of the file; what the renderer reported is
+            # already the node's.
+            there = [self.node_path(p, task.node) or p for p in paths] if rec.output else paths
+            future = self.submit(noderun.check_remote, self.executor, task.node, there)
             self.verifying.append(Verification(future, job.id, task.node, task.chunk_id, idx, seconds, paths))
         if (
             not task.persistent

@@ -1,4 +1,4 @@
-"""Which paths the render nodes can see, and under which name (path mapping). No ``hou`` here.
+"""Which paths the render nodes can see, and under which name (path mapping). Core: no ``hou``, no Qt.
 
 A studio describes its shared storage once, in ``FARMHAND_HOME/pathmap.json``::
 
@@ -7,8 +7,10 @@ A studio describes its shared storage once, in ``FARMHAND_HOME/pathmap.json``::
      "nodes": {"mac01": [{"from": "/mnt/projects/", "to": "/Volumes/projects/"}]}}
 
 ``shares`` are prefixes (as the submitting machine writes them) that every node can read; ``rules``
-rewrite a prefix for all nodes, ``nodes`` for one node (tried first). Windows paths are compared with
-``/`` separators and a case-insensitive drive letter, so ``p:\\shots\\a.hip`` matches ``P:/``.
+rewrite a prefix for all nodes, ``nodes`` for one node. Jobs keep paths as the submitter wrote them;
+the dispatcher (which runs next to the submitter) maps the scene, output and scripts paths for each node
+when it builds that node's command (:meth:`PathMap.to_node`). Windows paths are compared with ``/``
+separators and a case-insensitive drive letter, so ``p:\\shots\\a.hip`` matches ``P:/``.
 """
 
 from __future__ import annotations
@@ -76,12 +78,29 @@ class PathMap:
         return bool(self.shares or self.rules or self.node_rules)
 
     def to_node(self, path: str, host: str = "") -> str:
-        """``path`` as ``host`` must open it (unchanged when no rule applies)."""
-        for rule in (*self.node_rules.get(host, ()), *self.rules):
+        """``path`` as ``host`` must open it (unchanged when no rule applies).
+
+        The node's own rules are tried on the path first. Otherwise the first matching general rule
+        maps it, and the node's rules are tried again on the result: a node rule may be written for
+        the submitter's name of a place (``P:/``) or for the farm's (``/mnt/projects/``).
+        """
+        own = self.node_rules.get(host, ()) if host else ()
+        for rule in own:
             mapped = rule.apply(path)
             if mapped is not None:
                 return mapped
+        for rule in self.rules:
+            mapped = rule.apply(path)
+            if mapped is not None:
+                for node_rule in own:
+                    again = node_rule.apply(mapped)
+                    if again is not None:
+                        return again
+                return mapped
         return normalise(path) if _DRIVE.match(path) or "\\" in path else path
+
+    def has_rules(self, host: str = "") -> bool:
+        return bool(self.rules or self.node_rules.get(host))
 
     def visible(self, path: str, host: str = "") -> Optional[bool]:
         """True when nodes can see ``path``, False when they cannot, None when nothing is configured
@@ -124,9 +143,13 @@ def from_dict(data: Mapping[str, Any], where: str = "path map") -> PathMap:
     )
 
 
+def default_path() -> Path:
+    return paths.home() / "pathmap.json"
+
+
 def load(path: Optional[Path] = None) -> PathMap:
     """The studio's path map (``FARMHAND_HOME/pathmap.json``); an empty map when there is none."""
-    file = path or paths.home() / "pathmap.json"
+    file = path or default_path()
     if not file.exists():
         return PathMap()
     try:

@@ -11,7 +11,7 @@ import pytest
 from farmhand.errors import ConfigError
 from farmhand.houdini import pathmap
 from farmhand.houdini.pathmap import PathMap, PathRule
-from farmhand.houdini.preflight import Fix, NodeFacts, SceneFacts, Severity, blocking, check, hip_for_nodes
+from farmhand.houdini.preflight import Fix, NodeFacts, SceneFacts, Severity, blocking, check
 
 
 def test_normalise_windows_paths() -> None:
@@ -131,7 +131,14 @@ def test_node_builds_trust_and_enablement(tmp_path: Path) -> None:
     assert codes(chosen) == {"unknown_nodes", "no_matching_build"}
 
 
-def test_hip_for_nodes_applies_general_rules(tmp_path: Path) -> None:
-    pmap = PathMap(rules=(PathRule("P:/", "/mnt/p/"),))
-    assert hip_for_nodes("P:\\shot\\a.hip", pmap) == "/mnt/p/shot/a.hip"
-    assert hip_for_nodes("/share/a.hip", pmap) == "/share/a.hip"
+def test_to_node_applies_node_rules_then_general_rules_then_node_rules_on_the_result() -> None:
+    pmap = pathmap.from_dict({
+        "rules": [{"from": "P:/", "to": "/mnt/p/"}],
+        "nodes": {"mac01": [{"from": "/mnt/p/", "to": "/Volumes/p/"}],
+                  "win01": [{"from": "P:/", "to": "//fs/p/"}]},
+    })
+    assert pmap.to_node("P:\\shot\\a.hip", "lin01") == "/mnt/p/shot/a.hip"
+    assert pmap.to_node("p:/shot/a.hip", "mac01") == "/Volumes/p/shot/a.hip"  # general, then its own
+    assert pmap.to_node("/mnt/p/shot/a.hip", "mac01") == "/Volumes/p/shot/a.hip"
+    assert pmap.to_node("P:/shot/a.hip", "win01") == "//fs/p/shot/a.hip"  # its own rule first
+    assert pmap.to_node("/share/a.hip", "mac01") == "/share/a.hip"

@@ -77,12 +77,14 @@ def test_single_file_outputs_check_that_file(make_scene: Any, tmp_path: Any) -> 
     assert spec.output == str(hip.parent / "abc.abc") and spec.single_node
 
 
-def test_hip_path_is_mapped_for_nodes(make_scene: Any, tmp_path: Any) -> None:
+def test_hip_path_is_sent_as_the_submitter_names_it(make_scene: Any, tmp_path: Any) -> None:
+    # The dispatcher maps it per node (tests/engine/test_pathmap_dispatch.py); mapping here as well
+    # would apply the general rules twice and the per-node ones never.
     hip = make_scene([{"path": "/out/m", "type": "ifd"}])
     share = str(tmp_path / "share")
     pmap = PathMap(shares=(share,), rules=(PathRule(share, "/mnt/share"),))
     spec = submit.plan("/out/m", SubmitOptions(), NODES, pmap).specs[0]
-    assert spec.file == "/mnt/share/" + hip.name
+    assert spec.file == str(hip)
 
 
 def test_send_queues_every_job_at_once_each_after_the_previous(make_scene: Any, tmp_path: Any) -> None:

@@ -99,7 +99,8 @@ def options_from_request(request: Any) -> SubmitOptions:
 def submit_handler(request: Any) -> str:
     """The panel's Submit: plan from the scene (this is the UI thread), refuse on errors, send.
 
-    Returns the first job's id; dependency jobs follow it as each finishes (see :func:`submit.send`).
+    Returns the first job's id; the ROP's dependency chain is queued with it, each job ``after`` the one
+    before (see :func:`submit.send`).
     """
     plan = entry.make_plan(request.rop_path, options_from_request(request))
     errors = [f for f in plan.findings if f.severity is FindingSeverity.ERROR]

@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from farmhand.houdini.pathmap import PathMap, normalise
+from farmhand.houdini.pathmap import PathMap
 
 
 class Severity(str, enum.Enum):
@@ -185,9 +185,3 @@ def _nodes(scene: SceneFacts, nodes: Sequence[NodeFacts], chosen: Sequence[str])
                 f"No enabled node has Houdini {minor} (they have: {', '.join(builds)})",
                 f"install Houdini {version} on the nodes or submit from a matching Houdini"))
     return findings
-
-
-def hip_for_nodes(hip_path: str, pmap: PathMap) -> str:
-    """The scene path as the nodes should open it (the general rules; per-node rules apply on dispatch)."""
-    mapped = pmap.to_node(hip_path)
-    return mapped if mapped != normalise(hip_path) or "\\" in hip_path else hip_path

@@ -24,7 +24,7 @@ from farmhand.errors import JobError, UsageError
 from farmhand.frames import FrameSpec, expand_output
 from farmhand.houdini import rops
 from farmhand.houdini.pathmap import PathMap
-from farmhand.houdini.preflight import Finding, NodeFacts, SceneFacts, Severity, check, hip_for_nodes
+from farmhand.houdini.preflight import Finding, NodeFacts, SceneFacts, Severity, check
 from farmhand.jobs import ChunkPolicy, JobSpec
 from farmhand.progress import alf_scope_for_rop_type
 
@@ -100,7 +100,8 @@ def job_spec(info: rops.RopInfo, scene: rops.SceneInfo, options: SubmitOptions, 
     spec = JobSpec(
         preset=preset,
         frames=str(frames),
-        file=hip_for_nodes(scene.hip_path, pmap),
+        # As this machine names it: the dispatcher maps it for each node (general and per-node rules).
+        file=scene.hip_path,
         target=info.path,
         output=output,
         nodes=options.nodes,
