@@ -23,18 +23,7 @@ from .preset_run import run_preset
 pytestmark = pytest.mark.slow
 
 BLENDER = shutil.which("blender") or "/usr/bin/blender"
-SCENE = """
-import sys, bpy
-args = sys.argv[sys.argv.index("--") + 1:]
-scene = bpy.context.scene
-scene.render.engine = "CYCLES"
-scene.cycles.samples = 2
-scene.cycles.use_denoising = args[1] == "denoise"
-scene.render.resolution_x, scene.render.resolution_y = 32, 18
-scene.render.resolution_percentage = 100
-scene.render.image_settings.file_format = "PNG"
-bpy.ops.wm.save_as_mainfile(filepath=args[0])
-"""
+SCENE = Path(__file__).resolve().parents[1] / "data" / "renderer_logs" / "blender_scene.py"
 
 
 @pytest.fixture(scope="module")
@@ -47,11 +36,13 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 BLENDER,
                 "-b",
                 "--factory-startup",
-                "--python-expr",
-                SCENE,
+                "--python",
+                str(SCENE),
                 "--",
                 str(root / f"{kind} scene.blend"),
                 kind,
+                "2",
+                "32x18",
             ],
             check=True,
             capture_output=True,

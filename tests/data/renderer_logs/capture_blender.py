@@ -13,24 +13,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 WORK = Path("/tmp/farmhand-blender-capture")
 
-SCENE = """
-import sys, bpy
-args = sys.argv[sys.argv.index("--") + 1:]
-scene = bpy.context.scene
-scene.render.engine = "CYCLES"
-scene.cycles.samples = 4
-scene.cycles.use_denoising = args[1] == "denoise"
-scene.render.resolution_x, scene.render.resolution_y = 96, 54
-scene.render.resolution_percentage = 100
-scene.render.image_settings.file_format = "PNG"
-bpy.ops.wm.save_as_mainfile(filepath=args[0])
-"""
+SCENE = HERE / "blender_scene.py"  # builds the scene inside Blender
 
 
 def run(argv: list[str]) -> tuple[int, str]:
@@ -59,11 +47,9 @@ def main() -> int:
     blender = sys.argv[1] if len(sys.argv) > 1 else "/usr/bin/blender"
     shutil.rmtree(WORK, ignore_errors=True)
     WORK.mkdir(parents=True)
-    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as handle:
-        handle.write(SCENE)
     for kind in ("ok", "denoise"):
-        code, text = run([blender, "-b", "--factory-startup", "--python", handle.name, "--",
-                          str(WORK / f"{kind}.blend"), kind])
+        code, text = run([blender, "-b", "--factory-startup", "--python", str(SCENE), "--",
+                          str(WORK / f"{kind}.blend"), kind, "4", "96x54"])
         if code != 0:
             print(text)
             return 1
@@ -83,7 +69,6 @@ def main() -> int:
     capture("blender-missing-file.missing_file.log", blender,
             ["-b", str(WORK / "nonexistent.blend"), "-o", f"{out}/miss_####", "-s", "1", "-e", "2", "-a"],
             "missing_file", "", [])
-    Path(handle.name).unlink()
     return 0
 
 
