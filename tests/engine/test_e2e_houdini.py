@@ -221,3 +221,27 @@ def _node_of(line: str) -> str:
 
 
 __all__ = ["REPO"]
+
+
+def test_hython_worker_gets_the_submitters_job_mapped_for_the_nodes(engine_farm: Make) -> None:
+    """$JOB is saved in the .hip; the worker is told the submitter's $JOB (mapped for the nodes by the
+    path map), forces it before loading, so outputs written under $JOB land where the artist expects."""
+    farm = engine_farm(n=2)
+    proj = farm.share / "proj"
+    studio = f"/studio-{farm.home.name}-{os.getpid()}"  # the submitter's name of the share: not mounted here
+    (farm.home / "pathmap.json").write_text(json.dumps({"rules": [{"from": studio, "to": str(farm.share)}]}))
+    hip = farm.share / "job.hip"
+    hip.write_text(json.dumps({
+        "fake_houdini_scene": 1, "fps": 24, "frame": 1, "fstart": 1, "fend": 8,
+        "vars": {"JOB": "/saved/on/the/artists/machine"},
+        "nodes": [{"path": "/out/mantra1", "type": "ifd", "seconds_per_frame": 0.05,
+                   "parms": {"vm_picture": "$JOB/render/w.$F4.exr", "vm_alfprogress": 1}}],
+    }))
+    job = farm.submit(
+        "--preset", "hython-worker", "--file", str(hip), "--rop", "/out/mantra1", "--frames", "1-8",
+        "--output", str(proj / "render" / "w.$F4.exr"), "--param", f"job={studio}/proj",
+    )
+    snap = farm.wait(job)
+    assert_complete(farm, snap)
+    assert sorted(p.name for p in (proj / "render").iterdir()) == [f"w.{f:04d}.exr" for f in range(1, 9)]
+    assert snap.spec.params == (("job", f"{studio}/proj"),)

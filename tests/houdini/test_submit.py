@@ -46,6 +46,24 @@ def test_plan_builds_ordered_jobs_cache_before_render(make_scene: Any, tmp_path:
         assert expand_output(beauty.output, frame) == path
 
 
+def test_worker_job_carries_the_scenes_job_and_hrender_jobs_do_not(make_scene: Any, tmp_path: Any) -> None:
+    make_scene([
+        {"path": "/obj/geo1/cache", "type": "rop_geometry", "parms": {"trange": 1, "f1": 1, "f2": 4}},
+        {"path": "/out/beauty", "type": "ifd", "inputs": ["/obj/geo1/cache"], "parms": {"trange": 1}},
+    ], vars={"JOB": "/share/proj"})
+    cache, beauty = submit.plan("/out/beauty", SubmitOptions(), NODES, _pmap(tmp_path)).specs
+    assert beauty.preset == submit.WORKER_PRESET and beauty.params == (("job", "/share/proj"),)
+    assert cache.preset == submit.HRENDER_PRESET and cache.params == ()  # hrender takes no $JOB
+    from farmhand.client import prepare
+
+    prepare(beauty)  # the preset accepts it: no "unknown parameter" at submit
+    from farmhand.presets import CommandContext, load_preset
+
+    argv = load_preset("hython-worker").command(CommandContext(
+        file="/share/a.hip", target="/out/beauty", hfs="/opt/hfs", scripts="/s", extra=dict(beauty.params)))
+    assert argv[-1] == "/share/proj" and "--job=$fh_job" in argv[2]
+
+
 def test_dependencies_render_the_frames_their_output_requests(make_scene: Any, tmp_path: Any) -> None:
     """Houdini ignores an input's own range unless it is Strict (trange 2): then it clips the request."""
     make_scene([

@@ -112,8 +112,22 @@ def job_spec(info: rops.RopInfo, scene: rops.SceneInfo, options: SubmitOptions, 
         name=name,
         submitter=_submitter(),
         alf_scope=alf_scope_for_rop_type(info.type_name),
+        params=_job_param(preset, scene.job_dir),
     )
     return spec, note
+
+
+def _job_param(preset: str, job_dir: str) -> tuple[tuple[str, str], ...]:
+    """``$JOB`` for presets that take it (the hython worker forces it before loading the scene); the
+    dispatcher maps it per node like the .hip."""
+    from farmhand.errors import FarmhandError
+    from farmhand.presets import load_preset
+
+    try:
+        declared = {name for name, _ in load_preset(preset).params}
+    except FarmhandError:
+        return ()  # an unknown preset is refused, with its own message, when the job is submitted
+    return (("job", job_dir),) if job_dir and "job" in declared else ()
 
 
 def output_pattern(info: rops.RopInfo) -> tuple[Optional[str], Optional[Finding]]:
