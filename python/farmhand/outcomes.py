@@ -316,7 +316,10 @@ class Outcomes(Assigner):
         job = self.jobs.get(task.job_id)
         if job is None:
             return
-        clean = result.ok and task.kill_reason is None and not task.busy
+        # Classify first: only a run that succeeded may finish the frame it was on (a frame "completed"
+        # by the exit of a failed run would be verified against a stale file and counted done).
+        failure = None if task.busy else self._classify(task, job, result, launch_error)
+        clean = result.ok and task.kill_reason is None and not task.busy and failure is None
         for event in task.parser.finish(clean):
             self._event(task, job, event, now)
         unfinished = [i for i in task.frames if i not in task.done]
@@ -335,7 +338,6 @@ class Outcomes(Assigner):
                 "node_busy", "node is locked by another dispatcher; skipped, not failed", now, node=task.node
             )
             return
-        failure = self._classify(task, job, result, launch_error)
         if failure is None:
             for idx in unfinished:
                 rec = job.frames[idx]

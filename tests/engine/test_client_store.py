@@ -139,3 +139,40 @@ def test_one_dispatcher_per_home_started_on_demand_and_stopped(farmhand_home: Pa
     assert farmhand("dispatcher", "--stop").returncode == 0
     assert not client.dispatcher().running
     assert client.jobs()[0].state is JobState.QUEUED
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--preset", "hrender", "--file", "/s/a.hip", "--frames", "1-4"],
+         "preset hrender needs a target such as a ROP path (--rop)"),
+        (["--preset", "blender", "--file", "/s/a.blend", "--frames=-2-3"],
+         "preset blender cannot render negative frames"),
+        (["--preset", "demo", "--frames", "1-4", "--output", "/s/o.$F4.png", "--param", "speed=2"],
+         "preset demo has no parameter 'speed'"),
+    ],
+)
+def test_cli_submit_refuses_what_a_node_would_fail_on_in_one_line(
+    farmhand_home: Path, args: list[str], message: str
+) -> None:
+    env = {"PYTHONPATH": str(REPO / "python"), "FARMHAND_HOME": str(farmhand_home), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-m", "farmhand", "submit", *args], capture_output=True,
+                            text=True, env=env, timeout=60)
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr, result.stderr
+    assert Client(Store(), autostart=False).jobs() == []  # nothing queued, no dispatcher needed
+
+
+def test_client_submit_makes_scene_and_output_paths_absolute(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    job = client.submit(JobSpec(preset="demo", frames="1-2", file="scenes/a.hip", output="out/f.$F4.png"))
+    snap = client.job(job)
+    assert snap.spec.file == str(tmp_path / "scenes" / "a.hip")
+    assert snap.spec.output == str(tmp_path / "out" / "f.$F4.png")
+    assert [f.output for f in snap.frames] == [str(tmp_path / "out" / f"f.{n:04d}.png") for n in (1, 2)]
+    windows = "P:\\shot\\a.hip"
+    kept = client.job(client.submit(JobSpec(preset="demo", frames="1", file=windows, output="$J/f.$F4.png")))
+    assert kept.spec.file == windows and kept.spec.output == "$J/f.$F4.png"
