@@ -132,14 +132,21 @@ def deps_dir(root: Path, python: str, system: str) -> Path:
     return root / "deps" / f"python{python}-{system}"
 
 
-def package_json(root: Path, deps: Path) -> dict[str, object]:
-    """The package file for one preference folder: like ``houdini_package.json``, with absolute paths."""
+def package_json(root: Path, deps: Path, node_scripts: Optional[str] = None) -> dict[str, object]:
+    """The package file for one preference folder: like ``houdini_package.json``, with absolute paths.
+
+    ``FARMHAND_SCRIPTS`` is the folder of Farmhand's node scripts (the hython worker) as the render
+    nodes see it; the dispatcher started from Houdini inherits it. By default it is this checkout's
+    ``scripts/`` (right when Farmhand is installed on the share; the dispatcher maps it per node with
+    ``pathmap.json``); ``node_scripts`` names a share copy instead.
+    """
     return {
         "load_package_once": True,
         "enable": "houdini_version >= '19.5' and houdini_version < '22.0'",
         "env": [
             {"FARMHAND": root.as_posix()},
             {"FARMHAND_DEPS": deps.as_posix()},
+            {"FARMHAND_SCRIPTS": node_scripts or "$FARMHAND/scripts"},
             {"PYTHONPATH": {"method": "prepend", "value": ["$FARMHAND/python", "$FARMHAND_DEPS"]}},
         ],
         "hpath": "$FARMHAND",
@@ -160,8 +167,10 @@ def pip_args(target: Path, python: str, platforms: Sequence[str]) -> list[str]:
 
 class Installer:
     def __init__(self, root: Path, system: str, *, dry_run: bool = False, pip: PipRunner = default_pip,
-                 machine: Optional[str] = None, out: Callable[[str], None] = print) -> None:
+                 machine: Optional[str] = None, out: Callable[[str], None] = print,
+                 node_scripts: Optional[str] = None) -> None:
         self.root = root
+        self.node_scripts = node_scripts
         self.system = system
         self.dry_run = dry_run
         self.pip = pip
@@ -182,6 +191,11 @@ class Installer:
                 failed += 1
                 continue
             self._write_package(target, folder)
+        where = self.node_scripts or (self.root / "scripts").as_posix()
+        self.out(f"note  render nodes run Farmhand's worker from {where} (FARMHAND_SCRIPTS): they must see "
+                 "that folder" + ("" if self.node_scripts else
+                                  "; if this checkout is not on the share, copy scripts/ there and run "
+                                  "again with --node-scripts DIR"))
         return 1 if failed else 0
 
     def _deps(self, folder: Path, python: str, force: bool) -> bool:
@@ -221,7 +235,7 @@ class Installer:
 
     def _write_package(self, target: Target, folder: Path) -> None:
         path = target.pref_dir / "packages" / PACKAGE_FILE
-        text = json.dumps(package_json(self.root, folder), indent=4) + "\n"
+        text = json.dumps(package_json(self.root, folder, self.node_scripts), indent=4) + "\n"
         if path.exists() and path.read_text(encoding="utf-8") == text:
             self.out(f"ok    {path} (unchanged)")
             return
@@ -279,6 +293,9 @@ def main(argv: Optional[Sequence[str]] = None, *, pip: PipRunner = default_pip) 
     parser.add_argument("--no-deps", action="store_true", help="skip installing paramiko")
     parser.add_argument("--force", action="store_true", help="reinstall paramiko even when up to date")
     parser.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    parser.add_argument("--node-scripts", metavar="DIR",
+                        help="Farmhand's scripts/ folder as the render nodes see it (a copy on the share); "
+                             "default: this checkout's scripts/")
     args = parser.parse_args(argv)
     system = os_name(args.system)
     if args.pref_dir:
@@ -294,7 +311,9 @@ def main(argv: Optional[Sequence[str]] = None, *, pip: PipRunner = default_pip) 
         targets = pref_dirs(args.home, system)
         if args.houdini:
             targets = [t for t in targets if t.houdini in args.houdini]
-    installer = Installer(args.root.resolve(), system, dry_run=args.dry_run, pip=pip)
+    node_scripts = args.node_scripts.replace("\\", "/") if args.node_scripts else None
+    installer = Installer(args.root.resolve(), system, dry_run=args.dry_run, pip=pip,
+                          node_scripts=node_scripts)
     if args.uninstall:
         return installer.uninstall(targets, keep_deps=args.keep_deps)
     return installer.install(targets, deps=not args.no_deps, force=args.force)

@@ -218,7 +218,9 @@ class Assigner:
             now,
             node=node.name,
         )
-        task.start(self.executor, self.submit, argv)
+        # The node must see the scripts folder; the wrapper checks before anything runs (clear error).
+        scripts = ctx.scripts if "scripts" in job.preset.used_placeholders() else None
+        task.start(self.executor, self.submit, argv, require=scripts or "")
         return task
 
     def _take(self, job: JobRun, node: FarmNode, persistent: bool) -> list[FrameRec]:

@@ -132,8 +132,8 @@ class Task:
             started.add(self.current)
         return [i for i in self.frames if i not in started]
 
-    def start(self, executor: Executor, submit: Submit, argv: Sequence[str]) -> None:
-        wrapped = nodescripts.chunk_argv(self.job_id, self.chunk_id, argv)
+    def start(self, executor: Executor, submit: Submit, argv: Sequence[str], require: str = "") -> None:
+        wrapped = nodescripts.chunk_argv(self.job_id, self.chunk_id, argv, require)
         log.debug("chunk %s on %s: %s", self.chunk_id, self.node, wrapped)
         self.launch = submit(executor.start, self.node, wrapped, on_line=self.on_line, watchdog=True)
 

@@ -4,7 +4,12 @@ Every script is a constant passed as ``sh -c SCRIPT NAME ARG...``: user values (
 patterns, the render argv) only ever travel as separate arguments, which the SSH layer quotes, so a
 hostile path is data, never code.
 
-The chunk wrapper does three things before running the render:
+The chunk wrapper does four things before running the render:
+
+0. **Required folder.** Its first argument is a directory the render needs (Farmhand's node scripts,
+   for presets using ``{scripts}``) or empty. If the node cannot see it, the wrapper prints
+   ``FARMHAND_MISSING <dir>`` and exits 66, so the dispatcher can say exactly what to fix instead of
+   showing the interpreter's "can't open file".
 
 1. **Node lock.** It opens ``/tmp/farmhand-node-<hostname>-<netns>-<address>-<port>.lock``
    (world-writable, so dispatchers of different users share it) and takes ``flock -w 3`` on it (a
@@ -32,10 +37,17 @@ from farmhand import paths
 
 BUSY_EXIT = 75
 BUSY_MARK = "FARMHAND_BUSY"
+MISSING_EXIT = 66
+MISSING_MARK = "FARMHAND_MISSING "
 PGID_MARK = "FARMHAND_PGID "
 
 CHUNK_WRAPPER = r"""
 set -u
+need=$1; shift
+if [ -n "$need" ] && [ ! -d "$need" ]; then
+  echo "FARMHAND_MISSING $need"
+  exit 66
+fi
 addr=$(printf '%s' "${SSH_CONNECTION:-local x local 0}" | awk '{print $3 "-" $4}')
 ns=$(readlink /proc/self/ns/net 2>/dev/null | tr -dc '0-9')
 key=$(printf '%s-%s-%s' "$(hostname 2>/dev/null || echo node)" "${ns:-0}" "$addr" | tr -c 'A-Za-z0-9._-' '_')
@@ -98,8 +110,10 @@ def chunk_marker(job_id: str, chunk_id: int) -> str:
     return f"farmhand-chunk-{home_tag()}-{job_id}-{chunk_id}"
 
 
-def chunk_argv(job_id: str, chunk_id: int, render_argv: Sequence[str]) -> list[str]:
-    return ["sh", "-c", CHUNK_WRAPPER, chunk_marker(job_id, chunk_id), *render_argv]
+def chunk_argv(job_id: str, chunk_id: int, render_argv: Sequence[str], require: str = "") -> list[str]:
+    """The wrapped render: ``sh -c WRAPPER MARKER REQUIRE RENDER-ARGV...`` (``require``: a directory the
+    node must see, or empty)."""
+    return ["sh", "-c", CHUNK_WRAPPER, chunk_marker(job_id, chunk_id), require, *render_argv]
 
 
 def kill_argv(pgid: int, grace: float) -> list[str]:

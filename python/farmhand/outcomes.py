@@ -316,6 +316,10 @@ class Outcomes(Assigner):
         job = self.jobs.get(task.job_id)
         if job is None:
             return
+        missing = next((line for line in task.tail if line.startswith(nodescripts.MISSING_MARK)), None)
+        if missing is not None:
+            self._scripts_missing(task, job, result, missing[len(nodescripts.MISSING_MARK):].strip(), now)
+            return
         # Classify first: only a run that succeeded may finish the frame it was on (a frame "completed"
         # by the exit of a failed run would be verified against a stale file and counted done).
         failure = None if task.busy else self._classify(task, job, result, launch_error)
@@ -368,6 +372,19 @@ class Outcomes(Assigner):
                 job.release(job.frames[idx], task.chunk_id)
         self.frames_failed(task, job, [] if culprit is None else [culprit], failure, now)
         self._close_chunk(task, ChunkState.FAILED, result, failure.message)
+
+    def _scripts_missing(self, task: Task, job: JobRun, result: RunResult, where: str, now: float) -> None:
+        """The node cannot see Farmhand's node scripts: nothing the frames did. The node is blocklisted
+        for the job with a message saying what to set; the job fails when no node is left."""
+        message = (f"{task.node} cannot see Farmhand's node scripts at {where}: set FARMHAND_SCRIPTS for "
+                   "the dispatcher to the share copy of scripts/ (as the nodes name it, or map it in "
+                   "pathmap.json), then 'farmhand retry'")
+        for idx in task.frames:
+            job.release(job.frames[idx], task.chunk_id)
+        stat = job.stat(task.node)
+        stat.blocked, stat.message = True, message
+        job.event("scripts_missing", message, now, node=task.node)
+        self._close_chunk(task, ChunkState.FAILED, result, message)
 
     def _recheck_after_race(self, task: Task, job: JobRun, now: float) -> None:
         """The killed copy wrote to the same file as the winner: make sure the winner's output survived."""

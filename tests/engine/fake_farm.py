@@ -48,7 +48,8 @@ class FakeRender:
         self.killed = False
         self.closed = False
         self.stdin: list[str] = []
-        inner = self.argv[4:]  # strip: sh -c WRAPPER marker
+        self.require = self.argv[4]  # sh -c WRAPPER marker REQUIRE render-argv...
+        self.inner = inner = self.argv[5:]
         self.worker = "--worker" in inner
         self.frames: list[float] = []
         if not self.worker:
@@ -207,7 +208,11 @@ class FakeExecutor:
         self._pgid += 1
         proc = FakeRender(self, host, argv, on_line, self.now, self._pgid)
         self.procs.append(proc)
-        if b.busy:
+        if proc.require and not os.path.isdir(proc.require):
+            # Like the wrapper: the node cannot see the folder the render needs (nodes share our files).
+            on_line("out", f"{nodescripts.MISSING_MARK}{proc.require}")
+            proc.end(nodescripts.MISSING_EXIT)
+        elif b.busy:
             b.busy -= 1
             on_line("out", "FARMHAND_BUSY node is rendering for another dispatcher")
             proc.end(nodescripts.BUSY_EXIT)

@@ -17,6 +17,8 @@ from farmhand.store import Store
 
 from .fake_farm import FakeExecutor, NodeBehaviour
 
+REPO = Path(__file__).resolve().parents[2]
+
 FAKE_WORKER_PRESET = (
     'description = "test worker"\nmode = "worker"\n'
     'argv = ["fakeworker", "--worker", "--output", "{output}"]\n'
@@ -50,7 +52,7 @@ class Rig:
             lambda: self.farm,
             clock=lambda: self.now,
             submit=inline_submit,
-            scripts_dir="/scripts",
+            scripts_dir=str(REPO / "scripts"),
         )
         return d
 

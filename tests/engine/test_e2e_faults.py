@@ -313,3 +313,13 @@ def test_after_orders_jobs_across_a_dispatcher_kill_and_fails_with_its_dependenc
     assert refused.returncode != 0 and refused.stderr.strip().splitlines()[-1].endswith(
         "there is no job 999; list jobs with 'farmhand jobs'"
     )
+
+
+def test_scripts_not_visible_on_the_nodes_fails_with_what_to_set(engine_farm: Make) -> None:
+    farm = engine_farm(n=2)
+    farm.env["FARMHAND_SCRIPTS"] = f"/nonexistent-{os.getpid()}/farmhand/scripts"  # the dispatcher's view
+    result = farm.farmhand("submit", "--wait", *demo_args(farm, "1-4"), check=False)
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert "cannot see Farmhand's node scripts at /nonexistent-" in last and "set FARMHAND_SCRIPTS" in last
+    assert not (farm.share / "out").exists()

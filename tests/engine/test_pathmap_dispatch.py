@@ -12,7 +12,7 @@ import pytest
 from farmhand.jobs import JobState
 
 from .fake_farm import NodeBehaviour
-from .test_dispatcher_unit import Rig
+from .test_dispatcher_unit import REPO, Rig
 
 
 def _arg(argv: list[str], name: str) -> str:
@@ -28,10 +28,12 @@ def test_scene_output_scripts_and_path_params_are_mapped_per_node(
     (farm_view / "renders").mkdir(parents=True)
     mac_view.parent.mkdir(parents=True)
     mac_view.symlink_to(farm_view)
+    share_scripts = tmp_path / "share" / "farmhand" / "scripts"  # the share copy of scripts/
+    share_scripts.mkdir(parents=True)
     farmhand_home.mkdir(parents=True, exist_ok=True)
     (farmhand_home / "pathmap.json").write_text(json.dumps({
         "rules": [{"from": "P:/", "to": f"{farm_view}/"},
-                  {"from": "/scripts", "to": "/share/farmhand/scripts"}],
+                  {"from": str(REPO / "scripts"), "to": str(share_scripts)}],
         "nodes": {"mac": [{"from": f"{farm_view}/", "to": f"{mac_view}/"}]},
     }))
     rig = Rig(farmhand_home, {"lin": NodeBehaviour(spf=1.0), "mac": NodeBehaviour(spf=1.0)})
@@ -43,7 +45,8 @@ def test_scene_output_scripts_and_path_params_are_mapped_per_node(
     snap = rig.snap(job)
     assert snap.state is JobState.DONE, [e.message for e in snap.events][-8:]
     assert snap.spec.file == "P:\\proj\\shot.hip"  # the job keeps the submitter's names
-    by_host = {p.host: p.argv[4:] for p in rig.fake.procs}
+    by_host = {p.host: p.inner for p in rig.fake.procs}
+    assert {p.require for p in rig.fake.procs} == {str(share_scripts)}  # checked on the node first
     assert set(by_host) == {"lin", "mac"}
     expected = {"lin": farm_view, "mac": mac_view}
     for host, argv in by_host.items():
@@ -52,13 +55,27 @@ def test_scene_output_scripts_and_path_params_are_mapped_per_node(
         assert _arg(argv, "--output") == f"{root}/renders/beauty.$F4.png"
         assert _arg(argv, "--speed-file") == f"{root}/proj/speeds.json"
         assert _arg(argv, "--seconds-per-frame") == "1"
-        assert argv[1] == "/share/farmhand/scripts/farmhand_demo_render.py"
+        assert argv[1] == f"{share_scripts}/farmhand_demo_render.py"
     checks = [(host, argv[4:]) for host, argv in rig.fake.runs if "farmhand-verify" in argv]
     assert checks and all(p.startswith(str(expected[host])) for host, paths in checks for p in paths)
     assert sorted(p.name for p in (farm_view / "renders").iterdir()) == [
         f"beauty.{f:04d}.png" for f in range(1, 13)
     ]
     assert not (tmp_path / "P:").exists()
+
+
+def test_a_node_that_cannot_see_the_scripts_is_blocked_with_what_to_set(farmhand_home: Path) -> None:
+    rig = Rig(farmhand_home, {"a": NodeBehaviour(), "b": NodeBehaviour()})
+    rig.dispatcher.scripts_dir = "/nowhere/farmhand/scripts"
+    job = rig.submit("1-4")
+    rig.drive(rig.finished(job))
+    snap = rig.snap(job)
+    assert snap.state is JobState.FAILED
+    error = snap.summary.error or ""
+    assert "cannot see Farmhand's node scripts at /nowhere/farmhand/scripts: set FARMHAND_SCRIPTS" in error
+    assert all(f.attempts == 0 and f.error_kind is None for f in snap.frames)  # no frame is to blame
+    assert {e.node for e in snap.events if e.kind == "scripts_missing"} == {"a", "b"}
+    assert rig.fake.rendered == []
 
 
 def test_a_broken_pathmap_keeps_the_previous_one_and_says_why(farmhand_home: Path) -> None:

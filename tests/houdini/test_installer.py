@@ -72,9 +72,24 @@ def test_installs_package_and_deps_per_houdini_python(tmp_path: Path, trees: Pat
         env = {k: v for item in package["env"] for k, v in item.items()}
         assert env["FARMHAND"] == checkout.as_posix()
         assert env["FARMHAND_DEPS"] == (checkout / "deps" / f"python{python}-linux").as_posix()
+        assert env["FARMHAND_SCRIPTS"] == "$FARMHAND/scripts"
         assert package["hpath"] == "$FARMHAND"
         assert (checkout / "deps" / f"python{python}-linux" / "paramiko" / "__init__.py").exists()
     assert not (trees / "houdini19.0" / "packages").exists()  # 19.0 is not supported
+
+
+def test_node_scripts_names_the_share_copy_for_the_dispatcher(
+    tmp_path: Path, trees: Path, capsys: Any
+) -> None:
+    assert _run(tmp_path, "--houdini", "21.0", pip=Pip()) == 0
+    assert "if this checkout is not on the share" in capsys.readouterr().out
+    assert _run(tmp_path, "--houdini", "21.0", "--node-scripts", "P:\\pipeline\\farmhand\\scripts",
+                pip=Pip()) == 0
+    package = json.loads((trees / "houdini21.0" / "packages" / "farmhand.json").read_text())
+    env = {k: v for item in package["env"] for k, v in item.items()}
+    assert env["FARMHAND_SCRIPTS"] == "P:/pipeline/farmhand/scripts"
+    out = capsys.readouterr().out
+    assert "wrote" in out and "from P:/pipeline/farmhand/scripts (FARMHAND_SCRIPTS)" in out
 
 
 def test_second_run_changes_nothing(tmp_path: Path, trees: Path, capsys: Any) -> None:
