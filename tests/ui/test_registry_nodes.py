@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -12,9 +13,10 @@ from farmhand.client import Client
 from farmhand.errors import NodeError
 from farmhand.lab import LocalFarm
 from farmhand.registry import NodeState, Registry
+from farmhand.ui.backend import ScanProgress
 from farmhand.ui.client_backend import ClientBackend
 from farmhand.ui.qt import Qt
-from farmhand.ui.records import NodeStatus
+from farmhand.ui.records import NodeStatus, NodeView
 from farmhand.ui.registry_nodes import RegistryNodes
 
 pytestmark = [pytest.mark.ui, pytest.mark.lab]
@@ -114,3 +116,39 @@ def test_nodes_tab_scans_the_lab(qtbot, nodes: RegistryNodes, in_lab) -> None:
     assert panel.status.text() == "scan of 10.77.0.11-14 done: 4 nodes found"
     qtbot.waitUntil(lambda: tab.model.rowCount() == 4, timeout=3000)
     panel.detach()
+
+
+def test_stop_button_ends_a_scan_of_a_silent_range(qtbot, farmhand_home: Path, make_lab) -> None:  # type: ignore[no-untyped-def]
+    from farmhand.ui.panel import FarmhandPanel
+
+    class Counting(RegistryNodes):
+        last: tuple[int, ...] = (0, 0, 0)
+
+        def scan(self, spec: str, progress: ScanProgress, cancelled: Callable[[], bool]) -> list[NodeView]:
+            def count(*seen: int) -> None:
+                self.last = seen
+                progress(*seen)
+
+            return super().scan(spec, count, cancelled)
+
+    farm: LocalFarm = make_lab(n=1)
+    farm.add_silent_range("10.78.0.0/16")
+    source = Counting(share="")
+    # Everything from here in the lab: the panel's worker threads must see the lab's network.
+    with farm.inside():
+        backend = ClientBackend(lambda: Client(autostart=False), nodes=source)
+        panel = FarmhandPanel(backend, poll_seconds=0.1)
+        qtbot.addWidget(panel)
+        panel.show()
+        panel.tabs.setCurrentWidget(panel.nodes_tab)
+        tab = panel.nodes_tab
+        tab.range_edit.setText("10.77.0.11 10.78.0.0/16")
+        qtbot.mouseClick(tab.scan_button, Qt.MouseButton.LeftButton)
+        # Stop once the node is recorded: the rest of the /16 would take minutes at a second a round.
+        qtbot.waitUntil(lambda: Registry().find("10.77.0.11") is not None, timeout=10000)
+        qtbot.mouseClick(tab.scan_cancel_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not tab.scanning, timeout=10000)
+        assert panel.status.text() == "scan of 10.77.0.11 10.78.0.0/16 stopped: 1 nodes found"
+        panel.detach()
+    checked, total, found = source.last
+    assert found == 1 and total == 2**16 - 1 and checked < total // 4  # the rest was never probed
