@@ -119,11 +119,17 @@ def _key(version: str) -> tuple[int, ...]:
 
 
 def pip_platforms(system: str, machine: Optional[str] = None) -> list[str]:
+    """pip ``--platform`` tags for Houdini's machine; pip also accepts every older tag each one implies.
+
+    macOS Intel names 10.15, which accepts wheels tagged 10.4 to 10.15 (x86_64 or universal2). A 10.9
+    tag is too old: bcrypt and PyNaCl publish only ``macosx_10_12``/``10_10`` universal2 wheels, so pip
+    found no paramiko it could install (checked with ``pip install --dry-run --report``).
+    """
     arch = (machine or platform.machine()).lower()
     if system == "windows":
         return ["win_amd64"]
     if system == "macos":
-        return ["macosx_11_0_arm64"] if arch in ("arm64", "aarch64") else ["macosx_10_9_x86_64"]
+        return ["macosx_11_0_arm64"] if arch in ("arm64", "aarch64") else ["macosx_10_15_x86_64"]
     arch = "aarch64" if arch in ("arm64", "aarch64") else "x86_64"
     return [f"manylinux2014_{arch}", f"manylinux_2_17_{arch}", f"manylinux_2_28_{arch}"]
 

@@ -167,3 +167,40 @@ def test_python_versions() -> None:
         "3.9", "3.10", "3.11", "3.11", "3.11"]
     with pytest.raises(ValueError, match="not supported"):
         inst.python_for("18.5")
+
+
+# Platform tags of the wheels paramiko's compiled dependencies publish, as `pip install --dry-run
+# --report` resolved them (bcrypt 5.0, PyNaCl 1.6, cryptography 43-50, cffi 2.x). Facts, not a download.
+PUBLISHED = {
+    ("macos", "x86_64"): ["macosx_10_12_universal2", "macosx_10_10_universal2", "macosx_10_9_universal2",
+                          "macosx_10_15_x86_64"],
+    ("macos", "arm64"): ["macosx_10_12_universal2", "macosx_10_10_universal2", "macosx_11_0_arm64"],
+    ("windows", "AMD64"): ["win_amd64"],
+    ("linux", "x86_64"): ["manylinux2014_x86_64"],
+    ("linux", "aarch64"): ["manylinux_2_17_aarch64"],
+}
+
+
+def _accepted_by_pip(tags: list[str]) -> set[str]:
+    """What pip accepts for ``--platform`` tags: for macOS every older version it implies (pip expands
+    them with packaging's ``mac_platforms``), otherwise the tag itself."""
+    from packaging.tags import mac_platforms
+
+    accepted: set[str] = set()
+    for tag in tags:
+        if tag.startswith("macosx_"):
+            _, major, minor, arch = tag.split("_", 3)
+            accepted.update(mac_platforms((int(major), int(minor)), arch))
+        else:
+            accepted.add(tag)
+    return accepted
+
+
+@pytest.mark.parametrize(("system", "machine"), list(PUBLISHED))
+def test_pip_platforms_accept_the_wheels_paramiko_needs(system: str, machine: str) -> None:
+    accepted = _accepted_by_pip(inst.pip_platforms(system, machine))
+    assert set(PUBLISHED[(system, machine)]) <= accepted
+    args = inst.pip_args(Path("/t"), "3.11", inst.pip_platforms(system, machine))
+    # pip refuses --platform/--python-version without --target and binary-only installs.
+    assert args[:2] == ["install", "--quiet"] and args[args.index("--target") + 1] == "/t"
+    assert "--only-binary=:all:" in args and args[args.index("--implementation") + 1] == "cp"
