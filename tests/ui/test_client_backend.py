@@ -178,3 +178,26 @@ def test_buttons_reach_the_real_client(qtbot, backend: ClientBackend) -> None:
     expected = [("cancel", {}), ("pause", {}), ("priority", {"priority": 75})]
     assert sorted(sent(), key=lambda c: c[0]) == expected
     panel.detach()
+
+
+def test_a_job_waiting_for_another_says_which(backend: ClientBackend) -> None:
+    from farmhand.jobs import JobSpec, JobState
+    from farmhand.ui.jobs_tab import summary_html
+
+    client = backend.client()
+    sim = backend.submit(request(job_name="shot010_sim", single_node=True))
+    render = client.submit(JobSpec(preset="hrender", frames="1-12", file="/share/shot010.hip",
+                                   target="/out/karma1", name="shot010_beauty", after=(sim,)))
+    # What the dispatcher's dependency gate writes while the sim runs.
+    client.store.update_job(render, state=JobState.WAITING.value)
+    snap = backend.snapshot(render)
+    job = next(j for j in snap.jobs if j.job_id == render)
+    assert job.status is JobStatus.WAITING  # not shown as "queued"
+    assert job.note == f"waiting for job {sim} (shot010_sim) to finish"
+    assert snap.detail is not None and snap.detail.job.waiting_for == f"job {sim} (shot010_sim)"
+    assert f"waiting for job {sim} (shot010_sim) to finish" in summary_html(snap.detail.job)
+    assert "ETA" not in summary_html(snap.detail.job)
+    # The sim is done: a job still marked waiting names what it was held for, never nothing.
+    client.store.update_job(sim, state=JobState.DONE.value)
+    job = next(j for j in backend.snapshot(None).jobs if j.job_id == render)
+    assert job.waiting_for == f"job {sim} (shot010_sim)"

@@ -46,7 +46,7 @@ def test_jobs_model_rows_and_roles(qtbot) -> None:
     assert model.index(0, column(model, "ETA")).data(DISPLAY) == "5m 12s"
     # A finished job has no ETA.
     assert model.index(1, column(model, "ETA")).data(DISPLAY) == ""
-    assert model.index(0, column(model, "Problem")).data(DISPLAY).startswith("2 frames failed: missing file")
+    assert model.index(0, column(model, "Note")).data(DISPLAY).startswith("2 frames failed: missing file")
 
 
 @pytest.mark.parametrize("status", list(JobStatus))
@@ -59,9 +59,26 @@ def test_job_state_colours(qtbot, status: JobStatus) -> None:
     assert state.data(FOREGROUND).name() == style.JOB_COLOURS[status]
 
 
+def test_a_waiting_job_says_what_it_waits_for(qtbot) -> None:
+    model = jobs_model()
+    waiting = replace(farm_data.job(failed=0), status=JobStatus.WAITING, waiting_for="job 7 (shot010_sim)")
+    model.set_rows([waiting, replace(farm_data.job("j2", failed=0), status=JobStatus.WAITING)])
+    note = model.index(0, column(model, "Note"))
+    assert note.data(DISPLAY) == "waiting for job 7 (shot010_sim) to finish"
+    assert note.data(FOREGROUND).name() == style.GREY  # not painted as a problem
+    assert model.index(0, column(model, "State")).data(Qt.ItemDataRole.ToolTipRole) == note.data(DISPLAY)
+    assert model.index(1, column(model, "Note")).data(DISPLAY) == "waiting for another job to finish"
+    # A problem still reads as one, in red.
+    failing = jobs_model()
+    failing.set_rows([farm_data.job()])
+    assert failing.index(0, column(failing, "Note")).data(FOREGROUND).name() == style.RED
+
+
 def test_state_colours_tell_states_apart() -> None:
     assert style.NODE_COLOURS[NodeStatus.IDLE] != style.NODE_COLOURS[NodeStatus.RENDERING]
     assert style.JOB_COLOURS[JobStatus.RUNNING] != style.JOB_COLOURS[JobStatus.FAILED]
+    live = [JobStatus.QUEUED, JobStatus.WAITING, JobStatus.RUNNING, JobStatus.PAUSED]
+    assert len({style.JOB_COLOURS[s] for s in live}) == len(live)
     assert len(set(style.FRAME_COLOURS.values())) == len(style.FRAME_COLOURS)
 
 

@@ -18,7 +18,16 @@ from typing import Callable, Optional
 from farmhand.client import Client, default_submitter
 from farmhand.errors import NotFound
 from farmhand.frames import format_frame
-from farmhand.jobs import FrameRow, FrameState, JobSnapshot, JobSpec, JobSummary, NodeActivity, NodeRow
+from farmhand.jobs import (
+    FrameRow,
+    FrameState,
+    JobSnapshot,
+    JobSpec,
+    JobState,
+    JobSummary,
+    NodeActivity,
+    NodeRow,
+)
 from farmhand.ui.backend import ScanProgress
 from farmhand.ui.nodes_source import NodesSource, registry_source
 from farmhand.ui.records import (
@@ -66,6 +75,13 @@ def job_view(summary: JobSummary, owner: str = "") -> JobView:
         eta_seconds=summary.eta_seconds, submitted_at=summary.created,
         message=failure_words(None, summary.error) if summary.error else "",
     )
+
+
+def waiting_words(summary: JobSummary, titles: dict[str, str], done: set[str]) -> str:
+    """``"job 7 (shot010_sim)"``: the jobs a waiting job still waits for (all of ``after`` if none is
+    done yet; ids no longer in the store are named by id)."""
+    blocking = [dep for dep in summary.after if dep not in done] or list(summary.after)
+    return ", ".join(f"job {dep} ({titles[dep]})" if dep in titles else f"job {dep}" for dep in blocking)
 
 
 def job_node_view(row: NodeRow) -> JobNodeView:
@@ -164,12 +180,21 @@ class ClientBackend:
             for summary in summaries:
                 if summary.id not in self._owners:
                     self._owners[summary.id] = client.store.spec(summary.id).submitter or ""
-            jobs = tuple(job_view(s, self._owners[s.id])
-                         for s in sorted(summaries, key=lambda s: s.created, reverse=True))
+            titles = {s.id: s.title for s in summaries}
+            done = {s.id for s in summaries if s.state is JobState.DONE}
+            jobs = tuple(
+                replace(job_view(s, self._owners[s.id]),
+                        waiting_for=waiting_words(s, titles, done) if s.state is JobState.WAITING else "")
+                for s in sorted(summaries, key=lambda s: s.created, reverse=True))
             busy = {s.id: tuple(client.store.progress(s.id)) for s in summaries if not s.state.finished}
             with self._lock:
                 self._jobs_cache = (version, jobs, busy)
         detail = self._detail(client, version, job_id) if job_id else None
+        if detail is not None and detail.job.status is JobStatus.WAITING:
+            # What it waits for is read off the whole queue, which the detail alone does not hold.
+            listed = next((j for j in jobs if j.job_id == detail.job.job_id), None)
+            if listed is not None:
+                detail = replace(detail, job=replace(detail.job, waiting_for=listed.waiting_for))
         nodes = self._node_views(jobs, busy)
         return FarmSnapshot(jobs=jobs, nodes=nodes, detail=detail, taken_at=time.time(),
                             dispatcher=dispatcher_words(client))

@@ -79,7 +79,7 @@ class JobsTab(QtWidgets.QWidget):
         self.requeue_button = QtWidgets.QPushButton("Requeue frame", self)
         self.job_log_button = QtWidgets.QPushButton("Job log", self)
         self.hide_finished_check = QtWidgets.QCheckBox("Hide finished", self)
-        self.hide_finished_check.setToolTip("Show only queued, running and paused jobs")
+        self.hide_finished_check.setToolTip("Show only queued, waiting, running and paused jobs")
         self._last_jobs: tuple[JobView, ...] = ()
         self._layout()
         self._connect()
@@ -351,7 +351,9 @@ def summary_html(job: JobView) -> str:
         parts.append(f"{job.frames_rendering} rendering now")
     if job.frames_failed:
         parts.append(f'<span style="color:{style.RED}">{job.frames_failed} failed</span>')
-    if not job.status.finished:
+    if job.status is JobStatus.WAITING:
+        parts.append(html.escape(job.note))
+    elif not job.status.finished:
         parts.append(f"ETA {style.format_duration(job.eta_seconds)}")
     text = " — ".join(parts)
     if job.message:

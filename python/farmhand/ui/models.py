@@ -134,12 +134,14 @@ def _job_progress_text(job: JobView) -> str:
 JOB_COLUMNS: tuple[Column[JobView], ...] = (
     Column("Job", lambda j: j.name, tooltip=lambda j: f"{j.name}\nid {j.job_id}\npreset {j.preset}"),
     Column("State", lambda j: j.status.value, colour=lambda j: style.job_colour(j.status),
-           tooltip=lambda j: j.message or j.status.value),
+           tooltip=lambda j: j.note or j.status.value),
     Column("Priority", lambda j: str(j.priority), numeric=True),
     Column("Progress", _job_progress_text, progress=lambda j: j.progress),
     Column("ETA", lambda j: "" if j.status.finished else style.format_duration(j.eta_seconds), numeric=True),
     Column("Owner", lambda j: j.owner),
-    Column("Problem", lambda j: j.message, tooltip=lambda j: j.message),
+    # A problem in red; otherwise what holds the job ("waiting for job 7 (shot010_sim) to finish").
+    Column("Note", lambda j: j.note, tooltip=lambda j: j.note,
+           colour=lambda j: style.colour(style.RED if j.message else style.GREY)),
 )
 
 JOB_NODE_COLUMNS: tuple[Column[JobNodeView], ...] = (

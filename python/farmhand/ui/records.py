@@ -25,6 +25,8 @@ class NodeStatus(str, Enum):
 
 class JobStatus(str, Enum):
     QUEUED = "queued"
+    #: Held until the jobs it was submitted ``after`` are done (``JobView.waiting_for`` names them).
+    WAITING = "waiting"
     RUNNING = "running"
     PAUSED = "paused"
     DONE = "done"
@@ -86,6 +88,17 @@ class JobView:
     submitted_at: float = 0.0
     #: The job's last problem in words ("3 frames failed: no Houdini licence on render04").
     message: str = ""
+    #: The jobs a waiting job still waits for, in words ("job 7 (shot010_sim)"); empty otherwise.
+    waiting_for: str = ""
+
+    @property
+    def note(self) -> str:
+        """What the queue says next to the job: its problem, or what it waits for."""
+        if self.message:
+            return self.message
+        if self.status is JobStatus.WAITING:
+            return f"waiting for {self.waiting_for or 'another job'} to finish"
+        return ""
 
     @property
     def progress(self) -> float:

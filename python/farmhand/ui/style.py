@@ -18,6 +18,7 @@ GREEN = "#3fa34d"
 RED = "#d9453b"
 ORANGE = "#e8a33d"
 YELLOW = "#d6c14a"
+PURPLE = "#a58ad8"
 
 FRAME_COLOURS: dict[FrameStatus, str] = {
     FrameStatus.WAITING: "#5a5f66",
@@ -41,6 +42,7 @@ NODE_COLOURS: dict[NodeStatus, str] = {
 
 JOB_COLOURS: dict[JobStatus, str] = {
     JobStatus.QUEUED: GREY,
+    JobStatus.WAITING: PURPLE,  # held for another job: calm, but not "queued" grey
     JobStatus.RUNNING: BLUE,
     JobStatus.PAUSED: YELLOW,
     JobStatus.DONE: GREEN,
