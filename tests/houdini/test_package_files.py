@@ -33,6 +33,37 @@ def test_package_json() -> None:
     assert set(package) == {"load_package_once", "enable", "env", "hpath"}
 
 
+def _package_env(package: dict[str, Any], keywords: dict[str, str]) -> dict[str, str]:
+    """The variables a package sets, as Houdini evaluates them: conditional values (a list of
+    ``{"keyword == 'value'": value}``) take the first match; ``$NAME``/``${NAME}`` expand in order."""
+    env: dict[str, str] = {"HOUDINI_PACKAGE_PATH": "/share/farmhand"}
+    for item in package["env"]:
+        for name, value in item.items():
+            if isinstance(value, list):
+                matches = [v for case in value for cond, v in case.items()
+                           if re.fullmatch(r"(\w+) == '([^']*)'", cond).groups()  # type: ignore[union-attr]
+                           in keywords.items()]
+                if not matches:
+                    continue
+                value = matches[0]
+            if isinstance(value, str):
+                env[name] = re.sub(r"\$\{?(\w+)\}?", lambda m: env.get(m.group(1), m.group(0)), value)
+    return env
+
+
+@pytest.mark.parametrize("houdini", ["19.5", "20.0", "20.5", "21.0"])
+@pytest.mark.parametrize("system", ["linux", "macos", "windows"])
+def test_package_json_finds_the_deps_the_installer_writes(houdini: str, system: str) -> None:
+    """Used without the installer (HOUDINI_PACKAGE_DIR), the package still puts the installer's deps
+    folder for this Houdini's Python and OS on PYTHONPATH."""
+    from tests.houdini.test_installer import inst
+
+    package = json.loads((ROOT / "houdini_package.json").read_text())
+    python = inst.python_for(houdini)
+    env = _package_env(package, {"houdini_python": f"python{python}", "houdini_os": system})
+    assert env["FARMHAND_DEPS"] == inst.deps_dir(Path("/share/farmhand"), python, system).as_posix()
+
+
 def test_scripts_folder_does_not_shadow_houdini_startup_scripts() -> None:
     names = {p.name for p in (ROOT / "scripts").iterdir()}
     assert not names & {"123.py", "456.py", "pythonrc.py", "uiready.py", "123.cmd", "456.cmd", "python"}
