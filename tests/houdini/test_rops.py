@@ -117,11 +117,12 @@ def test_scene_info_and_file_references(make_scene: Any, hou_session: Any, tmp_p
         {"path": "/obj/geo1/file1", "type": "file", "parms": {"file": "$JOB/geo/rock.bgeo"}},
         {"path": "/obj/geo1/file2", "type": "file", "parms": {"file": "opdef:/Sop/thing?geo.bgeo"}},
         {"path": "/out/m", "type": "ifd"},
-    ], vars={"JOB": "/projects/rock"}, unsaved=True)
+    ], vars={"JOB": "/projects/rock"}, unsaved=True, asset_libraries=["$JOB/otls/rock.hda"])
     info = rops.scene_info()
     assert info.hip_path == str(hip)
     assert info.job_dir == "/projects/rock"
     assert info.houdini_version == "21.0.512"
     assert info.unsaved and not info.untitled
     refs = dict(rops.file_references())
-    assert refs == {"/obj/geo1/file1/file": "/projects/rock/geo/rock.bgeo"}  # no ROP outputs, no opdef:
+    assert refs == {"/obj/geo1/file1/file": "/projects/rock/geo/rock.bgeo",  # no ROP outputs, no opdef:
+                    "asset library": "/projects/rock/otls/rock.hda"}  # Houdini gives it no parm (None)

@@ -250,10 +250,14 @@ _NOT_FILES = ("op:", "opdef:", "oplib:", "temp:")
 
 def file_references() -> list[tuple[str, str]]:
     """``(parm path, expanded path)`` for every external file the scene reads (ROP outputs, which the
-    output checks cover, are left out)."""
+    output checks cover, are left out). Asset libraries (.hda/.otl) come without a parameter (Houdini
+    gives ``None`` there, whatever the stub says) and are named ``asset library``."""
     refs: list[tuple[str, str]] = []
     for parm, raw in hou.fileReferences():
         if not raw or raw.startswith(_NOT_FILES):
+            continue
+        if not isinstance(parm, hou.Parm):
+            refs.append(("asset library", hou.text.expandString(raw)))
             continue
         node = parm.node()
         if isinstance(node, hou.RopNode) and parm.name() == output_parm_name(node):

@@ -8,7 +8,7 @@ import re
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 from fake_hou import _nodes
 from fake_hou._nodes import Node, OpNode, Parm, RopNode, build_nodes, resolve_path, scene_node
@@ -281,6 +281,10 @@ def fileReferences(
             parm = n.parm(name)
             if parm is not None and isinstance(parm._raw(), str) and parm._raw():
                 refs.append((parm, parm.unexpandedString()))
+    # Asset libraries the scene uses come with no parameter: real Houdini gives None there although the
+    # stub says Parm (pipelines that call parm.node() on every entry crash on scenes with HDAs).
+    for library in SESSION.doc.get("asset_libraries", []):
+        refs.append((cast(Parm, None), str(library)))
     return refs
 
 
