@@ -14,6 +14,10 @@ Fixtures for everyone:
 * ``trusted_lab`` (function): ``farmhand_home`` + the session lab's host keys in Farmhand's known_hosts
   and an ``~/.ssh/config`` aliasing ``render01..`` to the nodes with the lab key; returns the lab.
 
+While the tests run as root, the lab range is routed ``unreachable`` outside the lab from the first test
+on (not only while a lab is up), so a test that forgets to enter the lab can never send a lab address
+out of the machine (:mod:`farmhand.lab.guard`); the route goes with the last lab of the machine.
+
 Lab tests are marked ``@pytest.mark.lab``; they need root and ``ip netns`` and FAIL (never skip) with a
 clear message without them.
 """
@@ -21,19 +25,34 @@ clear message without them.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
 
-from farmhand.lab import LocalFarm, can_use
+from farmhand.lab import SUBNET, LocalFarm, can_use, guard
 
 
 def _require_lab() -> None:
     why = can_use()
     if why:
         pytest.fail(f"lab test cannot run: {why}", pytrace=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _lab_guard() -> Iterator[None]:
+    if can_use() is not None:  # no root: no lab, and no way to add the route
+        yield
+        return
+    holder = f"pytest-{secrets.token_hex(3)}"
+    try:
+        guard.install(SUBNET, holder)
+    except RuntimeError as exc:
+        pytest.exit(f"lab tests cannot run safely: {exc}", returncode=3)
+    yield
+    guard.release(holder)
 
 
 @pytest.fixture(scope="session")

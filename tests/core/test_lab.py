@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import subprocess
 
 import pytest
 
-from farmhand.lab import GHOST, LocalFarm, netns
+from farmhand.lab import GHOST, LocalFarm, guard, netns
 
 pytestmark = pytest.mark.lab
 
@@ -117,3 +118,44 @@ def test_loopback_mode() -> None:
             assert node.address.startswith("127.")
             assert _connect(node.address, node.port).startswith("SSH-")
             assert _ssh(farm, node.name, "echo ok").stdout.strip() == "ok"
+
+
+def _guard_routes(proto: str, outside: bool = True) -> str:
+    def show() -> str:
+        return subprocess.run(["ip", "route", "show", "proto", proto], capture_output=True, text=True,
+                              check=True).stdout
+
+    assert guard._outer_fd is not None
+    return netns.call_in_fd(guard._outer_fd, show) if outside else show()
+
+
+def test_guard_routes_leave_with_the_last_holder(tmp_path, in_lab: LocalFarm) -> None:  # type: ignore[no-untyped-def]
+    # A private holder directory and route protocol: the machine's real guard (other labs) is untouched.
+    # Installed from a thread inside a lab, the route still goes to the namespace the process started in.
+    net, proto = ipaddress.IPv4Network("10.79.251.0/24"), "178"
+    (tmp_path / "999999999-dead-holder").write_text("")  # a holder whose process is gone does not count
+    guard.install(net, "a", tmp_path, proto)
+    guard.install(net, "b", tmp_path, proto)
+    try:
+        assert "unreachable 10.79.251.0/24" in _guard_routes(proto)
+        assert _guard_routes(proto, outside=False) == ""  # nothing added inside the lab this thread is in
+        assert guard.release("a", tmp_path, proto) is False
+        assert "10.79.251.0/24" in _guard_routes(proto)
+        assert guard.release("b", tmp_path, proto) is True
+        assert _guard_routes(proto) == ""
+    finally:
+        assert guard._outer_fd is not None
+        netns.call_in_fd(guard._outer_fd, lambda: netns.ip("route", "flush", "proto", proto, check=False))
+
+
+def test_guard_refuses_a_range_this_machine_routes() -> None:
+    routes = [
+        {"dst": "default", "gateway": "192.0.2.1", "dev": "eth0"},
+        {"type": "unreachable", "dst": "10.77.0.0/24", "protocol": "177"},
+        {"dst": "10.64.0.0/10", "dev": "tun0", "protocol": "static"},
+        {"type": "local", "dst": "10.77.0.5", "dev": "eth1", "table": "local"},
+        {"dst": "192.0.2.0/24", "dev": "eth0"},
+    ]
+    assert guard.conflicts(ipaddress.IPv4Network("10.77.0.0/24"), routes) == [
+        "unicast 10.64.0.0/10 dev tun0", "local 10.77.0.5 dev eth1"]
+    assert guard.conflicts(ipaddress.IPv4Network("10.200.0.0/16"), routes) == []

@@ -14,7 +14,8 @@ See :mod:`farmhand.lab.farm` for the topology and the fault-injection methods.
 
 from __future__ import annotations
 
+from farmhand.lab import guard
 from farmhand.lab.farm import LabNode, LocalFarm, cleanup_stale
 from farmhand.lab.netns import GATEWAY, GHOST, SUBNET, can_use
 
-__all__ = ["GATEWAY", "GHOST", "SUBNET", "LabNode", "LocalFarm", "can_use", "cleanup_stale"]
+__all__ = ["GATEWAY", "GHOST", "SUBNET", "LabNode", "LocalFarm", "can_use", "cleanup_stale", "guard"]

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal, Optional, TypeVar
 
-from farmhand.lab import netns, sshd
+from farmhand.lab import guard, netns, sshd
 from farmhand.lab.faults import Faults, kill_process
 from farmhand.lab.netns import FIRST_NODE, GATEWAY, GHOST, SUBNET
 
@@ -175,6 +175,7 @@ class LocalFarm(Faults):
         if self.mode == "netns":
             netns.delete(self.ghost_ns)
             netns.delete(self.lab_ns)
+            guard.release(self.prefix)
         shutil.rmtree(self.root, ignore_errors=True)
         with _live_lock:
             _live.discard(self)
@@ -276,9 +277,9 @@ class LocalFarm(Faults):
         return netns.exec_argv(info.netns, argv) if info.netns else argv
 
     def _make_lab(self) -> None:
-        # Safety net: code that forgets to enter the lab must fail fast rather than send the lab's
-        # addresses out of this machine's default route. Identical for every lab, so never removed.
-        netns.guard_route(SUBNET)
+        # Safety net before any lab address exists: code that forgets to enter the lab fails fast
+        # instead of sending the lab's addresses out of the default route (see farmhand.lab.guard).
+        guard.install(SUBNET, self.prefix)
         ns = self.lab_ns
         netns.ip("netns", "add", ns)
         netns.ip("-n", ns, "link", "set", "lo", "up")

@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Optional
 
-from farmhand.lab import netns, sshd
+from farmhand.lab import guard, netns, sshd
 from farmhand.lab.netns import GHOST, SUBNET
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ class Faults:
         _nodes: dict[str, _Node]
         _ghost_procs: list[subprocess.Popen[bytes]]
         lab_ns: str
+        prefix: str
         ghost_ns: str
 
         def run_on_node_checked(self, name: str, argv: Sequence[str]) -> str: ...
@@ -114,7 +115,7 @@ class Faults:
         net = ipaddress.IPv4Network(cidr)
         if net.overlaps(SUBNET):
             raise ValueError(f"{cidr} overlaps the lab subnet {SUBNET}")
-        netns.guard_route(net)
+        guard.install(net, self.prefix)
         netns.ip("-n", self.lab_ns, "route", "add", str(net), "via", GHOST)
         netns.ip("-n", self.ghost_ns, "route", "add", "local", str(net), "dev", "lo")
         netns.run_in(self.ghost_ns, ["iptables", "-A", "INPUT", "-d", str(net), "-j", "DROP"])

@@ -27,7 +27,7 @@ from typing import Callable, TypeVar
 
 log = logging.getLogger(__name__)
 
-# Lab addressing: inside the isolated lab namespace only (and guarded in the root namespace, below).
+# Lab addressing: inside the isolated lab namespace only (guarded in the root namespace: lab.guard).
 SUBNET = ipaddress.IPv4Network("10.77.0.0/24")
 GATEWAY = "10.77.0.1"
 GHOST = "10.77.0.254"
@@ -74,20 +74,29 @@ def entered(name: str) -> Iterator[None]:
 
 def call_in(name: str, fn: Callable[[], T], timeout: float | None = None) -> T:
     """Call ``fn`` in a new thread that has joined namespace ``name`` and return its result."""
+    return _call_in_thread(lambda: setns(name), fn, timeout, name)
+
+
+def call_in_fd(fd: int, fn: Callable[[], T]) -> T:
+    """Like :func:`call_in`, for the namespace an open ``/proc/.../ns/net`` descriptor refers to."""
+    return _call_in_thread(lambda: _setns(fd), fn, None, f"fd {fd}")
+
+
+def _call_in_thread(enter: Callable[[], None], fn: Callable[[], T], timeout: float | None, what: str) -> T:
     box: dict[str, object] = {}
 
     def target() -> None:
         try:
-            setns(name)
+            enter()
             box["result"] = fn()
         except BaseException as exc:  # handed back to the caller's thread below
             box["error"] = exc
 
-    thread = threading.Thread(target=target, name=f"netns-{name}", daemon=True)
+    thread = threading.Thread(target=target, name=f"netns-{what}", daemon=True)
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        raise TimeoutError(f"call in namespace {name} did not finish in {timeout}s")
+        raise TimeoutError(f"call in namespace {what} did not finish in {timeout}s")
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
     return box["result"]  # type: ignore[return-value]
@@ -152,8 +161,3 @@ def can_use() -> str | None:
         return "the node lab needs /usr/sbin/sshd (openssh-server); run tools/setup.sh"
     return None
 
-
-def guard_route(net: ipaddress.IPv4Network) -> None:
-    """Make ``net`` unreachable in the root namespace, so code that forgets to enter the lab fails at
-    once instead of sending lab addresses out of the default route. Idempotent; shared by every lab."""
-    ip("route", "replace", "unreachable", str(net), check=False)
