@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from farmhand.errors import NodeUnreachable
+from farmhand.errors import AuthFailed, NodeUnreachable
 from farmhand.lab import LocalFarm
 from farmhand.ssh import SSHExecutor
 
@@ -84,3 +84,23 @@ def test_agent_is_used_but_never_forwarded(make_lab, farmhand_home: Path, tmp_pa
     finally:
         del os.environ["SSH_AUTH_SOCK"]
         os.kill(pid, signal.SIGTERM)
+
+
+def test_default_identity_files_like_ssh(make_lab, farmhand_home: Path) -> None:  # type: ignore[no-untyped-def]
+    # No IdentityFile, no agent: ssh would offer ~/.ssh/id_ed25519, and so must Farmhand. A
+    # passphrase-protected id_rsa before it in OpenSSH's order is skipped, not fatal.
+    farm: LocalFarm = make_lab(n=1, mode="loopback")
+    node = farm.nodes[0]
+    farm.trust()
+    ssh_dir = Path(os.path.expanduser("~/.ssh"))
+    (ssh_dir / "id_ed25519").write_bytes(farm.identity_file.read_bytes())
+    (ssh_dir / "id_ed25519").chmod(0o600)
+    subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "pw", "-f", str(ssh_dir / "id_rsa")],
+                   check=True, capture_output=True)
+    _config(f"Host box\n  HostName {node.address}\n  Port {node.port}\n  User {farm.user}\n")
+    with SSHExecutor() as ex:
+        assert ex.target("box").identity_files == (str(ssh_dir / "id_rsa"), str(ssh_dir / "id_ed25519"))
+        assert ex.run("box", ["true"]).ok
+    (ssh_dir / "id_ed25519").unlink()
+    with SSHExecutor() as ex, pytest.raises(AuthFailed, match="id_rsa is passphrase-protected: load it into"):
+        ex.run("box", ["true"])

@@ -214,8 +214,12 @@ def _read_key(path: str) -> paramiko.PKey:
 
 
 def load_keys(target: Target, agent: Optional[paramiko.Agent]) -> list[paramiko.PKey]:
-    """Keys to offer: the explicit identity alone, else the agent's keys then the configured files."""
+    """Keys to offer: the explicit identity alone, else the agent's keys then the configured files.
+
+    A passphrase-protected file is skipped (paramiko cannot ask for the passphrase) unless it is the
+    explicit identity or nothing else could be offered; then the error says to use ssh-agent."""
     keys: list[paramiko.PKey] = []
+    locked: Optional[str] = None
     if agent is not None and not target.explicit_identity:
         keys.extend(agent.get_keys())
     for path in target.identity_files:
@@ -225,11 +229,12 @@ def load_keys(target: Target, agent: Optional[paramiko.Agent]) -> list[paramiko.
             if target.explicit_identity:
                 raise AuthFailed(target.name, f"identity file {path} does not exist") from exc
             log.debug("configured identity %s missing", path)
-        except paramiko.PasswordRequiredException as exc:
-            if target.explicit_identity or not keys:
-                raise AuthFailed(
-                    target.name, f"key {path} is passphrase-protected: load it into ssh-agent (ssh-add)"
-                ) from exc
+        except (paramiko.PasswordRequiredException, TypeError):
+            # PKey.from_path lets cryptography's TypeError through for an encrypted OpenSSH-format key.
+            locked = locked or path
         except (paramiko.SSHException, OSError, ValueError) as exc:
             raise AuthFailed(target.name, f"cannot read key {path}: {exc}") from exc
+    if locked and (target.explicit_identity or not keys):
+        raise AuthFailed(target.name, f"key {locked} is passphrase-protected: load it into ssh-agent "
+                         "(ssh-add)")
     return keys

@@ -2,7 +2,8 @@
 
 Command-line values win over the config file, which wins over defaults (port 22, the local user name).
 Only the keys that matter to Farmhand are read: HostName, User, Port, IdentityFile, ProxyCommand,
-ProxyJump. ``ForwardAgent`` is deliberately ignored: Farmhand never forwards the agent.
+ProxyJump. Without an IdentityFile, OpenSSH's default keys (``~/.ssh/id_ed25519`` …) that exist are
+offered, as ``ssh`` does. ``ForwardAgent`` is deliberately ignored: Farmhand never forwards the agent.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ import paramiko
 from farmhand.errors import ConfigError
 
 log = logging.getLogger(__name__)
+
+#: The keys ``ssh`` tries when no IdentityFile is configured (security-key types left out: paramiko
+#: cannot use them).
+DEFAULT_IDENTITIES = ("~/.ssh/id_rsa", "~/.ssh/id_ecdsa", "~/.ssh/id_ed25519")
 
 
 @dataclass(frozen=True)
@@ -86,13 +91,20 @@ def resolve(
         hostname=hostname or str(cfg.get("hostname", name)),
         port=port if port is not None else cfg_port,
         user=user or str(cfg.get("user") or getpass.getuser()),
-        identity_files=tuple(os.path.expanduser(p) for p in cfg.get("identityfile", [])),
+        identity_files=_identity_files(cfg.get("identityfile")),
         proxy_command=_none_if_off(cfg.get("proxycommand")),
         proxy_jump=_none_if_off(cfg.get("proxyjump")),
     )
     if identity:
         target = replace(target, identity_files=(os.path.expanduser(identity),), explicit_identity=True)
     return target
+
+
+def _identity_files(configured: object) -> tuple[str, ...]:
+    if isinstance(configured, list) and configured:
+        return tuple(os.path.expanduser(str(p)) for p in configured)
+    defaults = (os.path.expanduser(p) for p in DEFAULT_IDENTITIES)
+    return tuple(p for p in defaults if os.path.isfile(p))
 
 
 def parse_jump(spec: str) -> tuple[Optional[str], str, Optional[int]]:
