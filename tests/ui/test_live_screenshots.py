@@ -70,7 +70,10 @@ def test_screenshots_of_a_live_job(qtbot, trusted_lab, in_lab, tmp_path: Path) -
 
         qtbot.waitUntil(rendering_well, timeout=90_000)
         qtbot.waitUntil(lambda: all(n.cores for n in panel.nodes_tab.model.records()), timeout=30_000)
-        panel.nodes_tab.view.clearSelection()
+        # One node selected: the line under the table shows it in full (address, OS, MACs, its note).
+        blocked = [n.host for n in panel.nodes_tab.model.records() if n.status is NodeStatus.BLOCKLISTED]
+        panel.nodes_tab.select_hosts((blocked or [in_lab.nodes[0].name])[:1])
+        assert " · MAC" in panel.nodes_tab.details.text()
         assert tab.selected_job() is not None and tab.selected_job().job_id == job_id
         snap = panel.last_snapshot
         assert snap is not None

@@ -86,13 +86,20 @@ def test_nodes_model_shows_inventory_and_state(qtbot) -> None:
     model = nodes_model()
     model.set_rows(farm_data.nodes(7))
     assert model.rowCount() == 7
-    assert model.columnCount() == 10
+    assert model.columnCount() == 11
     row = model.row_of("render02")
     assert model.index(row, column(model, "Cores")).data(DISPLAY) == "16"
     assert model.index(row, column(model, "RAM")).data(DISPLAY) == "64 GB"
     assert model.index(row, column(model, "GPUs")).data(DISPLAY) == "NVIDIA RTX A4000"
     assert model.index(row, column(model, "Houdini")).data(DISPLAY) == "21.0.512, 20.5.332"
-    assert model.index(row, column(model, "Rendering for / note")).data(DISPLAY) == "shot010_beauty (anna)"
+    assert model.index(row, column(model, "Job / note")).data(DISPLAY) == "shot010_beauty (anna)"
+    assert model.index(row, column(model, "Address")).data(DISPLAY) == "10.77.0.12"
+    # An address that is the node's name is not repeated.
+    model.set_rows([replace(farm_data.nodes(1)[0], host="10.77.0.11", address="10.77.0.11", fingerprint="",
+                            trusted=False)])
+    assert model.index(0, column(model, "Address")).data(DISPLAY) == ""
+    assert "press Trust" in model.index(0, column(model, "Trusted")).data(int(Qt.ItemDataRole.ToolTipRole))
+    model.set_rows(farm_data.nodes(7))
     unreachable = model.row_of("render04")
     state = model.index(unreachable, column(model, "State"))
     assert state.data(DISPLAY) == "unreachable"
@@ -100,7 +107,7 @@ def test_nodes_model_shows_inventory_and_state(qtbot) -> None:
     assert state.data(int(Qt.ItemDataRole.ToolTipRole)) == "no answer on port 22 for 3 s"
     untrusted = model.row_of("render06")
     assert model.index(untrusted, column(model, "Trusted")).data(DISPLAY) == "no"
-    assert model.index(untrusted, 1).data(StateColourRole).name() == style.ORANGE
+    assert model.index(untrusted, column(model, "State")).data(StateColourRole).name() == style.ORANGE
 
 
 def test_job_nodes_model_bars(qtbot) -> None:

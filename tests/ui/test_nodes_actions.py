@@ -126,3 +126,40 @@ def test_selection_survives_a_new_node(qtbot, make_panel, backend) -> None:
     assert tab.model.rowCount() == 9
     assert tab.selected_hosts() == ["render03"]
     assert tab.count_label.text().startswith("9 nodes: ")
+
+
+def test_selected_node_is_shown_in_full(qtbot, make_panel, backend) -> None:
+    from dataclasses import replace
+
+    from farmhand.ui.records import NodeStatus
+
+    long_note = ("blocklisted for shot010_lighting_v012_beauty_and_volumes (anna@ws-anna) after 2 failures: "
+                 "out of memory: Killed (signal 9) while rendering frame 1013")
+    nodes = list(backend.current.nodes)
+    nodes[0] = replace(nodes[0], macs=("52:54:00:12:34:56", "52:54:00:ab:cd:ef"),
+                       os="Debian GNU/Linux 12 x86_64", share_free_gb=812.4, probed_at=1_700_000_000.0)
+    nodes[1] = replace(nodes[1], status=NodeStatus.BLOCKLISTED, rendering_for="", note=long_note,
+                       probed_at=1_700_000_000.0)
+    backend.current = replace(backend.current, nodes=tuple(nodes))
+    _panel, tab = ready(qtbot, make_panel, backend)
+    assert tab.details.text().startswith("Select a node")
+    tab.select_hosts(["render01"])
+    first, second = tab.details.text().split("\n")
+    assert first.startswith("render01 · 10.77.0.11 · Debian GNU/Linux 12 x86_64 · "
+                            "MACs 52:54:00:12:34:56, 52:54:00:ab:cd:ef · share 812 GB free · probed ")
+    assert second == "rendering for shot010_beauty (anna)"
+    # The note the table's last column cuts off is here whole; a probed node without a MAC says so.
+    tab.select_hosts(["render02"])
+    assert tab.details.text().endswith("\n" + long_note)
+    assert "no MAC address (Wake cannot reach it)" in tab.details.text()
+    tab.select_hosts(["render03"])
+    assert "not probed yet" in tab.details.text()
+
+
+def test_blocklisted_note_names_the_job() -> None:
+    from farmhand.ui.client_backend import blocked_words
+
+    assert blocked_words("shot010 (anna)", "blocklisted for this job after 2 failures: out of memory") == (
+        "blocklisted for shot010 (anna) after 2 failures: out of memory")
+    assert blocked_words("shot010", "renderer crashed twice") == "shot010: renderer crashed twice"
+    assert blocked_words("shot010", None) == "blocklisted for shot010"

@@ -80,6 +80,11 @@ def test_add_probe_disable(nodes: RegistryNodes, in_lab) -> None:
     assert probed.cores == os.cpu_count()
     assert probed.ram_gb is not None and probed.ram_gb > 0.1
     assert probed.load is not None
+    # Added by its ~/.ssh/config alias: the address shown is the one the probe found on the machine.
+    lab_node = next(n for n in in_lab.nodes if n.name == "render02")
+    assert lab_node.address in probed.address.split(", ")
+    assert probed.macs and all(len(mac.split(":")) == 6 for mac in probed.macs)
+    assert probed.os and probed.probed_at is not None
     nodes.set_enabled("render02", False)
     (view,) = nodes.nodes()
     assert view.status == NodeStatus.DISABLED and view.cores == probed.cores
@@ -148,7 +153,7 @@ def test_stop_button_ends_a_scan_of_a_silent_range(qtbot, farmhand_home: Path, m
         qtbot.waitUntil(lambda: Registry().find("10.77.0.11") is not None, timeout=10000)
         qtbot.mouseClick(tab.scan_cancel_button, Qt.MouseButton.LeftButton)
         qtbot.waitUntil(lambda: not tab.scanning, timeout=10000)
-        assert panel.status.text() == "scan of 10.77.0.11 10.78.0.0/16 stopped: 1 nodes found"
+        assert panel.status.text() == "scan of 10.77.0.11 10.78.0.0/16 stopped: 1 node found"
         panel.detach()
     checked, total, found = source.last
     assert found == 1 and total == 2**16 - 1 and checked < total // 4  # the rest was never probed

@@ -84,6 +84,16 @@ def waiting_words(summary: JobSummary, titles: dict[str, str], done: set[str]) -
     return ", ".join(f"job {dep} ({titles[dep]})" if dep in titles else f"job {dep}" for dep in blocking)
 
 
+def blocked_words(title: str, message: Optional[str]) -> str:
+    """Why a node is blocklisted, for the Nodes tab, where "this job" means nothing: the dispatcher's
+    "blocklisted for this job after 2 failures: …" names the job instead."""
+    if not message:
+        return f"blocklisted for {title}"
+    if "for this job" in message:
+        return message.replace("for this job", f"for {title}", 1)
+    return f"{title}: {message}"
+
+
 def job_node_view(row: NodeRow) -> JobNodeView:
     return JobNodeView(
         host=row.node, state=row.state.value,
@@ -223,9 +233,7 @@ class ClientBackend:
                 if row.state in (NodeActivity.RENDERING, NodeActivity.STARTING):
                     rendering[row.node] = titles.get(job_id, job_id)
                 elif row.state == NodeActivity.BLOCKED:
-                    title = titles.get(job_id, job_id)
-                    blocked[row.node] = (f"{title}: {row.message}" if row.message
-                                         else f"blocklisted for {title}")
+                    blocked[row.node] = blocked_words(titles.get(job_id, job_id), row.message)
         views = []
         for node in self._nodes.nodes():
             status, note = node.status, node.note

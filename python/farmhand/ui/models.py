@@ -115,6 +115,10 @@ class RecordTableModel(QtCore.QAbstractTableModel, Generic[T]):
     def record(self, row: int) -> Optional[T]:
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
+    def column(self, title: str) -> int:
+        """The index of the column titled ``title`` (the tabs place delegates and widths by title)."""
+        return next(i for i, column in enumerate(self._columns) if column.title == title)
+
     def row_of(self, key: str) -> int:
         try:
             return self._keys.index(key)
@@ -170,20 +174,28 @@ def _gb(value: Optional[float]) -> str:
     return "" if value is None else f"{value:.0f} GB"
 
 
+def _trust_words(node: NodeView) -> str:
+    if node.fingerprint:
+        return node.fingerprint
+    if node.trusted:
+        return "host key trusted"
+    return "host key not trusted yet: select the node and press Trust…"
+
+
 NODE_COLUMNS: tuple[Column[NodeView], ...] = (
     Column("Node", lambda n: n.host, tooltip=lambda n: f"{n.host} {n.address}".strip()),
+    Column("Address", lambda n: n.address if n.address != n.host else "", tooltip=lambda n: n.address),
     Column("State", lambda n: n.status.value, colour=lambda n: style.node_colour(n.status),
            tooltip=lambda n: n.note or n.status.value),
     Column("Enabled", lambda n: "yes" if n.enabled else "no"),
-    Column("Trusted", lambda n: "yes" if n.trusted else "no",
-           tooltip=lambda n: n.fingerprint or "host key not recorded"),
+    Column("Trusted", lambda n: "yes" if n.trusted else "no", tooltip=_trust_words),
     Column("Cores", lambda n: "" if n.cores is None else str(n.cores), numeric=True),
     Column("RAM", lambda n: _gb(n.ram_gb), numeric=True),
     Column("GPUs", lambda n: _listed(n, n.gpus), tooltip=lambda n: "\n".join(n.gpus)),
     Column("Houdini", lambda n: _listed(n, n.houdini), tooltip=lambda n: "\n".join(n.houdini)),
     Column("Load", lambda n: "" if n.load is None else f"{n.load:.2f}", numeric=True),
-    Column("Rendering for / note", lambda n: n.rendering_for or n.note,
-           tooltip=lambda n: n.rendering_for or n.note),
+    # The whole text is also under the table when the node is selected (NodesTab.details).
+    Column("Job / note", lambda n: n.rendering_for or n.note, tooltip=lambda n: n.rendering_for or n.note),
 )
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable, Optional
 
 from farmhand.ui.backend import FarmBackend
 from farmhand.ui.delegates import StateDelegate
 from farmhand.ui.models import nodes_model
-from farmhand.ui.qt import QtWidgets, Signal
-from farmhand.ui.records import FarmSnapshot, NodeStatus
+from farmhand.ui.qt import Qt, QtWidgets, Signal
+from farmhand.ui.records import FarmSnapshot, NodeStatus, NodeView
 from farmhand.ui.threads import TaskRunner
 from farmhand.ui.widgets import Confirm, ask, fit_columns, table_view
 
@@ -32,10 +33,18 @@ class NodesTab(QtWidgets.QWidget):
         self.model = nodes_model(self)
         self.view = table_view(self.model, self)
         self.view.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.view.setItemDelegateForColumn(1, StateDelegate(self.view))
-        fit_columns(self.view, {0: "render01.studio", 1: "blocklisted", 2: "yes", 3: "yes",
-                                4: "128", 5: "1024 GB", 6: "NVIDIA RTX A4000", 7: "21.0.512, 20.5.332",
-                                8: "99.99"}, dotted=(1,))
+        column = self.model.column
+        self.view.setItemDelegateForColumn(column("State"), StateDelegate(self.view))
+        fit_columns(self.view, {column("Node"): "render01.studio", column("Address"): "192.168.10.100",
+                                column("State"): "blocklisted", column("Enabled"): "yes",
+                                column("Trusted"): "yes", column("Cores"): "128", column("RAM"): "1024 GB",
+                                column("GPUs"): "NVIDIA RTX A4000", column("Houdini"): "21.0.512, 20.5.332",
+                                column("Load"): "99.99"}, dotted=(column("State"),))
+        #: The selected node in full: address, OS, MACs, share, last probe, and the note the column cuts.
+        self.details = QtWidgets.QLabel(self)
+        self.details.setWordWrap(True)
+        self.details.setTextFormat(Qt.TextFormat.PlainText)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.range_edit = QtWidgets.QLineEdit(self)
         self.range_edit.setPlaceholderText("address range, e.g. 10.0.0.0/24 or 10.0.0.10-60")
@@ -77,6 +86,7 @@ class NodesTab(QtWidgets.QWidget):
         layout.addLayout(scan_row)
         layout.addWidget(action_row)
         layout.addWidget(self.view, 1)
+        layout.addWidget(self.details)
         layout.addWidget(self.count_label)
 
         self.scan_button.clicked.connect(self.start_scan)
@@ -92,7 +102,7 @@ class NodesTab(QtWidgets.QWidget):
         self.wake_button.clicked.connect(lambda: self._each("wake", self._backend.wake))
         self.add_button.clicked.connect(self.add_node)
         self.add_edit.returnPressed.connect(self.add_node)
-        self.view.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+        self.view.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
         self._update_buttons()
 
     def apply(self, snapshot: FarmSnapshot) -> None:
@@ -110,8 +120,23 @@ class NodesTab(QtWidgets.QWidget):
         for node in snapshot.nodes:
             counts[node.status] = counts.get(node.status, 0) + 1
         summary = ", ".join(f"{count} {status.value}" for status, count in counts.items())
-        self.count_label.setText(f"{len(snapshot.nodes)} nodes" + (f": {summary}" if summary else ""))
+        total = len(snapshot.nodes)
+        self.count_label.setText(f"{total} node{'' if total == 1 else 's'}"
+                                 + (f": {summary}" if summary else ""))
         self._update_buttons()
+        self._show_details()
+
+    def _selection_changed(self) -> None:
+        self._update_buttons()
+        self._show_details()
+
+    def _show_details(self) -> None:
+        hosts = self.selected_hosts()
+        current = self.model.record(self.view.currentIndex().row())
+        if current is None or current.host not in hosts:
+            current = self.model.record(self.model.row_of(hosts[0])) if hosts else None
+        self.details.setText(node_details(current) if current is not None else
+                             "Select a node for its address, OS, MAC addresses and share.")
 
     def selected_hosts(self) -> list[str]:
         rows = sorted({index.row() for index in self.view.selectionModel().selectedRows()})
@@ -164,7 +189,8 @@ class NodesTab(QtWidgets.QWidget):
         def finished(found: object) -> None:
             count = len(found) if isinstance(found, (list, tuple)) else 0
             stopped = cancel.is_set()
-            self._scan_ended(f"scan of {spec} {'stopped' if stopped else 'done'}: {count} nodes found")
+            self._scan_ended(f"scan of {spec} {'stopped' if stopped else 'done'}: "
+                             f"{count} node{'' if count == 1 else 's'} found")
 
         self._runner.run(lambda: self._backend.scan(spec, report, cancel.is_set), done=finished,
                          error=lambda text: self._scan_ended(f"scan of {spec} failed: {text}"), name="scan")
@@ -228,3 +254,28 @@ class NodesTab(QtWidgets.QWidget):
 
         self._runner.run(lambda: self._backend.add_node(name), done=added,
                          error=lambda text: self.message.emit(f"could not add {name}: {text}"), name="add")
+
+
+def node_details(node: NodeView) -> str:
+    """One node in full, for the line under the table:
+    ``render02 · 10.0.0.12 · Debian GNU/Linux 12 x86_64 · MAC 52:54:00:12:34:56 · share 812 GB free ·
+    probed 11:41:30`` and, on its own line, what it renders or why it cannot."""
+    parts = [node.host]
+    if node.address and node.address != node.host:
+        parts.append(node.address)
+    if node.os:
+        parts.append(node.os)
+    if node.macs:
+        parts.append(("MACs " if len(node.macs) > 1 else "MAC ") + ", ".join(node.macs))
+    elif node.probed_at is not None:
+        parts.append("no MAC address (Wake cannot reach it)")
+    if node.share_free_gb is not None:
+        parts.append(f"share {node.share_free_gb:.0f} GB free")
+    parts.append(time.strftime("probed %H:%M:%S", time.localtime(node.probed_at)) if node.probed_at
+                 else "not probed yet")
+    text = " · ".join(parts)
+    if node.rendering_for:
+        text += f"\nrendering for {node.rendering_for}"
+    elif node.note:
+        text += f"\n{node.note}"
+    return text

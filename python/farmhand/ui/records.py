@@ -68,6 +68,11 @@ class NodeView:
     rendering_for: str = ""
     #: Why the node is unreachable/blocklisted, in words.
     note: str = ""
+    #: From its last probe: the MACs Wake-on-LAN sends to, the OS, the share's free space, and when.
+    macs: tuple[str, ...] = ()
+    os: str = ""
+    share_free_gb: Optional[float] = None
+    probed_at: Optional[float] = None
 
 
 @dataclass(frozen=True)

@@ -39,13 +39,26 @@ def node_view(node: Node) -> NodeView:
     else:
         status, note = NodeStatus.IDLE, ""
     return NodeView(
-        host=node.name, status=status, address=node.address, trusted=node.state is NodeState.TRUSTED,
+        host=node.name, status=status, address=_address(node, inv), trusted=node.state is NodeState.TRUSTED,
         enabled=node.enabled, cores=inv.cpus_logical if inv else None,
         ram_gb=inv.mem_total_mb / 1024 if inv else None,
         gpus=tuple(g.name for g in inv.gpus) if inv else (),
         houdini=tuple(h.version for h in inv.houdini) if inv else (),
         load=inv.load[0] if inv and inv.load else None, note=note,
+        macs=tuple(inv.macs) if inv else (),
+        os=" ".join(part for part in (inv.os_name or inv.os, inv.arch) if part) if inv else "",
+        share_free_gb=inv.share_free_mb / 1024 if inv and inv.share_free_mb is not None else None,
+        probed_at=node.last_seen if inv else None,
     )
+
+
+def _address(node: Node, inv: Optional[Inventory]) -> str:
+    """The address a wrangler knows the machine by: the recorded one, or, for a node added by a name
+    that ``~/.ssh/config`` or DNS resolves, the IPv4 addresses its last probe reported."""
+    if node.address != node.name or inv is None:
+        return node.address
+    found = [ip.split("/")[0] for i in inv.interfaces for ip in i.ipv4 if not ip.startswith("127.")]
+    return ", ".join(found) or node.address
 
 
 class RegistryNodes:
