@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from farmhand.cli import _join_dash_values, main
@@ -24,3 +29,19 @@ def test_backwards_negative_range_gets_one_clear_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2
     assert len(err) == 1 and err[0].startswith("farmhand: ") and "backwards" in err[0]
+
+
+def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    # `farmhand scan ... --json | head -1`: the reader goes away mid-output; no traceback.
+    env = {**os.environ, "FARMHAND_HOME": str(tmp_path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "farmhand", "scan", "127.0.0.1-127.0.15.255", "--port", "9", "--json",
+         "--no-record", "--timeout", "0.5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(30) == 141
+    assert err == ""
