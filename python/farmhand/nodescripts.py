@@ -11,14 +11,15 @@ The chunk wrapper does four things before running the render:
    ``FARMHAND_MISSING <dir>`` and exits 66, so the dispatcher can say exactly what to fix instead of
    showing the interpreter's "can't open file".
 
-1. **Node lock.** It opens ``/tmp/farmhand-node-<hostname>-<netns>-<address>-<port>.lock``
-   (world-writable, so dispatchers of different users share it) and takes ``flock -w 3`` on it (a
-   chunk of ours may still be exiting). The lock fd is inherited by the whole render tree and is
-   released by the kernel when the last process of it exits, however it dies. If another dispatcher
-   holds it, the wrapper prints ``FARMHAND_BUSY`` and exits 75: the node is skipped, not failed. The
-   name includes the network namespace and the address the client connected to (from
-   ``SSH_CONNECTION``) because lab nodes (several labs at once, same names and addresses) share one
-   ``/tmp``; on a real farm the hostname alone would do.
+1. **Node lock.** It opens ``/tmp/farmhand-node-<hostname>-<netns>-lock.lock`` (world-writable, so
+   dispatchers of different users share it) and takes ``flock -w 3`` on it (a chunk of ours may still
+   be exiting). The lock fd is inherited by the whole render tree and is released by the kernel when
+   the last process of it exits, however it dies. If another dispatcher holds it, the wrapper prints
+   ``FARMHAND_BUSY`` and exits 75: the node is skipped, not failed. The name does not depend on the
+   address a client used (two artists may know a multi-homed node by different addresses); it includes
+   the network namespace because lab nodes (several labs at once, same hostnames) share one ``/tmp``.
+   Only a connection that arrived on a loopback address adds that address and port
+   (``-127.0.0.2-2201``): the loopback lab runs several "nodes" as sshds on one machine.
 2. **PGID.** It prints ``FARMHAND_PGID <n>`` (it runs as the leader of its own process group, behind the
    executor's watchdog) so the dispatcher can kill the tree over a second channel and, after a restart,
    check the recorded group before reusing the node.
@@ -48,7 +49,8 @@ if [ -n "$need" ] && [ ! -d "$need" ]; then
   echo "FARMHAND_MISSING $need"
   exit 66
 fi
-addr=$(printf '%s' "${SSH_CONNECTION:-local x local 0}" | awk '{print $3 "-" $4}')
+addr=$(printf '%s' "${SSH_CONNECTION:-}" | awk '{print $3 "-" $4}')
+case $addr in 127.*|::1-*|::ffff:127.*) ;; *) addr=lock ;; esac
 ns=$(readlink /proc/self/ns/net 2>/dev/null | tr -dc '0-9')
 key=$(printf '%s-%s-%s' "$(hostname 2>/dev/null || echo node)" "${ns:-0}" "$addr" | tr -c 'A-Za-z0-9._-' '_')
 lock="/tmp/farmhand-node-$key.lock"

@@ -1,0 +1,75 @@
+"""The chunk wrapper's node lock, run for real with ``sh`` and ``flock`` on this machine.
+
+Each case runs in its own network and UTS namespace (``unshare``, root) so its lock file name cannot meet
+another test's or the lab's. ``SSH_CONNECTION`` is set as sshd would set it for the address a client
+connected to.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from farmhand import nodescripts
+
+pytestmark = pytest.mark.lab
+
+
+def _env(server_address: str, port: int) -> dict[str, str]:
+    return dict(os.environ, SSH_CONNECTION=f"10.9.9.9 50000 {server_address} {port}")
+
+
+@pytest.fixture()
+def node_shell() -> list[str]:
+    """A prefix that runs a command in a fresh network + UTS namespace named like a render node."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.fail("needs root and unshare(1) (run the lab tests with sudo)")
+    return ["unshare", "--net", "--uts", "sh", "-c", 'hostname render77 && exec "$@"', "unshare-node"]
+
+
+def _second_start(
+    node_shell: list[str], tmp: Path, first: tuple[str, int], second: tuple[str, int]
+) -> int:
+    """Start a long chunk connected through ``first``, then a short one through ``second`` on the same
+    machine (same namespaces); return the second's exit status (the first is then killed)."""
+    # The first chunk holds the lock until the script creates $STOP (after the second ended).
+    hold = ["sh", "-c", 'while [ ! -e "$STOP" ]; do sleep 0.05; done']
+    script = (
+        'sh -c "$WRAPPER" ' + shlex.join(nodescripts.chunk_argv("1", 1, hold)[3:]) + " & sleep 0.5; "
+        'SSH_CONNECTION="10.9.9.9 50001 $B_ADDR $B_PORT" "$@"; rc=$?; : >"$STOP"; wait; exit $rc'
+    )
+    env = _env(*first) | {
+        "B_ADDR": second[0],
+        "B_PORT": str(second[1]),
+        "WRAPPER": nodescripts.CHUNK_WRAPPER,
+        "STOP": str(tmp / "stop"),
+    }
+    argv = [*node_shell, "sh", "-c", script, "pair", *nodescripts.chunk_argv("1", 2, ["true"])]
+    started = time.monotonic()
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=30)
+    assert time.monotonic() - started < 15, proc.stderr
+    return proc.returncode
+
+
+def test_one_node_reached_by_two_addresses_is_one_lock(node_shell: list[str], tmp_path: Path) -> None:
+    """Two artists who registered a multi-homed node under different addresses (two NICs, IPv4 and
+    IPv6) must still exclude each other: the second finds the node busy."""
+    rc = _second_start(node_shell, tmp_path, ("192.168.10.5", 22), ("10.0.0.5", 22))
+    assert rc == nodescripts.BUSY_EXIT
+
+
+def test_same_address_is_busy(node_shell: list[str], tmp_path: Path) -> None:
+    rc = _second_start(node_shell, tmp_path, ("192.168.10.5", 22), ("192.168.10.5", 22))
+    assert rc == nodescripts.BUSY_EXIT
+
+
+def test_loopback_nodes_on_one_machine_are_separate(node_shell: list[str], tmp_path: Path) -> None:
+    """The loopback lab (``farmhand demo`` without root) runs several nodes as sshds on one machine,
+    told apart only by address and port: they must not lock each other out."""
+    assert _second_start(node_shell, tmp_path, ("127.0.0.2", 2201), ("127.0.0.3", 2202)) == 0
