@@ -157,6 +157,26 @@ def test_farmhand_rop_submits_its_inputs_with_its_settings(make_scene: Any, hou_
     assert hda.options_from_node(hou_session.node("/out/farm")).frames is None
 
 
+def test_farmhand_rop_renders_a_cache_its_inputs_share_once(make_scene: Any, hou_session: Any,
+                                                            farm: RecordingSink) -> None:
+    """Two renders wired into the Farmhand ROP read one cache: one submit, one chain, the cache once
+    (two jobs writing the same cache files at the same time would corrupt them)."""
+    def rng(first: int, last: int) -> dict[str, int]:
+        return {"trange": 1, "f1": first, "f2": last}
+
+    make_scene([
+        {"path": "/out/cache", "type": "geometry", "parms": rng(1, 4)},
+        {"path": "/out/beauty", "type": "ifd", "inputs": ["/out/cache"], "parms": rng(1, 4)},
+        {"path": "/out/mask", "type": "karma", "inputs": ["/out/cache"], "parms": rng(3, 6)},
+        {"path": "/out/farm", "type": "farmhand", "inputs": ["/out/beauty", "/out/mask"],
+         "parms": {"use_rop_range": 1}}])
+    _finish(entry.hda_submit({"node": hou_session.node("/out/farm")}))
+    assert [(s.target, s.frames, s.after) for s in farm.specs] == [
+        ("/out/cache", "1-6", ()), ("/out/beauty", "1-4", ("job1",)), ("/out/mask", "3-6", ("job2",))]
+    assert hou_session.UI_LOG.status == [
+        "Farmhand: jobs job1, job2, job3 submitted (each starts when the one before is done)"]
+
+
 def test_farmhand_rop_without_inputs_says_what_to_do(make_scene: Any, hou_session: Any,
                                                      farm: RecordingSink) -> None:
     make_scene([{"path": "/out/farm", "type": "farmhand"}])

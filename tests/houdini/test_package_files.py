@@ -56,7 +56,7 @@ def _package_env(package: dict[str, Any], keywords: dict[str, str]) -> dict[str,
 def test_package_json_finds_the_deps_the_installer_writes(houdini: str, system: str) -> None:
     """Used without the installer (HOUDINI_PACKAGE_DIR), the package still puts the installer's deps
     folder for this Houdini's Python and OS on PYTHONPATH."""
-    from tests.houdini.test_installer import inst
+    from .test_installer import inst
 
     package = json.loads((ROOT / "houdini_package.json").read_text())
     python = inst.python_for(houdini)

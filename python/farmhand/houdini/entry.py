@@ -5,7 +5,7 @@ and the Farmhand ROP's Submit button. Each receives Houdini's ``kwargs`` and run
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Optional
 
 import hou
@@ -74,11 +74,12 @@ def pick_rop() -> Optional[str]:
 
 # --- submitting -----------------------------------------------------------------------------------
 
-def make_plan(rop_path: str, options: SubmitOptions) -> SubmitPlan:
+def make_plan(rop_path: str | Sequence[str], options: SubmitOptions) -> SubmitPlan:
     return submit.plan(rop_path, options, nodes_provider(), pathmap_loader())
 
 
-def submit_interactive(rop_path: str, options: Optional[SubmitOptions] = None) -> Optional[Sent]:
+def submit_interactive(rop_path: str | Sequence[str], options: Optional[SubmitOptions] = None
+                       ) -> Optional[Sent]:
     """Plan, show the preflight dialog, save when asked, and send the jobs (in the background).
 
     Returns what was sent (the first job id is in it once the background submit finished), or None
@@ -95,7 +96,7 @@ def submit_interactive(rop_path: str, options: Optional[SubmitOptions] = None) -
     return _send_in_background(approved)
 
 
-def _preflight_dialog(plan: SubmitPlan, rop_path: str, options: SubmitOptions,
+def _preflight_dialog(plan: SubmitPlan, rop_path: str | Sequence[str], options: SubmitOptions,
                       offer_save: bool = True) -> Optional[SubmitPlan]:
     findings = list(plan.findings)
     summary = _summary(plan)

@@ -1,7 +1,8 @@
 """The Farmhand ROP (``Driver/farmhand``, ``otls/farmhand.hda``): its parameters as submit options.
 
 The asset holds no logic: its Submit button calls :func:`farmhand.houdini.entry.hda_submit`, which
-comes here. The ROPs wired into its inputs are rendered in input order, each with its dependencies.
+comes here. The ROPs wired into its inputs are rendered in input order, each with its dependencies
+(a dependency they share once).
 """
 
 from __future__ import annotations
@@ -54,13 +55,9 @@ def input_rops(node: hou.OpNode) -> list[str]:
 
 
 def submit_from_node(node: hou.OpNode) -> Optional[Sent]:
-    options = options_from_node(node)
-    last: Optional[Sent] = None
-    for rop_path in input_rops(node):
-        last = entry.submit_interactive(rop_path, options)
-        if last is None:
-            break
-    return last
+    """All inputs in one submit (one preflight dialog): they render in input order, each after the one
+    before, like the inputs of a Merge ROP, and a cache two inputs share renders once."""
+    return entry.submit_interactive(input_rops(node), options_from_node(node))
 
 
 def _eval_int(node: hou.OpNode, name: str, default: int) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
@@ -178,8 +179,12 @@ def read_rop(rop: hou.RopNode, frames: Optional[FrameSpec] = None) -> RopInfo:
     )
 
 
-def render_order(rop: hou.RopNode, frames: Optional[FrameSpec] = None) -> list[RopInfo]:
+def render_order(rop: hou.RopNode | Sequence[hou.RopNode],
+                 frames: Optional[FrameSpec] = None) -> list[RopInfo]:
     """``rop`` and the ROPs it depends on, dependencies first (what ``render -p`` lists), each once.
+
+    Several ROPs (the Farmhand ROP's inputs) are walked like the inputs of one Merge ROP: in order, a
+    dependency they share listed once with every frame any of them requests.
 
     As in Houdini, an input renders the frames its output requests (``frames``, default ``rop``'s own
     range), not its own range, unless its *Valid Frame Range* is *Strict* (``trange`` 2): then only the
@@ -217,9 +222,12 @@ def render_order(rop: hou.RopNode, frames: Optional[FrameSpec] = None) -> list[R
         if path not in order:
             order.append(path)
 
-    visit(rop, tuple(frames if frames is not None else frame_range(rop)))
+    roots = [rop] if isinstance(rop, hou.RopNode) else list(rop)
+    for root in roots:
+        visit(root, tuple(frames if frames is not None else frame_range(root)))
     if not order:
-        raise UsageError(f"{rop.path()} renders nothing (bypassed, or only merges/fetches nothing)")
+        names = ", ".join(r.path() for r in roots)
+        raise UsageError(f"{names} renders nothing (bypassed, or only merges/fetches nothing)")
     return [read_rop(nodes[p], FrameSpec(tuple(sorted(requested[p])))) for p in order]
 
 

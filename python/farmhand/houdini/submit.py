@@ -65,25 +65,34 @@ class SubmitPlan:
         return any(f.severity is Severity.ERROR for f in self.findings)
 
 
-def plan(rop_path: str, options: SubmitOptions, nodes: Sequence[NodeFacts], pmap: PathMap) -> SubmitPlan:
-    """Read ``rop_path`` and the scene, and build the jobs and preflight findings. Main thread only."""
-    rop = rops.find_rop(rop_path)
+def plan(rop_path: str | Sequence[str], options: SubmitOptions, nodes: Sequence[NodeFacts],
+         pmap: PathMap) -> SubmitPlan:
+    """Read the ROP(s) and the scene, and build the jobs and preflight findings. Main thread only.
+
+    Several ROPs (the Farmhand ROP's inputs) make one plan: one chain of jobs in which a dependency
+    they share renders once (two jobs writing the same cache files at once would corrupt them).
+    """
+    targets = [rops.find_rop(p) for p in ([rop_path] if isinstance(rop_path, str) else rop_path)]
+    if not targets:
+        raise UsageError("no ROP to render; pick or connect one")
     frames = FrameSpec.parse(options.frames) if options.frames else None
-    order = rops.render_order(rop, frames) if options.dependencies else [rops.read_rop(rop, frames)]
+    order = (rops.render_order(targets, frames) if options.dependencies
+             else [rops.read_rop(t, frames) for t in targets])
+    target_paths = {t.path() for t in targets}
     scene = rops.scene_info()
     refs = tuple(rops.file_references())
     infos = tuple(order)
     specs: list[JobSpec] = []
     notes: list[Finding] = []
     for info in infos:
-        spec, note = job_spec(info, scene, options, pmap, is_target=info.path == rop.path())
+        spec, note = job_spec(info, scene, options, pmap, is_target=info.path in target_paths)
         specs.append(spec)
         if note is not None:
             notes.append(note)
     outputs = tuple(path for info in infos for _f, path in info.outputs)
     facts = SceneFacts(scene.hip_path, scene.houdini_version, scene.unsaved, scene.untitled, outputs, refs)
     findings = check(facts, nodes, pmap, options.nodes) + notes
-    return SubmitPlan(rop.path(), scene, infos, tuple(specs), tuple(findings))
+    return SubmitPlan(", ".join(t.path() for t in targets), scene, infos, tuple(specs), tuple(findings))
 
 
 def job_spec(info: rops.RopInfo, scene: rops.SceneInfo, options: SubmitOptions, pmap: PathMap,
