@@ -3,7 +3,7 @@
     python3 scripts/install_farmhand.py                 # every Houdini 19.5–21.x preference folder found
     python3 scripts/install_farmhand.py --houdini 21.0  # only that version
     python3 scripts/install_farmhand.py --dry-run       # show what would change
-    python3 scripts/install_farmhand.py --uninstall
+    python3 scripts/install_farmhand.py --uninstall     # add --remove-deps to delete deps/ as well
 
 For each Houdini preference folder (Linux ``~/houdiniX.Y``, macOS ``~/Library/Preferences/houdini/X.Y``,
 Windows ``Documents/houdiniX.Y``, or ``$HOUDINI_USER_PREF_DIR``) it writes ``packages/farmhand.json``
@@ -252,7 +252,9 @@ class Installer:
         path.write_text(text, encoding="utf-8")
         self.out(f"wrote {path}")
 
-    def uninstall(self, targets: Sequence[Target], *, keep_deps: bool = False) -> int:
+    def uninstall(self, targets: Sequence[Target], *, remove_deps: bool = False) -> int:
+        """Remove this user's package files. ``deps/`` stays unless asked: on a shared checkout other
+        artists' Houdini sessions load paramiko from it."""
         for target in targets:
             path = target.pref_dir / "packages" / PACKAGE_FILE
             if not path.exists():
@@ -266,7 +268,7 @@ class Installer:
                 path.unlink()
                 self.out(f"removed {path}")
         deps = self.root / "deps"
-        if not keep_deps and deps.is_dir():
+        if remove_deps and deps.is_dir():
             if self.dry_run:
                 self.out(f"would remove {deps}")
             else:
@@ -294,8 +296,10 @@ def main(argv: Optional[Sequence[str]] = None, *, pip: PipRunner = default_pip) 
     parser.add_argument("--home", type=Path, default=Path.home(), help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     parser.add_argument("--os", dest="system", choices=("linux", "macos", "windows"), help=argparse.SUPPRESS)
-    parser.add_argument("--uninstall", action="store_true", help="remove Farmhand's package files and deps")
-    parser.add_argument("--keep-deps", action="store_true", help="with --uninstall: keep the deps folder")
+    parser.add_argument("--uninstall", action="store_true", help="remove Farmhand's package files")
+    parser.add_argument("--remove-deps", action="store_true",
+                        help="with --uninstall: also delete the checkout's deps/ folder (other artists "
+                             "using this checkout lose paramiko)")
     parser.add_argument("--no-deps", action="store_true", help="skip installing paramiko")
     parser.add_argument("--force", action="store_true", help="reinstall paramiko even when up to date")
     parser.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
@@ -321,7 +325,7 @@ def main(argv: Optional[Sequence[str]] = None, *, pip: PipRunner = default_pip) 
     installer = Installer(args.root.resolve(), system, dry_run=args.dry_run, pip=pip,
                           node_scripts=node_scripts)
     if args.uninstall:
-        return installer.uninstall(targets, keep_deps=args.keep_deps)
+        return installer.uninstall(targets, remove_deps=args.remove_deps)
     return installer.install(targets, deps=not args.no_deps, force=args.force)
 
 

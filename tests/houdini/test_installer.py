@@ -125,8 +125,13 @@ def test_uninstall_removes_only_farmhand_files(tmp_path: Path, trees: Path) -> N
     other.write_text("{}")
     foreign = trees / "houdini20.0" / "packages" / "farmhand.json"
     foreign.write_text(json.dumps({"env": [{"SOMEONE": "else"}]}))
-    assert _run(tmp_path, "--uninstall", pip=Pip()) == 0
+    assert _run(tmp_path, "--uninstall", "--houdini", "21.0", pip=Pip()) == 0
     assert not (trees / "houdini21.0" / "packages" / "farmhand.json").exists()
+    assert (trees / "houdini20.5" / "packages" / "farmhand.json").exists()
+    # Other artists on a shared checkout still load paramiko from deps/: it stays unless asked.
+    assert (tmp_path / "checkout" / "deps" / "python3.11-linux" / "paramiko").is_dir()
+    assert _run(tmp_path, "--uninstall", "--remove-deps", pip=Pip()) == 0
+    assert not (trees / "houdini20.5" / "packages" / "farmhand.json").exists()
     assert other.exists() and foreign.exists()
     assert not (tmp_path / "checkout" / "deps").exists()
 
