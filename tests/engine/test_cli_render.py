@@ -44,3 +44,30 @@ def test_status_text_shows_nodes_progress_and_failures() -> None:
     assert "40.0%" in text and "frame 5" in text and "12.5s/frame" in text
     assert "render02       blocked" in text and "blocklisted" in text
     assert "frame 3 failed (4 attempts): crash: render02: SIGSEGV" in text
+
+
+def test_live_status_lines_never_wrap_in_a_narrow_terminal() -> None:
+    """``status --follow`` moves the cursor up by the number of lines it drew: a line wider than the
+    terminal wraps and the redraw piles copies of the header down the screen."""
+    summary = JobSummary(
+        id="12", title="shot010_lighting_v012 /out/karma_beauty", preset="husk", state=JobState.RUNNING,
+        priority=50, created=0.0, frames_total=240, frames_done=100, frames_failed=1,
+        frames_rendering=6, eta_seconds=3725.0, error=None,
+    )
+    snap = JobSnapshot(
+        summary=summary,
+        spec=JobSpec(preset="husk", frames="1-240"),
+        nodes=(
+            NodeRow("render-gpu-workstation-17", NodeActivity.RENDERING, 1001, 42.0, 55, 123.4, 4000.0, 4, 2),
+            NodeRow("render02", NodeActivity.BUSY, message="busy: rendering for another dispatcher"),
+        ),
+        frames=(FrameRow(3, FrameState.RETRYING, "render02", 1, None, "crash", "render02: SIGSEGV " * 8),),
+    )
+    for width in (20, 49, 79, 100, 159):
+        lines = render_status(snap, width=width, clip=True).splitlines()
+        assert max(len(line) for line in lines) <= width, (width, lines)
+        assert len(lines) == 5
+    wide = render_status(snap, width=159, clip=True)
+    assert "render-gpu-workstation-17" in wide and "42.0%" in wide and "busy: rendering for another" in wide
+    # a plain (not live) status shows a failure's message whole
+    assert render_status(snap, width=79).count("SIGSEGV") == 8

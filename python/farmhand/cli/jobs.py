@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Optional
+from typing import Any, Optional, TextIO
 
 from farmhand.client import Client, default_submitter
 from farmhand.errors import JobError, UsageError
@@ -205,7 +205,7 @@ def _status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(snap.to_dict()))
     elif not args.follow:
-        print(render_status(snap, width=_width()))
+        print(render_status(snap, width=_width(sys.stdout)))
     return 0 if snap.state is not JobState.FAILED else 1
 
 
@@ -245,10 +245,12 @@ def _logs(args: argparse.Namespace) -> int:
 # --- live display -------------------------------------------------------------------------------------
 
 
-def _width() -> int:
+def _width(stream: TextIO) -> int:
+    """Columns to draw in: one less than the terminal, so no line ever wraps (a wrapped line would
+    throw off the cursor-up count of the live redraw)."""
     try:
-        return max(60, os.get_terminal_size().columns)
-    except OSError:
+        return max(20, os.get_terminal_size(stream.fileno()).columns - 1)
+    except (OSError, ValueError):
         return 100
 
 
@@ -280,31 +282,33 @@ def _summary_line(s: JobSummary) -> str:
     )
 
 
-def render_status(snap: JobSnapshot, width: int = 100) -> str:
-    """The text of ``farmhand status``: a job line, a bar per node, then failures and the last events."""
+def render_status(snap: JobSnapshot, width: int = 100, clip: bool = False) -> str:
+    """The text of ``farmhand status``: a job line, a bar per node, then failures. Bars fit ``width``;
+    with ``clip`` (the live redraw) longer lines are cut too, else messages are shown whole."""
     s = snap.summary
-    lines = [_summary_line(s), f"  [{_bar(s.percent / 100, max(10, width - 12))}] {s.percent:5.1f}%"]
+    lines = [_summary_line(s), f"  [{_bar(s.percent / 100, max(5, width - 12))}] {s.percent:5.1f}%"]
     if s.error:
         lines.append(f"  error: {s.error}")
-    bar_w = max(10, width - 70)
     for row in snap.nodes:
-        frame = "" if row.current_frame is None else f"frame {format_frame(row.current_frame)}"
-        pct = row.frame_percent if row.frame_percent is not None else 0.0
         spf = "-" if row.seconds_per_frame is None else f"{row.seconds_per_frame:.1f}s"
         detail = f"{row.frames_done:>4} done  {spf}/frame  ETA {_duration(row.eta_seconds)}"
         if row.state is NodeActivity.RENDERING:
-            lines.append(f"  {row.node:<14} {frame:<12} [{_bar(pct / 100, bar_w)}] {pct:5.1f}%  {detail}")
+            frame = "" if row.current_frame is None else f"frame {format_frame(row.current_frame)}"
+            pct = row.frame_percent if row.frame_percent is not None else 0.0
+            head, tail = f"  {row.node:<14} {frame:<12} [", f"] {pct:5.1f}%  {detail}"
+            bar = _bar(pct / 100, max(5, width - len(head) - len(tail)))
+            lines.append(head + bar + tail)
         else:
-            lines.append(
-                f"  {row.node:<14} {row.state.value:<12} {row.message or ''}"[:width] + f"  {detail}"
-            )
+            head = f"  {row.node:<14} {row.state.value:<12} "
+            room = max(0, width - len(head) - len(detail) - 2)
+            lines.append(head + (row.message or "")[:room].ljust(room) + "  " + detail)
     failed = [f for f in snap.frames if f.error_message and f.state.value in ("failed", "retrying")]
     for f in failed[:5]:
         lines.append(
             f"  frame {format_frame(f.frame)} {f.state.value} ({f.attempts} attempts): "
-            f"{f.error_kind}: {f.error_message}"[:width]
+            f"{f.error_kind}: {f.error_message}"
         )
-    return "\n".join(lines)
+    return "\n".join(line[:width] if clip else line for line in lines)
 
 
 def _follow(client: Client, job_id: str, quiet: bool = False) -> JobSnapshot:
@@ -315,7 +319,7 @@ def _follow(client: Client, job_id: str, quiet: bool = False) -> JobSnapshot:
         snap = client.watch(job_id, version, timeout=1.0)
         version = snap.version
         if tty:
-            text = render_status(snap, _width())
+            text = render_status(snap, _width(sys.stderr), clip=True)
             if drawn:
                 sys.stderr.write(f"\x1b[{drawn}F\x1b[J")
             sys.stderr.write(text + "\n")
