@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import importlib.util
 import json
 import os
 import platform
@@ -159,7 +160,17 @@ def package_json(root: Path, deps: Path, node_scripts: Optional[str] = None) -> 
     }
 
 
+#: Exit code of :func:`default_pip` when this Python has no pip (pip itself never uses it).
+NO_PIP = 127
+
+
+def pip_available() -> bool:
+    return importlib.util.find_spec("pip") is not None
+
+
 def default_pip(argv: list[str]) -> int:
+    if not pip_available():
+        return NO_PIP
     return subprocess.call([sys.executable, "-m", "pip", *argv])
 
 
@@ -227,6 +238,10 @@ class Installer:
             args = pip_args(staging, python, platforms)
             self.out(f"pip   installing paramiko for Python {python} ({self.system}) into {folder}")
             code = self.pip(args)
+            if code == NO_PIP:
+                self.out(f"error {sys.executable} has no pip: install it (python3 -m ensurepip --user, or "
+                         "the python3-pip package) and run the installer again, or use --no-deps")
+                return False
             if code != 0:
                 self.out(f"error pip exited {code}; check your network or proxy and run the installer again")
                 return False

@@ -209,3 +209,12 @@ def test_pip_platforms_accept_the_wheels_paramiko_needs(system: str, machine: st
     # pip refuses --platform/--python-version without --target and binary-only installs.
     assert args[:2] == ["install", "--quiet"] and args[args.index("--target") + 1] == "/t"
     assert "--only-binary=:all:" in args and args[args.index("--implementation") + 1] == "cp"
+
+
+def test_python_without_pip_says_how_to_get_it(tmp_path: Path, trees: Path, capsys: Any,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(inst, "pip_available", lambda: False)
+    assert _run(tmp_path, "--houdini", "21.0", pip=inst.default_pip) == 1
+    out = capsys.readouterr().out
+    assert "has no pip: install it (python3 -m ensurepip --user, or the python3-pip" in out and "--no-deps" in out
+    assert not (trees / "houdini21.0" / "packages" / "farmhand.json").exists()
