@@ -50,6 +50,13 @@ def send(host: str, macs: Sequence[str], broadcasts: Sequence[str], port: int = 
     Raises NodeError only if no packet could be sent at all (e.g. no route for any broadcast)."""
     if not macs:
         raise NodeError(host, _NO_MAC)
+    for addr in broadcasts:
+        try:
+            ipaddress.IPv4Address(addr)
+        except ValueError:
+            # Checked here: sendto would take a name and resolve it through DNS.
+            raise UsageError(f"invalid broadcast address {addr!r}: give an IPv4 address such as "
+                             "10.0.0.255") from None
     packets = [magic_packet(m) for m in macs]
     sent: list[str] = []
     errors: list[str] = []

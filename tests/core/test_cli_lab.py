@@ -151,6 +151,7 @@ def test_bad_input_and_faults(farm: LocalFarm, capsys: pytest.CaptureFixture[str
     _expect_error(farm, capsys, ["scan", "10.0.0.0/8"], "add --yes", 2)
     _expect_error(farm, capsys, ["nodes", "rm", "nope"], "no node named 'nope'")
     _expect_error(farm, capsys, ["nodes", "wake", "nope"], "no node named 'nope'")
+    _expect_error(farm, capsys, ["nodes", "probe", "render01", "--timeout", "-1"], "invalid --timeout -1", 2)
 
     # Unknown host key: refused with the fingerprint and the trust command.
     _expect_error(farm, capsys, ["nodes", "probe", "render01"], "farmhand nodes trust render01")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -45,3 +46,15 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(30) == 141
     assert err == ""
+
+
+def test_scan_targets_separated_by_commas(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As in the panel's range field; a bad part is named alone (no DNS lookup of the whole string).
+    monkeypatch.setenv("FARMHAND_HOME", str(tmp_path))
+    assert main(["scan", "127.0.0.1,10.0.0.0/33"]) == 2
+    assert capsys.readouterr().err.startswith("farmhand: invalid scan target '10.0.0.0/33'")
+    assert main(["scan", "127.0.0.1,127.0.0.2", "127.0.0.3", "--port", "9", "--json", "--no-record"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["address"], r["state"]) for r in rows] == [(f"127.0.0.{i}", "refused") for i in (1, 2, 3)]

@@ -57,3 +57,6 @@ def test_mac_choice_and_no_route(lab: LocalFarm) -> None:
     assert macs == ["aa:bb:cc:dd:ee:01"] and sent == ["10.77.0.255"]
     with pytest.raises(NodeError, match="could not send the wake packet"):
         lab.call_in_lab(lambda: wol.send("r1", ["aa:bb:cc:dd:ee:01"], [wol.LIMITED_BROADCAST]))
+    # A name is refused before anything is sent or resolved.
+    with pytest.raises(UsageError, match="invalid broadcast address 'abc': give an IPv4 address"):
+        lab.call_in_lab(lambda: wol.send("r1", ["aa:bb:cc:dd:ee:01"], ["10.77.0.255", "abc"]))

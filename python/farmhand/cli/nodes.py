@@ -145,6 +145,8 @@ def _trust(args: argparse.Namespace) -> int:
 
 
 def _probe(args: argparse.Namespace) -> int:
+    if not args.timeout > 0:
+        raise UsageError(f"invalid --timeout {args.timeout:g}: give the seconds one node may take, e.g. 30")
     reg = Registry()
     names = list(dict.fromkeys(args.names)) or [
         n.name for n in reg.list(enabled=True, state=NodeState.TRUSTED)]

@@ -18,7 +18,8 @@ from farmhand.errors import FarmhandError, UsageError
 def register(sub: Any) -> None:
     p = sub.add_parser("scan", help="find SSH render nodes in IPv4 ranges",
                        description="Probe every address once for SSH. TARGET: a CIDR (10.0.0.0/24), a range "
-                       "(10.0.0.10-10.0.0.80 or 10.0.0.10-80) or a host.")
+                       "(10.0.0.10-10.0.0.80 or 10.0.0.10-80) or a host; several may be separated by commas "
+                       "as in the panel.")
     p.add_argument("targets", nargs="+", metavar="TARGET")
     p.add_argument("--port", type=int, default=22)
     p.add_argument("--timeout", type=float, default=1.0, help="per-address deadline in seconds (default 1)")
@@ -40,6 +41,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"invalid timeout {args.timeout}: use a number of seconds between 0 and 60")
     if args.concurrency is not None and args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
+    # Commas as in the panel's range field: "10.0.0.5,10.0.0.9" is two targets, not a host name to resolve.
+    args.targets = [t for arg in args.targets for t in arg.replace(",", " ").split()]
     spans = discovery.parse_targets(args.targets)
     total = discovery.count(spans)
     if total > discovery.BIG_SCAN and not args.yes:
