@@ -219,6 +219,9 @@ class LineParser:
 
     def _progress_event(self, match: re.Match[str], events: list[Event]) -> None:
         percent_text = _group(match, "percent")
+        plain = match.re.groups >= 1 and not match.re.groupindex
+        if plain:  # one plain group: it is the percentage (not a frame number)
+            percent_text = match.group(1)
         done, total = _group(match, "done"), _group(match, "total")
         try:
             if percent_text is not None:
@@ -230,7 +233,7 @@ class LineParser:
         except ValueError:
             return
         percent = max(0.0, min(100.0, percent))
-        frame = _frame_of(match)
+        frame = None if plain else _frame_of(match)
         if frame is not None:
             self._begin(frame, events)
         if self.scope == ProgressScope.RANGE.value:

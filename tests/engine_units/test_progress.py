@@ -202,3 +202,15 @@ def test_exit_zero_errors_stop_finish_from_completing_the_frame() -> None:
     assert parser.not_success == ["No licenses could be found to run this application."]
     assert parser.finish(success=True) == []
     assert parser.done == []
+
+
+def test_progress_pattern_with_one_plain_group_is_the_percentage() -> None:
+    """docs/presets.md: a pattern with one plain group and no named groups uses that group. For
+    progress that group is the percentage, never a frame number."""
+    preset = preset_from_dict(
+        {"argv": ["r", "{start}"], "patterns": {"progress": [r"^Progress (\d+)%"], "frame_start": [r"^F (\d+)"]}},
+        "custom",
+        "test",
+    )
+    events = feed_all(LineParser(preset), ["F 7", "Progress 40%"])
+    assert events == [FrameStarted(7), FrameProgress(7, 40.0, "frame")]

@@ -98,6 +98,19 @@ def _strings(where: str, key: str, value: Any, *, regex: bool = False) -> tuple[
     return tuple(value)
 
 
+def _check_groups(where: str, key: str, regexes: Sequence[str], needed: Sequence[set[str]],
+                  example: str) -> None:
+    """A pattern whose match carries no value would be silently useless: it needs one of the ``needed``
+    sets of named groups, or a single plain group."""
+    for pattern in regexes:
+        compiled = re.compile(pattern)
+        names = set(compiled.groupindex)
+        if any(group <= names for group in needed) or (not names and compiled.groups >= 1):
+            continue
+        raise ConfigError(f"{where}: patterns.{key}: {pattern!r} captures nothing Farmhand can use; "
+                          f"add {example} (or one plain group)")
+
+
 def _bool(where: str, key: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{where}: {key} must be true or false, not {value!r}")
@@ -163,6 +176,9 @@ def preset_from_dict(data: Mapping[str, Any], name: str, source: str) -> Preset:
         raise ConfigError(f"{where}: patterns.{bad[0]}: unknown; allowed: {', '.join(_PATTERN_KEYS)}")
     pattern_fields = {field: _strings(where, f"patterns.{key}", patterns.get(key, []), regex=True)
                       for key, field in _PATTERN_KEYS.items()}
+    _check_groups(where, "progress", pattern_fields["progress_patterns"], ({"percent"}, {"done", "total"}),
+                  "(?P<percent>...) or (?P<done>...)/(?P<total>...)")
+    _check_groups(where, "output", pattern_fields["output_patterns"], ({"path"},), "(?P<path>...)")
 
     errors_raw = data.get("errors", {})
     if not isinstance(errors_raw, dict):
