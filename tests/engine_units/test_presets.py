@@ -339,7 +339,7 @@ def test_precedence_user_then_studio_then_builtin(tmp_path: Path, monkeypatch: p
         ('argv = ["x"]\n[params]\nfile = "a"\n', "params.file: not a usable parameter name"),
         ('name = "other"\nargv = ["x"]\n', "must match the file name 'bad'"),
         ('argv = ["x"\n', "invalid TOML"),
-        ('argv = ["x"]\n[patterns]\nprogress = ["ALF_PROGRESS"]\n', "patterns.progress: 'ALF_PROGRESS' captures"),
+        ('argv = ["x"]\n[patterns]\nprogress = ["ALF_PROGRESS"]\n', "progress: 'ALF_PROGRESS' captures"),
         ('argv = ["x"]\n[patterns]\nprogress = ["(?P<done>\\\\d+) tiles"]\n', "add (?P<percent>...)"),
         ('argv = ["x"]\n[patterns]\noutput = ["^Saved"]\n', "patterns.output: '^Saved' captures nothing"),
     ],

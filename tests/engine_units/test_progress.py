@@ -208,7 +208,8 @@ def test_progress_pattern_with_one_plain_group_is_the_percentage() -> None:
     """docs/presets.md: a pattern with one plain group and no named groups uses that group. For
     progress that group is the percentage, never a frame number."""
     preset = preset_from_dict(
-        {"argv": ["r", "{start}"], "patterns": {"progress": [r"^Progress (\d+)%"], "frame_start": [r"^F (\d+)"]}},
+        {"argv": ["r", "{start}"],
+         "patterns": {"progress": [r"^Progress (\d+)%"], "frame_start": [r"^F (\d+)"]}},
         "custom",
         "test",
     )
