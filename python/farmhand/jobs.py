@@ -210,8 +210,10 @@ class JobSnapshot:
         return self.summary.state
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON form (``status --json``, ``submit --wait --json``): ``id`` and ``state`` on top, like
+        ``submit --json`` and ``jobs --json`` print them, then the whole snapshot."""
         data: dict[str, Any] = to_jsonable(self)
-        return data
+        return {"id": self.summary.id, "state": self.summary.state.value, **data}
 
 
 @dataclass(frozen=True)

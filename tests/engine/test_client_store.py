@@ -45,6 +45,8 @@ def test_snapshot_has_every_frame_with_expected_output(client: Client) -> None:
     ]
     data = snap.to_dict()
     assert data["summary"]["id"] == job and data["frames"][0]["state"] == "waiting"
+    # every --json form names the job by "id" at the top, as submit --json does
+    assert data["id"] == job and data["state"] == "queued"
 
 
 def test_commands_queue_for_the_dispatcher_and_version_moves(client: Client) -> None:
