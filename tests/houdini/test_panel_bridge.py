@@ -43,6 +43,21 @@ def test_context_without_selection_and_with_a_bad_rop(make_scene: Any, hou_sessi
     assert bad.findings[0].severity is Severity.ERROR and "ends before it starts" in bad.findings[0].message
 
 
+def test_context_for_a_merge_or_a_bypassed_rop(make_scene: Any, hou_session: Any,
+                                               farm: RecordingSink) -> None:
+    """A Merge (or a bypassed ROP) renders only its inputs: the Submit tab shows the last of them."""
+    rng = {"trange": 1, "f1": 1, "f2": 5}
+    make_scene([{"path": "/out/a", "type": "ifd", "parms": rng},
+                {"path": "/out/b", "type": "karma", "parms": {"trange": 1, "f1": 3, "f2": 8}},
+                {"path": "/out/all", "type": "merge", "inputs": ["/out/a", "/out/b"]},
+                {"path": "/out/off", "type": "ifd", "inputs": ["/out/a"], "parms": rng, "bypassed": True}])
+    merged = panel.submit_context("/out/all")
+    assert merged.rop_path == "/out/all" and merged.job_name.endswith("/out/b")
+    assert not [f for f in merged.findings if f.severity is Severity.ERROR]
+    bypassed = panel.submit_context("/out/off")
+    assert bypassed.rop_path == "/out/off" and (bypassed.frame_start, bypassed.frame_end) == (1, 5)
+
+
 def test_submit_request_becomes_jobs(make_scene: Any, hou_session: Any, farm: RecordingSink) -> None:
     hip = make_scene([{"path": "/out/m", "type": "ifd"}])
     request = SubmitRequest(rop_path="/out/m", hip_path=str(hip), frame_start=1, frame_end=9, frame_step=2,

@@ -72,7 +72,8 @@ def submit_context(rop_path: Optional[str]) -> Any:
         return SubmitContext(rop_path=rop_path, hip_path=scene.hip_path,
                              houdini_version=scene.houdini_version, presets=presets, preset=presets[0],
                              findings=(PreflightFinding(Severity.ERROR, exc.message),))
-    target = next(i for i in plan.rops if i.path == plan.rop_path)
+    # A Merge or a bypassed ROP renders only its inputs: show the last of them (what renders last).
+    target = next((i for i in plan.rops if i.path == plan.rop_path), plan.rops[-1])
     frames = target.frames
     step = (frames.frames[1] - frames.frames[0]) if len(frames) > 1 else 1
     return SubmitContext(
