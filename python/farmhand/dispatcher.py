@@ -261,13 +261,15 @@ class Dispatcher(Outcomes, Gates):
                 task.kill(self.executor, self.submit, "cancelled by the user", now, self.retry.cancel_grace)
             job.event("cancelled", "cancelled by the user; running chunks are being stopped", now)
         elif op is CommandOp.PAUSE:
-            if job.state in (JobState.QUEUED, JobState.WAITING, JobState.RUNNING):
-                job.set_state(JobState.PAUSED, now=now)
-                job.event("paused", "no new chunks are handed out; running ones finish", now)
+            if job.state not in (JobState.QUEUED, JobState.WAITING, JobState.RUNNING):
+                return f"job is {job.state.value}; nothing to pause"
+            job.set_state(JobState.PAUSED, now=now)
+            job.event("paused", "no new chunks are handed out; running ones finish", now)
         elif op is CommandOp.RESUME:
-            if job.state is JobState.PAUSED:
-                job.set_state(JobState.RUNNING, now=now)
-                job.event("resumed", "handing out chunks again", now)
+            if job.state is not JobState.PAUSED:
+                return f"job is {job.state.value}, not paused; nothing to resume"
+            job.set_state(JobState.RUNNING, now=now)
+            job.event("resumed", "handing out chunks again", now)
         elif op is CommandOp.RETRY:
             again = [f for f in job.frames if f.state is FrameState.FAILED]
             if job.state is JobState.DONE and not again:

@@ -301,6 +301,15 @@ def test_pause_and_resume(rig_for: Callable[..., Rig]) -> None:
     rig.client.resume(job)
     rig.drive(rig.finished(job))
     assert_all_done(rig, job)
+    # a finished job cannot be paused or resumed: the answer says so instead of "ok"
+    answers = []
+    for send in (rig.client.pause, rig.client.resume):
+        cid = send(job)
+        rig.now += 0.1
+        rig.dispatcher.step(rig.now)
+        answers.append(rig.client.command_result(cid))
+    assert answers == ["job is done; nothing to pause", "job is done, not paused; nothing to resume"]
+    assert rig.snap(job).state is JobState.DONE
 
 
 def test_retry_requeues_failed_frames(rig_for: Callable[..., Rig]) -> None:
