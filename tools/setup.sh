@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
-APT_PACKAGES=(openssh-server openssh-client iproute2 iptables nmap tcpdump procps util-linux blender
+APT_PACKAGES=(openssh-server openssh-client iproute2 iptables nmap tcpdump procps util-linux mount blender
               python3-venv python3-pip libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0)
 want_pyside2=0
 [ "${1:-}" = "--pyside2" ] && want_pyside2=1
