@@ -26,12 +26,13 @@ import hou
 
 EVENT_PREFIX = "FARMHAND_EVENT "
 
-#: Output parameter per ROP type, to report each frame's files.
+#: Output parameter per ROP type, to report each frame's files (farmhand.houdini.rops.OUTPUT_PARMS less
+#: the file cache SOP, which renders through its inner ROP; a test keeps the two in step).
 OUTPUT_PARMS = {
-    "ifd": "vm_picture", "karma": "picture", "usdrender": "outputimage", "opengl": "picture",
-    "geometry": "sopoutput", "rop_geometry": "sopoutput", "alembic": "filename", "rop_alembic": "filename",
-    "Redshift_ROP": "RS_outputFileNamePrefix", "arnold": "ar_picture",
-    "vray_renderer": "SettingsOutput_img_file_path",
+    "ifd": "vm_picture", "karma": "picture", "usdrender": "outputimage", "usdrender_rop": "outputimage",
+    "opengl": "picture", "geometry": "sopoutput", "rop_geometry": "sopoutput", "alembic": "filename",
+    "rop_alembic": "filename", "Redshift_ROP": "RS_outputFileNamePrefix", "arnold": "ar_picture",
+    "vray_renderer": "SettingsOutput_img_file_path", "comp": "copoutput",
 }
 #: Toggles that make a ROP print ``ALF_PROGRESS N%`` (the dispatcher reads those lines as progress).
 ALF_PARMS = ("vm_alfprogress", "alfprogress")

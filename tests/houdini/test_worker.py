@@ -83,3 +83,19 @@ def test_file_cache_renders_through_its_inner_rop(tmp_path: Path) -> None:
     assert [e["event"] for e in events] == ["ready", "start", "done"], done.stderr
     assert events[0]["rop"] == "/obj/geo1/cache/render"
     assert json.loads(json.dumps(events[-1]))["outputs"] == [str(tmp_path / "c" / "0002.bgeo.sc")]
+
+
+def test_worker_knows_every_output_parm_the_glue_knows() -> None:
+    """The worker repeats the glue's table (Farmhand is not importable on the node): keep them equal."""
+    import ast
+
+    from farmhand.houdini import rops
+
+    tree = ast.parse(WORKER.read_text())
+    table = next(node.value for node in tree.body if isinstance(node, ast.Assign)
+                 and any(isinstance(t, ast.Name) and t.id == "OUTPUT_PARMS" for t in node.targets))
+    worker = ast.literal_eval(table)
+    assert worker == {k: v for k, v in rops.OUTPUT_PARMS.items() if k != "filecache"}
+    assert ast.literal_eval(next(node.value for node in tree.body if isinstance(node, ast.Assign) and any(
+        isinstance(t, ast.Name) and t.id == "ALF_PARMS" for t in node.targets))) == tuple(
+        dict.fromkeys(rops.ALF_PARMS.values()))
