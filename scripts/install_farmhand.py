@@ -326,6 +326,10 @@ def main(argv: Optional[Sequence[str]] = None, *, pip: PipRunner = default_pip) 
     if args.pref_dir:
         targets = []
         for folder in args.pref_dir:
+            if not args.uninstall and not folder.expanduser().is_dir():
+                parser.error(f"{folder} is not a folder; check the path (Houdini creates its preference "
+                             "folder the first time it starts)")
+            folder = folder.expanduser()
             match = _VERSION.search(folder.name)
             named = f"{match.group(1)}.{match.group(2)}" if match else ""
             version = args.houdini[0] if args.houdini else named

@@ -219,3 +219,13 @@ def test_python_without_pip_says_how_to_get_it(tmp_path: Path, trees: Path, caps
     assert "has no pip: install it (python3 -m ensurepip --user, or the python3-pip" in out
     assert "--no-deps" in out
     assert not (trees / "houdini21.0" / "packages" / "farmhand.json").exists()
+
+
+def test_pref_dir_typo_is_refused_in_one_line(tmp_path: Path, trees: Path, capsys: Any) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        _run(tmp_path, "--pref-dir", str(trees / "houdini21.O"), pip=Pip())
+    assert exit_.value.code == 2
+    assert "houdini21.O is not a folder; check the path" in capsys.readouterr().err
+    assert not (trees / "houdini21.O").exists()
+    assert _run(tmp_path, "--pref-dir", str(trees / "houdini21.0"), "--no-deps", pip=Pip()) == 0
+    assert (trees / "houdini21.0" / "packages" / "farmhand.json").exists()
