@@ -111,6 +111,22 @@ class Assigner:
         del include_backoff  # backoffs are temporary; eligibility is about blocklists and installs
         return [n for n in self.farm.values() if self.suitable(job, n)]
 
+    def why_no_node(self, job: JobRun) -> str:
+        """One line saying why :meth:`eligible_nodes` is empty, naming what to fix."""
+        selected = [n for n in self.farm.values() if not job.spec.nodes or n.name in job.spec.nodes]
+        if not selected:
+            return (f"none of the nodes given by --nodes ({', '.join(job.spec.nodes)}) is a trusted, "
+                    "enabled node; see 'farmhand nodes list'")
+        free = [n for n in selected if not (job.nodes.get(n.name) and job.nodes[n.name].blocked)]
+        if not free:
+            last = next((st.message for st in job.nodes.values() if st.blocked and st.message), None)
+            return "every selected node is blocklisted for this job" + (f"; last: {last}" if last else "")
+        wanted = job.spec.houdini_version
+        build = f"{wanted} (or another {'.'.join(wanted.split('.')[:2])} build)" if wanted else "installed"
+        return (f"no selected node has Houdini {build} "
+                f"in its inventory ({', '.join(n.name for n in free)}); install it, run 'farmhand nodes "
+                "probe', or submit with another --houdini-version")
+
     def job_spf(self, job: JobRun) -> Optional[float]:
         measured = [s.spf for s in job.nodes.values() if s.spf]
         return sum(measured) / len(measured) if measured else None

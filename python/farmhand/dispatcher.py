@@ -397,9 +397,7 @@ class Dispatcher(Outcomes, Gates):
                 job.event("no_nodes", "no trusted, enabled nodes in the registry; add some with "
                           "'farmhand scan' or 'farmhand nodes add'", now)
             elif self.farm and not self.eligible_nodes(job, include_backoff=True):
-                last = next((st.message for st in job.nodes.values() if st.blocked and st.message), None)
-                why = "no node can render this job: every selected node is blocklisted or lacks what it needs"
-                job.set_state(JobState.FAILED, now=now,
-                              error=job.error or (why + (f"; last: {last}" if last else "")))
+                why = "no node can render this job: " + self.why_no_node(job)
+                job.set_state(JobState.FAILED, now=now, error=job.error or why)
                 job.event("failed", job.error or "", now)
                 self._retire(job, now)

@@ -451,3 +451,22 @@ def test_frames_after_a_crash_render_later_without_a_counted_attempt(rig_for: Ca
     rig.drive(rig.finished(job))
     frames = {f.frame: f for f in assert_all_done(rig, job).frames}
     assert [frames[f].attempts for f in (11, 12, 13, 14, 15)] == [0, 0, 1, 0, 0]
+
+
+def test_a_job_no_node_can_take_says_what_to_fix(rig_for: Callable[..., Rig]) -> None:
+    """No Houdini build, a wrong --nodes: the job fails at once with a line naming the cause."""
+    rig = rig_for({"a": NodeBehaviour(spf=1.0), "b": NodeBehaviour(spf=1.0)})
+    rig.farm = [FarmNode("a", 4, (("20.5.487", "/opt/hfs20.5.487"),)), FarmNode("b", 4)]
+    rig.dispatcher = rig.make()
+    cases = {
+        rig.submit("1-3", preset="hrender", file="/s/a.hip", target="/out/m", houdini_version="21.0.512"):
+            "no selected node has Houdini 21.0.512 (or another 21.0 build) in its inventory (a, b)",
+        rig.submit("1-3", nodes=("render99",)):
+            "none of the nodes given by --nodes (render99) is a trusted, enabled node",
+    }
+    for job in cases:
+        rig.drive(rig.finished(job), limit=5)
+    for job, why in cases.items():
+        snap = rig.snap(job)
+        assert snap.state is JobState.FAILED and why in (snap.summary.error or ""), snap.summary.error
+    assert rig.fake.procs == []
