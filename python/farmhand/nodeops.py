@@ -139,6 +139,10 @@ def trust(
                             state=NodeState.TRUSTED)
     else:
         node = registry.set_state(existing.name, NodeState.TRUSTED)
+        if node.last_error and not key.trusted:
+            # Recorded while the key was not trusted ("unknown host key … trust it"); the next probe
+            # says what is true now. An error of an already trusted node stays.
+            node = registry.record_error(node.name, None)
     return node, key
 
 

@@ -236,7 +236,8 @@ class Registry:
         return self._update(name, "inventory = ?, last_seen = ?, last_error = NULL",
                             json.dumps(inventory, sort_keys=True), time.time())
 
-    def record_error(self, name: str, message: str) -> Node:
+    def record_error(self, name: str, message: Optional[str]) -> Node:
+        """Note why the last action on the node failed (None clears the note)."""
         return self._update(name, "last_error = ?", message)
 
     # ------------------------------------------------------------------ connecting

@@ -43,9 +43,16 @@ def test_trust_asks_only_about_an_unknown_key(reg: Registry) -> None:
         node, trusted = nodeops.trust(reg, ex, "render01", shown=key.shown, user="renderer")
         assert not trusted.trusted  # it was not trusted before this call
         assert (node.state, node.address, node.user) == (NodeState.TRUSTED, "10.77.0.11", "renderer")
-        # Already trusted: nothing to ask.
-        _, again = nodeops.trust(reg, ex, "render01", confirm=refuse)
+        # Already trusted: nothing to ask, and a note about the node stays.
+        reg.record_error("render01", "render01: authentication failed")
+        node, again = nodeops.trust(reg, ex, "render01", confirm=refuse)
         assert again.trusted and asked == [key.shown]
+        assert node.last_error == "render01: authentication failed"
+        # A note recorded while the key was unknown ("trust it with ...") goes when the key is trusted.
+        reg.add("render02", state=NodeState.DISCOVERED)
+        reg.record_error("render02", "render02: unknown host key ssh-ed25519 SHA256:x; check it, then trust")
+        node, _ = nodeops.trust(reg, ex, "render02", confirm=lambda _: True)
+        assert node.state is NodeState.TRUSTED and node.last_error is None
 
 
 def test_add_and_remove_follow_the_host_key(reg: Registry, in_lab: LocalFarm) -> None:
