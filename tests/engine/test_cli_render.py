@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from farmhand.cli.jobs import render_status
+import dataclasses
+from types import SimpleNamespace
+from typing import cast
+
+from farmhand.cli.jobs import _follow, render_status
+from farmhand.client import Client
 from farmhand.jobs import (
     FrameRow,
     FrameState,
@@ -71,3 +76,34 @@ def test_live_status_lines_never_wrap_in_a_narrow_terminal() -> None:
     assert "render-gpu-workstation-17" in wide and "42.0%" in wide and "busy: rendering for another" in wide
     # a plain (not live) status shows a failure's message whole
     assert render_status(snap, width=79).count("SIGSEGV") == 8
+
+
+class _DyingDispatcherClient:
+    """Stands in for Client: the job runs for three reads, the dispatcher is found dead in between."""
+
+    autostart = False
+
+    def __init__(self, snap: JobSnapshot) -> None:
+        self.snap, self.reads, self.started = snap, 0, 0
+
+    def watch(self, job_id: str, since: int, timeout: float) -> JobSnapshot:
+        self.reads += 1
+        if self.reads < 3:
+            return self.snap
+        done = dataclasses.replace(self.snap.summary, state=JobState.DONE)
+        return dataclasses.replace(self.snap, summary=done)
+
+    def dispatcher(self) -> SimpleNamespace:
+        return SimpleNamespace(running=False)
+
+    def ensure_dispatcher(self) -> None:
+        self.started += 1
+
+
+def test_status_follow_restarts_a_dead_dispatcher() -> None:
+    """``farmhand status JOB --follow`` must not sit forever on a job whose dispatcher died."""
+    summary = JobSummary(id="3", title="t", preset="demo", state=JobState.RUNNING, priority=50, created=0.0,
+                         frames_total=2, frames_done=1, frames_failed=0, frames_rendering=1, eta_seconds=1.0)
+    client = _DyingDispatcherClient(JobSnapshot(summary=summary, spec=JobSpec(preset="demo", frames="1-2")))
+    snap = _follow(cast(Client, client), "3", quiet=True, keep_alive=True)
+    assert snap.state is JobState.DONE and client.started == 2

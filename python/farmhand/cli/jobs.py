@@ -197,9 +197,8 @@ def _jobs(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     client = Client(autostart=False)
     if args.follow:
-        if not client.job(args.job).state.finished:
-            client.ensure_dispatcher()
-        snap = _follow(client, args.job, quiet=args.json)
+        # Following an unfinished job needs the dispatcher (started now, and again if it dies).
+        snap = _follow(client, args.job, quiet=args.json, keep_alive=True)
     else:
         snap = client.job(args.job)
     if args.json:
@@ -311,8 +310,10 @@ def render_status(snap: JobSnapshot, width: int = 100, clip: bool = False) -> st
     return "\n".join(line[:width] if clip else line for line in lines)
 
 
-def _follow(client: Client, job_id: str, quiet: bool = False) -> JobSnapshot:
-    """Redraw the job's status as it changes (ANSI in a terminal, a line per change otherwise)."""
+def _follow(client: Client, job_id: str, quiet: bool = False, keep_alive: bool = False) -> JobSnapshot:
+    """Redraw the job's status as it changes (ANSI in a terminal, a line per change otherwise) until it
+    ends. The dispatcher is (re)started whenever it is not running (``keep_alive`` or an autostarting
+    client), so a follower never waits on a dead one."""
     tty = sys.stderr.isatty() and not quiet
     version, drawn, last_line = 0, 0, ""
     while True:
@@ -332,5 +333,5 @@ def _follow(client: Client, job_id: str, quiet: bool = False) -> JobSnapshot:
                 last_line = line
         if snap.state.finished:
             return snap
-        if not client.dispatcher().running and client.autostart:
+        if (keep_alive or client.autostart) and not client.dispatcher().running:
             client.ensure_dispatcher()
