@@ -86,7 +86,7 @@ def test_nodes_model_shows_inventory_and_state(qtbot) -> None:
     model = nodes_model()
     model.set_rows(farm_data.nodes(7))
     assert model.rowCount() == 7
-    assert model.columnCount() == 11
+    assert model.columnCount() == 10
     row = model.row_of("render02")
     assert model.index(row, column(model, "Cores")).data(DISPLAY) == "16"
     assert model.index(row, column(model, "RAM")).data(DISPLAY) == "64 GB"
@@ -96,9 +96,9 @@ def test_nodes_model_shows_inventory_and_state(qtbot) -> None:
     assert model.index(row, column(model, "Address")).data(DISPLAY) == "10.77.0.12"
     # An address that is the node's name is not repeated.
     model.set_rows([replace(farm_data.nodes(1)[0], host="10.77.0.11", address="10.77.0.11", fingerprint="",
-                            trusted=False)])
+                            note="", trusted=False, status=NodeStatus.UNTRUSTED, rendering_for="")])
     assert model.index(0, column(model, "Address")).data(DISPLAY) == ""
-    assert "press Trust" in model.index(0, column(model, "Trusted")).data(int(Qt.ItemDataRole.ToolTipRole))
+    assert "press Trust" in model.index(0, column(model, "State")).data(int(Qt.ItemDataRole.ToolTipRole))
     model.set_rows(farm_data.nodes(7))
     unreachable = model.row_of("render04")
     state = model.index(unreachable, column(model, "State"))
@@ -106,7 +106,7 @@ def test_nodes_model_shows_inventory_and_state(qtbot) -> None:
     assert state.data(StateColourRole).name() == style.RED
     assert state.data(int(Qt.ItemDataRole.ToolTipRole)) == "no answer on port 22 for 3 s"
     untrusted = model.row_of("render06")
-    assert model.index(untrusted, column(model, "Trusted")).data(DISPLAY) == "no"
+    assert model.index(untrusted, column(model, "State")).data(DISPLAY) == "untrusted"
     assert model.index(untrusted, column(model, "State")).data(StateColourRole).name() == style.ORANGE
 
 

@@ -145,7 +145,7 @@ def test_selected_node_is_shown_in_full(qtbot, make_panel, backend) -> None:
     assert tab.details.text().startswith("Select a node")
     tab.select_hosts(["render01"])
     first, second = tab.details.text().split("\n")
-    assert first.startswith("render01 · 10.77.0.11 · Debian GNU/Linux 12 x86_64 · "
+    assert first.startswith("render01 · 10.77.0.11 · Debian GNU/Linux 12 x86_64 · Houdini 21.0.512 · "
                             "MACs 52:54:00:12:34:56, 52:54:00:ab:cd:ef · share 812 GB free · probed ")
     assert second == "rendering for shot010_beauty (anna)"
     # The note the table's last column cuts off is here whole; a probed node without a MAC says so.
@@ -153,7 +153,7 @@ def test_selected_node_is_shown_in_full(qtbot, make_panel, backend) -> None:
     assert tab.details.text().endswith("\n" + long_note)
     assert "no MAC address (Wake cannot reach it)" in tab.details.text()
     tab.select_hosts(["render03"])
-    assert "not probed yet" in tab.details.text()
+    assert "not probed yet" in tab.details.text() and "Houdini 21.0.512" in tab.details.text()
 
 
 def test_blocklisted_note_names_the_job() -> None:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Generic, Optional, TypeVar
 
 from farmhand.ui import style
 from farmhand.ui.qt import Qt, QtCore, QtGui
-from farmhand.ui.records import JobNodeView, JobView, NodeView
+from farmhand.ui.records import JobNodeView, JobView, NodeStatus, NodeView
 
 T = TypeVar("T")
 
@@ -174,28 +174,29 @@ def _gb(value: Optional[float]) -> str:
     return "" if value is None else f"{value:.0f} GB"
 
 
-def _trust_words(node: NodeView) -> str:
-    if node.fingerprint:
-        return node.fingerprint
-    if node.trusted:
-        return "host key trusted"
-    return "host key not trusted yet: select the node and press Trust…"
+def _state_words(node: NodeView) -> str:
+    note = node.note or node.status.value
+    if node.status is NodeStatus.UNTRUSTED:
+        return f"{note} (press Trust…)" if "Trust" not in note else note
+    return note
 
 
+# Most telling first: at the panel's usual width (and with PySide2's larger fonts) what scrolls out of
+# view on the right is the inventory, not what the node is doing. Trust is in the State column
+# ("untrusted", orange) and in the line under the table, so it needs no column of its own.
 NODE_COLUMNS: tuple[Column[NodeView], ...] = (
     Column("Node", lambda n: n.host, tooltip=lambda n: f"{n.host} {n.address}".strip()),
     Column("Address", lambda n: n.address if n.address != n.host else "", tooltip=lambda n: n.address),
     Column("State", lambda n: n.status.value, colour=lambda n: style.node_colour(n.status),
-           tooltip=lambda n: n.note or n.status.value),
-    Column("Enabled", lambda n: "yes" if n.enabled else "no"),
-    Column("Trusted", lambda n: "yes" if n.trusted else "no", tooltip=_trust_words),
-    Column("Cores", lambda n: "" if n.cores is None else str(n.cores), numeric=True),
-    Column("RAM", lambda n: _gb(n.ram_gb), numeric=True),
-    Column("GPUs", lambda n: _listed(n, n.gpus), tooltip=lambda n: "\n".join(n.gpus)),
-    Column("Houdini", lambda n: _listed(n, n.houdini), tooltip=lambda n: "\n".join(n.houdini)),
-    Column("Load", lambda n: "" if n.load is None else f"{n.load:.2f}", numeric=True),
+           tooltip=_state_words),
     # The whole text is also under the table when the node is selected (NodesTab.details).
     Column("Job / note", lambda n: n.rendering_for or n.note, tooltip=lambda n: n.rendering_for or n.note),
+    Column("Enabled", lambda n: "yes" if n.enabled else "no"),
+    Column("Cores", lambda n: "" if n.cores is None else str(n.cores), numeric=True),
+    Column("RAM", lambda n: _gb(n.ram_gb), numeric=True),
+    Column("Load", lambda n: "" if n.load is None else f"{n.load:.2f}", numeric=True),
+    Column("GPUs", lambda n: _listed(n, n.gpus), tooltip=lambda n: "\n".join(n.gpus)),
+    Column("Houdini", lambda n: _listed(n, n.houdini), tooltip=lambda n: "\n".join(n.houdini)),
 )
 
 

@@ -35,11 +35,12 @@ class NodesTab(QtWidgets.QWidget):
         self.view.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
         column = self.model.column
         self.view.setItemDelegateForColumn(column("State"), StateDelegate(self.view))
-        fit_columns(self.view, {column("Node"): "render01.studio", column("Address"): "192.168.10.100",
-                                column("State"): "blocklisted", column("Enabled"): "yes",
-                                column("Trusted"): "yes", column("Cores"): "128", column("RAM"): "1024 GB",
-                                column("GPUs"): "NVIDIA RTX A4000", column("Houdini"): "21.0.512, 20.5.332",
-                                column("Load"): "99.99"}, dotted=(column("State"),))
+        fit_columns(self.view, {
+            column("Node"): "render01.studio", column("Address"): "10.100.10.100",
+            column("State"): "blocklisted",
+            column("Job / note"): "shot010_lighting_v012 (anna)", column("Enabled"): "yes",
+            column("Cores"): "128", column("RAM"): "1024 GB", column("Load"): "99.99",
+            column("GPUs"): "NVIDIA RTX A4000"}, dotted=(column("State"),))
         #: The selected node in full: address, OS, MACs, share, last probe, and the note the column cuts.
         self.details = QtWidgets.QLabel(self)
         self.details.setWordWrap(True)
@@ -265,6 +266,11 @@ def node_details(node: NodeView) -> str:
         parts.append(node.address)
     if node.os:
         parts.append(node.os)
+    # Also here because a narrow pane scrolls those columns out of view.
+    if node.gpus:
+        parts.append(", ".join(node.gpus))
+    if node.houdini:
+        parts.append("Houdini " + ", ".join(node.houdini))
     if node.macs:
         parts.append(("MACs " if len(node.macs) > 1 else "MAC ") + ", ".join(node.macs))
     elif node.probed_at is not None:
@@ -273,6 +279,8 @@ def node_details(node: NodeView) -> str:
         parts.append(f"share {node.share_free_gb:.0f} GB free")
     parts.append(time.strftime("probed %H:%M:%S", time.localtime(node.probed_at)) if node.probed_at
                  else "not probed yet")
+    if not node.trusted:
+        parts.append("host key not trusted yet")
     text = " · ".join(parts)
     if node.rendering_for:
         text += f"\nrendering for {node.rendering_for}"
