@@ -73,6 +73,25 @@ def test_render_order_lists_dependencies_first_once(make_scene: Any) -> None:
     assert order == ["/out/sim", "/out/cache", "/out/beauty"]
 
 
+def test_a_merge_requests_the_span_of_its_inputs_and_a_fetch_its_source(make_scene: Any,
+                                                                           hou_session: Any) -> None:
+    """Merge and Fetch have no range: rendering a Merge renders the span of its inputs' ranges (an input
+    that is not Strict renders all of it, as SideFX's Merge help warns); a Fetch renders its source's."""
+    make_scene([
+        {"path": "/out/a", "type": "ifd", "parms": {"trange": 1, "f1": 1, "f2": 5, "f3": 2}},
+        {"path": "/out/b", "type": "karma", "parms": {"trange": 2, "f1": 4, "f2": 8}},
+        {"path": "/out/all", "type": "merge", "inputs": ["/out/a", "/out/b"]},
+        {"path": "/out/fetch_b", "type": "fetch", "parms": {"source": "/out/b"}},
+    ], frame=42)
+    assert str(rops.frame_range(rops.find_rop("/out/all"))) == "1-8"
+    assert str(rops.frame_range(rops.find_rop("/out/fetch_b"))) == "4-8"
+    order = {i.path: str(i.frames) for i in rops.render_order(rops.find_rop("/out/all"))}
+    assert order == {"/out/a": "1-8", "/out/b": "4-8"}  # b is Strict: clipped to its own range
+    plan = hou_session.hscript("render -p -c -F /out/all")[0]
+    listed = [line.split("] ")[1].split(" \t")[0] for line in plan.splitlines()]
+    assert listed == [*order, "/out/all"]  # Houdini lists the merge too; it renders nothing itself
+
+
 def test_sop_rops_and_file_caches_are_single_node_jobs(make_scene: Any) -> None:
     make_scene([
         {"path": "/obj/geo1/rop_geometry1", "type": "rop_geometry", "parms": {"trange": 1, "f1": 1, "f2": 5}},

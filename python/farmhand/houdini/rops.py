@@ -105,9 +105,19 @@ def is_rop(node: object) -> bool:
     return isinstance(node, hou.OpNode) and base_type_name(node) == "filecache"
 
 
-def frame_range(rop: hou.RopNode) -> FrameSpec:
-    """The frames ``rop.render()`` would render with no arguments (``trange`` 0/1/2/3)."""
+def frame_range(rop: hou.RopNode, _seen: frozenset[str] = frozenset()) -> FrameSpec:
+    """The frames ``rop.render()`` would render with no arguments (``trange`` 0/1/2/3).
+
+    A Merge or Fetch has no frame range of its own: a Fetch renders its source's range, and a Merge
+    requests the span of its inputs' ranges (the earliest start to the latest end, the smallest step), so
+    an input that is not *Strict* renders all of it, as SideFX's Merge ROP help warns. This is the rule
+    SideFX's own HQueue submitter uses.
+    """
     trange = _int_parm(rop, "trange")
+    if trange is None and rop.parm("f1") is None and rop.path() not in _seen:
+        spanned = _span(_upstream(rop), _seen | {rop.path()})
+        if spanned is not None:
+            return spanned
     if trange is None or trange == 0:
         # "Render Current Frame" (also ROPs without a range): the frame the playbar is on.
         current = normalise(hou.frame())
@@ -125,6 +135,23 @@ def frame_range(rop: hou.RopNode) -> FrameSpec:
     if end < start:
         raise UsageError(f"{rop.path()}: the frame range {start:g}-{end:g} ends before it starts; fix f1/f2")
     return FrameSpec.from_range(normalise(start), normalise(end), normalise(step))
+
+
+def _upstream(rop: hou.RopNode) -> list[hou.RopNode]:
+    """What a routing node renders: a Fetch's source, otherwise its ROP inputs."""
+    if base_type_name(rop) == "fetch":
+        source_parm = rop.parm("source")
+        source = rop.node(source_parm.evalAsString()) if source_parm is not None else None
+        return [source] if isinstance(source, hou.RopNode) else []
+    return [n for n in rop.inputs() if isinstance(n, hou.RopNode)]
+
+
+def _span(sources: list[hou.RopNode], seen: frozenset[str]) -> Optional[FrameSpec]:
+    ranges = [frame_range(s, seen) for s in sources]
+    if not ranges:
+        return None
+    steps = [r.frames[1] - r.frames[0] for r in ranges if len(r) > 1] or [1]
+    return FrameSpec.from_range(min(r.first for r in ranges), max(r.last for r in ranges), min(steps))
 
 
 def _stage_range(rop: hou.RopNode) -> FrameSpec:
@@ -210,9 +237,7 @@ def render_order(rop: hou.RopNode | Sequence[hou.RopNode],
                 visit(upstream, wanted)
         kind = base_type_name(node)
         if kind == "fetch":
-            source_parm = node.parm("source")
-            source = node.node(source_parm.evalAsString()) if source_parm is not None else None
-            if isinstance(source, hou.RopNode):
+            for source in _upstream(node):
                 visit(source, wanted)
         active.discard(path)
         if kind in ROUTING_TYPES or node.isBypassed() or not wanted:

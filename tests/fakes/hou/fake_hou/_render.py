@@ -33,6 +33,10 @@ def rop_frames(rop: OpNode, frame_range: Sequence[float] = ()) -> list[float]:
         start, end = float(frame_range[0]), float(frame_range[1])
         step = float(frame_range[2]) if len(frame_range) == 3 else _step(rop)
     else:
+        if rop.parm("trange") is None and rop.parm("f1") is None:
+            # Merge and Fetch have no range: a Fetch renders its source's, a Merge requests the span of
+            # its inputs' ranges (earliest start, latest end, smallest step).
+            return _span_of_inputs(rop)
         trange = _int_parm(rop, "trange", 0)
         if trange == 0:
             return [SESSION.frame]
@@ -96,6 +100,17 @@ def dependency_plan(rop: RopNode, frames: Sequence[float] = ()) -> list[tuple[Ro
 
     visit(rop, list(frames) or rop_frames(rop))
     return [(nodes[p], tuple(sorted(fs))) for p, fs in requested.items() if fs]
+
+
+def _span_of_inputs(rop: OpNode) -> list[float]:
+    source = _fetch_source(rop) if isinstance(rop, RopNode) else None
+    sources = [source] if source is not None else [n for n in rop.inputs() if isinstance(n, RopNode)]
+    spans = [rop_frames(s) for s in sources]
+    spans = [f for f in spans if f]
+    if not spans:
+        return [SESSION.frame]
+    steps = [f[1] - f[0] for f in spans if len(f) > 1] or [1.0]
+    return rop_frames(rop, (min(f[0] for f in spans), max(f[-1] for f in spans), min(steps)))
 
 
 def _fetch_source(node: RopNode) -> RopNode | None:

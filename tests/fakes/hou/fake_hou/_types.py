@@ -28,8 +28,9 @@ NODE_TYPES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "opengl": ("Driver", "RopNode", {**_RANGE, "picture": _IMAGE}),
     "Redshift_ROP": ("Driver", "RopNode", {**_RANGE, "RS_outputFileNamePrefix": _IMAGE}),
     "arnold": ("Driver", "RopNode", {**_RANGE, "ar_picture": _IMAGE}),
-    "merge": ("Driver", "RopNode", dict(_RANGE)),
-    "fetch": ("Driver", "RopNode", {**_RANGE, "source": ""}),
+    # Merge and Fetch have no frame range parameters (SideFX's node help lists none).
+    "merge": ("Driver", "RopNode", {}),
+    "fetch": ("Driver", "RopNode", {"source": ""}),
     "null": ("Driver", "RopNode", dict(_RANGE)),
     "ropnet": ("Driver", "RopNode", {}),
     # Farmhand's own ROP (otls/farmhand.hda), with the parameters of its DialogScript
