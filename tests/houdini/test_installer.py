@@ -229,3 +229,11 @@ def test_pref_dir_typo_is_refused_in_one_line(tmp_path: Path, trees: Path, capsy
     assert not (trees / "houdini21.O").exists()
     assert _run(tmp_path, "--pref-dir", str(trees / "houdini21.0"), "--no-deps", pip=Pip()) == 0
     assert (trees / "houdini21.0" / "packages" / "farmhand.json").exists()
+
+
+def test_installer_installs_what_pyproject_declares() -> None:
+    """Houdini gets the same paramiko requirement the core is tested with (no drift between the two)."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert list(inst.REQUIREMENTS) == project["dependencies"]
