@@ -17,7 +17,7 @@ pytestmark = pytest.mark.ui
 def ready(qtbot, make_panel, backend):
     panel = make_panel(backend)
     wait_snapshot(qtbot, panel)
-    # Reattaching selects the first unfinished job; its detail arrives with the next poll.
+    # Reattaching selects the running job; its detail arrives with the next poll.
     qtbot.waitUntil(lambda: panel.jobs_tab.grid.frames() != (), timeout=3000)
     return panel, panel.jobs_tab
 
@@ -30,6 +30,21 @@ def test_panel_follows_the_running_job(qtbot, make_panel, backend) -> None:
     assert "shot010_beauty" in tab.summary.text() and "ETA 5m 12s" in tab.summary.text()
     assert "missing file: /share/tex/wood.rat" in tab.summary.text()
     assert "failed&nbsp;2" in tab.legend.text()
+
+
+def test_reattaching_follows_the_rendering_job_not_the_one_waiting_for_it(qtbot, make_panel, backend) -> None:
+    from dataclasses import replace
+
+    from farmhand.ui.records import JobStatus
+
+    from . import farm_data
+
+    # Newest first: the render submitted after its sim waits at the top of the queue.
+    waiting = replace(farm_data.job("j9", failed=0, name="shot010_render"), status=JobStatus.WAITING,
+                      waiting_for="job j1 (shot010_beauty)")
+    backend.current = replace(backend.current, jobs=(waiting, *backend.current.jobs))
+    _panel, tab = ready(qtbot, make_panel, backend)
+    assert tab.selected_job().job_id == "j1"
 
 
 @pytest.mark.parametrize(("button", "call", "args"), [

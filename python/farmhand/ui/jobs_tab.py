@@ -163,9 +163,12 @@ class JobsTab(QtWidgets.QWidget):
             elif self.jobs_view.currentIndex().row() != row:
                 self._select_row(row)
         elif snapshot.jobs:
-            # Reattaching: follow the first unfinished job, so a reopened panel shows work in progress.
-            running = [j for j in snapshot.jobs if not j.status.finished] or list(snapshot.jobs)
-            self.select_job(running[0].job_id)
+            # Reattaching: follow what renders now (newest first), else the newest unfinished job, so a
+            # reopened panel shows work in progress rather than a job waiting for it.
+            jobs = snapshot.jobs
+            follow = ([j for j in jobs if j.status is JobStatus.RUNNING]
+                      or [j for j in jobs if not j.status.finished] or list(jobs))
+            self.select_job(follow[0].job_id)
         detail = snapshot.detail
         if detail is not None and detail.job.job_id == self._job_id:
             self._apply_detail(detail)
