@@ -81,3 +81,17 @@ def test_linux_branch_with_a_fake_nvidia_smi(tmp_path: Path) -> None:
     assert [(g.name, g.memory_mb, g.driver) for g in inv.gpus] == [
         ("NVIDIA RTX A6000", 49140, "550.54.15"), ("NVIDIA GeForce RTX 4090", 24564, "550.54.15")]
     assert inv.mem_total_mb > 0 and inv.share_path is None
+
+
+def test_houdini_found_once_through_version_links(tmp_path: Path) -> None:
+    # Houdini's Linux installer links /opt/hfs21.0 -> hfs21.0.512: one install, reported under its own
+    # path and full version. A build elsewhere linked into a search root counts too.
+    root, elsewhere = tmp_path / "sidefx", tmp_path / "share" / "hfs20.5.332"
+    (root / "hfs21.0.512" / "bin").mkdir(parents=True)
+    (root / "hfs21.0").symlink_to(root / "hfs21.0.512")
+    (elsewhere / "bin").mkdir(parents=True)
+    (root / "hfs20.5").symlink_to(elsewhere)
+    out = subprocess.run(posix_argv("", [str(root), str(root)]), capture_output=True, text=True, check=True)
+    found = sorted((h.version, h.path) for h in parse(out.stdout).houdini)
+    assert [v for v, _ in found] == ["20.5.332", "21.0.512"]
+    assert dict(found)["20.5.332"] == str(elsewhere) and dict(found)["21.0.512"] == str(root / "hfs21.0.512")

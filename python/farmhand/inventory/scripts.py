@@ -22,7 +22,10 @@ echo "hostname=$(hostname 2>/dev/null || uname -n)"
 echo "os=$(uname -s)"
 echo "kernel=$(uname -r)"
 echo "arch=$(uname -m)"
-hfs() { v=$2; [ -n "$v" ] || { v=${1##*/}; v=${v#hfs}; }; echo "houdini=$1|$v"; }
+# Each install once, by its real path: Houdini's installer also links /opt/hfs21.0 -> hfs21.0.512.
+seen=" "
+hfs() { p=$(cd "$1" 2>/dev/null && pwd -P) || p=$1; case "$seen" in *" $p "*) return;; esac
+  seen="$seen$p "; v=$2; [ -n "$v" ] || { v=${p##*/}; v=${v#hfs}; }; echo "houdini=$p|$v"; }
 case "$(uname -s)" in
 Darwin)
   echo "os_name=macOS $(sw_vers -productVersion 2>/dev/null)"
