@@ -60,9 +60,6 @@ class LabNode:
     hostname: str
     netns: Optional[str]
 
-    def as_tuple(self) -> tuple[str, str, int]:
-        return (self.name, self.address, self.port)
-
 
 class _Node:
     def __init__(self, info: LabNode, directory: Path, server: sshd.SshdProcess) -> None:
