@@ -6,6 +6,8 @@ import dataclasses
 from types import SimpleNamespace
 from typing import cast
 
+import pytest
+
 from farmhand.cli.jobs import _follow, render_status
 from farmhand.client import Client
 from farmhand.jobs import (
@@ -107,3 +109,17 @@ def test_status_follow_restarts_a_dead_dispatcher() -> None:
     client = _DyingDispatcherClient(JobSnapshot(summary=summary, spec=JobSpec(preset="demo", frames="1-2")))
     snap = _follow(cast(Client, client), "3", quiet=True, keep_alive=True)
     assert snap.state is JobState.DONE and client.started == 2
+
+
+def test_ctrl_c_while_following_says_the_job_keeps_rendering(capsys: pytest.CaptureFixture[str]) -> None:
+    class Interrupted(_DyingDispatcherClient):
+        def watch(self, job_id: str, since: int, timeout: float) -> JobSnapshot:
+            raise KeyboardInterrupt
+
+    summary = JobSummary(id="4", title="t", preset="demo", state=JobState.RUNNING, priority=50, created=0.0,
+                         frames_total=2, frames_done=1, frames_failed=0, frames_rendering=1, eta_seconds=1.0)
+    client = Interrupted(JobSnapshot(summary=summary, spec=JobSpec(preset="demo", frames="1-2")))
+    with pytest.raises(SystemExit) as info:
+        _follow(cast(Client, client), "4")
+    assert info.value.code == 130
+    assert "job 4 keeps rendering" in capsys.readouterr().err

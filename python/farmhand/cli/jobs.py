@@ -314,6 +314,16 @@ def _follow(client: Client, job_id: str, quiet: bool = False, keep_alive: bool =
     """Redraw the job's status as it changes (ANSI in a terminal, a line per change otherwise) until it
     ends. The dispatcher is (re)started whenever it is not running (``keep_alive`` or an autostarting
     client), so a follower never waits on a dead one."""
+    try:
+        return _follow_loop(client, job_id, quiet, keep_alive)
+    except KeyboardInterrupt:
+        # Ctrl-C stops the follower, not the job: say so, or the user thinks the render stopped.
+        print(f"\nfarmhand: stopped following; job {job_id} keeps rendering ('farmhand status {job_id} -f' "
+              f"to follow it again, 'farmhand cancel {job_id}' to stop it)", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def _follow_loop(client: Client, job_id: str, quiet: bool, keep_alive: bool) -> JobSnapshot:
     tty = sys.stderr.isatty() and not quiet
     version, drawn, last_line = 0, 0, ""
     while True:
