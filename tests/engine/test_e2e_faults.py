@@ -5,6 +5,7 @@ render process of this FARMHAND_HOME left on any node (checked by the ``engine_f
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import time
 from collections import Counter
@@ -88,7 +89,8 @@ def test_hostile_paths_render_exactly_and_execute_nothing(engine_farm: Make) -> 
         assert (weird / "out ;`touch PWNED3`" / f"f {f:04d} 'x'.png").stat().st_size > 0
     leftovers = [
         p
-        for p in (Path.cwd(), farm.share, weird, Path("/"))
+        # the node's login shell starts in the login user's home (from passwd, not this test's $HOME)
+        for p in (Path.cwd(), farm.share, weird, Path("/"), Path(pwd.getpwuid(os.getuid()).pw_dir))
         for n in ("PWNED", "PWNED2", "PWNED3")
         if (p / n).exists()
     ]
