@@ -177,6 +177,23 @@ def test_farmhand_rop_renders_a_cache_its_inputs_share_once(make_scene: Any, hou
         "Farmhand: jobs job1, job2, job3 submitted (each starts when the one before is done)"]
 
 
+def test_right_click_or_shelf_on_the_farmhand_rop_submits_its_inputs(make_scene: Any, hou_session: Any,
+                                                                     farm: RecordingSink) -> None:
+    """The Farmhand ROP renders nothing itself: sent from the menu or the shelf it acts as its Submit
+    button, and wired downstream of a ROP it only routes (never a job that renders it)."""
+    make_scene([*TWO_ROPS, {"path": "/out/farm", "type": "farmhand", "inputs": ["/out/mantra1"],
+                            "parms": {"trange": 1, "f1": 1, "f2": 3, "priority": 90}},
+                {"path": "/out/after", "type": "ifd", "inputs": ["/out/farm"],
+                 "parms": {"trange": 1, "f1": 1, "f2": 3}}])
+    _finish(entry.render_node({"node": hou_session.node("/out/farm")}))
+    assert [(s.target, s.frames, s.priority) for s in farm.specs] == [("/out/mantra1", "1-3", 90)]
+    hou_session.select("/out/farm")
+    _finish(entry.render_on_farm({}))
+    assert [s.target for s in farm.specs[1:]] == ["/out/mantra1"]
+    _finish(entry.render_node({"node": hou_session.node("/out/after")}))
+    assert [s.target for s in farm.specs[2:]] == ["/out/mantra1", "/out/after"]
+
+
 def test_farmhand_rop_without_inputs_says_what_to_do(make_scene: Any, hou_session: Any,
                                                      farm: RecordingSink) -> None:
     make_scene([{"path": "/out/farm", "type": "farmhand"}])

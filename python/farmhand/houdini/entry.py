@@ -195,9 +195,19 @@ def render_on_farm(kwargs: Kwargs = None) -> Optional[Sent]:
 
     def run() -> Optional[Sent]:
         rop_path = pick_rop()
-        return submit_interactive(rop_path) if rop_path else None
+        return _submit_path(rop_path) if rop_path else None
 
     return _guarded(run)
+
+
+def _submit_path(rop_path: str) -> Optional[Sent]:
+    """Submit a ROP; a Farmhand ROP submits its inputs with its own settings (as its Submit button)."""
+    node = hou.node(rop_path)
+    if isinstance(node, hou.OpNode) and rops.base_type_name(node) == "farmhand":
+        from farmhand.houdini import hda
+
+        return hda.submit_from_node(node)
+    return submit_interactive(rop_path)
 
 
 def render_node(kwargs: Kwargs) -> Optional[Sent]:
@@ -205,7 +215,7 @@ def render_node(kwargs: Kwargs) -> Optional[Sent]:
     node = (kwargs or {}).get("node")
     if node is None:
         return render_on_farm(kwargs)
-    return _guarded(lambda: submit_interactive(node.path()))
+    return _guarded(lambda: _submit_path(node.path()))
 
 
 def render_node_frames(kwargs: Kwargs) -> Optional[Sent]:

@@ -46,8 +46,8 @@ ALF_PARMS: dict[str, str] = {
     "rop_geometry": "alfprogress",
 }
 
-#: Types that only route work to their inputs; they render nothing themselves.
-ROUTING_TYPES = frozenset({"merge", "fetch", "null", "ropnet", "switch", "batch"})
+#: Types that only route work to their inputs; they render nothing themselves (Farmhand's own ROP too).
+ROUTING_TYPES = frozenset({"merge", "fetch", "null", "ropnet", "switch", "batch", "farmhand"})
 
 #: Types that write one file for the whole range or must run in order: never split across nodes.
 WHOLE_RANGE_TYPES = frozenset({"alembic", "rop_alembic", "dop", "rop_dop", "filecache", "rop_fbx", "fbx"})
