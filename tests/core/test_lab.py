@@ -5,6 +5,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -159,3 +161,25 @@ def test_guard_refuses_a_range_this_machine_routes() -> None:
     assert guard.conflicts(ipaddress.IPv4Network("10.77.0.0/24"), routes) == [
         "unicast 10.64.0.0/10 dev tun0", "local 10.77.0.5 dev eth1"]
     assert guard.conflicts(ipaddress.IPv4Network("10.200.0.0/16"), routes) == []
+
+
+def test_lab_script_tears_down_on_sigterm() -> None:
+    # `python -m farmhand.lab` killed (kill, closed terminal, CI timeout) leaves no namespace, sshd or
+    # FARMHAND_HOME behind.
+    proc = subprocess.Popen([sys.executable, "-m", "farmhand.lab", "-n", "1"], stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("Ctrl-C"):
+            break
+    text = "".join(lines)
+    lab_ns = text.split("ip netns exec ")[1].split()[0]
+    home = Path(text.split("FARMHAND_HOME=")[1].split()[0])
+    prefix = lab_ns.removesuffix("-lab")
+    assert netns.exists(lab_ns) and home.is_dir()
+    proc.terminate()
+    assert proc.wait(20) == 0
+    assert not [n for n in netns.list_names() if n.startswith(prefix)]
+    assert not home.exists()

@@ -1,19 +1,26 @@
 """Bring up a lab by hand: ``python -m farmhand.lab [-n 4] [--mode netns|loopback]``.
 
 Prints the nodes, trusts their host keys in a fresh FARMHAND_HOME, writes an ssh_config for them, and
-(netns mode) the command that opens a shell inside the lab namespace. Ctrl-C tears everything down.
+(netns mode) the command that opens a shell inside the lab namespace. Ctrl-C (or SIGTERM/SIGHUP) tears
+everything down.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
 import tempfile
 from pathlib import Path
 
 from farmhand.lab import LocalFarm
+from farmhand.lab.farm import Mode
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def main() -> int:
@@ -22,19 +29,29 @@ def main() -> int:
     default_mode = "netns" if os.geteuid() == 0 else "loopback"
     ap.add_argument("--mode", choices=("netns", "loopback"), default=default_mode)
     args = ap.parse_args()
+    # `kill`, a closed terminal or a CI timeout tear the lab down like Ctrl-C (atexit alone would not run).
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
     home = Path(tempfile.mkdtemp(prefix="farmhand-lab-home-"))
     os.environ["FARMHAND_HOME"] = str(home)
-    with LocalFarm(n=args.n, mode=args.mode) as farm:
+    try:
+        return _serve(args.n, args.mode, home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _serve(n: int, mode: Mode, home: Path) -> int:
+    with LocalFarm(n=n, mode=mode) as farm:
         farm.trust()
         config = home / "ssh_config"
         config.write_text(farm.ssh_config_text())
         out = sys.stdout
-        out.write(f"lab up ({args.mode}); FARMHAND_HOME={home}\n")
+        out.write(f"lab up ({mode}); FARMHAND_HOME={home}\n")
         for node in farm.nodes:
             out.write(f"  {node.name:<10} {node.address}:{node.port}  hostname {node.hostname}\n")
         out.write(f"shared directory: {farm.share_dir}\n")
         out.write(f"ssh config: {config} (ssh -F {config} render01, from the lab shell)\n")
-        if args.mode == "netns":
+        if mode == "netns":
             out.write(f"shell in the lab: ip netns exec {farm.lab_ns} env FARMHAND_HOME={home} bash\n")
         out.write("Ctrl-C to tear down\n")
         out.flush()
