@@ -198,7 +198,7 @@ class Installer:
         if not targets:
             self.out("No Houdini preference folder found. Start Houdini once, or name one with --pref-dir.")
             return 1
-        failed = 0
+        failed = done = 0
         for target in targets:
             if not supported(target.houdini):
                 self.out(f"skip {target.pref_dir}: Houdini {target.houdini} is not supported (19.5 to 21.x)")
@@ -208,6 +208,10 @@ class Installer:
                 failed += 1
                 continue
             self._write_package(target, folder)
+            done += 1
+        if not done and not failed:
+            self.out("error no supported Houdini (19.5 to 21.x) among the folders found; nothing installed")
+            return 1
         where = self.node_scripts or (self.root / "scripts").as_posix()
         self.out(f"note  render nodes run Farmhand's worker from {where} (FARMHAND_SCRIPTS): they must see "
                  "that folder" + ("" if self.node_scripts else

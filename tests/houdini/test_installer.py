@@ -237,3 +237,12 @@ def test_installer_installs_what_pyproject_declares() -> None:
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert list(inst.REQUIREMENTS) == project["dependencies"]
+
+
+def test_only_unsupported_houdinis_is_an_error_not_a_silent_success(tmp_path: Path, capsys: Any) -> None:
+    (tmp_path / "checkout").mkdir()
+    (tmp_path / "home" / "houdini19.0").mkdir(parents=True)
+    (tmp_path / "home" / "houdini22.0").mkdir(parents=True)
+    assert _run(tmp_path, pip=Pip()) == 1
+    out = capsys.readouterr().out
+    assert "no supported Houdini (19.5 to 21.x) among the folders found; nothing installed" in out
