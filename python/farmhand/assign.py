@@ -313,8 +313,13 @@ class Assigner:
         works = []
         for t in running:
             spf = job.stat(t.node).spf or fallback
-            elapsed = now - t.current_started if t.current_started is not None else 0.0
-            left = max(spf - elapsed, 0.05 * spf) if t.current is not None else spf
+            if t.current is not None and t.current_started is not None:
+                left = max(spf - (now - t.current_started), 0.05 * spf)
+            else:
+                # No frame started yet (the renderer is starting or loading the scene) or between
+                # frames: only the rest of its start is left, not a frame. Counting a whole frame here
+                # made equal free nodes take a fresh chunk's frames from each other forever.
+                left = max(job.stat(t.node).startup - (now - t.started), 0.0)
             backed = t.backup_of is not None or any(o.backup_of == t.chunk_id for o in self.tasks.values())
             works.append(
                 RunningWork(t.chunk_id, t.node, len(t.pending()), left, spf, t.current is not None, backed)

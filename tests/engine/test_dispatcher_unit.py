@@ -470,3 +470,17 @@ def test_a_job_no_node_can_take_says_what_to_fix(rig_for: Callable[..., Rig]) ->
         snap = rig.snap(job)
         assert snap.state is JobState.FAILED and why in (snap.summary.error or ""), snap.summary.error
     assert rig.fake.procs == []
+
+
+def test_equal_nodes_do_not_steal_a_chunk_that_is_still_starting(rig_for: Callable[..., Rig]) -> None:
+    """A chunk whose renderer is still starting (loading the scene) has not begun a frame: taking its
+    frames to an equally fast free node gains nothing. Counting it as a frame already in progress made
+    the free nodes take the last frame from each other forever (10 s frames, 3 s scene load)."""
+    nodes = {n: NodeBehaviour(spf=10.0, startup=3.0) for n in ("a", "b", "c")}
+    rig = rig_for(nodes, cores={"a": 4, "b": 4, "c": 4}, retry=Retry(stall_floor=100.0))
+    job = rig.submit("1-13")
+    took = rig.drive(rig.finished(job), limit=300)
+    snap = assert_all_done(rig, job)
+    assert [e.message for e in snap.events if e.kind == "resplit"] == []
+    # 13 frames on 3 nodes: 5 rounds of 10 s plus a few scene loads, nothing thrown away
+    assert took < 5 * 10.0 + 4 * 3.0 + 5.0, took
