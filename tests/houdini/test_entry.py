@@ -96,6 +96,7 @@ def test_warnings_ask_before_submitting(make_scene: Any, hou_session: Any, farm:
     assert entry.render_node({"node": hou_session.node("/out/mantra1")}) is None
     _finish(entry.render_node({"node": hou_session.node("/out/mantra1")}))
     assert [m["buttons"] for m in hou_session.UI_LOG.messages] == [("Submit", "Cancel")] * 2
+    assert hou_session.UI_LOG.messages[0]["text"].startswith("Farmhand will render /out/mantra1 (1 frame) ")
     assert len(farm.specs) == 1
 
 

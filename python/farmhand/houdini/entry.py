@@ -129,7 +129,8 @@ def _preflight_dialog(plan: SubmitPlan, rop_path: str | Sequence[str], options: 
 
 
 def _summary(plan: SubmitPlan) -> str:
-    jobs = ", ".join(f"{info.path} ({len(info.frames)} frames)" for info in plan.rops)
+    jobs = ", ".join(f"{info.path} ({len(info.frames)} frame{'' if len(info.frames) == 1 else 's'})"
+                     for info in plan.rops)
     return f"Farmhand will render {jobs} from {plan.scene.hip_path}."
 
 
