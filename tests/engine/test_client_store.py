@@ -86,6 +86,12 @@ def test_logs_filter_by_node_and_frame(client: Client) -> None:
     assert [line.text for line in client.logs(job)] == ["Fra:1", "boom", "Fra:2 with tab"]
     assert [line.text for line in client.logs(job, node="render02")] == ["boom"]
     assert [line.text for line in client.logs(job, frame=2)] == ["Fra:2 with tab"]
+    # the CLI says why nothing was printed (a mistyped node looks like a silent renderer otherwise)
+    for extra, why in ((["--node", "render9"], "on node 'render9'"), (["--frame", "7"], "on frame 7")):
+        result = subprocess.run([sys.executable, "-m", "farmhand", "logs", job, *extra],
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0 and result.stdout == ""
+        assert f"no renderer output for job {job} {why}" in result.stderr
 
 
 def test_cli_bad_frame_spec_is_one_line(farmhand_home: Path) -> None:

@@ -235,9 +235,23 @@ def _logs(args: argparse.Namespace) -> int:
             )
             print(f"{time.strftime('%H:%M:%S', time.localtime(e.time))} {e.kind:<14} {where:<22} {e.message}")
         return 0
-    for line in client.logs(args.job, args.node, args.frame):
+    lines = client.logs(args.job, args.node, args.frame)
+    for line in lines:
         frame = "" if line.frame is None else format_frame(line.frame)
         print(f"{line.node} [{frame:>5}] {line.text}")
+    if not lines:
+        # Say why nothing was printed: a mistyped node or frame looks the same as a silent renderer.
+        snap = client.job(args.job)
+        nodes = sorted({f.node for f in snap.frames if f.node and f.node != "-"})
+        filters: list[str] = []
+        if args.node:
+            filters.append(f"node {args.node!r}")
+        if args.frame is not None:
+            filters.append(f"frame {format_frame(normalise(args.frame))}")
+        print(f"farmhand: no renderer output for job {args.job}"
+              + (f" on {' and '.join(filters)}" if filters else " yet")
+              + (f"; nodes that rendered it: {', '.join(nodes)}" if args.node and nodes else ""),
+              file=sys.stderr)
     return 0
 
 
