@@ -8,7 +8,7 @@ from typing import cast
 
 import pytest
 
-from farmhand.cli.jobs import _follow, render_status
+from farmhand.cli.jobs import _follow, output_warning, render_status
 from farmhand.client import Client
 from farmhand.jobs import (
     FrameRow,
@@ -123,3 +123,15 @@ def test_ctrl_c_while_following_says_the_job_keeps_rendering(capsys: pytest.Capt
         _follow(cast(Client, client), "4")
     assert info.value.code == 130
     assert "job 4 keeps rendering" in capsys.readouterr().err
+
+
+def test_submit_warns_when_the_output_has_no_frame_number() -> None:
+    def spec(output: str, frames: str = "1-24", single: bool = False) -> JobSpec:
+        return JobSpec(preset="demo", frames=frames, output=output, single_node=single)
+
+    warning = output_warning(spec("/share/out/beauty.exr"))
+    assert warning and "all 24 frames write that one file" in warning
+    assert output_warning(spec("/share/out/beauty.$F4.exr")) is None
+    assert output_warning(spec("/share/out/beauty.####.exr")) is None
+    assert output_warning(spec("/share/out/cache.abc", single=True)) is None
+    assert output_warning(spec("/share/out/still.exr", frames="12")) is None

@@ -15,7 +15,7 @@ from typing import Any, Optional, TextIO
 
 from farmhand.client import Client, default_submitter
 from farmhand.errors import JobError, UsageError
-from farmhand.frames import format_frame, normalise
+from farmhand.frames import FrameSpec, format_frame, has_frame_token, normalise
 from farmhand.jobs import JobSnapshot, JobSpec, JobState, JobSummary, NodeActivity, to_jsonable
 
 
@@ -136,6 +136,9 @@ def _submit(args: argparse.Namespace) -> int:
     client = Client()
     job_id = client.submit(spec)
     _warn_if_no_nodes(spec)
+    warning = output_warning(spec)
+    if warning:
+        print(f"farmhand: warning: {warning}", file=sys.stderr)
     if not args.wait:
         if args.json:
             print(json.dumps(to_jsonable(client.job(job_id).summary) | {"spec": spec.to_dict()}))
@@ -151,6 +154,20 @@ def _submit(args: argparse.Namespace) -> int:
             f"job {job_id} {snap.state.value}: {snap.summary.error or 'see farmhand logs ' + job_id}"
         )
     return 0
+
+
+def output_warning(spec: JobSpec) -> Optional[str]:
+    """A frame range split over nodes whose --output has no frame number: every frame overwrites one
+    file, and verification cannot tell a missing frame. Legitimate for one-file caches (Alembic), which
+    run with --single-node, so this warns rather than refuses."""
+    if not spec.output or spec.single_node or has_frame_token(spec.output):
+        return None
+    count = len(FrameSpec.parse(spec.frames))
+    if count < 2:
+        return None
+    return (f"--output {spec.output!r} has no frame number ($F4, $F or ####): all {count} frames write "
+            "that one file and output checks cannot tell frames apart; add $F4 (or use --single-node "
+            "for a one-file cache)")
 
 
 def _warn_if_no_nodes(spec: JobSpec) -> None:
