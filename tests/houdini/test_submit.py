@@ -71,14 +71,35 @@ def test_dependencies_render_the_frames_their_output_requests(make_scene: Any, t
         {"path": "/out/loop", "type": "geometry", "parms": {"trange": 2, "f1": 1, "f2": 6}},
         {"path": "/out/beauty", "type": "ifd", "inputs": ["/out/cache", "/out/loop"]},
     ])
-    plan = submit.plan("/out/beauty", SubmitOptions(frames="5-7", preset="hrender", chunk=2), NODES,
+    plan = submit.plan("/out/beauty", SubmitOptions(frames="5-7", preset="hython-worker", chunk=2), NODES,
                        _pmap(tmp_path))
     assert [(s.target, s.frames) for s in plan.specs] == [
         ("/out/cache", "5-7"), ("/out/loop", "5-6"), ("/out/beauty", "5-7")]
-    assert {s.preset for s in plan.specs} == {"hrender"}
+    assert {s.preset for s in plan.specs} == {"hython-worker"}
     assert {s.chunk for s in plan.specs} == {2}
     only = submit.plan("/out/beauty", SubmitOptions(dependencies=False), NODES, _pmap(tmp_path))
     assert [s.target for s in only.specs] == ["/out/beauty"]
+
+
+def test_inputs_of_an_hrender_job_are_not_sent_again(make_scene: Any, hou_session: Any,
+                                                     tmp_path: Any) -> None:
+    """Stock hrender renders a ROP's inputs itself (render() without ignore_inputs): sending them as jobs
+    too would render them twice. Here an Alembic export (single node, hrender) reads a geometry cache."""
+    rng = {"trange": 1, "f1": 1, "f2": 4}
+    make_scene([
+        {"path": "/out/cache", "type": "geometry", "parms": rng},
+        {"path": "/out/abc", "type": "alembic", "inputs": ["/out/cache"], "parms": rng},
+        {"path": "/out/beauty", "type": "ifd", "inputs": ["/out/abc"], "parms": rng},
+    ])
+    plan = submit.plan("/out/beauty", SubmitOptions(), NODES, _pmap(tmp_path))
+    assert [(s.target, s.preset) for s in plan.specs] == [
+        ("/out/abc", "hrender"), ("/out/beauty", "hython-worker")]
+    assert [i.path for i in plan.rops] == ["/out/abc", "/out/beauty"]
+    note = next(f for f in plan.findings if f.code == "hrender_inputs")
+    assert "/out/abc renders with hrender, which also renders its inputs (/out/cache)" in note.message
+    # What the node really does: the abc job's render writes the cache as well (fake hrender = stock).
+    hou_session.node("/out/abc").render(frame_range=(1, 4, 1))
+    assert sorted(p.name for p in (tmp_path / "share" / "geo").iterdir())[:1] == ["shot.cache.0001.bgeo.sc"]
 
 
 def test_outputs_that_vary_by_more_than_the_frame_are_not_verified(make_scene: Any, tmp_path: Any) -> None:

@@ -81,18 +81,40 @@ def plan(rop_path: str | Sequence[str], options: SubmitOptions, nodes: Sequence[
     target_paths = {t.path() for t in targets}
     scene = rops.scene_info()
     refs = tuple(rops.file_references())
-    infos = tuple(order)
-    specs: list[JobSpec] = []
-    notes: list[Finding] = []
-    for info in infos:
-        spec, note = job_spec(info, scene, options, pmap, is_target=info.path in target_paths)
-        specs.append(spec)
-        if note is not None:
-            notes.append(note)
+    built = [(info, job_spec(info, scene, options, pmap, is_target=info.path in target_paths))
+             for info in order]
+    covered, notes = _rendered_by_hrender([(info, spec) for info, (spec, _n) in built])
+    infos = tuple(info for info, _ in built if info.path not in covered)
+    specs = [spec for info, (spec, _n) in built if info.path not in covered]
+    notes += [note for info, (_s, note) in built if note is not None and info.path not in covered]
     outputs = tuple(path for info in infos for _f, path in info.outputs)
     facts = SceneFacts(scene.hip_path, scene.houdini_version, scene.unsaved, scene.untitled, outputs, refs)
     findings = check(facts, nodes, pmap, options.nodes) + notes
     return SubmitPlan(", ".join(t.path() for t in targets), scene, infos, tuple(specs), tuple(findings))
+
+
+def _rendered_by_hrender(jobs: list[tuple[rops.RopInfo, JobSpec]]) -> tuple[set[str], list[Finding]]:
+    """ROPs an ``hrender`` job renders anyway, and a note naming them.
+
+    The stock ``hrender.py`` calls ``render()`` without ``ignore_inputs``, so it renders the ROP's inputs
+    first, in the same job; sent as jobs of their own too, they would render twice (and a cache would be
+    rewritten while the next job reads it). The hython worker skips inputs, so only hrender needs this.
+    """
+    covered: set[str] = set()
+    notes: list[Finding] = []
+    for info, spec in jobs:
+        if spec.preset != HRENDER_PRESET or info.path in covered:
+            continue
+        inputs = [i.path for i in rops.render_order(rops.find_rop(info.path), info.frames)
+                  if i.path != info.path]
+        if inputs:
+            covered.update(inputs)
+            notes.append(Finding(
+                "hrender_inputs", Severity.INFO,
+                f"{info.path} renders with hrender, which also renders its inputs ({', '.join(inputs)}) "
+                "in the same job", "they are not sent as jobs of their own; pick the hython-worker preset "
+                "to spread them over the farm"))
+    return covered, notes
 
 
 def job_spec(info: rops.RopInfo, scene: rops.SceneInfo, options: SubmitOptions, pmap: PathMap,
