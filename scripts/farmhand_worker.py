@@ -99,6 +99,19 @@ def find_rop(path: str) -> hou.RopNode:
     raise LookupError(f"no ROP at {path} in the scene; check the ROP path")
 
 
+def render_given_frames(rop: hou.RopNode) -> None:
+    """Set *Valid Frame Range* to *Render Frame Range* (``trange`` 1), as the stock ``hrender.py`` does
+    before it passes ``frame_range``: a ROP left on *Render Current Frame* would otherwise be asked to
+    render the frame the scene was saved on. Only this session changes; the .hip is never saved."""
+    parm = rop.parm("trange")
+    if parm is None or parm.evalAsInt() == 1:
+        return
+    try:
+        parm.set(1)
+    except hou.Error:  # locked or driven by an expression: render with what the scene says
+        pass
+
+
 def enable_alf_progress(rop: hou.RopNode) -> None:
     for name in ALF_PARMS:
         parm = rop.parm(name)
@@ -177,6 +190,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         emit("fatal", message=message, kind="load" if kind == "render" else kind)
         return 1
     enable_alf_progress(rop)
+    render_given_frames(rop)
     emit("ready", hip=hou.hipFile.path(), rop=rop.path(), load_seconds=round(seconds, 3), warnings=warnings)
     serve(rop, args.with_inputs)
     return 0

@@ -99,3 +99,22 @@ def test_worker_knows_every_output_parm_the_glue_knows() -> None:
     assert ast.literal_eval(next(node.value for node in tree.body if isinstance(node, ast.Assign) and any(
         isinstance(t, ast.Name) and t.id == "ALF_PARMS" for t in node.targets))) == tuple(
         dict.fromkeys(rops.ALF_PARMS.values()))
+
+
+def test_worker_renders_the_frames_it_is_given_not_the_current_frame(make_scene: Any,
+                                                                      hou_session: Any) -> None:
+    """Like stock hrender.py, the worker puts a ROP on "Render Frame Range" (trange 1) before it passes
+    frame_range, so a ROP saved on "Render Current Frame" renders the frames the dispatcher sends."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("farmhand_worker_under_test", WORKER)
+    assert spec is not None and spec.loader is not None
+    worker = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(worker)
+    make_scene([{"path": "/out/now", "type": "ifd"},  # trange 0: Render Current Frame
+                {"path": "/out/strict", "type": "ifd", "parms": {"trange": 2}},
+                {"path": "/out/noparm", "type": "merge"}])
+    for path in ("/out/now", "/out/strict"):
+        worker.render_given_frames(hou_session.node(path))
+        assert hou_session.node(path).parm("trange").evalAsInt() == 1
+    worker.render_given_frames(hou_session.node("/out/noparm"))  # no trange: nothing to set, no error
