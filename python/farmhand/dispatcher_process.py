@@ -9,6 +9,7 @@ Houdini session that submitted the job.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any, Callable, Optional
+from typing import IO, Any, Callable, Optional, TypeVar
 
 from farmhand import paths
 from farmhand.errors import ConfigError, FarmhandError
@@ -203,9 +204,33 @@ def load_settings() -> tuple[Retry, Policy]:
         return Retry(), Policy()
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Retry(**data.get("retry", {})), Policy(**data.get("policy", {}))
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise ConfigError(f"{path}: {exc}; see docs/jobs.md for the keys 'retry' and 'policy'") from exc
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc}); see docs/jobs.md#thresholds") from None
+    if not isinstance(data, dict) or set(data) - {"retry", "policy"}:
+        raise ConfigError(f"{path}: write an object with the keys 'retry' and/or 'policy'; "
+                          "see docs/jobs.md#thresholds")
+    return _settings(path, "retry", Retry, data.get("retry", {})), \
+        _settings(path, "policy", Policy, data.get("policy", {}))
+
+
+_T = TypeVar("_T", Retry, Policy)
+
+
+def _settings(path: Path, section: str, cls: type[_T], values: Any) -> _T:
+    """``cls`` from a JSON object: known keys only, each a number >= 0 (a whole number >= 1 for counts),
+    so a typo or a string fails here in one line instead of inside a running dispatcher."""
+    fields = {f.name: f.type for f in dataclasses.fields(cls)}
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path}: '{section}' must be an object of {', '.join(fields)}")
+    for key, value in values.items():
+        if key not in fields:
+            raise ConfigError(f"{path}: {section}.{key} is not a setting; use one of {', '.join(fields)}")
+        whole = fields[key] in (int, "int")
+        least = 1 if whole else 0
+        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or value < least:
+            kind = "a whole number" if whole else "a number"
+            raise ConfigError(f"{path}: {section}.{key} must be {kind} >= {least}, not {json.dumps(value)}")
+    return cls(**values)
 
 
 def serve(*, quiet_if_running: bool = False) -> int:

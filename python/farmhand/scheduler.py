@@ -111,8 +111,7 @@ def chunk_size(
         speed: the node asking for work.
         eligible: every node that may render this job (including ``speed``), for fair shares.
         waiting: frames of the job not yet handed out.
-        fixed: the job's fixed chunk size (``--chunk N``); only the tail shrinking still applies... no:
-            a fixed size is honoured exactly, as the user asked.
+        fixed: the job's fixed chunk size (``--chunk N``), honoured exactly as the user asked.
     """
     if waiting <= 0:
         return 0

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from farmhand import dispatcher_process
 from farmhand.client import Client
-from farmhand.errors import NotFound, UsageError
+from farmhand.errors import ConfigError, NotFound, UsageError
 from farmhand.jobs import CommandOp, FrameState, JobSpec, JobState
 from farmhand.store import Store, append_log
 
@@ -184,3 +185,33 @@ def test_client_submit_makes_scene_and_output_paths_absolute(
     windows = "P:\\shot\\a.hip"
     kept = client.job(client.submit(JobSpec(preset="demo", frames="1", file=windows, output="$J/f.$F4.png")))
     assert kept.spec.file == windows and kept.spec.output == "$J/f.$F4.png"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('{"retry": {"max_atempts": 3}}', "retry.max_atempts is not a setting; use one of max_attempts"),
+        ('{"retry": {"max_attempts": "x"}}', 'retry.max_attempts must be a whole number >= 1, not "x"'),
+        ('{"retry": {"max_attempts": 2.5}}', "retry.max_attempts must be a whole number >= 1, not 2.5"),
+        ('{"policy": {"target_chunk_seconds": -5}}', "policy.target_chunk_seconds must be a number >= 0"),
+        ('{"policy": {"smoothing": true}}', "policy.smoothing must be a number >= 0, not true"),
+        ('{"retry": [1]}', "'retry' must be an object of max_attempts"),
+        ("[1]", "write an object with the keys 'retry' and/or 'policy'"),
+        ('{"retyr": {}}', "write an object with the keys 'retry' and/or 'policy'"),
+        ("{bad json", "not valid JSON"),
+    ],
+)
+def test_bad_dispatcher_settings_are_one_line(farmhand_home: Path, text: str, fragment: str) -> None:
+    farmhand_home.mkdir(parents=True, exist_ok=True)
+    (farmhand_home / "dispatcher.json").write_text(text)
+    with pytest.raises(ConfigError) as info:
+        dispatcher_process.load_settings()
+    assert fragment in str(info.value) and "\n" not in str(info.value)
+
+
+def test_dispatcher_settings_are_read(farmhand_home: Path) -> None:
+    farmhand_home.mkdir(parents=True, exist_ok=True)
+    (farmhand_home / "dispatcher.json").write_text('{"retry": {"max_attempts": 7, "stall_floor": 30.5}, '
+                                                   '"policy": {"target_chunk_seconds": 60}}')
+    retry, policy = dispatcher_process.load_settings()
+    assert (retry.max_attempts, retry.stall_floor, policy.target_chunk_seconds) == (7, 30.5, 60)
