@@ -130,6 +130,7 @@ def ensure_running() -> None:
     """Start a detached dispatcher for this FARMHAND_HOME unless one is running; wait until it is."""
     if running():
         return
+    load_settings()  # a broken dispatcher.json: say what is wrong here, not only in the detached log
     package_root = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ)
     env["FARMHAND_HOME"] = str(paths.home())

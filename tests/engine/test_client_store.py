@@ -207,6 +207,10 @@ def test_bad_dispatcher_settings_are_one_line(farmhand_home: Path, text: str, fr
     with pytest.raises(ConfigError) as info:
         dispatcher_process.load_settings()
     assert fragment in str(info.value) and "\n" not in str(info.value)
+    # starting the dispatcher (submit, status -f, ...) says it too, not only the detached process's log
+    with pytest.raises(ConfigError, match=r"dispatcher\.json"):
+        dispatcher_process.ensure_running()
+    assert not dispatcher_process.running()
 
 
 def test_dispatcher_settings_are_read(farmhand_home: Path) -> None:
