@@ -53,3 +53,18 @@ def test_an_unknown_job_is_said_in_the_window(tmp_path: Path, farmhand_home: Pat
     assert proc.returncode == 0, proc.stderr
     # The status line's messages are logged too (shown with -v).
     assert "no job 4242 in the queue; see 'farmhand jobs'" in proc.stderr
+
+
+@pytest.mark.parametrize(("target", "says"), [
+    ("/proc/farmhand-none/monitor.png", "cannot create the folder /proc/farmhand-none"),  # even for root
+    ("{tmp}/monitor.txt", "give a .png (or .jpg) file name"),
+    ("{tmp}", "give a .png (or .jpg) file name"),
+])
+def test_an_unwritable_screenshot_is_one_line(tmp_path: Path, farmhand_home: Path, target: str,
+                                              says: str) -> None:
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    # Before any window opens: it used to raise inside the timer's slot and leave the window open.
+    proc = run_monitor(["--screenshot", target.format(tmp=tmp_path), "--after", "0.2"], env)
+    assert proc.returncode == 2, proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("farmhand: --screenshot ") and says in line

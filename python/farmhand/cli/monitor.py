@@ -43,9 +43,26 @@ def _check_display(screenshot: bool) -> None:
                      "or use 'farmhand status' in a terminal")
 
 
+def _check_screenshot(target: Path) -> None:
+    """Before any window opens: a picture that cannot be written is one line, not a traceback in a Qt
+    slot and a window that never closes."""
+    if target.suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp"):
+        raise UsageError(f"--screenshot {target}: give a .png (or .jpg) file name")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--screenshot {target}: cannot create the folder {target.parent} "
+                         f"({exc.strerror}); pick a writable folder") from None
+    if target.is_dir() or not os.access(target.parent, os.W_OK) or (
+            target.exists() and not os.access(target, os.W_OK)):
+        raise UsageError(f"--screenshot {target}: cannot write there; pick a writable file name")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.after < 0:
-        raise UsageError(f"--after {args.after} is negative; give seconds to wait, e.g. --after 2")
+        raise UsageError(f"--after {args.after:g} is negative; give seconds to wait, e.g. --after 2")
+    if args.screenshot is not None:
+        _check_screenshot(args.screenshot)
     _check_display(args.screenshot is not None)
     from farmhand.errors import ConfigError
     from farmhand.ui import style
@@ -82,11 +99,12 @@ def run(args: argparse.Namespace) -> int:
         target: Path = args.screenshot
 
         def shoot() -> None:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not panel.grab().save(str(target)):
-                panel.show_message(f"could not write {target}")
-            panel.close()
-            app.quit()
+            try:
+                if not panel.grab().save(str(target)):
+                    panel.show_message(f"could not write {target}")
+            finally:  # whatever happened, the window closes and the command returns
+                panel.close()
+                app.quit()
 
         QtCore.QTimer.singleShot(int(args.after * 1000), shoot)
     code = exec_app(app)
