@@ -125,6 +125,11 @@ def test_job_nodes_model_bars(qtbot) -> None:
     assert model.index(blocked, column(model, "Problem")).data(DISPLAY) == (
         "renderer crashed twice; blocklisted for this job")
     assert model.index(blocked, column(model, "State")).data(StateColourRole).name() == style.RED
+    # The dispatcher's activity names read as words.
+    assert model.index(blocked, column(model, "State")).data(DISPLAY) == "blocklisted"
+    model.set_rows([replace(farm_data.job_nodes(1)[0], state="backoff")])
+    assert model.index(0, column(model, "State")).data(DISPLAY) == "backing off"
+    assert model.index(0, column(model, "State")).data(StateColourRole).name() == style.ORANGE
 
 
 def test_same_keys_signal_only_changed_rows(qtbot) -> None:

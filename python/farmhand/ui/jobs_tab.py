@@ -52,7 +52,7 @@ class JobsTab(QtWidgets.QWidget):
         bars = ProgressDelegate(self.nodes_view)
         self.nodes_view.setItemDelegateForColumn(3, bars)
         self.nodes_view.setItemDelegateForColumn(4, bars)
-        fit_columns(self.nodes_view, {0: "render01", 1: "rendering", 2: "1001", 3: "100%    ",
+        fit_columns(self.nodes_view, {0: "render01", 1: "busy elsewhere", 2: "1001", 3: "100%    ",
                                       4: "100/100 frames", 5: "1000", 6: "100.0", 7: "59m 59s"},
                     dotted=(1,))
         self.grid = FrameGrid(self)

@@ -14,6 +14,7 @@ from typing import Any, Callable, Generic, Optional, TypeVar
 from farmhand.ui import style
 from farmhand.ui.qt import Qt, QtCore, QtGui
 from farmhand.ui.records import JobNodeView, JobView, NodeStatus, NodeView
+from farmhand.ui.words import activity_words
 
 T = TypeVar("T")
 
@@ -150,7 +151,7 @@ JOB_COLUMNS: tuple[Column[JobView], ...] = (
 
 JOB_NODE_COLUMNS: tuple[Column[JobNodeView], ...] = (
     Column("Node", lambda n: n.host),
-    Column("State", lambda n: n.state, colour=lambda n: style.job_node_colour(n.state)),
+    Column("State", lambda n: activity_words(n.state), colour=lambda n: style.job_node_colour(n.state)),
     Column("Frame", lambda n: style.format_frame(n.current_frame), numeric=True),
     Column("Frame %", lambda n: "" if n.frame_percent is None else f"{n.frame_percent:.0f}%",
            progress=lambda n: None if n.frame_percent is None else n.frame_percent / 100.0),

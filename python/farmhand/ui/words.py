@@ -21,6 +21,18 @@ FAILURE_WORDS: dict[str, str] = {
 }
 
 
+#: ``farmhand.jobs.NodeActivity`` values → the per-node State column of a job (others shown as they are).
+ACTIVITY_WORDS: dict[str, str] = {
+    "backoff": "backing off",  # licence or connection trouble; tries again soon
+    "blocked": "blocklisted",  # for this job, after repeated failures
+    "busy": "busy elsewhere",  # another dispatcher's job holds the node
+}
+
+
+def activity_words(state: str) -> str:
+    return ACTIVITY_WORDS.get(state, state)
+
+
 def failure_words(kind: Optional[str], message: Optional[str]) -> str:
     """``"out of memory: Killed (signal 9)"``; the message alone when the kind is unknown or absent."""
     words = FAILURE_WORDS.get(kind or "", "")
