@@ -63,7 +63,7 @@ def test_submit_sends_the_request_and_follows_the_job(qtbot, make_panel, backend
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"rop_path": ""}, "choose a ROP to render (select one in Houdini and press 'From selection')"),
+    ({"rop_path": ""}, "choose a ROP to render (type its path, e.g. /out/karma1)"),
     ({"frame_start": 10.0, "frame_end": 1.0}, "frame range 10-1 ends before it starts; swap start and end"),
 ])
 def test_bad_input_is_one_line_and_nothing_is_submitted(qtbot, make_panel, backend, change,
@@ -165,6 +165,24 @@ def test_no_host_no_from_selection(qtbot, make_panel, backend) -> None:
     assert not tab.from_scene_button.isVisible()
     assert tab.hip_label.full_text() == "(no scene)"
     assert (tab.start_spin.text(), tab.end_spin.text(), tab.step_spin.text()) == ("1", "1", "1")
+
+
+def test_without_houdini_the_scene_is_typed(qtbot, make_panel, backend) -> None:
+    """`farmhand monitor`: no host names a scene, so the wrangler types it (hrender needs one)."""
+    panel, tab = open_submit(qtbot, make_panel, backend)
+    assert tab.scene_edit.isVisible() and not tab.hip_label.isVisible()
+    tab.rop_edit.setText("/out/karma1")
+    tab.scene_edit.setText("  /share/shot010/shot010_v012.hip ")
+    tab.end_spin.setValue(24)
+    qtbot.mouseClick(tab.submit_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: backend.called("submit") != [], timeout=3000)
+    (request,) = backend.called("submit")[0]
+    assert (request.hip_path, request.rop_path, request.frame_end) == (
+        "/share/shot010/shot010_v012.hip", "/out/karma1", 24.0)
+    # In Houdini the scene comes from the host and is not typed.
+    houdini = make_panel(backend, context=context(), context_provider=context).submit_tab
+    panel.tabs.setCurrentWidget(panel.submit_tab)
+    assert not houdini.scene_edit.isVisibleTo(houdini) and houdini.hip_label.isVisibleTo(houdini)
 
 
 def test_a_long_scene_path_is_shortened_not_widening_the_panel(qtbot, make_panel, backend) -> None:

@@ -76,6 +76,9 @@ class SubmitTab(QtWidgets.QWidget):
         self.from_scene_button.setVisible(context_provider is not None)
         # A long scene path must not force the pane wider: shortened from the left, whole in the tooltip.
         self.hip_label = ElidedLabel(self)
+        # Outside Houdini (`farmhand monitor`) no host names the scene: the wrangler types it.
+        self.scene_edit = QtWidgets.QLineEdit(self)
+        self.scene_edit.setPlaceholderText("scene file as the nodes see it: /share/shot010/shot010_v012.hip")
         self.name_edit = QtWidgets.QLineEdit(self)
         self.name_edit.setPlaceholderText("job name (default: hip name and ROP)")
         self.start_spin, self.end_spin, self.step_spin = _spin(self), _spin(self), _spin(self)
@@ -128,7 +131,10 @@ class SubmitTab(QtWidgets.QWidget):
         rop_row.addWidget(self.rop_edit, 1)
         rop_row.addWidget(self.from_scene_button)
         form.addRow("ROP", rop_row)
-        form.addRow("Scene", self.hip_label)
+        scene_row = QtWidgets.QHBoxLayout()
+        scene_row.addWidget(self.hip_label, 1)
+        scene_row.addWidget(self.scene_edit, 1)
+        form.addRow("Scene", scene_row)
         form.addRow("Job name", self.name_edit)
         frames = QtWidgets.QHBoxLayout()
         for label, spin in (("start", self.start_spin), ("end", self.end_spin), ("step", self.step_spin)):
@@ -175,6 +181,8 @@ class SubmitTab(QtWidgets.QWidget):
         version = f"Houdini {context.houdini_version}" if context.houdini_version else ""
         scene = "  ·  ".join(p for p in (version, context.hip_path) if p)
         self.hip_label.set_full_text(scene or "(no scene)")
+        self.scene_edit.setVisible(self._typed_scene())
+        self.hip_label.setVisible(not self._typed_scene())
         self.name_edit.setText(context.job_name)
         self.start_spin.setValue(context.frame_start)
         self.end_spin.setValue(context.frame_end)
@@ -182,6 +190,9 @@ class SubmitTab(QtWidgets.QWidget):
         if context.presets:
             self.set_presets(context.presets, context.preset)
         self._show_findings(context.findings)
+
+    def _typed_scene(self) -> bool:
+        return self._provider is None and not self._context.hip_path
 
     def context(self) -> SubmitContext:
         return self._context
@@ -295,7 +306,9 @@ class SubmitTab(QtWidgets.QWidget):
         """The form as a request; raises a one-line :class:`UsageError`-style message when it is invalid."""
         rop = self.rop_edit.text().strip()
         if not rop:
-            raise FarmhandError("choose a ROP to render (select one in Houdini and press 'From selection')")
+            how = ("select one in Houdini and press 'From selection'" if self._provider is not None
+                   else "type its path, e.g. /out/karma1")
+            raise FarmhandError(f"choose a ROP to render ({how})")
         start, end, step = self.start_spin.value(), self.end_spin.value(), self.step_spin.value()
         if end < start:
             raise FarmhandError(
@@ -305,7 +318,7 @@ class SubmitTab(QtWidgets.QWidget):
             raise FarmhandError("choose a preset (none are installed: see 'farmhand presets')")
         return SubmitRequest(
             rop_path=rop,
-            hip_path=self._context.hip_path,
+            hip_path=self.scene_edit.text().strip() if self._typed_scene() else self._context.hip_path,
             frame_start=start,
             frame_end=end,
             frame_step=step,
