@@ -161,3 +161,35 @@ def test_formatters() -> None:
     assert style.format_frame(12.0) == "12"
     assert style.format_frame(12.5) == "12.5"
     assert style.format_frame(-3.0) == "-3"
+
+
+def test_state_cell_of_a_selected_row_reads_in_the_highlight_colour(qtbot) -> None:
+    from farmhand.ui.delegates import StateDelegate
+    from farmhand.ui.qt import QtGui, QtWidgets
+    from farmhand.ui.widgets import table_view
+
+    host = QtWidgets.QWidget()
+    qtbot.addWidget(host)
+    model = jobs_model(host)
+    model.set_rows([farm_data.job()])
+    view = table_view(model, host)
+    state = column(model, "State")
+    view.setItemDelegateForColumn(state, StateDelegate(view))
+    view.resize(600, 120)
+    view.selectRow(0)
+    host.show()
+    qtbot.waitExposed(host)
+    image = view.viewport().grab().toImage()
+    cell = view.visualRect(model.index(0, state))
+    palette = view.palette()
+    wanted = palette.color(QtGui.QPalette.ColorGroup.Active, QtGui.QPalette.ColorRole.HighlightedText)
+    plain = palette.color(QtGui.QPalette.ColorGroup.Active, QtGui.QPalette.ColorRole.Text)
+    assert wanted != plain
+    pixels = [image.pixelColor(x, y) for x in range(cell.left() + 22, cell.right())
+              for y in range(cell.top(), cell.bottom())]
+
+    def near(c: QtGui.QColor, ref: QtGui.QColor) -> bool:
+        return abs(c.red() - ref.red()) + abs(c.green() - ref.green()) + abs(c.blue() - ref.blue()) < 60
+
+    assert sum(near(p, wanted) for p in pixels) > 10
+    assert sum(near(p, plain) for p in pixels) < sum(near(p, wanted) for p in pixels)

@@ -57,9 +57,10 @@ class StateDelegate(QtWidgets.QStyledItemDelegate):
             super().paint(painter, option, index)
             return
         rect: QtCore.QRect = option.rect
+        selected = bool(option.state & QtWidgets.QStyle.StateFlag.State_Selected)
         painter.save()
         try:
-            if option.state & QtWidgets.QStyle.StateFlag.State_Selected:
+            if selected:
                 painter.fillRect(rect, option.palette.highlight())
             painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
             size = 9
@@ -67,9 +68,12 @@ class StateDelegate(QtWidgets.QStyledItemDelegate):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(colour)
             painter.drawEllipse(dot)
-            painter.setPen(option.palette.color(QtGui.QPalette.ColorRole.Text))
-            text = str(index.data(int(Qt.ItemDataRole.DisplayRole)) or "")
-            painter.drawText(rect.adjusted(6 + size + 6, 0, -2, 0),
-                             int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), text)
+            # On a selected row the plain text colour is dim against the highlight.
+            role = QtGui.QPalette.ColorRole.HighlightedText if selected else QtGui.QPalette.ColorRole.Text
+            painter.setPen(option.palette.color(role))
+            text_rect = rect.adjusted(6 + size + 6, 0, -2, 0)
+            text = option.fontMetrics.elidedText(str(index.data(int(Qt.ItemDataRole.DisplayRole)) or ""),
+                                                 Qt.TextElideMode.ElideRight, text_rect.width())
+            painter.drawText(text_rect, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), text)
         finally:
             painter.restore()
