@@ -201,3 +201,25 @@ def test_a_job_waiting_for_another_says_which(backend: ClientBackend) -> None:
     client.store.update_job(sim, state=JobState.DONE.value)
     job = next(j for j in backend.snapshot(None).jobs if j.job_id == render)
     assert job.waiting_for == f"job {sim} (shot010_sim)"
+
+
+def test_a_running_job_no_node_works_on_says_why(backend: ClientBackend) -> None:
+    from farmhand.jobs import JobState
+    from farmhand.ui.jobs_tab import summary_html
+
+    job_id = backend.submit(request(job_name="shot030_beauty"))
+    store = backend.client().store
+    store.update_job(job_id, state=JobState.RUNNING.value)
+    why = "licence unavailable; retrying in 80s"
+    store.set_progress(job_id, NodeRow("render01", NodeActivity.BACKOFF, message=why))
+    store.set_progress(job_id, NodeRow("render02", NodeActivity.RENDERING, current_frame=3))
+    snap = backend.snapshot(job_id)
+    assert snap.jobs[0].message == ""  # one node still renders: nothing to say
+    store.set_progress(job_id, NodeRow("render02", NodeActivity.BACKOFF, message=why))
+    snap = backend.snapshot(job_id)
+    expected = f"no node is rendering it: 2 backing off ({why})"
+    assert snap.jobs[0].message == expected and snap.jobs[0].note == expected
+    assert snap.detail is not None and expected in summary_html(snap.detail.job)
+    # A paused job is held on purpose: no alarm.
+    store.update_job(job_id, state=JobState.PAUSED.value)
+    assert backend.snapshot(job_id).jobs[0].message == ""

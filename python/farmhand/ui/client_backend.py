@@ -43,7 +43,7 @@ from farmhand.ui.records import (
     NodeView,
     SubmitRequest,
 )
-from farmhand.ui.words import failure_words
+from farmhand.ui.words import activity_words, failure_words
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,23 @@ def blocked_words(title: str, message: Optional[str]) -> str:
     return f"{title}: {message}"
 
 
+#: Per-node activities in which a node does no work for the job.
+_HELD = (NodeActivity.BACKOFF, NodeActivity.BLOCKED, NodeActivity.OFFLINE, NodeActivity.BUSY)
+
+
+def stall_words(summary: JobSummary, rows: tuple[NodeRow, ...]) -> str:
+    """``"no node is rendering it: 3 backing off (licence unavailable; retrying in 80s)"`` when a running
+    job has nodes but every one is held; the queue otherwise shows such a job as plainly running."""
+    if summary.state is not JobState.RUNNING or not rows or any(r.state not in _HELD for r in rows):
+        return ""
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[activity_words(row.state.value)] = counts.get(activity_words(row.state.value), 0) + 1
+    why = next((r.message for r in rows if r.message), "")
+    held = ", ".join(f"{n} {words}" for words, n in counts.items())
+    return f"no node is rendering it: {held}" + (f" ({why})" if why else "")
+
+
 def job_node_view(row: NodeRow) -> JobNodeView:
     return JobNodeView(
         host=row.node, state=row.state.value,
@@ -123,6 +140,8 @@ def job_detail(snap: JobSnapshot) -> JobDetail:
             if f.status is FrameStatus.RENDERING and f.host in current and current[f.host] != f.frame else f
             for f in frames)
     job = job_view(snap.summary, snap.spec.submitter or "")
+    if not job.message:
+        job = replace(job, message=stall_words(snap.summary, snap.nodes))
     job = replace(job, frames_rendering=sum(f.status is FrameStatus.RENDERING for f in frames))
     return JobDetail(job=job, nodes=tuple(job_node_view(row) for row in snap.nodes), frames=frames)
 
@@ -192,11 +211,9 @@ class ClientBackend:
                     self._owners[summary.id] = client.store.spec(summary.id).submitter or ""
             titles = {s.id: s.title for s in summaries}
             done = {s.id for s in summaries if s.state is JobState.DONE}
-            jobs = tuple(
-                replace(job_view(s, self._owners[s.id]),
-                        waiting_for=waiting_words(s, titles, done) if s.state is JobState.WAITING else "")
-                for s in sorted(summaries, key=lambda s: s.created, reverse=True))
             busy = {s.id: tuple(client.store.progress(s.id)) for s in summaries if not s.state.finished}
+            jobs = tuple(self._queue_view(s, titles, done, busy.get(s.id, ()))
+                         for s in sorted(summaries, key=lambda s: s.created, reverse=True))
             with self._lock:
                 self._jobs_cache = (version, jobs, busy)
         detail = self._detail(client, version, job_id) if job_id else None
@@ -208,6 +225,15 @@ class ClientBackend:
         nodes = self._node_views(jobs, busy)
         return FarmSnapshot(jobs=jobs, nodes=nodes, detail=detail, taken_at=time.time(),
                             dispatcher=dispatcher_words(client))
+
+    def _queue_view(self, summary: JobSummary, titles: dict[str, str], done: set[str],
+                    rows: tuple[NodeRow, ...]) -> JobView:
+        view = job_view(summary, self._owners[summary.id])
+        if summary.state is JobState.WAITING:
+            view = replace(view, waiting_for=waiting_words(summary, titles, done))
+        if not view.message:
+            view = replace(view, message=stall_words(summary, rows))
+        return view
 
     def _detail(self, client: Client, version: int, job_id: str) -> Optional[JobDetail]:
         with self._lock:
