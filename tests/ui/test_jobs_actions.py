@@ -130,6 +130,21 @@ def test_a_failing_action_is_one_line_in_the_status_bar(qtbot, make_panel, backe
         "could not pause shot010_beauty: job j1 is already finished; nothing to pause")
 
 
+def test_names_with_markup_are_shown_literally(qtbot, make_panel, backend) -> None:
+    from dataclasses import replace
+
+    hostile = "<b>shot010</b><img src='/etc/hosts'>"
+    backend.current = replace(backend.current, jobs=(replace(backend.current.jobs[0], name=hostile),
+                                                     *backend.current.jobs[1:]))
+    panel, tab = ready(qtbot, make_panel, backend)
+    qtbot.mouseClick(tab.pause_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.status.text() == f"pause {hostile}: done", timeout=3000)
+    # Qt would otherwise guess rich text from the tags, and draw (or load) them.
+    assert panel.status.textFormat() == Qt.TextFormat.PlainText
+    assert tab.log_title.textFormat() == Qt.TextFormat.PlainText
+    assert "&lt;b&gt;shot010&lt;/b&gt;" in tab.summary.text()
+
+
 def test_the_log_on_screen_follows_a_running_job(qtbot, make_panel, backend, monkeypatch) -> None:
     from farmhand.ui import jobs_tab
 

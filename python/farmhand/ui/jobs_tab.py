@@ -63,6 +63,7 @@ class JobsTab(QtWidgets.QWidget):
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.summary.setWordWrap(True)
         self.log_title = QtWidgets.QLabel("Log: click a node or a frame", self)
+        self.log_title.setTextFormat(Qt.TextFormat.PlainText)
         self.log_view = QtWidgets.QPlainTextEdit(self)
         self.log_view.setReadOnly(True)
         self.log_view.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)

@@ -60,6 +60,8 @@ class FarmhandPanel(QtWidgets.QWidget):
         # Long messages wrap rather than widen a docked pane.
         self.status = QtWidgets.QLabel(self)
         self.status.setWordWrap(True)
+        # Messages carry job and node names as typed: shown literally, never as Qt rich text.
+        self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.updated_label = QtWidgets.QLabel(self)
         status_row = QtWidgets.QHBoxLayout()
