@@ -142,7 +142,9 @@ def test_names_with_markup_are_shown_literally(qtbot, make_panel, backend) -> No
     # Qt would otherwise guess rich text from the tags, and draw (or load) them.
     assert panel.status.textFormat() == Qt.TextFormat.PlainText
     assert tab.log_title.textFormat() == Qt.TextFormat.PlainText
-    assert "&lt;b&gt;shot010&lt;/b&gt;" in tab.summary.text()
+    from farmhand.ui.jobs_tab import summary_html
+
+    assert "&lt;b&gt;shot010&lt;/b&gt;" in summary_html(tab.selected_job())  # the summary is rich text
 
 
 def test_the_log_on_screen_follows_a_running_job(qtbot, make_panel, backend, monkeypatch) -> None:
