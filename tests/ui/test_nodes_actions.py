@@ -156,6 +156,15 @@ def test_selected_node_is_shown_in_full(qtbot, make_panel, backend) -> None:
     assert "not probed yet" in tab.details.text() and "Houdini 21.0.512" in tab.details.text()
 
 
+def test_an_empty_farm_says_how_to_start(qtbot, make_panel, backend) -> None:
+    from dataclasses import replace
+
+    backend.current = replace(backend.current, nodes=())
+    _panel, tab = ready(qtbot, make_panel, backend)
+    assert tab.details.text().startswith("No nodes yet: scan an address range above")
+    assert tab.count_label.text() == "0 nodes"
+
+
 def test_blocklisted_note_names_the_job() -> None:
     from farmhand.ui.client_backend import blocked_words
 

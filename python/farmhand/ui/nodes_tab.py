@@ -136,8 +136,13 @@ class NodesTab(QtWidgets.QWidget):
         current = self.model.record(self.view.currentIndex().row())
         if current is None or current.host not in hosts:
             current = self.model.record(self.model.row_of(hosts[0])) if hosts else None
-        self.details.setText(node_details(current) if current is not None else
-                             "Select a node for its address, OS, MAC addresses and share.")
+        if current is not None:
+            self.details.setText(node_details(current))
+        elif self.model.rowCount():
+            self.details.setText("Select a node for its address, OS, MAC addresses and share.")
+        else:
+            self.details.setText("No nodes yet: scan an address range above (your render subnet), or add a "
+                                 "node by its host name.")
 
     def selected_hosts(self) -> list[str]:
         rows = sorted({index.row() for index in self.view.selectionModel().selectedRows()})
