@@ -35,8 +35,8 @@ def test_form_is_prefilled_from_the_context(qtbot, make_panel, backend) -> None:
     assert tab.rop_edit.text() == "/out/karma1"
     assert tab.start_spin.text() == "1001" and tab.end_spin.text() == "1240"
     assert tab.preset_combo.currentText() == "husk"
-    scene = tab.hip_label.full_text()
-    assert "/share/shot010/shot010_v003.hip" in scene and "21.0.512" in scene
+    assert tab.hip_label.full_text() == "/share/shot010/shot010_v003.hip"
+    assert tab.version_label.text() == "Houdini 21.0.512"
     # Enabled, trusted nodes can be chosen (render05 is blocklisted only for another job).
     choices = [tab.nodes_list.item(i).text() for i in range(tab.nodes_list.count())]
     assert choices == ["render01", "render02", "render03", "render04", "render05"]
@@ -192,4 +192,5 @@ def test_a_long_scene_path_is_shortened_not_widening_the_panel(qtbot, make_panel
     qtbot.waitUntil(lambda: panel.width() <= 700, timeout=3000)
     shown = tab.hip_label.text()
     assert shown.startswith("…") and shown.endswith("shot010_v003.hip")
+    assert tab.version_label.text() == "Houdini 21.0.512"  # never cut with the path
     assert tab.hip_label.toolTip().endswith(long_path)

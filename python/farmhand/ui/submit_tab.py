@@ -76,6 +76,8 @@ class SubmitTab(QtWidgets.QWidget):
         self.from_scene_button.setVisible(context_provider is not None)
         # A long scene path must not force the pane wider: shortened from the left, whole in the tooltip.
         self.hip_label = ElidedLabel(self)
+        # Apart from the path, so shortening a long path never cuts the Houdini version.
+        self.version_label = QtWidgets.QLabel(self)
         # Outside Houdini (`farmhand monitor`) no host names the scene: the wrangler types it.
         self.scene_edit = QtWidgets.QLineEdit(self)
         self.scene_edit.setPlaceholderText("scene file as the nodes see it: /share/shot010/shot010_v012.hip")
@@ -134,6 +136,7 @@ class SubmitTab(QtWidgets.QWidget):
         scene_row = QtWidgets.QHBoxLayout()
         scene_row.addWidget(self.hip_label, 1)
         scene_row.addWidget(self.scene_edit, 1)
+        scene_row.addWidget(self.version_label)
         form.addRow("Scene", scene_row)
         form.addRow("Job name", self.name_edit)
         frames = QtWidgets.QHBoxLayout()
@@ -178,9 +181,8 @@ class SubmitTab(QtWidgets.QWidget):
         """Fill the form from the host's values (called on the UI thread)."""
         self._context = context
         self.rop_edit.setText(context.rop_path)
-        version = f"Houdini {context.houdini_version}" if context.houdini_version else ""
-        scene = "  ·  ".join(p for p in (version, context.hip_path) if p)
-        self.hip_label.set_full_text(scene or "(no scene)")
+        self.version_label.setText(f"Houdini {context.houdini_version}" if context.houdini_version else "")
+        self.hip_label.set_full_text(context.hip_path or "(no scene)")
         self.scene_edit.setVisible(self._typed_scene())
         self.hip_label.setVisible(not self._typed_scene())
         self.name_edit.setText(context.job_name)
