@@ -123,6 +123,10 @@ def test_ctrl_c_while_following_says_the_job_keeps_rendering(capsys: pytest.Capt
         _follow(cast(Client, client), "4")
     assert info.value.code == 130
     assert "job 4 keeps rendering" in capsys.readouterr().err
+    # farmhand demo owns its dispatcher: the job does not keep rendering, so no such promise
+    with pytest.raises(KeyboardInterrupt):
+        _follow(cast(Client, client), "4", detached=False)
+    assert "keeps rendering" not in capsys.readouterr().err
 
 
 def test_submit_warns_when_the_output_has_no_frame_number() -> None:

@@ -103,3 +103,22 @@ def test_farmhand_demo_renders_and_cleans_up(tmp_path: Path) -> None:
     assert "6 frames rendered on 2 nodes" in result.stdout
     assert sorted(p.name for p in out.iterdir()) == [f"demo_{f:04d}.png" for f in range(1, 7)]
     assert str(out) in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--nodes", "0"], "--nodes 0: the demo farm has 1 to 16 nodes"),
+        (["--frames", "10-1"], "frame range '10-1' goes backwards"),
+    ],
+)
+def test_farmhand_demo_bad_input_is_one_line_before_any_node_starts(extra: list[str], message: str) -> None:
+    """``--nodes 0`` used to start a dispatcher and wait forever for a job no node could take."""
+    result = subprocess.run(
+        [sys.executable, "-m", "farmhand", "demo", "--renderer", "demo", *extra],
+        capture_output=True, text=True, timeout=30, cwd=REPO,
+        env={"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "PYTHONPATH": str(REPO / "python")},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(f"farmhand: {message}")
+    assert "starting" not in result.stderr

@@ -21,9 +21,11 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from farmhand.errors import FarmhandError, JobError
+from farmhand.errors import FarmhandError, JobError, UsageError
 
 log = logging.getLogger(__name__)
+
+MAX_NODES = 16  # one sshd (and renderer) per node on this machine
 
 SCENE_SCRIPT = """
 import bpy, sys
@@ -83,8 +85,13 @@ def _say(text: str) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from farmhand.frames import FrameSpec
     from farmhand.lab import LocalFarm, can_use
 
+    # Bad input fails before any sshd starts (0 nodes would leave the job waiting forever).
+    if not 1 <= args.nodes <= MAX_NODES:
+        raise UsageError(f"--nodes {args.nodes}: the demo farm has 1 to {MAX_NODES} nodes")
+    FrameSpec.parse(args.frames)
     mode = args.mode
     if mode == "auto":
         mode = "netns" if os.geteuid() == 0 and can_use() is None else "loopback"
@@ -191,7 +198,7 @@ def _run(spec: Any, out_dir: Path) -> int:
 
     client = Client(autostart=False)
     job_id = client.submit(spec)
-    snap = _follow(client, job_id)
+    snap = _follow(client, job_id, detached=False)
     if not sys.stderr.isatty():
         print(render_status(snap), file=sys.stderr)
     if snap.state.value != "done":

@@ -341,13 +341,18 @@ def render_status(snap: JobSnapshot, width: int = 100, clip: bool = False) -> st
     return "\n".join(line[:width] if clip else line for line in lines)
 
 
-def _follow(client: Client, job_id: str, quiet: bool = False, keep_alive: bool = False) -> JobSnapshot:
+def _follow(
+    client: Client, job_id: str, quiet: bool = False, keep_alive: bool = False, detached: bool = True
+) -> JobSnapshot:
     """Redraw the job's status as it changes (ANSI in a terminal, a line per change otherwise) until it
     ends. The dispatcher is (re)started whenever it is not running (``keep_alive`` or an autostarting
-    client), so a follower never waits on a dead one."""
+    client), so a follower never waits on a dead one. Ctrl-C ends only the following when the job runs
+    on its own (``detached``), and says so."""
     try:
         return _follow_loop(client, job_id, quiet, keep_alive)
     except KeyboardInterrupt:
+        if not detached:  # the caller owns the dispatcher (farmhand demo): the job stops with it
+            raise
         # Ctrl-C stops the follower, not the job: say so, or the user thinks the render stopped.
         print(f"\nfarmhand: stopped following; job {job_id} keeps rendering ('farmhand status {job_id} -f' "
               f"to follow it again, 'farmhand cancel {job_id}' to stop it)", file=sys.stderr)
