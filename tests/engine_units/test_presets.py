@@ -127,6 +127,29 @@ def test_husk_takes_a_count_and_optional_groups() -> None:
     ]
 
 
+def test_husk_script_runs_a_stand_in_husk_with_exact_arguments(tmp_path: Path) -> None:
+    """The preset's fixed bash script really runs: houdini_setup_bash sourced in $HFS (which may shift
+    "$@"), back to the starting directory, husk given -f START -n COUNT -i STEP -Va1 and the hostile
+    values verbatim."""
+    hfs = tmp_path / "hfs dir"
+    (hfs / "bin").mkdir(parents=True)
+    (hfs / "houdini_setup_bash").write_text('export PATH="$PWD/bin:$PATH"\nshift 2>/dev/null; true\n')
+    husk = hfs / "bin" / "husk"
+    husk.write_text('#!/bin/sh\npwd\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+    husk.chmod(0o755)
+    start_dir = tmp_path / "start"
+    start_dir.mkdir()
+    preset = load_preset("husk", search_dirs=[])
+    ctx = CommandContext(file=HOSTILE, target="/Render/rs 1", start=-3, end=5, step=2, output="/r/a $F4.exr",
+                         hfs=str(hfs))
+    out = subprocess.run(preset.command(ctx), capture_output=True, text=True, check=True, cwd=start_dir)
+    assert out.stdout.splitlines() == [
+        str(start_dir), "-f", "-3", "-n", "5", "-i", "2", "-Va1", "-s", "/Render/rs 1",
+        "--make-output-path", "-o", "/r/a $F4.exr", HOSTILE,
+    ]
+    assert not Path("/tmp/pwned").exists()
+
+
 def test_blender_argument_order_and_hash_output() -> None:
     preset = load_preset("blender", search_dirs=[])
     argv = preset.command(CommandContext(file="/s/a.blend", start=1, end=10, step=2, output="/r/f.$F4.png"))
