@@ -139,3 +139,23 @@ def test_submit_warns_when_the_output_has_no_frame_number() -> None:
     assert output_warning(spec("/share/out/beauty.####.exr")) is None
     assert output_warning(spec("/share/out/cache.abc", single=True)) is None
     assert output_warning(spec("/share/out/still.exr", frames="12")) is None
+
+
+def test_following_a_failed_job_waits_for_its_last_chunks_to_stop() -> None:
+    """The job turns failed while its other chunks are still being killed: --wait/--follow return the
+    settled snapshot (no frame 'rendering' in a finished job), not the first one that says failed."""
+    base = JobSummary(id="5", title="t", preset="demo", state=JobState.FAILED, priority=50, created=0.0,
+                      frames_total=3, frames_done=0, frames_failed=0, frames_rendering=1, eta_seconds=None)
+    spec = JobSpec(preset="demo", frames="1-3")
+    reads = [JobSnapshot(summary=base, spec=spec, version=1), JobSnapshot(summary=base, spec=spec, version=2),
+             JobSnapshot(summary=dataclasses.replace(base, frames_rendering=0), spec=spec, version=3)]
+
+    class Settling(_DyingDispatcherClient):
+        def watch(self, job_id: str, since: int, timeout: float) -> JobSnapshot:
+            return reads.pop(0)
+
+        def dispatcher(self) -> SimpleNamespace:
+            return SimpleNamespace(running=True)
+
+    snap = _follow(cast(Client, Settling(reads[0])), "5", quiet=True)
+    assert snap.version == 3 and snap.summary.frames_rendering == 0

@@ -359,9 +359,13 @@ def _follow(
         raise SystemExit(130) from None
 
 
+SETTLE_SECONDS = 5.0  # longest wait, after a job ended, for its last chunks to be stopped
+
+
 def _follow_loop(client: Client, job_id: str, quiet: bool, keep_alive: bool) -> JobSnapshot:
     tty = sys.stderr.isatty() and not quiet
     version, drawn, last_line = 0, 0, ""
+    settle_until: Optional[float] = None
     while True:
         snap = client.watch(job_id, version, timeout=1.0)
         version = snap.version
@@ -378,6 +382,13 @@ def _follow_loop(client: Client, job_id: str, quiet: bool, keep_alive: bool) -> 
                 print(line, file=sys.stderr, flush=True)
                 last_line = line
         if snap.state.finished:
-            return snap
+            # A failed or cancelled job's last chunks are still being stopped: wait briefly for them,
+            # so the final status (and --json) shows where every frame ended, not "rendering".
+            if not snap.summary.frames_rendering or not client.dispatcher().running:
+                return snap
+            settle_until = settle_until or time.monotonic() + SETTLE_SECONDS
+            if time.monotonic() >= settle_until:
+                return snap
+            continue
         if (keep_alive or client.autostart) and not client.dispatcher().running:
             client.ensure_dispatcher()
