@@ -47,7 +47,7 @@ def test_status_text_shows_nodes_progress_and_failures() -> None:
     )
     text = render_status(snap, width=100)
     lines = text.splitlines()
-    assert lines[0] == "job 7 shot010 /out/mantra1: running  4/10 done, 1 failed, 2 rendering, ETA 1m15s"
+    assert lines[0] == "job 7 shot010 /out/mantra1: running  4/10 done, 1 failed, 2 assigned, ETA 1m15s"
     assert "40.0%" in text and "frame 5" in text and "12.5s/frame" in text
     assert "render02       blocked" in text and "blocklisted" in text
     assert "frame 3 failed (4 attempts): crash: render02: SIGSEGV" in text

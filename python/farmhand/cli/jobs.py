@@ -307,7 +307,8 @@ def _summary_line(s: JobSummary) -> str:
         + (f" (for job {', '.join(s.after)} to finish)" if s.state is JobState.WAITING and s.after else "")
         + f"  {s.frames_done}/{s.frames_total} done"
         + (f", {s.frames_failed} failed" if s.frames_failed else "")
-        + (f", {s.frames_rendering} rendering" if s.frames_rendering else "")
+        # frames handed out in chunks, not frames rendering at this instant (one per node)
+        + (f", {s.frames_rendering} assigned" if s.frames_rendering else "")
         + (f", ETA {_duration(s.eta_seconds)}" if s.eta_seconds is not None and not s.state.finished else "")
     )
 
