@@ -53,6 +53,7 @@ class Verification:
     idx: int
     seconds: Optional[float]
     paths: list[str]
+    missing_here: bool = False  # checked locally first and missing: is it on the node only?
 
 
 class Outcomes(Assigner):
@@ -192,16 +193,21 @@ class Outcomes(Assigner):
         paths = [rec.output] if rec.output else list(dict.fromkeys(rec.written))
         if not paths:
             self._accept(task, job, idx, seconds, None, now)
-        elif noderun.outputs_visible(paths):
-            self._verified(
-                task.node, task.chunk_id, job, idx, seconds, paths, noderun.check_local(paths), now
-            )
         else:
-            # The expected output is the submitter's name of the file; what the renderer reported is
-            # already the node's.
-            there = [self.node_path(p, task.node) or p for p in paths] if rec.output else paths
-            future = self.submit(noderun.check_remote, self.executor, task.node, there)
-            self.verifying.append(Verification(future, job.id, task.node, task.chunk_id, idx, seconds, paths))
+            local = noderun.outputs_visible(paths)
+            answers = noderun.check_local(paths) if local else []
+            if local and all(answers):
+                self._verified(task.node, task.chunk_id, job, idx, seconds, paths, answers, now)
+            else:
+                # Not visible here, or missing here: ask the node. A file the node sees but this
+                # machine does not was written off the share, which deserves its own message.
+                # The expected output is the submitter's name of the file; what the renderer reported
+                # is already the node's.
+                there = [self.node_path(p, task.node) or p for p in paths] if rec.output else paths
+                future = self.submit(noderun.check_remote, self.executor, task.node, there)
+                self.verifying.append(
+                    Verification(future, job.id, task.node, task.chunk_id, idx, seconds, paths, local)
+                )
         if (
             not task.persistent
             and not task.kill_reason
@@ -231,7 +237,14 @@ class Outcomes(Assigner):
                 )
                 job.release(job.frames[item.idx], item.chunk_id)
                 continue
-            self._verified(item.node, item.chunk_id, job, item.idx, item.seconds, item.paths, answers, now)
+            why = None
+            if item.missing_here and all(answers):
+                answers = [False] * len(item.paths)
+                why = (f"{item.paths[0]} was written on {item.node} but is not visible on this machine: "
+                       "write outputs to the share (or map the folder in pathmap.json)")
+            self._verified(
+                item.node, item.chunk_id, job, item.idx, item.seconds, item.paths, answers, now, why
+            )
 
     def _verified(
         self,
@@ -243,6 +256,7 @@ class Outcomes(Assigner):
         paths: Sequence[str],
         answers: Sequence[bool],
         now: float,
+        why: Optional[str] = None,
     ) -> None:
         rec = job.frames[idx]
         if rec.state is FrameState.DONE:
@@ -255,7 +269,7 @@ class Outcomes(Assigner):
                 self._mark_done(job, rec.idx, node, chunk_id, seconds, paths[0], now)
             return
         missing = [p for p, ok in zip(paths, answers) if not ok]
-        failure = fl.failure(FailureKind.OUTPUT_MISSING, f"output missing or empty: {missing[0]}")
+        failure = fl.failure(FailureKind.OUTPUT_MISSING, why or f"output missing or empty: {missing[0]}")
         task = self.tasks.get(chunk_id)
         if task is not None:
             self.frames_failed(task, job, [idx], failure, now)

@@ -35,6 +35,7 @@ class NodeBehaviour:
     busy: int = 0  # the next N starts find the node locked
     skip_write: set[float] = field(default_factory=set)  # frames reported done without a file (once)
     exit_delay: float = 0.0  # seconds the renderer takes to exit after its last frame
+    private_disk: Optional[Path] = None  # outputs land here (+ their path), not on the share: not shared
 
 
 class FakeRender:
@@ -127,8 +128,9 @@ class FakeRender:
             if frame in b.skip_write:
                 b.skip_write.discard(frame)
             else:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-                Path(path).write_bytes(b"\x89PNG fake " + self.host.encode())
+                target = _on_node(b, path)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(b"\x89PNG fake " + self.host.encode())
             self.ex.rendered.append((self.host, frame))
             b.done_count += 1
             self.on_line("out", f"Saved: '{path}'")
@@ -249,10 +251,17 @@ class FakeExecutor:
                 p.end(None, "TERM")
             out = "terminated\n" if hit else "gone\n"
         elif argv[:3] == ["sh", "-c", nodescripts.CHECK_OUTPUTS]:
+            b = self.nodes[host]
             out = "".join(
-                "ok\n" if os.path.exists(p) and os.path.getsize(p) > 0 else "missing\n" for p in argv[4:]
+                "ok\n" if _on_node(b, p).exists() and _on_node(b, p).stat().st_size > 0 else "missing\n"
+                for p in argv[4:]
             )
         return RunResult(host, " ".join(argv), 0, out, "", 0.0)
+
+
+def _on_node(b: NodeBehaviour, path: str) -> Path:
+    """Where ``path`` is on the node's disk: the shared path itself, or under its private disk."""
+    return b.private_disk / path.lstrip("/") if b.private_disk is not None else Path(path)
 
 
 def _opt(argv: Sequence[str], name: str) -> str:

@@ -484,3 +484,19 @@ def test_equal_nodes_do_not_steal_a_chunk_that_is_still_starting(rig_for: Callab
     assert [e.message for e in snap.events if e.kind == "resplit"] == []
     # 13 frames on 3 nodes: 5 rounds of 10 s plus a few scene loads, nothing thrown away
     assert took < 5 * 10.0 + 4 * 3.0 + 5.0, took
+
+
+def test_output_written_where_this_machine_cannot_see_it_is_named(
+    rig_for: Callable[..., Rig], tmp_path: Path
+) -> None:
+    """The output folder exists here, but the nodes write to their own disk (not the share): the job
+    fails saying so, instead of a bare 'output missing' for files the nodes did write."""
+    nodes = {n: NodeBehaviour(spf=1.0, private_disk=tmp_path / f"disk-{n}") for n in ("a", "b")}
+    rig = rig_for(nodes)
+    rig.out.mkdir(parents=True, exist_ok=True)
+    job = rig.submit("1-6")
+    rig.drive(rig.finished(job), limit=120)
+    snap = rig.snap(job)
+    assert snap.state is JobState.FAILED
+    assert "not visible on this machine" in (snap.summary.error or ""), snap.summary.error
+    assert "share" in (snap.summary.error or "")
