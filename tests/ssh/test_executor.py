@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -115,7 +116,10 @@ def test_start_watchdog_exit_code_and_stdin(ex: SSHExecutor, trusted_lab: LocalF
     assert proc.pgid is not None
 
 
-def test_closing_channel_kills_remote_tree(ex: SSHExecutor, trusted_lab: LocalFarm) -> None:
+def test_closing_channel_kills_remote_tree(
+    ex: SSHExecutor, trusted_lab: LocalFarm, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="farmhand.ssh")
     with trusted_lab.inside():
         proc = ex.start("render02", ["sh", "-c", "sleep 300 & sleep 301 & wait"], on_line=lambda s, x: None)
         pgid = proc.wait_pgid()
@@ -123,10 +127,13 @@ def test_closing_channel_kills_remote_tree(ex: SSHExecutor, trusted_lab: LocalFa
         time.sleep(0.3)
         assert _pgroup_alive(trusted_lab, "render02", pgid)
         proc.close()
+        assert proc.wait(5) is not None
     deadline = time.monotonic() + 5
     while _pgroup_alive(trusted_lab, "render02", pgid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _pgroup_alive(trusted_lab, "render02", pgid)
+    # Closing is how a kill ends a task: it must not read as a failure in the dispatcher's log.
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 def test_kill_group_term_then_kill(ex: SSHExecutor, trusted_lab: LocalFarm) -> None:

@@ -41,3 +41,47 @@ def test_keep_limits_memory_but_lines_still_flow() -> None:
         sp.feed(f"line {i}\n".encode())
     sp.feed(b"", final=True)
     assert len(got) == 1000 and len(sp.text()) <= 200 and sp.text().endswith("line 999\n")
+
+
+class _ClosedUnderneath:
+    """A channel that another thread closes right after pump's checks and before its wait.
+
+    Deterministic stand-in for the race a kill causes: the descriptor pump selects on is already closed.
+    """
+
+    def __init__(self) -> None:
+        import os
+
+        r, w = os.pipe()
+        os.close(r)
+        os.close(w)
+        self._fd = r
+        self._closed_reads = 0
+        self.eof_received = False
+
+    @property
+    def closed(self) -> bool:
+        self._closed_reads += 1
+        return self._closed_reads > 1  # open at the loop's check, closed by the time the error is judged
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def recv_ready(self) -> bool:
+        return False
+
+    def recv_stderr_ready(self) -> bool:
+        return False
+
+    def exit_status_ready(self) -> bool:
+        return False
+
+    def get_transport(self) -> None:
+        return None
+
+
+def test_pump_treats_a_channel_closed_by_another_thread_as_the_end() -> None:
+    from farmhand.ssh.channel import pump
+
+    out, err = LineSplitter("out", lambda s, x: None, 1024), LineSplitter("err", lambda s, x: None, 1024)
+    assert pump(_ClosedUnderneath(), out, err) is True  # type: ignore[arg-type]

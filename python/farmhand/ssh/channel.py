@@ -121,7 +121,14 @@ def pump(
             return False
         if not progressed:
             wait = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
-            select.select([fd], [], [], wait)
+            try:
+                select.select([fd], [], [], wait)
+            except (OSError, ValueError):
+                # Another thread closed the channel (a kill) between the checks above and this wait;
+                # its descriptor is gone. That is an end, not a failure.
+                if not chan.closed:
+                    raise
+                break
     out.feed(b"", final=True)
     err.feed(b"", final=True)
     # After EOF the exit status follows promptly, unless the connection died.
