@@ -53,25 +53,20 @@ def write_scene(
     return path
 
 
+def houdini_args(preset: str, hip: Path, frames: str, *extra: str, output: Optional[str] = None) -> list[str]:
+    """``farmhand submit`` arguments for a Houdini preset rendering the scene's ``/out/mantra1``."""
+    args = ["--preset", preset, "--file", str(hip), "--rop", "/out/mantra1", "--frames", frames]
+    if output is not None:
+        args += ["--output", output]
+    return [*args, *extra]
+
+
 def test_hrender_renders_through_the_fake_install(engine_farm: Make) -> None:
     farm = engine_farm(n=3)
     hostile = farm.share / "proj 'a' $(touch PWNED); ü"
     picture = str(hostile / "render" / "beauty.$F4.exr")
     hip = write_scene(hostile / "shot 010 \"v2\".hip", picture)
-    job = farm.submit(
-        "--preset",
-        "hrender",
-        "--file",
-        str(hip),
-        "--rop",
-        "/out/mantra1",
-        "--frames",
-        "1-12",
-        "--output",
-        picture,
-        "--houdini-version",
-        "21.0.512",
-    )
+    job = farm.submit(*houdini_args("hrender", hip, "1-12", "--houdini-version", "21.0.512", output=picture))
     snap = farm.wait(job)
     assert_complete(farm, snap)
     assert len({r.node for r in snap.frames}) >= 2
@@ -93,20 +88,7 @@ def test_hrender_exit_zero_after_a_failed_rop_is_not_success(engine_farm: Make) 
             {"kind": "no_output", "frames": [5], "times": 1},
         ],
     )
-    job = farm.submit(
-        "--preset",
-        "hrender",
-        "--file",
-        str(hip),
-        "--rop",
-        "/out/mantra1",
-        "--frames",
-        "1-8",
-        "--output",
-        picture,
-        "--chunk",
-        "4",
-    )
+    job = farm.submit(*houdini_args("hrender", hip, "1-8", "--chunk", "4", output=picture))
     snap = farm.wait(job)
     assert_complete(farm, snap)
     messages = [e.message for e in snap.events if e.kind == "chunk_failed"]
@@ -117,16 +99,7 @@ def test_hrender_exit_zero_after_a_failed_rop_is_not_success(engine_farm: Make) 
 @pytest.mark.parametrize("preset", ["hrender", "hython-worker"])
 def test_missing_scene_fails_fast_with_the_message(engine_farm: Make, preset: str) -> None:
     farm = engine_farm(n=3)
-    job = farm.submit(
-        "--preset",
-        preset,
-        "--file",
-        str(farm.share / "nope.hip"),
-        "--rop",
-        "/out/mantra1",
-        "--frames",
-        "1-50",
-    )
+    job = farm.submit(*houdini_args(preset, farm.share / "nope.hip", "1-50"))
     snap = farm.wait(job, timeout=60)
     assert snap.state is JobState.FAILED
     assert snap.summary.error and "nope.hip" in snap.summary.error, farm.describe(job)
@@ -136,18 +109,7 @@ def test_hython_worker_loads_the_scene_once_per_node(engine_farm: Make) -> None:
     farm = engine_farm(n=2)
     picture = str(farm.share / "render" / "w.$F4.exr")
     hip = write_scene(farm.share / "worker.hip", picture, load_seconds=1.0)
-    job = farm.submit(
-        "--preset",
-        "hython-worker",
-        "--file",
-        str(hip),
-        "--rop",
-        "/out/mantra1",
-        "--frames",
-        "1-16",
-        "--output",
-        picture,
-    )
+    job = farm.submit(*houdini_args("hython-worker", hip, "1-16", output=picture))
     snap = farm.wait(job)
     assert_complete(farm, snap)
     ready = Counter(e.node for e in snap.events if e.kind == "worker_ready")
@@ -237,10 +199,8 @@ def test_hython_worker_gets_the_submitters_job_mapped_for_the_nodes(engine_farm:
         "nodes": [{"path": "/out/mantra1", "type": "ifd", "seconds_per_frame": 0.05,
                    "parms": {"vm_picture": "$JOB/render/w.$F4.exr", "vm_alfprogress": 1}}],
     }))
-    job = farm.submit(
-        "--preset", "hython-worker", "--file", str(hip), "--rop", "/out/mantra1", "--frames", "1-8",
-        "--output", str(proj / "render" / "w.$F4.exr"), "--param", f"job={studio}/proj",
-    )
+    job = farm.submit(*houdini_args("hython-worker", hip, "1-8", "--param", f"job={studio}/proj",
+                                    output=str(proj / "render" / "w.$F4.exr")))
     snap = farm.wait(job)
     assert_complete(farm, snap)
     assert sorted(p.name for p in (proj / "render").iterdir()) == [f"w.{f:04d}.exr" for f in range(1, 9)]
