@@ -23,6 +23,22 @@ from farmhand.presets import (
 HOSTILE = '/share/it\'s a "shot" $(touch /tmp/pwned) ; rm -rf ~ `id` ünïcødé.hip'
 BUILTINS = ["blender", "command", "demo", "husk", "hrender", "hython-worker"]
 
+# houdini_setup_bash of a stand-in $HFS: puts its bin/ first on PATH and, like the real one, may shift "$@".
+SHIFTING_SETUP = 'export PATH="$PWD/bin:$PATH"\nshift 2>/dev/null; true\n'
+ECHO_ARGV = 'for a in "$@"; do printf "%s\\n" "$a"; done\n'
+
+
+def stand_in_hfs(hfs: Path, *tools: str, pwd: bool = True, setup: str = SHIFTING_SETUP) -> Path:
+    """A throwaway $HFS whose ``tools`` print their argv one per line (after their working directory
+    when ``pwd``), so a test checks the real bash quoting of a preset's fixed script."""
+    (hfs / "bin").mkdir(parents=True)
+    (hfs / "houdini_setup_bash").write_text(setup)
+    for tool in tools:
+        script = hfs / "bin" / tool
+        script.write_text("#!/bin/sh\n" + ("pwd\n" if pwd else "") + ECHO_ARGV)
+        script.chmod(0o755)
+    return hfs
+
 
 def test_builtins_are_listed() -> None:
     names = [p.name for p in list_presets(search_dirs=[])]
@@ -52,14 +68,7 @@ def test_hrender_argv_matches_the_td_line_and_keeps_values_out_of_the_script() -
 
 
 def test_hrender_script_runs_a_fake_houdini_with_exact_arguments(tmp_path: Path) -> None:
-    # A throwaway stand-in for $HFS (setup script + hython that echoes its argv), built here so this
-    # test checks the real bash quoting of the preset's fixed script.
-    hfs = tmp_path / "hfs dir"
-    (hfs / "bin").mkdir(parents=True)
-    (hfs / "houdini_setup_bash").write_text('export PATH="$PWD/bin:$PATH"\nshift 2>/dev/null; true\n')
-    hython = hfs / "bin" / "hython"
-    hython.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
-    hython.chmod(0o755)
+    hfs = stand_in_hfs(tmp_path / "hfs dir", "hython", pwd=False)
     preset = load_preset("hrender", search_dirs=[])
     ctx = CommandContext(file=HOSTILE, target="/out/rop 1", start=-3, end=5, step=1, hfs=str(hfs))
     out = subprocess.run(preset.command(ctx), capture_output=True, text=True, check=True).stdout
@@ -131,12 +140,7 @@ def test_husk_script_runs_a_stand_in_husk_with_exact_arguments(tmp_path: Path) -
     """The preset's fixed bash script really runs: houdini_setup_bash sourced in $HFS (which may shift
     "$@"), back to the starting directory, husk given -f START -n COUNT -i STEP -Va1 and the hostile
     values verbatim."""
-    hfs = tmp_path / "hfs dir"
-    (hfs / "bin").mkdir(parents=True)
-    (hfs / "houdini_setup_bash").write_text('export PATH="$PWD/bin:$PATH"\nshift 2>/dev/null; true\n')
-    husk = hfs / "bin" / "husk"
-    husk.write_text('#!/bin/sh\npwd\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
-    husk.chmod(0o755)
+    hfs = stand_in_hfs(tmp_path / "hfs dir", "husk")
     start_dir = tmp_path / "start"
     start_dir.mkdir()
     preset = load_preset("husk", search_dirs=[])
@@ -436,14 +440,9 @@ def test_job_params_never_replace_builtin_placeholders() -> None:
 
 @pytest.mark.parametrize("name", ["husk", "hython-worker"])
 def test_houdini_scripts_pass_hostile_values_verbatim(tmp_path: Path, name: str) -> None:
-    # A throwaway $HFS whose husk/hython print their argv, one per line, and their working directory.
-    hfs = tmp_path / "h f s"
-    (hfs / "bin").mkdir(parents=True)
-    (hfs / "houdini_setup_bash").write_text('[ "$1" = "-q" ] || true\nexport PATH="$PWD/bin:$PATH"\ncd /\n')
-    for tool in ("husk", "hython"):
-        script = hfs / "bin" / tool
-        script.write_text('#!/bin/sh\npwd\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
-        script.chmod(0o755)
+    # This setup script also leaves the caller in /: the preset must go back to the starting directory.
+    hfs = stand_in_hfs(tmp_path / "h f s", "husk", "hython",
+                       setup='[ "$1" = "-q" ] || true\nexport PATH="$PWD/bin:$PATH"\ncd /\n')
     preset = load_preset(name, search_dirs=[])
     ctx = CommandContext(
         file=HOSTILE,
