@@ -10,7 +10,7 @@ import signal
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import pytest
 
@@ -35,6 +35,15 @@ def demo_args(farm: EngineFarm, frames: str, *extra: str, spf: float = 0.2, out:
         f"seconds_per_frame={spf}",
         *extra,
     ]
+
+
+def wait_rendering(farm: EngineFarm, job: str, node: Optional[str] = None) -> None:
+    """Wait until ``node`` (any node when None) is rendering a frame of ``job``."""
+    farm.wait_for(
+        lambda: any((node is None or r.node == node) and r.current_frame is not None
+                    for r in farm.client.job(job).nodes),
+        what=f"{node} rendering" if node else "rendering",
+    )
 
 
 def fail_args(farm: EngineFarm, frame: int, mode: str, host: str = "render01") -> list[str]:
@@ -100,9 +109,7 @@ def test_hostile_paths_render_exactly_and_execute_nothing(engine_farm: Make) -> 
 def test_cancel_mid_chunk_kills_the_remote_tree(engine_farm: Make) -> None:
     farm = engine_farm(n=2)
     job = farm.submit(*demo_args(farm, "1-40", spf=1.0), "--chunk", "10")
-    farm.wait_for(
-        lambda: any(r.current_frame is not None for r in farm.client.job(job).nodes), what="rendering"
-    )
+    wait_rendering(farm, job)
     assert farm.render_processes()
     farm.farmhand("cancel", job)
     started = time.monotonic()
@@ -137,10 +144,7 @@ def test_dispatcher_sigkill_and_restart_loses_nothing(engine_farm: Make) -> None
 def test_node_killed_mid_chunk(engine_farm: Make) -> None:
     farm = engine_farm(n=3)
     job = farm.submit(*demo_args(farm, "1-36", spf=0.4))
-    farm.wait_for(
-        lambda: any(r.node == "render02" and r.current_frame is not None for r in farm.client.job(job).nodes),
-        what="render02 rendering",
-    )
+    wait_rendering(farm, job, "render02")
     farm.lab.kill_node("render02")
     snap = farm.wait(job, timeout=120)
     assert_complete(farm, snap)
@@ -150,10 +154,7 @@ def test_node_killed_mid_chunk(engine_farm: Make) -> None:
 def test_node_traffic_dropped(engine_farm: Make) -> None:
     farm = engine_farm(n=3)
     job = farm.submit(*demo_args(farm, "1-40", spf=0.4))
-    farm.wait_for(
-        lambda: any(r.node == "render03" and r.current_frame is not None for r in farm.client.job(job).nodes),
-        what="render03 rendering",
-    )
+    wait_rendering(farm, job, "render03")
     farm.lab.drop("render03")
     try:
         snap = farm.wait(job, timeout=120)
