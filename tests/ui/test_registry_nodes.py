@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pytest
 
@@ -19,7 +19,23 @@ from farmhand.ui.qt import Qt
 from farmhand.ui.records import NodeStatus, NodeView
 from farmhand.ui.registry_nodes import RegistryNodes
 
+if TYPE_CHECKING:
+    from farmhand.ui.panel import FarmhandPanel
+
 pytestmark = [pytest.mark.ui, pytest.mark.lab]
+
+
+def nodes_panel(qtbot, source: RegistryNodes) -> FarmhandPanel:  # type: ignore[no-untyped-def]
+    """The panel over the real client and ``source``, shown on its Nodes tab (clicks reach only the
+    visible tab)."""
+    from farmhand.ui.panel import FarmhandPanel
+
+    backend = ClientBackend(lambda: Client(autostart=False), nodes=source)
+    panel = FarmhandPanel(backend, poll_seconds=0.1)
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.tabs.setCurrentWidget(panel.nodes_tab)
+    return panel
 
 
 @pytest.fixture
@@ -106,13 +122,7 @@ def test_wake_without_inventory_says_what_to_do(nodes: RegistryNodes) -> None:
 
 
 def test_nodes_tab_scans_the_lab(qtbot, nodes: RegistryNodes, in_lab) -> None:
-    from farmhand.ui.panel import FarmhandPanel
-
-    backend = ClientBackend(lambda: Client(autostart=False), nodes=nodes)
-    panel = FarmhandPanel(backend, poll_seconds=0.1)
-    qtbot.addWidget(panel)
-    panel.show()
-    panel.tabs.setCurrentWidget(panel.nodes_tab)
+    panel = nodes_panel(qtbot, nodes)
     tab = panel.nodes_tab
     tab.range_edit.setText("10.77.0.11-14")
     # The scan runs in a worker thread started from this (lab) thread, so it sees the lab's network.
@@ -124,8 +134,6 @@ def test_nodes_tab_scans_the_lab(qtbot, nodes: RegistryNodes, in_lab) -> None:
 
 
 def test_stop_button_ends_a_scan_of_a_silent_range(qtbot, farmhand_home: Path, make_lab) -> None:  # type: ignore[no-untyped-def]
-    from farmhand.ui.panel import FarmhandPanel
-
     class Counting(RegistryNodes):
         last: tuple[int, ...] = (0, 0, 0)
 
@@ -141,11 +149,7 @@ def test_stop_button_ends_a_scan_of_a_silent_range(qtbot, farmhand_home: Path, m
     source = Counting(share="")
     # Everything from here in the lab: the panel's worker threads must see the lab's network.
     with farm.inside():
-        backend = ClientBackend(lambda: Client(autostart=False), nodes=source)
-        panel = FarmhandPanel(backend, poll_seconds=0.1)
-        qtbot.addWidget(panel)
-        panel.show()
-        panel.tabs.setCurrentWidget(panel.nodes_tab)
+        panel = nodes_panel(qtbot, source)
         tab = panel.nodes_tab
         tab.range_edit.setText("10.77.0.11 10.78.0.0/16")
         qtbot.mouseClick(tab.scan_button, Qt.MouseButton.LeftButton)
