@@ -259,6 +259,10 @@ class Dispatcher(Outcomes, Gates):
             job.set_state(JobState.CANCELLED, now=now)
             for task in self._tasks_of(job_id):
                 task.kill(self.executor, self.submit, "cancelled by the user", now, self.retry.cancel_grace)
+                # The job is cancelled now, so none of its frames is "rendering" any more, even while the
+                # killed processes are still being reaped (a frame they finish meanwhile still counts).
+                for idx in task.frames:
+                    job.release(job.frames[idx], task.chunk_id)
             job.event("cancelled", "cancelled by the user; running chunks are being stopped", now)
         elif op is CommandOp.PAUSE:
             if job.state not in (JobState.QUEUED, JobState.WAITING, JobState.RUNNING):

@@ -35,6 +35,7 @@ class NodeBehaviour:
     busy: int = 0  # the next N starts find the node locked
     skip_write: set[float] = field(default_factory=set)  # frames reported done without a file (once)
     exit_delay: float = 0.0  # seconds the renderer takes to exit after its last frame
+    term_delay: float = 0.0  # seconds a TERMed process group takes to die (reaped in a later step)
     private_disk: Optional[Path] = None  # outputs land here (+ their path), not on the share: not shared
 
 
@@ -47,6 +48,7 @@ class FakeRender:
         self.argv = list(argv)
         self.result: Optional[RunResult] = None
         self.killed = False
+        self.term_at: Optional[float] = None
         self.closed = False
         self.stdin: list[str] = []
         self.require = self.argv[4]  # sh -c WRAPPER marker REQUIRE render-argv...
@@ -86,6 +88,10 @@ class FakeRender:
 
     def advance(self, now: float) -> None:
         b = self.behaviour
+        if self.term_at is not None:
+            if now >= self.term_at:
+                self.end(None, "TERM")
+            return
         if self.lock_wait_until is not None and self.result is None:
             # Like the wrapper's "flock -w 3": wait for the node's previous render to exit.
             if any(p is not self and p.result is None and p.holds_lock for p in self.ex.live(self.host)):
@@ -182,7 +188,11 @@ class FakeRender:
 
     def close(self) -> None:
         self.closed = True
-        self.end(None, "TERM")  # the watchdog kills the group when the channel closes
+        # The watchdog kills the group when the channel closes; with term_delay it takes that long.
+        if not self.behaviour.term_delay:
+            self.end(None, "TERM")
+        elif self.term_at is None:
+            self.term_at = self.ex.now + self.behaviour.term_delay
 
 
 class FakeExecutor:
@@ -248,7 +258,11 @@ class FakeExecutor:
             hit = [p for p in self.live(host) if p.pgid == pgid]
             for p in hit:
                 p.killed = True
-                p.end(None, "TERM")
+                delay = self.nodes[host].term_delay
+                if delay:
+                    p.term_at = self.now + delay  # silent from now on, dies later
+                else:
+                    p.end(None, "TERM")
             out = "terminated\n" if hit else "gone\n"
         elif argv[:3] == ["sh", "-c", nodescripts.CHECK_OUTPUTS]:
             b = self.nodes[host]

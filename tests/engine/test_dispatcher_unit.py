@@ -183,6 +183,22 @@ def test_cancel_kills_running_chunks(rig_for: Callable[..., Rig]) -> None:
     assert not rig.dispatcher.tasks
 
 
+def test_a_cancelled_job_shows_no_frame_rendering_while_its_chunks_are_reaped(
+    rig_for: Callable[..., Rig],
+) -> None:
+    slow = {"a": NodeBehaviour(spf=5.0, term_delay=2.0), "b": NodeBehaviour(spf=5.0, term_delay=2.0)}
+    rig = rig_for(slow)
+    job = rig.submit("1-20")
+    rig.drive(lambda: len(rig.fake.live()) == 2)
+    rig.client.cancel(job)
+    rig.drive(lambda: rig.snap(job).state is JobState.CANCELLED, limit=5)
+    assert rig.fake.live(), "the killed processes should still be dying"
+    snap = rig.snap(job)
+    assert all(r.state is not FrameState.RENDERING for r in snap.frames)
+    rig.drive(lambda: not rig.fake.live(), limit=10)
+    assert all(r.state is not FrameState.RENDERING for r in rig.snap(job).frames)
+
+
 def test_busy_node_is_skipped_not_failed(rig_for: Callable[..., Rig]) -> None:
     rig = rig_for({"a": NodeBehaviour(spf=1.0, busy=3), "b": NodeBehaviour(spf=1.0)})
     job = rig.submit("1-10")
