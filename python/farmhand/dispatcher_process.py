@@ -234,6 +234,20 @@ def _settings(path: Path, section: str, cls: type[_T], values: Any) -> _T:
     return cls(**values)
 
 
+#: How often a running dispatcher checks that its job store still exists.
+HOME_CHECK_SECONDS = 2.0
+
+
+def _stop_when_removed(store_path: Path, stop: Any) -> None:
+    """Stop the dispatcher once its FARMHAND_HOME (job store) was deleted: nothing is left to dispatch,
+    and a dispatcher serving a deleted home would otherwise run, unreachable, until the machine reboots."""
+    while not stop.wait(HOME_CHECK_SECONDS):
+        if not store_path.exists():
+            log.warning("%s was removed: stopping", store_path)
+            stop.set()
+            return
+
+
 def serve(*, quiet_if_running: bool = False) -> int:
     """Run the dispatcher of this FARMHAND_HOME in this process until SIGTERM/SIGINT or a stop command."""
     import signal
@@ -256,6 +270,9 @@ def serve(*, quiet_if_running: bool = False) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    threading.Thread(
+        target=_stop_when_removed, args=(paths.jobs_db(), stop), name="home-watch", daemon=True
+    ).start()
     retry, policy = load_settings()
     registry = Registry()
     store = Store()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -219,3 +221,24 @@ def test_dispatcher_settings_are_read(farmhand_home: Path) -> None:
                                                    '"policy": {"target_chunk_seconds": 60}}')
     retry, policy = dispatcher_process.load_settings()
     assert (retry.max_attempts, retry.stall_floor, policy.target_chunk_seconds) == (7, 30.5, 60)
+
+
+
+def test_dispatcher_stops_when_its_home_is_deleted(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "python"), "FARMHAND_HOME": str(home),
+           "HOME": str(home)}
+    proc = subprocess.Popen([sys.executable, "-m", "farmhand", "dispatcher"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not (home / "dispatcher.lock").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert proc.poll() is None, "the dispatcher did not start"
+        shutil.rmtree(home)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
