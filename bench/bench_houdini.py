@@ -31,8 +31,8 @@ sys.path[:0] = [str(ROOT / "tests" / "fakes" / "hou" / "pythonpath"), str(ROOT /
 import fake_hou  # noqa: E402
 import hdefereval  # noqa: E402
 
-from farmhand import dispatcher_process  # noqa: E402
 from farmhand.client import Client  # noqa: E402
+from farmhand.engine import process as dispatcher_process  # noqa: E402
 from farmhand.houdini import entry, submit  # noqa: E402
 from farmhand.houdini.pathmap import PathMap  # noqa: E402
 from farmhand.houdini.preflight import NodeFacts  # noqa: E402

@@ -36,11 +36,11 @@ from typing import Any, Optional
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 
-from farmhand import dispatcher_process  # noqa: E402
 from farmhand.client import Client  # noqa: E402
+from farmhand.engine import process as dispatcher_process  # noqa: E402
 from farmhand.jobs import JobSnapshot, JobSpec, NodeActivity  # noqa: E402
 from farmhand.lab import LocalFarm  # noqa: E402
-from farmhand.registry import Registry  # noqa: E402
+from farmhand.nodes.registry import Registry  # noqa: E402
 
 FAKE_HFS = REPO / "tests" / "fakes" / "hfs" / "hfs21.0.512"
 

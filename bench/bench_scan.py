@@ -19,9 +19,9 @@ import statistics
 import sys
 import time
 
-from farmhand import discovery
-from farmhand.discovery import ProbeState
 from farmhand.lab import GHOST, LocalFarm
+from farmhand.nodes import discovery
+from farmhand.nodes.discovery import ProbeState
 
 
 def main() -> None:
@@ -76,7 +76,7 @@ def main() -> None:
         code = (
             "import json, resource, sys, time\n"
             "resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))\n"
-            "from farmhand import discovery as d\n"
+            "from farmhand.nodes import discovery as d\n"
             "c = d.default_concurrency()\n"
             "a = d.expand(d.parse_targets(sys.argv[1:]))\n"
             "t = time.monotonic(); r = d.scan(a, timeout=0.5, adaptive=False, concurrency=c)\n"

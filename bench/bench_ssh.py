@@ -172,7 +172,7 @@ def main() -> None:
     # A new lab reuses the addresses with new host keys: a fresh FARMHAND_HOME, or Farmhand (rightly) refuses.
     os.environ["FARMHAND_HOME"] = tempfile.mkdtemp(prefix="fh-bench-")
     with LocalFarm(n=16) as farm16, farm16.inside():
-        from farmhand.inventory import probe, probe_many
+        from farmhand.nodes.inventory import probe, probe_many
 
         farm16.trust()
         hosts = [n.address for n in farm16.nodes]

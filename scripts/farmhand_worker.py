@@ -5,7 +5,7 @@
 It loads the scene once, then renders the frames the dispatcher sends on stdin, one JSON object per line
 (``{"op": "render", "frame": 12}``; ``{"op": "quit"}`` or closing stdin ends it), and prints one
 ``FARMHAND_EVENT {...}`` line per step: ready, start, done, error, fatal. The protocol is
-``python/farmhand/worker_protocol.py``; this file repeats its tiny encoder because Farmhand itself is
+``python/farmhand/presets/worker_protocol.py``; this file repeats its tiny encoder because Farmhand itself is
 not importable inside the node's Houdini.
 
 Why each frame is rendered with its own ``render()`` call and then checked with ``rop.errors()``:

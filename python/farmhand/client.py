@@ -29,7 +29,8 @@ import os
 import time
 from typing import Any, Optional
 
-from farmhand import dispatcher_process
+from farmhand.engine import process as dispatcher_process
+from farmhand.engine.store import Store, read_logs
 from farmhand.errors import NotFound, UsageError
 from farmhand.frames import Frame, FrameSpec, normalise
 from farmhand.jobs import (
@@ -41,7 +42,6 @@ from farmhand.jobs import (
     JobSummary,
     LogLine,
 )
-from farmhand.store import Store, read_logs
 
 log = logging.getLogger(__name__)
 

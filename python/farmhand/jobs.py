@@ -2,7 +2,7 @@
 
 Everything here is a plain value: frozen dataclasses and ``str`` Enums, safe to pass between threads and
 to serialise as JSON (``to_dict``). The dispatcher owns the mutable truth in the SQLite store
-(:mod:`farmhand.store`); clients only ever see these snapshots.
+(:mod:`farmhand.engine.store`); clients only ever see these snapshots.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ class FrameRow:
     node: Optional[str] = None
     attempts: int = 0
     output: Optional[str] = None  # the (first) verified output path, or the expected one
-    error_kind: Optional[str] = None  # a farmhand.failures.FailureKind value
+    error_kind: Optional[str] = None  # a farmhand.presets.failures.FailureKind value
     error_message: Optional[str] = None
     seconds: Optional[float] = None  # render time of the successful attempt
 

@@ -35,7 +35,7 @@ def one_error_line(err: str) -> str:
 
 
 def registry_snapshot() -> list[tuple[Any, ...]]:
-    from farmhand.registry import Registry
+    from farmhand.nodes.registry import Registry
 
     Registry()  # creates the schema if no command has yet
     db = sqlite3.connect(paths.registry_db())

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from farmhand import discovery
-from farmhand.discovery import ProbeState
 from farmhand.errors import UsageError
 from farmhand.lab import GHOST, LocalFarm
+from farmhand.nodes import discovery
+from farmhand.nodes.discovery import ProbeState
 
 
 def addrs(*targets: str) -> list[str]:
@@ -113,7 +113,7 @@ def test_stop_mid_scan_of_a_silent_range(make_lab) -> None:  # type: ignore[no-u
 def test_emfile_is_never_counted_as_a_result(make_lab) -> None:  # type: ignore[no-untyped-def]
     farm: LocalFarm = make_lab(n=2)
     code = (
-        "import json, resource; from farmhand import discovery as d\n"
+        "import json, resource; from farmhand.nodes import discovery as d\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))\n"
         "r = d.scan(d.expand(d.parse_targets(['10.77.0.0/25'])), concurrency=500)\n"
         "print(json.dumps([x.to_json() for x in r]))\n"
@@ -129,6 +129,6 @@ def test_emfile_is_never_counted_as_a_result(make_lab) -> None:  # type: ignore[
 
 def test_default_concurrency_from_rlimit() -> None:
     code = ("import resource; resource.setrlimit(resource.RLIMIT_NOFILE, (300, 300));"
-            "from farmhand import discovery; print(discovery.default_concurrency())")
+            "from farmhand.nodes import discovery; print(discovery.default_concurrency())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert 100 < int(out) < 300

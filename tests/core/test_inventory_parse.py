@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from farmhand.inventory import Inventory, InventoryParseError, parse, posix_argv, windows_command
-from farmhand.inventory.scripts import BEGIN, END, POSIX_SCRIPT
+from farmhand.nodes.inventory import Inventory, InventoryParseError, parse, posix_argv, windows_command
+from farmhand.nodes.inventory.scripts import BEGIN, END, POSIX_SCRIPT
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

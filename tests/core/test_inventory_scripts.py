@@ -11,7 +11,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from farmhand.inventory import parse, posix_argv
+from farmhand.nodes.inventory import parse, posix_argv
 
 FAKES = {
     "uname": 'case "$1" in -s) echo Darwin;; -r) echo 23.4.0;; -m) echo arm64;; *) echo mini;; esac',

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from conftest import write_ssh_config
-from farmhand import nodeops
 from farmhand.errors import NodeError, NotFound, UsageError
-from farmhand.inventory import Inventory
 from farmhand.lab import LocalFarm
-from farmhand.registry import NodeState, Registry
+from farmhand.nodes import actions as nodeops
+from farmhand.nodes.inventory import Inventory
+from farmhand.nodes.registry import NodeState, Registry
 
 pytestmark = pytest.mark.lab
 

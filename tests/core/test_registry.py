@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from farmhand.errors import NotFound, UsageError
-from farmhand.registry import NodeState, Registry
+from farmhand.nodes.registry import NodeState, Registry
 
 
 def test_file_is_private_and_lifecycle(farmhand_home: Path) -> None:

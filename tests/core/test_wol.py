@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from farmhand import wol
 from farmhand.errors import NodeError, UsageError
 from farmhand.lab import LocalFarm
-from farmhand.registry import Node, NodeState
+from farmhand.nodes import wol
+from farmhand.nodes.registry import Node, NodeState
 
 
 def test_magic_packet() -> None:

@@ -22,11 +22,12 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-from farmhand import dispatcher_process, nodescripts
 from farmhand.client import Client
+from farmhand.engine import nodescripts
+from farmhand.engine import process as dispatcher_process
 from farmhand.jobs import JobSnapshot
 from farmhand.lab import LocalFarm
-from farmhand.registry import Registry
+from farmhand.nodes.registry import Registry
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_HFS = REPO / "tests" / "fakes" / "hfs"

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from farmhand import nodescripts, worker_protocol
+from farmhand.engine import nodescripts
 from farmhand.errors import NodeUnreachable
 from farmhand.frames import expand_output, normalise
+from farmhand.presets import worker_protocol
 from farmhand.remote import OnLine, RunResult
 
 

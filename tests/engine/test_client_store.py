@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from farmhand import dispatcher_process
 from farmhand.client import Client
+from farmhand.engine import process as dispatcher_process
+from farmhand.engine.store import Store, append_log
 from farmhand.errors import ConfigError, NotFound, UsageError
 from farmhand.jobs import CommandOp, FrameState, JobSpec, JobState
-from farmhand.store import Store, append_log
 
 REPO = Path(__file__).resolve().parents[2]
 

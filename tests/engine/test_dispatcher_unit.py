@@ -8,12 +8,12 @@ from typing import Callable, Optional
 
 import pytest
 
-from farmhand import nodescripts
 from farmhand.client import Client
-from farmhand.dispatcher import Dispatcher, FarmNode, inline_submit
+from farmhand.engine import nodescripts
+from farmhand.engine.dispatcher import Dispatcher, FarmNode, inline_submit
+from farmhand.engine.scheduler import Policy
+from farmhand.engine.store import Store
 from farmhand.jobs import ChunkState, FrameState, JobSnapshot, JobSpec, JobState, NodeActivity, Retry
-from farmhand.scheduler import Policy
-from farmhand.store import Store
 
 from .fake_farm import FakeExecutor, NodeBehaviour
 
@@ -360,7 +360,7 @@ def test_worker_mode_streams_frames_to_one_process_per_node(
 def test_outputs_not_visible_here_are_checked_on_the_node(
     rig_for: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from farmhand import noderun
+    from farmhand.engine import noderun
 
     monkeypatch.setattr(noderun, "outputs_visible", lambda paths: False)
     rig = rig_for({"a": NodeBehaviour(spf=1.0, skip_write={2})})
@@ -372,7 +372,7 @@ def test_outputs_not_visible_here_are_checked_on_the_node(
 
 
 def test_houdini_build_is_picked_from_the_inventory(rig_for: Callable[..., Rig]) -> None:
-    from farmhand.jobrun import JobRun
+    from farmhand.engine.jobrun import JobRun
 
     rig = rig_for({"a": NodeBehaviour()})
     node = FarmNode(

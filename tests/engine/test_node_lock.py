@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from farmhand import nodescripts
+from farmhand.engine import nodescripts
 
 pytestmark = pytest.mark.lab
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from farmhand.scheduler import (
+from farmhand.engine.scheduler import (
     NodeSpeed,
     Policy,
     RunningWork,

@@ -7,10 +7,10 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from typing import Optional
 
-from farmhand.failures import Failure, classify
 from farmhand.frames import Frame
 from farmhand.presets import CommandContext, Preset
-from farmhand.progress import Event, LineParser
+from farmhand.presets.failures import Failure, classify
+from farmhand.presets.progress import Event, LineParser
 
 #: How many last lines of output the classifier reads, as the dispatcher passes them.
 TAIL = 40

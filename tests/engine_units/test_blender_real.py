@@ -13,10 +13,10 @@ from typing import Optional
 
 import pytest
 
-from farmhand.failures import Failure
 from farmhand.frames import expand_output
 from farmhand.presets import CommandContext, load_preset
-from farmhand.progress import FrameProgress, LineParser
+from farmhand.presets.failures import Failure
+from farmhand.presets.progress import FrameProgress, LineParser
 
 from .preset_run import run_preset
 

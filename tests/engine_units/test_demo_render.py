@@ -18,10 +18,10 @@ from typing import Any, Optional
 
 import pytest
 
-from farmhand.failures import Failure
 from farmhand.frames import expand_output
 from farmhand.presets import CommandContext, load_preset
-from farmhand.progress import FrameDone, FrameStarted, LineParser, OutputWritten
+from farmhand.presets.failures import Failure
+from farmhand.presets.progress import FrameDone, FrameStarted, LineParser, OutputWritten
 
 from .preset_run import run_preset
 

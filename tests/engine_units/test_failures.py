@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from farmhand.failures import Failure, FailureKind, classify, failure, signal_name, with_message
 from farmhand.presets import Preset, load_preset
-from farmhand.progress import ErrorLine
+from farmhand.presets.failures import Failure, FailureKind, classify, failure, signal_name, with_message
+from farmhand.presets.progress import ErrorLine
 
 
 def hrender() -> Preset:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from farmhand.failures import classify
 from farmhand.frames import FrameSpec, normalise
 from farmhand.presets import load_preset
-from farmhand.progress import ErrorLine, FrameDone, FrameProgress, LineParser, OutputWritten
+from farmhand.presets.failures import classify
+from farmhand.presets.progress import ErrorLine, FrameDone, FrameProgress, LineParser, OutputWritten
 
 from .golden import all_captures, load
 from .preset_run import read_output

@@ -13,9 +13,9 @@ from typing import Any, Optional
 
 import pytest
 
-from farmhand.failures import Failure
 from farmhand.presets import CommandContext, load_preset
-from farmhand.progress import LineParser
+from farmhand.presets.failures import Failure
+from farmhand.presets.progress import LineParser
 
 from .preset_run import run_preset
 

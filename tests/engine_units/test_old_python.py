@@ -10,8 +10,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = [
     "python/farmhand/frames.py",
-    "python/farmhand/failures.py",
-    "python/farmhand/progress.py",
+    "python/farmhand/presets/failures.py",
+    "python/farmhand/presets/progress.py",
     "python/farmhand/presets/__init__.py",
     "python/farmhand/presets/model.py",
     "python/farmhand/presets/loader.py",

@@ -9,7 +9,6 @@ import pytest
 import tomllib
 
 from farmhand.errors import ConfigError, NotFound, UsageError
-from farmhand.failures import FailureKind
 from farmhand.presets import (
     BUILTIN_DIR,
     CommandContext,
@@ -19,6 +18,7 @@ from farmhand.presets import (
     minitoml,
     preset_from_dict,
 )
+from farmhand.presets.failures import FailureKind
 
 HOSTILE = '/share/it\'s a "shot" $(touch /tmp/pwned) ; rm -rf ~ `id` ünïcødé.hip'
 BUILTINS = ["blender", "command", "demo", "husk", "hrender", "hython-worker"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from farmhand.failures import FailureKind
 from farmhand.presets import load_preset, preset_from_dict
-from farmhand.progress import (
+from farmhand.presets.failures import FailureKind
+from farmhand.presets.progress import (
     ErrorLine,
     Event,
     FrameDone,
@@ -17,7 +17,7 @@ from farmhand.progress import (
     WorkerEvent,
     alf_scope_for_rop_type,
 )
-from farmhand.worker_protocol import encode_event
+from farmhand.presets.worker_protocol import encode_event
 
 
 def feed_all(parser: LineParser, lines: list[str]) -> list[Event]:

@@ -12,7 +12,7 @@ import hdefereval
 import pytest
 
 from farmhand.houdini import farm, mainthread
-from farmhand.registry import NodeState, Registry
+from farmhand.nodes.registry import NodeState, Registry
 
 
 def test_call_in_main_from_a_worker_thread_runs_on_the_main_thread(hou_session: Any) -> None:

@@ -1,4 +1,4 @@
-"""scripts/farmhand_worker.py under the fake hython, speaking python/farmhand/worker_protocol.py."""
+"""scripts/farmhand_worker.py under the fake hython, speaking python/farmhand/presets/worker_protocol.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import fake_hou
 
-from farmhand import worker_protocol
+from farmhand.presets import worker_protocol
 
 from .conftest import FAKE_HFS
 

@@ -265,7 +265,7 @@ def test_dead_peer_detected_in_seconds(make_lab, farmhand_home: Path) -> None:  
 
 
 def test_sshd_turning_us_away_is_retried_then_reported(make_lab, farmhand_home: Path) -> None:  # type: ignore[no-untyped-def]
-    from farmhand import discovery
+    from farmhand.nodes import discovery
     from farmhand.ssh.connect import HandshakeDropped
 
     farm = make_lab(n=1)

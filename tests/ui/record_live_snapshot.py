@@ -29,7 +29,7 @@ def main(out: Path) -> int:
         from farmhand.client import Client, default_submitter
         from farmhand.jobs import JobSpec
         from farmhand.lab import LocalFarm
-        from farmhand.registry import NodeState, Registry
+        from farmhand.nodes.registry import NodeState, Registry
 
         with LocalFarm(n=4, mode="netns") as farm:
             farm.trust()

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from farmhand.client import Client
+from farmhand.engine.store import append_log
 from farmhand.errors import NotFound
 from farmhand.jobs import FrameState, NodeActivity, NodeRow
-from farmhand.store import append_log
 from farmhand.ui.client_backend import ClientBackend, frames_text, job_spec
 from farmhand.ui.records import ChunkPolicy, FrameStatus, JobStatus, NodeStatus, NodeView, SubmitRequest
 

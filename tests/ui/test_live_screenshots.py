@@ -16,7 +16,7 @@ import pytest
 
 from farmhand.client import Client, default_submitter
 from farmhand.jobs import JobSpec
-from farmhand.registry import NodeState, Registry
+from farmhand.nodes.registry import NodeState, Registry
 from farmhand.ui import style
 from farmhand.ui.client_backend import ClientBackend
 from farmhand.ui.panel import FarmhandPanel

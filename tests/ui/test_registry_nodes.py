@@ -12,7 +12,7 @@ import pytest
 from farmhand.client import Client
 from farmhand.errors import NodeError
 from farmhand.lab import LocalFarm
-from farmhand.registry import NodeState, Registry
+from farmhand.nodes.registry import NodeState, Registry
 from farmhand.ui.backend import ScanProgress
 from farmhand.ui.client_backend import ClientBackend
 from farmhand.ui.qt import Qt

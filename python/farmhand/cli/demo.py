@@ -123,8 +123,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _register(lab: Any) -> None:
-    from farmhand.inventory import probe_many
-    from farmhand.registry import Registry
+    from farmhand.nodes.inventory import probe_many
+    from farmhand.nodes.registry import Registry
 
     lab.trust()
     _say("trusted the nodes' host keys (in a temporary FARMHAND_HOME)")
@@ -146,7 +146,7 @@ def _register(lab: Any) -> None:
 
 
 def _start_dispatcher(lab: Any, work: Path) -> subprocess.Popen[bytes]:
-    from farmhand import dispatcher_process
+    from farmhand.engine import process as dispatcher_process
 
     package_root = str(Path(__file__).resolve().parents[2])
     env = dict(
@@ -213,7 +213,7 @@ def _run(spec: Any, out_dir: Path) -> int:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    from farmhand import dispatcher_process
+    from farmhand.engine import process as dispatcher_process
 
     pid = dispatcher_process.pid()
     try:

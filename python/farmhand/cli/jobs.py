@@ -171,7 +171,7 @@ def output_warning(spec: JobSpec) -> Optional[str]:
 
 
 def _warn_if_no_nodes(spec: JobSpec) -> None:
-    from farmhand.registry import NodeState, Registry
+    from farmhand.nodes.registry import NodeState, Registry
 
     nodes = {n.name for n in Registry().list(enabled=True, state=NodeState.TRUSTED)}
     missing = [n for n in spec.nodes if n not in nodes]
@@ -184,7 +184,7 @@ def _warn_if_no_nodes(spec: JobSpec) -> None:
 
 
 def _dispatcher(args: argparse.Namespace) -> int:
-    from farmhand import dispatcher_process
+    from farmhand.engine import process as dispatcher_process
 
     if args.stop:
         stopped = Client(autostart=False).stop_dispatcher()

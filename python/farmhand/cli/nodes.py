@@ -10,10 +10,10 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from farmhand import nodeops
 from farmhand.errors import UsageError
-from farmhand.inventory import Inventory
-from farmhand.registry import Node, NodeState, Registry
+from farmhand.nodes import actions as nodeops
+from farmhand.nodes.inventory import Inventory
+from farmhand.nodes.registry import Node, NodeState, Registry
 from farmhand.ssh import SSHExecutor, Target
 
 

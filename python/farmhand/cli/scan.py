@@ -10,9 +10,9 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any, Optional
 
-from farmhand import discovery
-from farmhand.discovery import ProbeResult, ProbeState
 from farmhand.errors import FarmhandError, UsageError
+from farmhand.nodes import discovery
+from farmhand.nodes.discovery import ProbeResult, ProbeState
 
 
 def register(sub: Any) -> None:
@@ -108,7 +108,7 @@ def _item(r: ProbeResult, notes: dict[str, str]) -> dict[str, object]:
 
 
 def _record(found: list[ProbeResult], args: argparse.Namespace) -> dict[str, str]:
-    from farmhand.registry import Registry
+    from farmhand.nodes.registry import Registry
 
     notes: dict[str, str] = {}
     if not found:
@@ -119,7 +119,7 @@ def _record(found: list[ProbeResult], args: argparse.Namespace) -> dict[str, str
     if args.accept_new:
         from dataclasses import replace
 
-        from farmhand import nodeops
+        from farmhand.nodes import actions as nodeops
         from farmhand.ssh import SSHExecutor
 
         # Trust on first use: no one is asked, but a key that differs from a recorded one is refused.

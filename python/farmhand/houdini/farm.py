@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 
 def facts_from_registry_node(node: Any) -> NodeFacts:
-    """One :class:`farmhand.registry.Node` as preflight sees it."""
+    """One :class:`farmhand.nodes.registry.Node` as preflight sees it."""
     inventory = node.inventory or {}
     builds = tuple(str(h.get("version", "")) for h in inventory.get("houdini") or () if isinstance(h, dict))
     state = getattr(node.state, "value", node.state)
@@ -22,7 +22,7 @@ def facts_from_registry_node(node: Any) -> NodeFacts:
 def registry_nodes() -> list[NodeFacts]:
     """Every node in the registry (an empty list, logged, when the registry cannot be read)."""
     try:
-        from farmhand.registry import Registry
+        from farmhand.nodes.registry import Registry
 
         return [facts_from_registry_node(n) for n in Registry().list()]
     except FarmhandError as exc:

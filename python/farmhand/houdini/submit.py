@@ -26,7 +26,7 @@ from farmhand.houdini import rops
 from farmhand.houdini.pathmap import PathMap
 from farmhand.houdini.preflight import Finding, NodeFacts, SceneFacts, Severity, check
 from farmhand.jobs import ChunkPolicy, JobSpec
-from farmhand.progress import alf_scope_for_rop_type
+from farmhand.presets.progress import alf_scope_for_rop_type
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +229,7 @@ class ClientSink(JobSink):
         return client
 
     def submit(self, spec: JobSpec) -> str:
-        from farmhand import dispatcher_process
+        from farmhand.engine import process as dispatcher_process
 
         job_id: str = self._client(autostart=False).submit(spec)
         if threading.current_thread() is threading.main_thread():
@@ -240,7 +240,7 @@ class ClientSink(JobSink):
 
 
 def _start_dispatcher() -> None:
-    from farmhand import dispatcher_process
+    from farmhand.engine import process as dispatcher_process
     from farmhand.errors import FarmhandError
 
     try:

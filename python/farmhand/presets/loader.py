@@ -21,8 +21,8 @@ from typing import Any, Callable, Optional
 
 from farmhand import paths
 from farmhand.errors import ConfigError, NotFound, UsageError
-from farmhand.failures import FailureKind
 from farmhand.presets import minitoml
+from farmhand.presets.failures import FailureKind
 from farmhand.presets.model import (
     PLACEHOLDERS,
     OutputSyntax,

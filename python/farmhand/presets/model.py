@@ -15,8 +15,8 @@ from enum import Enum
 from typing import Optional, Union
 
 from farmhand.errors import ConfigError, UsageError
-from farmhand.failures import FailureKind
 from farmhand.frames import Frame, contiguous_runs, format_frame, normalise, run_count, to_hash_padding
+from farmhand.presets.failures import FailureKind
 
 #: One argv element, or an optional group (a tuple) that is left out when any placeholder in it has no value.
 ArgTemplate = Union[str, tuple[str, ...]]

@@ -1,8 +1,8 @@
-"""The Nodes tab over the node registry (``farmhand.registry``), discovery, the SSH layer and inventory.
+"""The Nodes tab over the node registry (``farmhand.nodes.registry``), discovery, the SSH layer and inventory.
 
 Every method blocks (SQLite, sockets, SSH) and is called from the panel's worker threads. The node
-actions are :mod:`farmhand.nodeops`, shared with ``farmhand nodes …``, so the panel and the CLI leave the
-registry the same way.
+actions are :mod:`farmhand.nodes.actions`, shared with ``farmhand nodes …``, so the panel and the CLI
+leave the registry the same way.
 """
 
 from __future__ import annotations
@@ -12,10 +12,11 @@ import time
 from collections.abc import Sequence
 from typing import Callable, Optional
 
-from farmhand import discovery, nodeops
 from farmhand.errors import UsageError
-from farmhand.inventory import Inventory
-from farmhand.registry import Node, NodeState, Registry
+from farmhand.nodes import actions as nodeops
+from farmhand.nodes import discovery
+from farmhand.nodes.inventory import Inventory
+from farmhand.nodes.registry import Node, NodeState, Registry
 from farmhand.ui.backend import ScanProgress
 from farmhand.ui.records import NodeStatus, NodeView
 

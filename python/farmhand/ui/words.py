@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-#: ``farmhand.failures.FailureKind`` values → what an artist should read.
+#: ``farmhand.presets.failures.FailureKind`` values → what an artist should read.
 FAILURE_WORDS: dict[str, str] = {
     "licence": "no render licence free",
     "missing_file": "missing file",

@@ -20,9 +20,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from farmhand import nodescripts
+from farmhand.engine import nodescripts
 from farmhand.frames import Frame
-from farmhand.progress import LineParser
+from farmhand.presets.progress import LineParser
 from farmhand.remote import Executor, RemoteProcess, RunResult
 
 log = logging.getLogger(__name__)

@@ -9,10 +9,10 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Optional
 
 from farmhand.errors import NodeError, UsageError
-from farmhand.inventory.model import normalise_mac
+from farmhand.nodes.inventory.model import normalise_mac
 
 if TYPE_CHECKING:
-    from farmhand.registry import Node
+    from farmhand.nodes.registry import Node
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def wake_node(node: Node, broadcasts: Optional[Sequence[str]] = None) -> tuple[l
     Uses the MAC of the interface carrying the node's recorded address (else every real interface),
     sent to ``broadcasts`` or, by default, the limited broadcast and each recorded subnet's broadcast.
     """
-    from farmhand.inventory import Inventory
+    from farmhand.nodes.inventory import Inventory
 
     inv = Inventory.from_dict(node.inventory) if node.inventory else None
     if inv is None:

@@ -11,10 +11,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Optional
 
+from farmhand.engine.store import Store
 from farmhand.frames import Frame
 from farmhand.jobs import FrameState, JobSpec, JobState, Retry
 from farmhand.presets import Preset, load_preset
-from farmhand.store import Store
 
 log = logging.getLogger(__name__)
 

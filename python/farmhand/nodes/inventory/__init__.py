@@ -1,6 +1,6 @@
 """Node inventory: one SSH exec per node, fanned out, parsed into :class:`Inventory`.
 
-    from farmhand.inventory import probe, probe_many, Inventory
+    from farmhand.nodes.inventory import probe, probe_many, Inventory
     inv = probe(executor, "render01", share="/mnt/projects", extra_roots=["/tools/houdini"])
     results = probe_many(executor, hosts, share=...)     # host -> Inventory | exception
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from farmhand.errors import NodeError
-from farmhand.inventory.model import (
+from farmhand.nodes.inventory.model import (
     Gpu,
     HoudiniInstall,
     Interface,
@@ -21,7 +21,7 @@ from farmhand.inventory.model import (
     normalise_mac,
     parse,
 )
-from farmhand.inventory.scripts import posix_argv, powershell_script, windows_command
+from farmhand.nodes.inventory.scripts import posix_argv, powershell_script, windows_command
 from farmhand.remote import Executor
 from farmhand.ssh.fanout import FanOut, fan_out
 

@@ -1,9 +1,9 @@
 """What the dispatcher does with a task's output and its end: frame events, verification, failures.
 
-A mixin of :class:`farmhand.dispatcher.Dispatcher` (split out to keep modules short); every method runs
+A mixin of :class:`farmhand.engine.dispatcher.Dispatcher` (split out to keep modules short); every method runs
 inside the dispatcher's step, on its thread.
 
-Failure handling, per classified :class:`farmhand.failures.Failure`:
+Failure handling, per classified :class:`farmhand.presets.failures.Failure`:
 
 * the frames the task had not finished go back to the queue; an attempt is counted only when the frame
   itself may be at fault (crash, OOM, stall, unknown, scene errors) — never for licence waits, lost
@@ -24,17 +24,17 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from farmhand import failures as fl
-from farmhand import noderun, nodescripts
-from farmhand.assign import Assigner
-from farmhand.failures import Failure, FailureKind
-from farmhand.jobrun import JobRun
+from farmhand.engine import noderun, nodescripts
+from farmhand.engine.assign import Assigner
+from farmhand.engine.jobrun import JobRun
+from farmhand.engine.noderun import Task, TaskPhase
+from farmhand.engine.scheduler import update_average
+from farmhand.engine.store import append_log
 from farmhand.jobs import ChunkState, FrameState, JobState
-from farmhand.noderun import Task, TaskPhase
-from farmhand.progress import FrameDone, FrameProgress, FrameStarted, OutputWritten, WorkerEvent
+from farmhand.presets import failures as fl
+from farmhand.presets.failures import Failure, FailureKind
+from farmhand.presets.progress import FrameDone, FrameProgress, FrameStarted, OutputWritten, WorkerEvent
 from farmhand.remote import RunResult
-from farmhand.scheduler import update_average
-from farmhand.store import append_log
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
-from farmhand.inventory.scripts import BEGIN, END
+from farmhand.nodes.inventory.scripts import BEGIN, END
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable, Optional, Union
 
-from farmhand import wol
 from farmhand.errors import FarmhandError, HostKeyUnknown, NodeError, UsageError
-from farmhand.inventory import Inventory, probe_many
-from farmhand.registry import Node, NodeState, Registry
+from farmhand.nodes import wol
+from farmhand.nodes.inventory import Inventory, probe_many
+from farmhand.nodes.registry import Node, NodeState, Registry
 
 if TYPE_CHECKING:
     from farmhand.ssh import HostKeyInfo, HostKeyStore, SSHExecutor

@@ -1,7 +1,7 @@
 """Why a chunk failed, decided from its exit status and output, and what the scheduler should do about it.
 
 :func:`classify` is pure: it looks at the preset, the exit code or signal, the error lines the
-:class:`farmhand.progress.LineParser` found, and the tail of the output. The *policy* flags on a
+:class:`farmhand.presets.progress.LineParser` found, and the tail of the output. The *policy* flags on a
 :class:`Failure` (retry on the same node? blame the node? deterministic?) are defaults per kind; the
 dispatcher decides the counts (how many nodes must agree before a deterministic failure fails the job).
 """
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Optional, Union
 
 if TYPE_CHECKING:
     from farmhand.presets import Preset
-    from farmhand.progress import ErrorLine
+    from farmhand.presets.progress import ErrorLine
 
 
 class FailureKind(str, Enum):
@@ -168,7 +168,7 @@ def classify(
         preset: the preset that built the command (its error patterns and exit-0 rules apply).
         exit_code: the exit status, None when the process died from a signal or the connection dropped.
         signal: the signal that killed it (``"SEGV"``, ``"SIGKILL"`` or a number), if any.
-        error_lines: the :class:`~farmhand.progress.ErrorLine` events seen while it ran.
+        error_lines: the :class:`~farmhand.presets.progress.ErrorLine` events seen while it ran.
         tail: the last lines of its output (searched again, in case the parser saw only part of it).
         cancelled: the dispatcher stopped it on purpose.
     """

@@ -1,6 +1,6 @@
 """What the dispatcher checks before a job may run: its ``after`` jobs, and the studio's path map.
 
-A mixin of :class:`farmhand.dispatcher.Dispatcher` (split out to keep modules short); its methods run
+A mixin of :class:`farmhand.engine.dispatcher.Dispatcher` (split out to keep modules short); its methods run
 inside the dispatcher's step, on its thread.
 """
 
@@ -10,14 +10,14 @@ import logging
 from typing import TYPE_CHECKING, Optional
 
 from farmhand import pathmap as pathmaps
+from farmhand.engine.jobrun import JobRun
 from farmhand.errors import FarmhandError
-from farmhand.jobrun import JobRun
 from farmhand.jobs import FrameState, JobState
 
 if TYPE_CHECKING:
-    from farmhand.noderun import Task
+    from farmhand.engine.noderun import Task
+    from farmhand.engine.store import Store
     from farmhand.pathmap import PathMap
-    from farmhand.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ Stable API (the dispatcher, the UI and the CLI use only this)::
     reg.target(name) -> farmhand.ssh.Target      # recorded values over ~/.ssh/config over defaults
     reg.executor(**kw) -> farmhand.ssh.SSHExecutor  # resolves node names through the registry
 
-``Node.inventory`` is the JSON dict of :class:`farmhand.inventory.Inventory` (``Inventory.from_dict``).
+``Node.inventory`` is the JSON dict of :class:`farmhand.nodes.inventory.Inventory` (``Inventory.from_dict``).
 ``port``, ``user`` and ``identity`` are None when they come from ``~/.ssh/config`` at connect time.
 Every call opens its own short SQLite connection, so a Registry may be shared between threads and
 processes (WAL journal; writers wait up to 10 s for each other).

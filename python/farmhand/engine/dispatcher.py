@@ -1,7 +1,7 @@
 """The dispatcher: one step function that moves every job forward, wrapped by ``run()`` until stopped.
 
 Each :meth:`Dispatcher.step` (every ~50 ms in ``run``) does, in one store transaction (dependencies and
-the path map: :mod:`farmhand.dispatcher_gates`):
+the path map: :mod:`farmhand.engine.gates`):
 
 1. apply client commands (cancel, pause, resume, retry, priority, requeue a frame, stop);
 2. pick up newly submitted jobs and refresh the node list;
@@ -9,7 +9,7 @@ the path map: :mod:`farmhand.dispatcher_gates`):
    (start, progress, done → output verification), and settle tasks whose process ended (classify the
    failure, retry, blocklist, back off, fail the job fast on agreed deterministic errors);
 4. kill stalled tasks;
-5. hand work to free nodes (:mod:`farmhand.scheduler`: priority, then age; adaptive chunks; tail
+5. hand work to free nodes (:mod:`farmhand.engine.scheduler`: priority, then age; adaptive chunks; tail
    re-split and backups);
 6. write per-node progress rows and job states.
 
@@ -29,17 +29,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from farmhand import nodescripts
-from farmhand.dispatcher_gates import Gates
+from farmhand.engine import nodescripts
+from farmhand.engine.gates import Gates
+from farmhand.engine.jobrun import JobRun
+from farmhand.engine.noderun import Submit, Task, TaskPhase
+from farmhand.engine.outcomes import Outcomes, Verification
+from farmhand.engine.scheduler import Policy
+from farmhand.engine.store import Store
 from farmhand.errors import FarmhandError
-from farmhand.jobrun import JobRun
 from farmhand.jobs import ChunkState, CommandOp, FrameState, JobState, Retry
-from farmhand.noderun import Submit, Task, TaskPhase
-from farmhand.outcomes import Outcomes, Verification
 from farmhand.pathmap import PathMap
 from farmhand.remote import Executor
-from farmhand.scheduler import Policy
-from farmhand.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def default_scripts_dir() -> str:
     env = os.environ.get("FARMHAND_SCRIPTS")
     if env:
         return env
-    return str(Path(__file__).resolve().parents[2] / "scripts")
+    return str(Path(__file__).resolve().parents[3] / "scripts")
 
 
 def inline_submit(fn: Callable[..., object], *args: Any, **kwargs: Any) -> Future[object]:

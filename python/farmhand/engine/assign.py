@@ -1,7 +1,7 @@
 """Handing work to free nodes, feeding persistent workers, and publishing per-node progress.
 
-A mixin of :class:`farmhand.dispatcher.Dispatcher`; the policy itself (chunk sizes, tail decisions)
-is the pure code in :mod:`farmhand.scheduler`, explained there.
+A mixin of :class:`farmhand.engine.dispatcher.Dispatcher`; the policy itself (chunk sizes, tail decisions)
+is the pure code in :mod:`farmhand.engine.scheduler`, explained there.
 """
 
 from __future__ import annotations
@@ -11,15 +11,10 @@ import re
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Optional
 
-from farmhand import noderun, worker_protocol
-from farmhand.errors import UsageError
-from farmhand.frames import contiguous_runs, format_frame
-from farmhand.jobrun import FrameRec, JobRun
-from farmhand.jobs import FrameState, JobState, NodeActivity, NodeRow
-from farmhand.noderun import Task, TaskPhase
-from farmhand.presets import CommandContext, PresetMode
-from farmhand.progress import LineParser
-from farmhand.scheduler import (
+from farmhand.engine import noderun
+from farmhand.engine.jobrun import FrameRec, JobRun
+from farmhand.engine.noderun import Task, TaskPhase
+from farmhand.engine.scheduler import (
     NodeSpeed,
     RunningWork,
     chunk_size,
@@ -27,15 +22,20 @@ from farmhand.scheduler import (
     job_order,
     tail_action,
 )
+from farmhand.errors import UsageError
+from farmhand.frames import contiguous_runs, format_frame
+from farmhand.jobs import FrameState, JobState, NodeActivity, NodeRow
+from farmhand.presets import CommandContext, PresetMode, worker_protocol
+from farmhand.presets.progress import LineParser
 
 if TYPE_CHECKING:
-    from farmhand.dispatcher import FarmNode
+    from farmhand.engine.dispatcher import FarmNode
+    from farmhand.engine.noderun import Submit
+    from farmhand.engine.scheduler import Policy
+    from farmhand.engine.store import Store
     from farmhand.jobs import Retry
-    from farmhand.noderun import Submit
     from farmhand.pathmap import PathMap
     from farmhand.remote import Executor
-    from farmhand.scheduler import Policy
-    from farmhand.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import IO, Any, Callable, Optional, TypeVar
 
 from farmhand import paths
+from farmhand.engine.scheduler import Policy
+from farmhand.engine.store import Store
 from farmhand.errors import ConfigError, FarmhandError
 from farmhand.jobs import DispatcherInfo, Retry
-from farmhand.scheduler import Policy
-from farmhand.store import Store
 
 try:
     import fcntl
@@ -120,7 +120,7 @@ def python_for_dispatcher() -> str:
     if name.startswith("python"):
         return sys.executable
     # Inside Houdini: prefer the checkout's own virtualenv (it has paramiko), then any python3.
-    venv = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "python"
+    venv = Path(__file__).resolve().parents[3] / ".venv" / "bin" / "python"
     if venv.exists():
         return str(venv)
     return shutil.which("python3") or "python3"
@@ -131,7 +131,7 @@ def ensure_running() -> None:
     if running():
         return
     load_settings()  # a broken dispatcher.json: say what is wrong here, not only in the detached log
-    package_root = str(Path(__file__).resolve().parent.parent)
+    package_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["FARMHAND_HOME"] = str(paths.home())
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
@@ -174,8 +174,8 @@ def info(store: Store) -> DispatcherInfo:
 
 def registry_nodes(registry: Any) -> Callable[[], list[Any]]:
     """A node source for the dispatcher: the registry's trusted, enabled nodes with their inventory."""
-    from farmhand.dispatcher import FarmNode
-    from farmhand.registry import NodeState
+    from farmhand.engine.dispatcher import FarmNode
+    from farmhand.nodes.registry import NodeState
 
     def nodes() -> list[Any]:
         out = []
@@ -253,8 +253,8 @@ def serve(*, quiet_if_running: bool = False) -> int:
     import signal
     import threading
 
-    from farmhand.dispatcher import Dispatcher
-    from farmhand.registry import Registry
+    from farmhand.engine.dispatcher import Dispatcher
+    from farmhand.nodes.registry import Registry
 
     lock = DispatcherLock()
     if not lock.acquire():

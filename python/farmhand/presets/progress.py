@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
-from farmhand.failures import COMMON_ERROR_PATTERNS, FailureKind, match_error
 from farmhand.frames import Frame, normalise
+from farmhand.presets.failures import COMMON_ERROR_PATTERNS, FailureKind, match_error
 from farmhand.presets.model import Preset, PresetMode, ProgressScope
-from farmhand.worker_protocol import parse_event
+from farmhand.presets.worker_protocol import parse_event
 
 
 @dataclass(frozen=True)
@@ -279,7 +279,7 @@ class LineParser:
 
         A persistent worker reports every frame's end itself, so its exit implies nothing; and a process
         that printed one of the preset's ``exit_zero_is_not_success_when`` lines is never clean, whatever
-        ``success`` says (so calling this before :func:`farmhand.failures.classify` is safe too).
+        ``success`` says (so calling this before :func:`farmhand.presets.failures.classify` is safe too).
         """
         events: list[Event] = []
         if self.preset.mode is PresetMode.WORKER or self.not_success:

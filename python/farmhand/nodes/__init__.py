@@ -1,0 +1,1 @@
+"""Render nodes: discovery (scan), the registry, inventory, node actions and Wake-on-LAN."""
