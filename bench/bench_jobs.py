@@ -55,7 +55,7 @@ def farm(
     if settings:
         (work / "home").mkdir(parents=True)
         (work / "home" / "dispatcher.json").write_text(json.dumps(settings))
-    os.environ["FARMHAND_SCRIPTS"] = str(REPO / "scripts")
+    os.environ["FARMHAND_NODE_PACKAGE"] = str(REPO / "python" / "farmhand")
     with LocalFarm(n=n, mode="netns") as lab:
         lab.trust()
         registry = Registry()

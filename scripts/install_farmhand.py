@@ -142,9 +142,9 @@ def deps_dir(root: Path, python: str, system: str) -> Path:
 def package_json(root: Path, deps: Path, node_scripts: Optional[str] = None) -> dict[str, object]:
     """The package file for one preference folder: like ``houdini_package.json``, with absolute paths.
 
-    ``FARMHAND_SCRIPTS`` is the folder of Farmhand's node scripts (the hython worker) as the render
+    ``FARMHAND_NODE_PACKAGE`` is Farmhand's package folder (it holds the hython worker) as the render
     nodes see it; the dispatcher started from Houdini inherits it. By default it is this checkout's
-    ``scripts/`` (right when Farmhand is installed on the share; the dispatcher maps it per node with
+    ``python/farmhand/`` (right when Farmhand is installed on the share; the dispatcher maps it per node with
     ``pathmap.json``); ``node_scripts`` names a share copy instead.
     """
     return {
@@ -153,7 +153,7 @@ def package_json(root: Path, deps: Path, node_scripts: Optional[str] = None) -> 
         "env": [
             {"FARMHAND": root.as_posix()},
             {"FARMHAND_DEPS": deps.as_posix()},
-            {"FARMHAND_SCRIPTS": node_scripts or "$FARMHAND/scripts"},
+            {"FARMHAND_NODE_PACKAGE": node_scripts or "$FARMHAND/python/farmhand"},
             {"PYTHONPATH": {"method": "prepend", "value": ["$FARMHAND/python", "$FARMHAND_DEPS"]}},
         ],
         "hpath": "$FARMHAND",
@@ -212,10 +212,10 @@ class Installer:
         if not done and not failed:
             self.out("error no supported Houdini (19.5 to 21.x) among the folders found; nothing installed")
             return 1
-        where = self.node_scripts or (self.root / "scripts").as_posix()
-        self.out(f"note  render nodes run Farmhand's worker from {where} (FARMHAND_SCRIPTS): they must see "
+        where = self.node_scripts or (self.root / "python" / "farmhand").as_posix()
+        self.out(f"note  render nodes run Farmhand's worker from {where} (FARMHAND_NODE_PACKAGE): they must see "
                  "that folder" + ("" if self.node_scripts else
-                                  "; if this checkout is not on the share, copy scripts/ there and run "
+                                  "; if this checkout is not on the share, copy python/farmhand/ there and run "
                                   "again with --node-scripts DIR"))
         return 1 if failed else 0
 

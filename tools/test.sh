@@ -12,7 +12,7 @@ echo "== ruff"
 echo "== mypy (core, ui, houdini against types-houdini)"
 .venv/bin/mypy
 echo "== mypy (fake hou, node-side worker, installer, fake hrender against types-houdini)"
-.venv/bin/mypy --strict tests/fakes/hou/fake_hou scripts/farmhand_worker.py scripts/install_farmhand.py \
+.venv/bin/mypy --strict tests/fakes/hou/fake_hou python/farmhand/houdini/worker.py scripts/install_farmhand.py \
   tests/fakes/hfs/hfs21.0.512/bin/hrender.py
 echo "== pytest (PySide6)"
 FARMHAND_QT_API=pyside6 .venv/bin/python -m pytest -q "$@"

@@ -49,7 +49,7 @@ class EngineFarm:
         self.lab = lab
         self.home = home
         self.share = lab.share_dir
-        self.env = dict(os.environ, PYTHONPATH=str(REPO / "python"), FARMHAND_SCRIPTS=str(REPO / "scripts"))
+        self.env = dict(os.environ, PYTHONPATH=str(REPO / "python"), FARMHAND_NODE_PACKAGE=str(REPO / "python" / "farmhand"))
         self.client = Client(autostart=False)
 
     def register(self, cores: Optional[dict[str, int]] = None) -> None:

@@ -52,7 +52,7 @@ class Rig:
             lambda: self.farm,
             clock=lambda: self.now,
             submit=inline_submit,
-            scripts_dir=str(REPO / "scripts"),
+            node_package=str(REPO / "python" / "farmhand"),
         )
         return d
 

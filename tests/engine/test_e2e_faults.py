@@ -274,7 +274,7 @@ def test_command_preset_substitutes_whole_arguments(engine_farm: Make) -> None:
     farm = engine_farm(n=2)
     out = farm.share / "cmd out; $(touch PWNED4)" / "f.$F4.png"
     template = (
-        "python3 {scripts}/farmhand_demo_render.py --start {start} --end {end} --step {step} "
+        "python3 {farmhand}/lab/demo_render.py --start {start} --end {end} --step {step} "
         "--output {output} --seconds-per-frame 0.1"
     )
     job = farm.submit(
@@ -320,9 +320,9 @@ def test_after_orders_jobs_across_a_dispatcher_kill_and_fails_with_its_dependenc
 
 def test_scripts_not_visible_on_the_nodes_fails_with_what_to_set(engine_farm: Make) -> None:
     farm = engine_farm(n=2)
-    farm.env["FARMHAND_SCRIPTS"] = f"/nonexistent-{os.getpid()}/farmhand/scripts"  # the dispatcher's view
+    farm.env["FARMHAND_NODE_PACKAGE"] = f"/nonexistent-{os.getpid()}/farmhand/scripts"  # the dispatcher's view
     result = farm.farmhand("submit", "--wait", *demo_args(farm, "1-4"), check=False)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert "cannot see Farmhand's node scripts at /nonexistent-" in last and "set FARMHAND_SCRIPTS" in last
+    assert "cannot see Farmhand's node scripts at /nonexistent-" in last and "set FARMHAND_NODE_PACKAGE" in last
     assert not (farm.share / "out").exists()

@@ -25,7 +25,7 @@ def _env(server_address: str, port: int) -> dict[str, str]:
     return dict(os.environ, SSH_CONNECTION=f"10.9.9.9 50000 {server_address} {port}")
 
 
-@pytest.fixture()
+@pytest.fixture
 def node_shell() -> list[str]:
     """A prefix that runs a command in a fresh network + UTS namespace named like a render node."""
     if os.geteuid() != 0 or shutil.which("unshare") is None:

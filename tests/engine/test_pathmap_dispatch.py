@@ -28,12 +28,12 @@ def test_scene_output_scripts_and_path_params_are_mapped_per_node(
     (farm_view / "renders").mkdir(parents=True)
     mac_view.parent.mkdir(parents=True)
     mac_view.symlink_to(farm_view)
-    share_scripts = tmp_path / "share" / "farmhand" / "scripts"  # the share copy of scripts/
+    share_scripts = tmp_path / "share" / "farmhand"  # the share copy of the package
     share_scripts.mkdir(parents=True)
     farmhand_home.mkdir(parents=True, exist_ok=True)
     (farmhand_home / "pathmap.json").write_text(json.dumps({
         "rules": [{"from": "P:/", "to": f"{farm_view}/"},
-                  {"from": str(REPO / "scripts"), "to": str(share_scripts)}],
+                  {"from": str(REPO / "python" / "farmhand"), "to": str(share_scripts)}],
         "nodes": {"mac": [{"from": f"{farm_view}/", "to": f"{mac_view}/"}]},
     }))
     rig = Rig(farmhand_home, {"lin": NodeBehaviour(spf=1.0), "mac": NodeBehaviour(spf=1.0)})
@@ -55,7 +55,7 @@ def test_scene_output_scripts_and_path_params_are_mapped_per_node(
         assert _arg(argv, "--output") == f"{root}/renders/beauty.$F4.png"
         assert _arg(argv, "--speed-file") == f"{root}/proj/speeds.json"
         assert _arg(argv, "--seconds-per-frame") == "1"
-        assert argv[1] == f"{share_scripts}/farmhand_demo_render.py"
+        assert argv[1] == f"{share_scripts}/lab/demo_render.py"
     checks = [(host, argv[4:]) for host, argv in rig.fake.runs if "farmhand-verify" in argv]
     assert checks and all(p.startswith(str(expected[host])) for host, paths in checks for p in paths)
     assert sorted(p.name for p in (farm_view / "renders").iterdir()) == [
@@ -66,13 +66,13 @@ def test_scene_output_scripts_and_path_params_are_mapped_per_node(
 
 def test_a_node_that_cannot_see_the_scripts_is_blocked_with_what_to_set(farmhand_home: Path) -> None:
     rig = Rig(farmhand_home, {"a": NodeBehaviour(), "b": NodeBehaviour()})
-    rig.dispatcher.scripts_dir = "/nowhere/farmhand/scripts"
+    rig.dispatcher.node_package = "/nowhere/farmhand/scripts"
     job = rig.submit("1-4")
     rig.drive(rig.finished(job))
     snap = rig.snap(job)
     assert snap.state is JobState.FAILED
     error = snap.summary.error or ""
-    assert "cannot see Farmhand's node scripts at /nowhere/farmhand/scripts: set FARMHAND_SCRIPTS" in error
+    assert "cannot see Farmhand's node scripts at /nowhere/farmhand/scripts: set FARMHAND_NODE_PACKAGE" in error
     assert all(f.attempts == 0 and f.error_kind is None for f in snap.frames)  # no frame is to blame
     assert {e.node for e in snap.events if e.kind == "scripts_missing"} == {"a", "b"}
     assert rig.fake.rendered == []

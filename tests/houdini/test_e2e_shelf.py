@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 def _wired(lab_farm: EngineFarm, monkeypatch: pytest.MonkeyPatch, farmhand_home: Path) -> EngineFarm:
     """The entry points as in a real session (real client, registry and path map) over the lab's share."""
     (farmhand_home / "pathmap.json").write_text(json.dumps({"shares": [str(lab_farm.share)]}))
-    monkeypatch.setenv("FARMHAND_SCRIPTS", str(REPO / "scripts"))
+    monkeypatch.setenv("FARMHAND_NODE_PACKAGE", str(REPO / "python" / "farmhand"))
     monkeypatch.setattr(entry, "sink_factory", submit.ClientSink)
     monkeypatch.setattr(entry, "nodes_provider", farm.registry_nodes)
     monkeypatch.setattr(entry, "pathmap_loader", pathmap.load)

@@ -72,7 +72,7 @@ def test_installs_package_and_deps_per_houdini_python(tmp_path: Path, trees: Pat
         env = {k: v for item in package["env"] for k, v in item.items()}
         assert env["FARMHAND"] == checkout.as_posix()
         assert env["FARMHAND_DEPS"] == (checkout / "deps" / f"python{python}-linux").as_posix()
-        assert env["FARMHAND_SCRIPTS"] == "$FARMHAND/scripts"
+        assert env["FARMHAND_NODE_PACKAGE"] == "$FARMHAND/python/farmhand"
         assert package["hpath"] == "$FARMHAND"
         assert (checkout / "deps" / f"python{python}-linux" / "paramiko" / "__init__.py").exists()
     assert not (trees / "houdini19.0" / "packages").exists()  # 19.0 is not supported
@@ -87,9 +87,9 @@ def test_node_scripts_names_the_share_copy_for_the_dispatcher(
                 pip=Pip()) == 0
     package = json.loads((trees / "houdini21.0" / "packages" / "farmhand.json").read_text())
     env = {k: v for item in package["env"] for k, v in item.items()}
-    assert env["FARMHAND_SCRIPTS"] == "P:/pipeline/farmhand/scripts"
+    assert env["FARMHAND_NODE_PACKAGE"] == "P:/pipeline/farmhand/scripts"
     out = capsys.readouterr().out
-    assert "wrote" in out and "from P:/pipeline/farmhand/scripts (FARMHAND_SCRIPTS)" in out
+    assert "wrote" in out and "from P:/pipeline/farmhand/scripts (FARMHAND_NODE_PACKAGE)" in out
 
 
 def test_second_run_changes_nothing(tmp_path: Path, trees: Path, capsys: Any) -> None:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from engine_units.test_old_python import test_parses_as_python_3_9 as parses_as_python_3_9
+from base.test_old_python import test_parses_as_python_3_9 as parses_as_python_3_9
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = sorted(
     [p.relative_to(ROOT).as_posix() for p in (ROOT / "python" / "farmhand" / "houdini").glob("*.py")]
-    + ["scripts/farmhand_worker.py", "scripts/install_farmhand.py"])
+    + ["python/farmhand/houdini/worker.py", "scripts/install_farmhand.py"])
 
 
 def test_the_list_covers_the_glue() -> None:

@@ -60,7 +60,7 @@ def test_worker_job_carries_the_scenes_job_and_hrender_jobs_do_not(make_scene: A
     from farmhand.presets import CommandContext, load_preset
 
     argv = load_preset("hython-worker").command(CommandContext(
-        file="/share/a.hip", target="/out/beauty", hfs="/opt/hfs", scripts="/s", extra=dict(beauty.params)))
+        file="/share/a.hip", target="/out/beauty", hfs="/opt/hfs", farmhand="/s", extra=dict(beauty.params)))
     assert argv[-1] == "/share/proj" and "--job=$fh_job" in argv[2]
 
 

@@ -1,4 +1,4 @@
-"""scripts/farmhand_worker.py under the fake hython, speaking python/farmhand/presets/worker_protocol.py."""
+"""python/farmhand/houdini/worker.py under the fake hython, speaking python/farmhand/presets/worker_protocol.py."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from farmhand.presets import worker_protocol
 
 from .conftest import FAKE_HFS
 
-WORKER = Path(__file__).resolve().parents[2] / "scripts" / "farmhand_worker.py"
+WORKER = Path(__file__).resolve().parents[2] / "python" / "farmhand" / "houdini" / "worker.py"
 
 
 def run_worker(hip: Path, rop: str, commands: list[str], *extra: str, env: dict[str, str] | None = None

@@ -16,7 +16,7 @@ def test_binding_is_the_one_asked_for() -> None:
 
     wanted = os.environ.get("FARMHAND_QT_API")
     if wanted:
-        assert qt.BINDING == wanted
+        assert wanted == qt.BINDING
     assert qt.QtCore.__name__ == ("PySide6.QtCore" if qt.BINDING == "pyside6" else "PySide2.QtCore")
     assert qt.QtWidgets.__name__.split(".")[0] == qt.QtCore.__name__.split(".")[0]
 

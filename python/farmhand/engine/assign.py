@@ -54,7 +54,7 @@ class Assigner:
     submit: Submit
     retry: Retry
     policy: Policy
-    scripts_dir: str
+    node_package: str
     pathmap: PathMap
     jobs: dict[str, JobRun]
     tasks: dict[int, Task]
@@ -73,7 +73,7 @@ class Assigner:
     # --- paths as each node sees them ------------------------------------------------------------------
 
     def node_path(self, path: Optional[str], node: str) -> Optional[str]:
-        """A submitter-side path (scene, output pattern, scripts dir) as ``node`` must open it."""
+        """A submitter-side path (scene, output pattern, Farmhand's package dir) as ``node`` must open it."""
         return self.pathmap.to_node(path, node) if path else path
 
     def node_values(self, job: JobRun, node: str) -> dict[str, str]:
@@ -197,7 +197,7 @@ class Assigner:
             target=job.spec.target,
             output=self.node_path(job.spec.output, node.name),
             hfs=self.pick_hfs(job, node),
-            scripts=self.node_path(self.scripts_dir, node.name),
+            farmhand=self.node_path(self.node_package, node.name),
             extra=self.node_values(job, node.name),
         )
         try:
@@ -234,9 +234,9 @@ class Assigner:
             now,
             node=node.name,
         )
-        # The node must see the scripts folder; the wrapper checks before anything runs (clear error).
-        scripts = ctx.scripts if "scripts" in job.preset.used_placeholders() else None
-        task.start(self.executor, self.submit, argv, require=scripts or "")
+        # The node must see Farmhand's package folder; the wrapper checks before anything runs (clear error).
+        package = ctx.farmhand if "farmhand" in job.preset.used_placeholders() else None
+        task.start(self.executor, self.submit, argv, require=package or "")
         return task
 
     def _take(self, job: JobRun, node: FarmNode, persistent: bool) -> list[FrameRec]:

@@ -26,7 +26,6 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 from farmhand.engine import nodescripts
@@ -61,14 +60,19 @@ class FarmNode:
 NodeSource = Callable[[], Sequence[FarmNode]]
 
 
-def default_scripts_dir() -> str:
-    """Farmhand's node scripts as nodes see them: ``FARMHAND_SCRIPTS`` or this checkout's ``scripts/``."""
-    import os
+def default_node_package() -> str:
+    """Farmhand's package directory as nodes see it (its node-side scripts run from there).
 
-    env = os.environ.get("FARMHAND_SCRIPTS")
+    ``FARMHAND_NODE_PACKAGE`` when set (the share's copy, for an install the nodes cannot see), else
+    where this package is installed, found with :mod:`importlib.resources` (a checkout or a wheel).
+    """
+    import os
+    from importlib import resources
+
+    env = os.environ.get("FARMHAND_NODE_PACKAGE")
     if env:
         return env
-    return str(Path(__file__).resolve().parents[3] / "scripts")
+    return str(resources.files("farmhand"))
 
 
 def inline_submit(fn: Callable[..., object], *args: Any, **kwargs: Any) -> Future[object]:
@@ -94,7 +98,7 @@ class Dispatcher(Outcomes, Gates):
         submit: Optional[Submit] = None,
         retry: Optional[Retry] = None,
         policy: Optional[Policy] = None,
-        scripts_dir: Optional[str] = None,
+        node_package: Optional[str] = None,
         node_refresh: float = 5.0,
         pathmap: Optional[PathMap] = None,
     ) -> None:
@@ -109,7 +113,7 @@ class Dispatcher(Outcomes, Gates):
         self.submit: Submit = submit
         self.retry = retry or Retry()
         self.policy = policy or Policy()
-        self.scripts_dir = scripts_dir or default_scripts_dir()
+        self.node_package = node_package or default_node_package()
         # Given: fixed (tests). Otherwise FARMHAND_HOME/pathmap.json, read again when it changes.
         self.pathmap = pathmap or PathMap()
         self._pathmap_fixed = pathmap is not None

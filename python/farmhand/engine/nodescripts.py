@@ -7,7 +7,7 @@ hostile path is data, never code.
 The chunk wrapper does four things before running the render:
 
 0. **Required folder.** Its first argument is a directory the render needs (Farmhand's node scripts,
-   for presets using ``{scripts}``) or empty. If the node cannot see it, the wrapper prints
+   for presets using ``{farmhand}``) or empty. If the node cannot see it, the wrapper prints
    ``FARMHAND_MISSING <dir>`` and exits 66, so the dispatcher can say exactly what to fix instead of
    showing the interpreter's "can't open file".
 

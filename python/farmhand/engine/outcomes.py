@@ -390,7 +390,7 @@ class Outcomes(Assigner):
     def _scripts_missing(self, task: Task, job: JobRun, result: RunResult, where: str, now: float) -> None:
         """The node cannot see Farmhand's node scripts: nothing the frames did. The node is blocklisted
         for the job with a message saying what to set; the job fails when no node is left."""
-        message = (f"{task.node} cannot see Farmhand's node scripts at {where}: set FARMHAND_SCRIPTS for "
+        message = (f"{task.node} cannot see Farmhand's node scripts at {where}: set FARMHAND_NODE_PACKAGE for "
                    "the dispatcher to the share copy of scripts/ (as the nodes name it, or map it in "
                    "pathmap.json), then 'farmhand retry'")
         for idx in task.frames:

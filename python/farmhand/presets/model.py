@@ -21,7 +21,7 @@ from farmhand.presets.failures import FailureKind
 #: One argv element, or an optional group (a tuple) that is left out when any placeholder in it has no value.
 ArgTemplate = Union[str, tuple[str, ...]]
 
-PLACEHOLDERS = ("file", "target", "start", "end", "step", "frame", "count", "output", "hfs", "scripts")
+PLACEHOLDERS = ("file", "target", "start", "end", "step", "frame", "count", "output", "hfs", "farmhand")
 FRAME_PLACEHOLDERS = frozenset({"start", "end", "step", "frame", "count"})
 
 # What to tell the user when a required placeholder has no value.
@@ -30,7 +30,7 @@ _HINTS = {
     "target": "a target such as a ROP path (--rop)",
     "output": "an output pattern (--output)",
     "hfs": "a Houdini install on the node (none found in its inventory)",
-    "scripts": "the directory of Farmhand's node scripts on the share",
+    "farmhand": "Farmhand's package directory as the node sees it (node-side scripts live in it)",
 }
 
 _TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -73,8 +73,8 @@ def _fill(text: str, values: Mapping[str, Optional[str]]) -> str:
 class CommandContext:
     """The values for one chunk on one node.
 
-    ``hfs`` is the node's Houdini install directory and ``scripts`` the directory holding Farmhand's
-    node-side scripts (``farmhand_worker.py``, ``farmhand_demo_render.py``) as the node sees it; both are
+    ``hfs`` is the node's Houdini install directory and ``farmhand`` Farmhand's package
+    directory (node-side scripts: ``houdini/worker.py``, ``lab/demo_render.py``) as the node sees it; both are
     chosen by the caller. ``extra`` fills a preset's own ``params`` (e.g. ``seconds_per_frame``).
     """
 
@@ -86,7 +86,7 @@ class CommandContext:
     frames: tuple[Frame, ...] = ()
     output: Optional[str] = None
     hfs: Optional[str] = None
-    scripts: Optional[str] = None
+    farmhand: Optional[str] = None
     extra: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     @classmethod
@@ -208,7 +208,7 @@ class Preset:
             "count": str(run_count(ctx.start, ctx.end, ctx.step)),
             "output": output or None,
             "hfs": ctx.hfs or None,
-            "scripts": ctx.scripts or None,
+            "farmhand": ctx.farmhand or None,
         })
         declared = {name for name, _ in self.params}
         for key, value in ctx.extra.items():
@@ -252,7 +252,7 @@ class Preset:
                   output: Optional[str] = None, params: Optional[Mapping[str, str]] = None) -> None:
         """Fail fast at submit time with the error a chunk would hit later on a node.
 
-        The node-side values (``{hfs}``, ``{scripts}``) are chosen by the dispatcher and not checked here.
+        The node-side values (``{hfs}``, ``{farmhand}``) are chosen by the dispatcher and not checked here.
 
         Raises:
             UsageError: unknown parameter, missing value, frames the renderer cannot take, or frames a
@@ -273,7 +273,7 @@ class Preset:
             pieces = [(f, f, 1) for f in (start, end)] if self.per_frame else [(start, end, step)]
             for a, b, c in pieces:
                 self.command(CommandContext(file=file, target=target, start=a, end=b, step=c, output=output,
-                                            hfs="/node/hfs", scripts="/share/scripts",
+                                            hfs="/node/hfs", farmhand="/share/farmhand",
                                             extra=dict(params or {})))
 
     def shell_line(self, ctx: CommandContext) -> str:

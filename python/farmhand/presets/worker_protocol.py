@@ -1,6 +1,6 @@
 """The line protocol between the dispatcher and the persistent hython worker on a node.
 
-The worker (``scripts/farmhand_worker.py``, run by ``hython`` on the node) loads the .hip once and then
+The worker (``python/farmhand/houdini/worker.py``, run by ``hython`` on the node) loads the .hip once and then
 reads one JSON object per line on stdin:
 
     {"op": "render", "frame": 12.0}     render one frame (frames may be fractional or negative)

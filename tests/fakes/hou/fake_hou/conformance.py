@@ -4,7 +4,7 @@ Classes are checked as overrides of their stub bases (see :mod:`fake_hou._stubs`
 so each is assigned to a variable first bound to the real function: mypy then reports
 ``Incompatible types in assignment`` when the fake's signature does not fit where the real one is used
 (a missing or renamed parameter, a narrower parameter type, a wider return type).
-Run: ``.venv/bin/mypy --strict tests/fakes/hou/fake_hou scripts/farmhand_worker.py``.
+Run: ``.venv/bin/mypy --strict tests/fakes/hou/fake_hou python/farmhand/houdini/worker.py``.
 """
 
 from __future__ import annotations

@@ -25,12 +25,12 @@ from farmhand.presets.progress import FrameDone, FrameStarted, LineParser, Outpu
 
 from .preset_run import run_preset
 
-SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+SCRIPTS = Path(__file__).resolve().parents[2] / "python" / "farmhand"
 HOST = socket.gethostname()
 
 
 def demo_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("farmhand_demo_render", SCRIPTS / "farmhand_demo_render.py")
+    spec = importlib.util.spec_from_file_location("farmhand_demo_render", SCRIPTS / "lab" / "demo_render.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -71,7 +71,7 @@ def run_demo(
         [start + i * step for i in range(int((end - start) / step) + 1)],
         file=file,
         output=output or str(tmp_path / "out" / "demo.$F4.png"),
-        scripts=str(SCRIPTS),
+        farmhand=str(SCRIPTS),
         extra={"python": sys.executable, "seconds_per_frame": "0", **extra},
     )
     proc, parser, failure, _ = run_preset(preset, ctx, frames=ctx.frames, env={**os.environ, **(env or {})})
@@ -166,7 +166,7 @@ def test_hang_stops_output(tmp_path: Path) -> None:
         start=1,
         end=3,
         output=str(tmp_path / "h.$F.png"),
-        scripts=str(SCRIPTS),
+        farmhand=str(SCRIPTS),
         extra={
             "python": sys.executable,
             "seconds_per_frame": "0",

@@ -16,7 +16,7 @@ MODULES = [
     "python/farmhand/presets/model.py",
     "python/farmhand/presets/loader.py",
     "python/farmhand/presets/minitoml.py",
-    "scripts/farmhand_demo_render.py",
+    "python/farmhand/lab/demo_render.py",
 ]
 
 

@@ -39,6 +39,8 @@ import struct
 import sys
 import time
 import zlib
+from collections.abc import Sequence
+from typing import Optional, TextIO
 
 FAIL_MODES = ("segfault", "oom", "licence", "hang", "disk_full", "error")
 
@@ -50,7 +52,7 @@ GLYPHS = {
 }
 
 
-def say(text: str, stream=None) -> None:
+def say(text: str, stream: Optional[TextIO] = None) -> None:
     print(text, file=stream or sys.stdout, flush=True)
 
 
@@ -63,7 +65,7 @@ def expand_output(pattern: str, frame: float) -> str:
     """Same rules as farmhand.frames.expand_output (-1 is -001 with $F4, -0001 with ####)."""
     whole = math.floor(frame)
 
-    def houdini(match: re.Match) -> str:
+    def houdini(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2)
         if name == "FF":
             return format_frame(frame)
@@ -75,7 +77,7 @@ def expand_output(pattern: str, frame: float) -> str:
     return re.sub(r"#+", lambda m: f"{sign}{abs(whole):0{len(m.group(0))}d}", text)
 
 
-def png_bytes(width: int, height: int, rows: list) -> bytes:
+def png_bytes(width: int, height: int, rows: Sequence[bytes | bytearray]) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -139,8 +141,8 @@ def write_atomic(path: str, data: bytes) -> None:
         raise
 
 
-def parse_speed_map(text: str, host: str):
-    default = None
+def parse_speed_map(text: str, host: str) -> Optional[float]:
+    default: Optional[float] = None
     for item in re.split(r"[,\n]", text):
         if "=" not in item:
             continue
@@ -158,7 +160,7 @@ def parse_speed_map(text: str, host: str):
 
 
 def speed_for(args: argparse.Namespace, host: str) -> float:
-    factor = None
+    factor: Optional[float] = None
     if args.speed_map:
         factor = parse_speed_map(args.speed_map, host)
     if factor is None and args.speed_file:
@@ -218,12 +220,12 @@ def misbehave(mode: str, frame: float, output: str) -> None:
     sys.exit(1)
 
 
-def frames_of(start: float, end: float, step: float) -> list:
+def frames_of(start: float, end: float, step: float) -> list[float]:
     count = math.floor((end - start) / step + 1e-9) + 1
     return [round(start + i * step, 6) for i in range(max(0, count))]
 
 
-def parse_args(argv: list) -> argparse.Namespace:
+def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="farmhand_demo_render", description=__doc__.split("\n")[0])
     parser.add_argument("--scene", help="JSON scene file holding any of the knobs below")
     parser.add_argument("--start", type=float, required=True)
@@ -268,7 +270,7 @@ def load_scene(args: argparse.Namespace) -> None:
             setattr(args, attr, value)
 
 
-def main(argv: list) -> int:
+def main(argv: list[str]) -> int:
     args = parse_args(argv)
     load_scene(args)
     host = socket.gethostname()

@@ -103,8 +103,8 @@ def test_hrender_refuses_fractional_step_and_missing_values() -> None:
 def test_hython_worker_argv() -> None:
     preset = load_preset("hython-worker", search_dirs=[])
     assert preset.mode is PresetMode.WORKER
-    argv = preset.command(CommandContext(file=HOSTILE, target="/out/m", hfs="/opt/hfs", scripts="/share/fh"))
-    assert argv[3:] == ["farmhand", "/opt/hfs", "/share/fh/farmhand_worker.py", HOSTILE, "/out/m"]
+    argv = preset.command(CommandContext(file=HOSTILE, target="/out/m", hfs="/opt/hfs", farmhand="/share/fh"))
+    assert argv[3:] == ["farmhand", "/opt/hfs", "/share/fh/houdini/worker.py", HOSTILE, "/out/m"]
     assert 'exec hython "$fh_script" --hip "$fh_hip" --rop "$fh_rop"' in argv[2]
 
 
@@ -252,13 +252,13 @@ def test_demo_preset_params_fill_optional_groups() -> None:
         start=1,
         end=4,
         output="/o/d.$F4.png",
-        scripts="/share/farmhand/scripts",
+        farmhand="/share/farmhand",
         extra={"seconds_per_frame": "0.5", "speed_map": "render01=1,render02=2"},
     )
     argv = preset.command(ctx)
     assert argv == [
         "python3",
-        "/share/farmhand/scripts/farmhand_demo_render.py",
+        "/share/farmhand/lab/demo_render.py",
         "--start",
         "1",
         "--end",
@@ -272,7 +272,7 @@ def test_demo_preset_params_fill_optional_groups() -> None:
         "--speed-map",
         "render01=1,render02=2",
     ]
-    with pytest.raises(UsageError, match="node scripts"):
+    with pytest.raises(UsageError, match="package directory"):
         preset.command(CommandContext(start=1, end=4, output="/o/x.png"))
 
 
@@ -431,8 +431,8 @@ def test_job_params_never_replace_builtin_placeholders() -> None:
             start=1,
             end=1,
             output="/o/x.png",
-            scripts="/s",
-            extra={"output": "/evil", "scripts": "/evil", "size": "8x8"},
+            farmhand="/s",
+            extra={"output": "/evil", "farmhand": "/evil", "size": "8x8"},
         )
     )
     assert "/evil" not in " ".join(argv) and argv[-2:] == ["--size", "8x8"]
@@ -451,7 +451,7 @@ def test_houdini_scripts_pass_hostile_values_verbatim(tmp_path: Path, name: str)
         end=3,
         output="/o/it's $F4.exr",
         hfs=str(hfs),
-        scripts="/share/fh scripts",
+        farmhand="/share/fh scripts",
     )
     out = subprocess.run(preset.command(ctx), capture_output=True, text=True, check=True, cwd=tmp_path).stdout
     lines = out.splitlines()
@@ -474,7 +474,7 @@ def test_houdini_scripts_pass_hostile_values_verbatim(tmp_path: Path, name: str)
         ]
     else:
         assert lines[1:] == [
-            "/share/fh scripts/farmhand_worker.py",
+            "/share/fh scripts/houdini/worker.py",
             "--hip",
             HOSTILE,
             "--rop",
