@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "farmhand.cli.scan",
     "farmhand.cli.nodes",
     "farmhand.cli.jobs",
+    "farmhand.cli.dispatcher",
     "farmhand.cli.demo",
     "farmhand.cli.monitor",
 )

@@ -1,4 +1,4 @@
-"""`farmhand submit|dispatcher|jobs|status|cancel|pause|resume|retry|priority|requeue|logs`.
+"""`farmhand submit|jobs|status|cancel|pause|resume|retry|priority|requeue|logs`.
 
 Every command is a client of the dispatcher (:mod:`farmhand.client`); the ones that need it running
 start it. Output is plain text for people and ``--json`` for scripts.
@@ -46,11 +46,6 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="print the job as JSON (with its id)")
     p.set_defaults(func=_submit)
-
-    p = sub.add_parser("dispatcher", help="run the dispatcher in the foreground")
-    p.add_argument("--quiet-if-running", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--stop", action="store_true", help="ask the running dispatcher to exit")
-    p.set_defaults(func=_dispatcher)
 
     p = sub.add_parser("jobs", help="list jobs")
     p.add_argument("--json", action="store_true")
@@ -181,16 +176,6 @@ def _warn_if_no_nodes(spec: JobSpec) -> None:
     elif missing:
         print(f"farmhand: warning: --nodes names unknown or disabled nodes: {', '.join(missing)} "
               "(see 'farmhand nodes list')", file=sys.stderr)
-
-
-def _dispatcher(args: argparse.Namespace) -> int:
-    from farmhand.engine import process as dispatcher_process
-
-    if args.stop:
-        stopped = Client(autostart=False).stop_dispatcher()
-        print("dispatcher stopped" if stopped else "dispatcher did not stop in time")
-        return 0 if stopped else 1
-    return dispatcher_process.serve(quiet_if_running=args.quiet_if_running)
 
 
 def _jobs(args: argparse.Namespace) -> int:
