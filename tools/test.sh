@@ -9,8 +9,11 @@ mkdir -p artifacts
 
 echo "== ruff"
 .venv/bin/ruff check .
-echo "== mypy (core, ui, houdini against types-houdini)"
+echo "== import-linter (layer contracts)"
+.venv/bin/lint-imports --no-cache
+echo "== mypy (core, ui, houdini against types-houdini; Python 3.11, and 3.9 for what Houdini 19.5 loads)"
 .venv/bin/mypy
+.venv/bin/mypy --python-version 3.9
 echo "== mypy (fake hou, node-side worker, installer, fake hrender against types-houdini)"
 .venv/bin/mypy --strict tests/fakes/hou/fake_hou python/farmhand/houdini/worker.py scripts/install_farmhand.py \
   tests/fakes/hfs/hfs21.0.512/bin/hrender.py
