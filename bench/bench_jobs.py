@@ -36,9 +36,8 @@ from typing import Any, Optional
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "python"))
 
-from farmhand.client import Client  # noqa: E402
-from farmhand.engine import process as dispatcher_process  # noqa: E402
-from farmhand.jobs import JobSnapshot, JobSpec, NodeActivity  # noqa: E402
+from farmhand.client import Client, dispatcher_running  # noqa: E402
+from farmhand.jobs import FrameState, JobSnapshot, JobSpec, JobState, NodeActivity  # noqa: E402
 from farmhand.lab import LocalFarm  # noqa: E402
 from farmhand.nodes.registry import Registry  # noqa: E402
 
@@ -56,7 +55,7 @@ def farm(
         (work / "home").mkdir(parents=True)
         (work / "home" / "dispatcher.json").write_text(json.dumps(settings))
     os.environ["FARMHAND_NODE_PACKAGE"] = str(REPO / "python" / "farmhand")
-    with LocalFarm(n=n, mode="netns") as lab:
+    with LocalFarm(n=n, mode="netns") as lab, open(work / "dispatcher.log", "ab") as log:
         lab.trust()
         registry = Registry()
         for i, node in enumerate(lab.nodes):
@@ -73,7 +72,6 @@ def farm(
                 },
             )
         env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
-        log = open(work / "dispatcher.log", "ab")
         proc = lab.popen_in_lab(
             [sys.executable, "-m", "farmhand", "dispatcher"],
             env=env,
@@ -81,7 +79,7 @@ def farm(
             stderr=log,
             stdin=subprocess.DEVNULL,
         )
-        while not dispatcher_process.running():
+        while not dispatcher_running():
             time.sleep(0.02)
         client = Client(autostart=False)
         try:
@@ -96,7 +94,7 @@ def wait(client: Client, job_id: str, timeout: float = 600) -> JobSnapshot:
     while time.monotonic() < deadline:
         snap = client.job(job_id)
         if snap.state.finished:
-            if snap.state.value != "done":
+            if snap.state is not JobState.DONE:
                 raise SystemExit(f"job {job_id} {snap.state.value}: {snap.summary.error}")
             return snap
         time.sleep(0.05)
@@ -310,7 +308,7 @@ def bench_progress(spf: float = 0.3, frames: int = 60) -> dict[str, Any]:
             version = snap.version
             now = time.time()
             for row in snap.frames:
-                if row.state.value == "done" and row.frame not in seen and row.output:
+                if row.state is FrameState.DONE and row.frame not in seen and row.output:
                     seen.add(row.frame)
                     lags.append(now - os.stat(row.output).st_mtime)
             if snap.state.finished:

@@ -214,6 +214,33 @@ class Client:
             dispatcher_process.ensure_running()
 
 
+# --- the dispatcher process, for callers that hold no client (Houdini's submit thread, the demo) ----------
+
+
+def dispatcher_running() -> bool:
+    """True when a dispatcher serves this ``FARMHAND_HOME`` (it holds the home's lock)."""
+    return dispatcher_process.running()
+
+
+def dispatcher_pid() -> Optional[int]:
+    """The running dispatcher's process id, or None when none runs."""
+    return dispatcher_process.pid()
+
+
+def ensure_dispatcher() -> None:
+    """Start this home's dispatcher, detached, unless it runs; return once it does.
+
+    Raises:
+        FarmhandError: it did not start (the message names its log), or ``dispatcher.json`` is invalid.
+    """
+    dispatcher_process.ensure_running()
+
+
+def dispatcher_python() -> str:
+    """The Python interpreter a dispatcher is started with (``FARMHAND_PYTHON``, else a real Python)."""
+    return dispatcher_process.python_for_dispatcher()
+
+
 def prepare(spec: JobSpec) -> tuple[list[Frame], list[Optional[str]]]:
     """Check a job spec at the edge and return its frames and the expected output of each frame."""
     from farmhand.frames import expand_output
@@ -265,4 +292,14 @@ def default_submitter() -> str:
     return f"{os.environ.get('USER', 'user')}@{os.uname().nodename if hasattr(os, 'uname') else 'host'}"
 
 
-__all__ = ["Client", "absolute_path", "absolute_paths", "default_submitter", "prepare"]
+__all__ = [
+    "Client",
+    "absolute_path",
+    "absolute_paths",
+    "default_submitter",
+    "dispatcher_pid",
+    "dispatcher_python",
+    "dispatcher_running",
+    "ensure_dispatcher",
+    "prepare",
+]

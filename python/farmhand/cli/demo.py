@@ -146,7 +146,7 @@ def _register(lab: Any) -> None:
 
 
 def _start_dispatcher(lab: Any, work: Path) -> subprocess.Popen[bytes]:
-    from farmhand.engine import process as dispatcher_process
+    from farmhand import client
 
     package_root = str(Path(__file__).resolve().parents[2])
     env = dict(
@@ -154,14 +154,14 @@ def _start_dispatcher(lab: Any, work: Path) -> subprocess.Popen[bytes]:
     )
     log_file = open(work / "dispatcher.log", "ab")
     proc: subprocess.Popen[bytes] = lab.popen_in_lab(
-        [dispatcher_process.python_for_dispatcher(), "-m", "farmhand", "dispatcher"],
+        [client.dispatcher_python(), "-m", "farmhand", "dispatcher"],
         env=env,
         stdin=subprocess.DEVNULL,
         stdout=log_file,
         stderr=log_file,
     )
     deadline = time.monotonic() + 10
-    while not dispatcher_process.running():
+    while not client.dispatcher_running():
         if proc.poll() is not None or time.monotonic() > deadline:
             raise FarmhandError(f"the demo dispatcher did not start; see {work / 'dispatcher.log'}")
         time.sleep(0.05)
@@ -213,9 +213,9 @@ def _run(spec: Any, out_dir: Path) -> int:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    from farmhand.engine import process as dispatcher_process
+    from farmhand.client import dispatcher_pid
 
-    pid = dispatcher_process.pid()
+    pid = dispatcher_pid()
     try:
         if pid is not None:
             os.kill(pid, signal.SIGTERM)

@@ -229,22 +229,22 @@ class ClientSink(JobSink):
         return client
 
     def submit(self, spec: JobSpec) -> str:
-        from farmhand.engine import process as dispatcher_process
+        from farmhand.client import ensure_dispatcher
 
         job_id: str = self._client(autostart=False).submit(spec)
         if threading.current_thread() is threading.main_thread():
             threading.Thread(target=_start_dispatcher, name="farmhand-dispatcher-start", daemon=True).start()
         else:
-            dispatcher_process.ensure_running()
+            ensure_dispatcher()
         return job_id
 
 
 def _start_dispatcher() -> None:
-    from farmhand.engine import process as dispatcher_process
+    from farmhand.client import ensure_dispatcher
     from farmhand.errors import FarmhandError
 
     try:
-        dispatcher_process.ensure_running()
+        ensure_dispatcher()
     except FarmhandError as exc:
         log.error("%s", exc.message)
 
