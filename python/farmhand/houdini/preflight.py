@@ -13,13 +13,8 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from farmhand.display import Severity
 from farmhand.houdini.pathmap import PathMap
-
-
-class Severity(str, enum.Enum):
-    INFO = "info"
-    WARNING = "warning"  # the job can run, the user should know
-    ERROR = "error"  # the job would fail or render the wrong thing: submit is refused until fixed
 
 
 class Fix(str, enum.Enum):
