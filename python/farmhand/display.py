@@ -3,7 +3,7 @@
 Qt-free and ``hou``-free. Three concerns live here:
 
 * :class:`Severity`, the weight of a finding (preflight, the Submit tab, Houdini's dialogs);
-* :func:`format_duration`, the one way a duration is written (``45s``, ``4m 05s``, ``2h 03m``);
+* :func:`format_duration`, the one way a duration is written (``45s``, ``4m05s``, ``2h03m``);
 * :func:`safe_text`, which neutralises text Farmhand did not write before it reaches a terminal or a
   widget: job and node names, renderer output, SSH banners, error messages from nodes. A terminal obeys
   escape sequences (``ESC ]52`` writes the clipboard, ``ESC [2J`` clears the screen), and bidirectional
@@ -32,7 +32,7 @@ UNKNOWN_DURATION = "—"
 
 
 def format_duration(seconds: Optional[float]) -> str:
-    """``"45s"``, ``"4m 05s"``, ``"2h 03m"``; :data:`UNKNOWN_DURATION` when there is no sensible value."""
+    """``"45s"``, ``"4m05s"``, ``"2h03m"``; :data:`UNKNOWN_DURATION` when there is no sensible value."""
     if seconds is None or not math.isfinite(seconds) or seconds < 0:
         return UNKNOWN_DURATION
     total = round(seconds)
@@ -40,9 +40,9 @@ def format_duration(seconds: Optional[float]) -> str:
         return f"{total}s"
     minutes, secs = divmod(total, 60)
     if minutes < 60:
-        return f"{minutes}m {secs:02d}s"
+        return f"{minutes}m{secs:02d}s"
     hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m"
+    return f"{hours}h{minutes:02d}m"
 
 
 # Characters that change how a terminal or a text layout behaves rather than being shown:
