@@ -213,10 +213,10 @@ class Installer:
             self.out("error no supported Houdini (19.5 to 21.x) among the folders found; nothing installed")
             return 1
         where = self.node_scripts or (self.root / "python" / "farmhand").as_posix()
-        self.out(f"note  render nodes run Farmhand's worker from {where} (FARMHAND_NODE_PACKAGE): they must see "
-                 "that folder" + ("" if self.node_scripts else
-                                  "; if this checkout is not on the share, copy python/farmhand/ there and run "
-                                  "again with --node-scripts DIR"))
+        hint = "" if self.node_scripts else ("; if this checkout is not on the share, copy python/farmhand/ "
+                                             "there and run again with --node-scripts DIR")
+        self.out(f"note  render nodes run Farmhand's worker from {where} (FARMHAND_NODE_PACKAGE): they must "
+                 f"see that folder{hint}")
         return 1 if failed else 0
 
     def _deps(self, folder: Path, python: str, force: bool) -> bool:

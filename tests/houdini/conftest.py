@@ -50,14 +50,14 @@ def make_scene(hou_session: Any, tmp_path: Path) -> Any:
 def farm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RecordingSink:
     """The entry points wired to a recording job sink (returned), one node ``n1`` with Houdini 21.0.512 and
     the share ``tmp/share``."""
-    from farmhand.houdini import entry
+    from farmhand.houdini import farm
     from farmhand.houdini.pathmap import PathMap
     from farmhand.houdini.preflight import NodeFacts
 
     from .fakesink import RecordingSink
 
     sink = RecordingSink()
-    monkeypatch.setattr(entry, "sink_factory", lambda: sink)
-    monkeypatch.setattr(entry, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.512",))])
-    monkeypatch.setattr(entry, "pathmap_loader", lambda: PathMap(shares=(str(tmp_path / "share"),)))
+    monkeypatch.setattr(farm, "sink_factory", lambda: sink)
+    monkeypatch.setattr(farm, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.512",))])
+    monkeypatch.setattr(farm, "pathmap_loader", lambda: PathMap(shares=(str(tmp_path / "share"),)))
     return sink

@@ -26,9 +26,9 @@ def _wired(lab_farm: EngineFarm, monkeypatch: pytest.MonkeyPatch, farmhand_home:
     """The entry points as in a real session (real client, registry and path map) over the lab's share."""
     (farmhand_home / "pathmap.json").write_text(json.dumps({"shares": [str(lab_farm.share)]}))
     monkeypatch.setenv("FARMHAND_NODE_PACKAGE", str(REPO / "python" / "farmhand"))
-    monkeypatch.setattr(entry, "sink_factory", submit.ClientSink)
-    monkeypatch.setattr(entry, "nodes_provider", farm.registry_nodes)
-    monkeypatch.setattr(entry, "pathmap_loader", pathmap.load)
+    monkeypatch.setattr(farm, "sink_factory", submit.ClientSink)
+    monkeypatch.setattr(farm, "nodes_provider", farm.registry_nodes)
+    monkeypatch.setattr(farm, "pathmap_loader", pathmap.load)
     return lab_farm
 
 

@@ -10,7 +10,8 @@ from typing import Any
 import hdefereval
 import pytest
 
-from farmhand.houdini import entry, hda, submit
+from farmhand.houdini import entry, hda, interactive, submit
+from farmhand.houdini import farm as wiring
 from farmhand.houdini.pathmap import PathMap
 from farmhand.houdini.preflight import NodeFacts
 
@@ -80,7 +81,7 @@ def test_cancel_and_unfixable_errors_submit_nothing(make_scene: Any, hou_session
     make_scene(TWO_ROPS, unsaved=True)
     hou_session.UI_LOG.answers.append(2)
     assert entry.render_node({"node": hou_session.node("/out/mantra1")}) is None
-    monkeypatch.setattr(entry, "nodes_provider", lambda: [])
+    monkeypatch.setattr(wiring, "nodes_provider", lambda: [])
     hou_session.SESSION.unsaved = False
     assert entry.render_node({"node": hou_session.node("/out/mantra1")}) is None
     assert hou_session.UI_LOG.messages[-1]["buttons"] == ("OK",)
@@ -91,7 +92,7 @@ def test_cancel_and_unfixable_errors_submit_nothing(make_scene: Any, hou_session
 def test_warnings_ask_before_submitting(make_scene: Any, hou_session: Any, farm: RecordingSink,
                                         monkeypatch: pytest.MonkeyPatch) -> None:
     make_scene(TWO_ROPS)
-    monkeypatch.setattr(entry, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.300",))])
+    monkeypatch.setattr(wiring, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.300",))])
     hou_session.UI_LOG.answers.extend([1, 0])
     assert entry.render_node({"node": hou_session.node("/out/mantra1")}) is None
     _finish(entry.render_node({"node": hou_session.node("/out/mantra1")}))
@@ -131,9 +132,9 @@ def test_without_ui_submit_is_synchronous_and_refuses_errors(make_scene: Any, ho
     make_scene(TWO_ROPS)
     monkeypatch.setenv("FAKE_HOUDINI_HYTHON", "1")
     assert hou_session.hipFile.hasUnsavedChanges()  # hython always says so; Farmhand must not believe it
-    sent = entry.submit_interactive("/out/mantra1")
+    sent = interactive.submit_interactive("/out/mantra1")
     assert sent is not None and sent.job_ids == ["job1"]
-    monkeypatch.setattr(entry, "nodes_provider", lambda: [])
+    monkeypatch.setattr(wiring, "nodes_provider", lambda: [])
     assert entry.render_node({"node": hou_session.node("/out/mantra1")}) is None  # logged, not raised
     assert len(farm.specs) == 1
 
@@ -212,9 +213,9 @@ def test_background_work_never_touches_hou(make_scene: Any, hou_session: Any, tm
             hou_session.hipFile.path()
             return super().submit(spec)
 
-    monkeypatch.setattr(entry, "sink_factory", Peeking)
-    monkeypatch.setattr(entry, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.512",))])
-    monkeypatch.setattr(entry, "pathmap_loader", lambda: PathMap(shares=(str(tmp_path),)))
+    monkeypatch.setattr(wiring, "sink_factory", Peeking)
+    monkeypatch.setattr(wiring, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.512",))])
+    monkeypatch.setattr(wiring, "pathmap_loader", lambda: PathMap(shares=(str(tmp_path),)))
     sent = entry.render_node({"node": hou_session.node("/out/mantra1")})
     _finish(sent)
     assert sent is not None and "not the main thread" in (sent.error or "")

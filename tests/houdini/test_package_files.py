@@ -25,7 +25,8 @@ def test_package_json() -> None:
     package = json.loads((ROOT / "houdini_package.json").read_text())
     env = {k: v for item in package["env"] for k, v in item.items()}
     assert env["FARMHAND"] == "$HOUDINI_PACKAGE_PATH"
-    assert env["FARMHAND_NODE_PACKAGE"] == "$FARMHAND/python/farmhand"  # the dispatcher started in Houdini inherits it
+    # The dispatcher started in Houdini inherits it.
+    assert env["FARMHAND_NODE_PACKAGE"] == "$FARMHAND/python/farmhand"
     assert env["PYTHONPATH"]["method"] == "prepend"
     assert env["PYTHONPATH"]["value"] == ["$FARMHAND/python", "$FARMHAND_DEPS"]
     assert package["hpath"] == "$FARMHAND"

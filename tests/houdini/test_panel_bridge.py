@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from farmhand.errors import JobError
-from farmhand.houdini import entry, panel
+from farmhand.houdini import panel
 from farmhand.ui.records import ChunkPolicy, Severity, SubmitRequest
 
 from .fakesink import RecordingSink
@@ -22,7 +22,7 @@ def test_context_for_the_selected_rop(make_scene: Any, hou_session: Any, farm: R
     hip = make_scene([{"path": "/out/m", "type": "ifd", "parms": {"trange": 1, "f1": 10, "f2": 20, "f3": 2}}],
                      unsaved=True)
     hou_session.select("/out/m")
-    context = entry.submit_context()
+    context = panel.current_context()
     frames = (context.frame_start, context.frame_end, context.frame_step)
     assert context.rop_path == "/out/m" and frames == (10, 20, 2)
     assert context.hip_path == str(hip) and context.houdini_version == "21.0.512"
@@ -32,13 +32,13 @@ def test_context_for_the_selected_rop(make_scene: Any, hou_session: Any, farm: R
     assert unsaved.fix is not None
     unsaved.fix()
     assert not hou_session.hipFile.hasUnsavedChanges()
-    assert not [f for f in entry.submit_context().findings if f.severity is Severity.ERROR]
+    assert not [f for f in panel.current_context().findings if f.severity is Severity.ERROR]
 
 
 def test_context_without_selection_and_with_a_bad_rop(make_scene: Any, hou_session: Any,
                                                       farm: RecordingSink) -> None:
     make_scene([{"path": "/out/m", "type": "ifd", "parms": {"trange": 1, "f1": 9, "f2": 1}}])
-    assert entry.submit_context().rop_path == ""
+    assert panel.current_context().rop_path == ""
     bad = panel.submit_context("/out/m")
     assert bad.findings[0].severity is Severity.ERROR and "ends before it starts" in bad.findings[0].message
 

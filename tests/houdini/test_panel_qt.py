@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from farmhand.houdini import entry
+from farmhand.houdini import entry, farm
 from farmhand.houdini.pathmap import PathMap
 from farmhand.houdini.preflight import NodeFacts
 
@@ -27,9 +27,9 @@ def test_pane_tab_widget_shows_the_scene_and_submits(
 
     monkeypatch.setattr(farmhand.ui.client_backend, "ClientBackend", FakeBackend)
     sink = RecordingSink()
-    monkeypatch.setattr(entry, "sink_factory", lambda: sink)
-    monkeypatch.setattr(entry, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.512",))])
-    monkeypatch.setattr(entry, "pathmap_loader", lambda: PathMap(shares=(str(tmp_path / "share"),)))
+    monkeypatch.setattr(farm, "sink_factory", lambda: sink)
+    monkeypatch.setattr(farm, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.512",))])
+    monkeypatch.setattr(farm, "pathmap_loader", lambda: PathMap(shares=(str(tmp_path / "share"),)))
     hip = make_scene([{"path": "/out/m", "type": "ifd", "parms": {"trange": 1, "f1": 3, "f2": 8}}])
     hou_session.select("/out/m")
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from farmhand.display import Severity
 from farmhand.errors import ConfigError
 from farmhand.houdini import pathmap
 from farmhand.houdini.pathmap import PathMap, PathRule
-from farmhand.houdini.preflight import Fix, NodeFacts, SceneFacts, Severity, blocking, check
+from farmhand.houdini.preflight import Fix, NodeFacts, SceneFacts, blocking, check
 
 
 def test_normalise_windows_paths() -> None:

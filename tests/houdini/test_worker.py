@@ -1,4 +1,5 @@
-"""python/farmhand/houdini/worker.py under the fake hython, speaking python/farmhand/presets/worker_protocol.py."""
+"""python/farmhand/houdini/worker.py under the fake hython, speaking the protocol of
+python/farmhand/presets/worker_protocol.py."""
 
 from __future__ import annotations
 

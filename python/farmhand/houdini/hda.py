@@ -1,8 +1,8 @@
 """The Farmhand ROP (``Driver/farmhand``, ``otls/farmhand.hda``): its parameters as submit options.
 
 The asset holds no logic: its Submit button calls :func:`farmhand.houdini.entry.hda_submit`, which
-comes here. The ROPs wired into its inputs are rendered in input order, each with its dependencies
-(a dependency they share once).
+comes here and hands the ROPs wired into its inputs to :mod:`farmhand.houdini.interactive`. They render
+in input order, each with its dependencies (a dependency they share once).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import hou
 
 from farmhand.errors import UsageError
 from farmhand.frames import FrameSpec, normalise
-from farmhand.houdini import entry, rops
+from farmhand.houdini import interactive, rops
 from farmhand.houdini.submit import Sent, SubmitOptions
 
 #: Menu tokens of the asset's ``chunk_policy`` parm.
@@ -57,7 +57,7 @@ def input_rops(node: hou.OpNode) -> list[str]:
 def submit_from_node(node: hou.OpNode) -> Optional[Sent]:
     """All inputs in one submit (one preflight dialog): they render in input order, each after the one
     before, like the inputs of a Merge ROP, and a cache two inputs share renders once."""
-    return entry.submit_interactive(input_rops(node), options_from_node(node))
+    return interactive.submit_interactive(input_rops(node), options_from_node(node))
 
 
 def _eval_int(node: hou.OpNode, name: str, default: int) -> int:

@@ -12,10 +12,10 @@ from typing import Any, Optional
 
 import hou
 
+from farmhand.display import Severity as FindingSeverity
 from farmhand.errors import FarmhandError, JobError
-from farmhand.houdini import entry, rops, submit
+from farmhand.houdini import farm, interactive, rops, submit
 from farmhand.houdini.preflight import Finding, Fix
-from farmhand.houdini.preflight import Severity as FindingSeverity
 from farmhand.houdini.submit import SubmitOptions
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def submit_context(rop_path: Optional[str]) -> Any:
         return SubmitContext(hip_path=scene.hip_path, houdini_version=scene.houdini_version,
                              presets=presets, preset=presets[0])
     try:
-        plan = entry.make_plan(rop_path, SubmitOptions())
+        plan = interactive.make_plan(rop_path, SubmitOptions())
     except FarmhandError as exc:
         from farmhand.ui.records import PreflightFinding, Severity
 
@@ -82,6 +82,11 @@ def submit_context(rop_path: Optional[str]) -> Any:
         presets=presets, preset=plan.specs[-1].preset,
         findings=tuple(_ui_finding(f) for f in plan.findings),
         job_name=plan.specs[-1].name or "")
+
+
+def current_context() -> Any:
+    """What the Submit tab shows now: the selected ROP (or the scene alone)."""
+    return submit_context(interactive.selected_rop())
 
 
 def options_from_request(request: Any) -> SubmitOptions:
@@ -103,11 +108,11 @@ def submit_handler(request: Any) -> str:
     Returns the first job's id; the ROP's dependency chain is queued with it, each job ``after`` the one
     before (see :func:`submit.send`).
     """
-    plan = entry.make_plan(request.rop_path, options_from_request(request))
+    plan = interactive.make_plan(request.rop_path, options_from_request(request))
     errors = [f for f in plan.findings if f.severity is FindingSeverity.ERROR]
     if errors:
         raise JobError("; ".join(f.text for f in errors))
-    sent = submit.send(plan.specs, entry.sink_factory())
+    sent = submit.send(plan.specs, farm.sink_factory())
     return sent.job_ids[0]
 
 
@@ -118,13 +123,13 @@ def _parent() -> Any:
 def create_widget() -> Any:
     from farmhand.ui.panel import create_panel
 
-    return create_panel(context_provider=entry.submit_context, submit_handler=submit_handler)
+    return create_panel(context_provider=current_context, submit_handler=submit_handler)
 
 
 def open_floating(scan: bool = False) -> Any:
     from farmhand.ui.panel import show_floating
 
-    panel = show_floating(_parent(), context_provider=entry.submit_context, submit_handler=submit_handler)
+    panel = show_floating(_parent(), context_provider=current_context, submit_handler=submit_handler)
     if scan:
         panel.tabs.setCurrentWidget(panel.nodes_tab)
         panel.nodes_tab.start_scan()

@@ -20,11 +20,12 @@ from typing import Any, Callable, Optional
 
 import hou
 
+from farmhand.display import Severity
 from farmhand.errors import JobError, UsageError
 from farmhand.frames import FrameSpec, expand_output
 from farmhand.houdini import rops
 from farmhand.houdini.pathmap import PathMap
-from farmhand.houdini.preflight import Finding, NodeFacts, SceneFacts, Severity, check
+from farmhand.houdini.preflight import Finding, NodeFacts, SceneFacts, check
 from farmhand.jobs import ChunkPolicy, JobSpec
 from farmhand.presets.progress import alf_scope_for_rop_type
 

@@ -363,10 +363,7 @@ NODES: dict[str, OpNode] = {}
 
 
 def resolve_path(base: str, path: str) -> str:
-    if path.startswith("/"):
-        full = path
-    else:
-        full = base.rstrip("/") + "/" + path
+    full = path if path.startswith("/") else base.rstrip("/") + "/" + path
     parts: list[str] = []
     for part in full.split("/"):
         if part in ("", "."):

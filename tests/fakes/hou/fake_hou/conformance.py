@@ -51,7 +51,7 @@ if TYPE_CHECKING:
         f16 = fake_hou.exit
         del f01, f02, f03, f04, f05, f06, f07, f08, f09, f10, f11, f12, f13, f14, f15, f16
 
-    def _methods(
+    def _methods(  # noqa: PLR0915 - a flat list, one pair of lines per method
         rop: hou.RopNode, fake_rop: fake_hou.RopNode, parm: hou.Parm, fake_parm: fake_hou.Parm,
         tup: hou.ParmTuple, fake_tup: fake_hou.ParmTuple,
         kind: hou.OpNodeType, fake_kind: fake_hou.OpNodeType,
