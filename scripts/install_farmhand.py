@@ -7,9 +7,10 @@
 
 For each Houdini preference folder (Linux ``~/houdiniX.Y``, macOS ``~/Library/Preferences/houdini/X.Y``,
 Windows ``Documents/houdiniX.Y``, or ``$HOUDINI_USER_PREF_DIR``) it writes ``packages/farmhand.json``
-pointing at this checkout, and installs paramiko with its compiled dependencies for *that* Houdini's
-Python (19.5: 3.9, 20.0: 3.10, 20.5 and 21.0: 3.11) into ``deps/pythonX.Y-<platform>`` in the checkout,
-with ``pip install --target … --python-version … --only-binary=:all:``. Needs only Python 3.9+ and pip.
+pointing at this checkout, and installs paramiko with its compiled dependencies, and tomli, for *that*
+Houdini's Python (19.5: 3.9, 20.0: 3.10, 20.5 and 21.0: 3.11) into ``deps/pythonX.Y-<platform>`` in the
+checkout, with ``pip install --target … --python-version … --only-binary=:all:``. Needs only Python 3.9+
+and pip.
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ from typing import Callable, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_FILE = "farmhand.json"
-REQUIREMENTS = ("paramiko>=3.4",)
+#: What Farmhand needs inside Houdini: paramiko (SSH) and tomli (presets read TOML with ``tomllib`` on
+#: Python 3.11+ and ``tomli`` below). tomli is vendored for every Houdini, whatever its Python: pip's
+#: ``--python-version`` only governs wheel tags and ``Requires-Python`` (pip's own help), so a
+#: ``python_version`` marker would be judged by the Python running the installer. tomli is pure Python
+#: and simply unused where tomllib exists.
+REQUIREMENTS = ("paramiko>=3.4", "tomli>=1.1")
 MARKER = ".farmhand-deps.json"
 
 #: Houdini version -> the Python it embeds.
@@ -227,7 +233,7 @@ class Installer:
         if not force and marker.exists():
             try:
                 if json.loads(marker.read_text(encoding="utf-8")) == want:
-                    self.out(f"ok    {folder} (paramiko for Python {python} already installed)")
+                    self.out(f"ok    {folder} (paramiko and tomli for Python {python} already installed)")
                     return True
             except ValueError:
                 pass
@@ -240,7 +246,7 @@ class Installer:
         staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
         try:
             args = pip_args(staging, python, platforms)
-            self.out(f"pip   installing paramiko for Python {python} ({self.system}) into {folder}")
+            self.out(f"pip   installing paramiko and tomli for Python {python} ({self.system}) into {folder}")
             code = self.pip(args)
             if code == NO_PIP:
                 self.out(f"error {sys.executable} has no pip: install it (python3 -m ensurepip --user, or "
@@ -273,7 +279,7 @@ class Installer:
 
     def uninstall(self, targets: Sequence[Target], *, remove_deps: bool = False) -> int:
         """Remove this user's package files. ``deps/`` stays unless asked: on a shared checkout other
-        artists' Houdini sessions load paramiko from it."""
+        artists' Houdini sessions load paramiko and tomli from it."""
         for target in targets:
             path = target.pref_dir / "packages" / PACKAGE_FILE
             if not path.exists():
@@ -318,9 +324,10 @@ def main(argv: Optional[Sequence[str]] = None, *, pip: PipRunner = default_pip) 
     parser.add_argument("--uninstall", action="store_true", help="remove Farmhand's package files")
     parser.add_argument("--remove-deps", action="store_true",
                         help="with --uninstall: also delete the checkout's deps/ folder (other artists "
-                             "using this checkout lose paramiko)")
-    parser.add_argument("--no-deps", action="store_true", help="skip installing paramiko")
-    parser.add_argument("--force", action="store_true", help="reinstall paramiko even when up to date")
+                             "using this checkout lose paramiko and tomli)")
+    parser.add_argument("--no-deps", action="store_true", help="skip installing paramiko and tomli")
+    parser.add_argument("--force", action="store_true",
+                        help="reinstall paramiko and tomli even when up to date")
     parser.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
     parser.add_argument("--node-scripts", metavar="DIR",
                         help="Farmhand's scripts/ folder as the render nodes see it (a copy on the share); "

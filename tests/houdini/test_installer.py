@@ -232,11 +232,27 @@ def test_pref_dir_typo_is_refused_in_one_line(tmp_path: Path, trees: Path, capsy
 
 
 def test_installer_installs_what_pyproject_declares() -> None:
-    """Houdini gets the same paramiko requirement the core is tested with (no drift between the two)."""
+    """Houdini gets the requirements the core is tested with (no drift between the two); tomli without its
+    ``python_version`` marker, which pip would judge by the Python running the installer."""
     import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert list(inst.REQUIREMENTS) == project["dependencies"]
+    assert list(inst.REQUIREMENTS) == [d.split(";")[0].strip() for d in project["dependencies"]]
+
+
+@pytest.mark.parametrize("houdini", ["19.5", "20.0", "20.5", "21.0"])
+def test_tomli_is_vendored_for_every_houdini_python(tmp_path: Path, houdini: str) -> None:
+    """Presets read TOML with tomllib on 3.11+ and tomli below: every Houdini gets tomli next to paramiko,
+    with no marker left for pip to evaluate against the wrong Python."""
+    (tmp_path / "checkout").mkdir()
+    (tmp_path / "home" / f"houdini{houdini}").mkdir(parents=True)
+    pip = Pip()
+    assert _run(tmp_path, pip=pip) == 0
+    (call,) = pip.calls
+    assert call[call.index("--python-version") + 1] == inst.python_for(houdini)
+    requirements = [a for a in call if not a.startswith("-") and a[:1].isalpha()]
+    assert "tomli>=1.1" in requirements and "paramiko>=3.4" in requirements
+    assert not any(";" in a for a in call)
 
 
 def test_only_unsupported_houdinis_is_an_error_not_a_silent_success(tmp_path: Path, capsys: Any) -> None:
