@@ -13,6 +13,7 @@ import hou
 
 from farmhand.errors import UsageError
 from farmhand.houdini import hda, interactive, panel, rops
+from farmhand.houdini.compat import as_op_node
 from farmhand.houdini.interactive import guarded
 from farmhand.houdini.submit import Sent, SubmitOptions
 
@@ -33,7 +34,7 @@ def render_on_farm(kwargs: Kwargs = None) -> Optional[Sent]:
 
 def _submit_path(rop_path: str) -> Optional[Sent]:
     """Submit a ROP; a Farmhand ROP submits its inputs with its own settings (as its Submit button)."""
-    node = hou.node(rop_path)
+    node = as_op_node(hou.node(rop_path))
     if node is not None and rops.base_type_name(node) == "farmhand":
         return hda.submit_from_node(node)
     return interactive.submit_interactive(rop_path)

@@ -16,6 +16,7 @@ import hou
 
 from farmhand.errors import NotFound, UsageError
 from farmhand.frames import Frame, FrameSpec, normalise
+from farmhand.houdini.compat import as_op_node
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +92,9 @@ def find_rop(path: str) -> hou.RopNode:
         raise NotFound(f"no node at {path}; check the ROP path")
     if isinstance(node, hou.RopNode):
         return node
-    if isinstance(node, hou.OpNode):
-        inner = node.node("render")
+    container = as_op_node(node)
+    if container is not None:
+        inner = container.node("render")
         if isinstance(inner, hou.RopNode):
             return inner
     raise UsageError(f"{path} is not a render node (ROP); pick a node from /out or a ROP SOP")
@@ -102,7 +104,8 @@ def is_rop(node: object) -> bool:
     """True for nodes Farmhand can send to the farm (the OPmenu's context test)."""
     if isinstance(node, hou.RopNode):
         return base_type_name(node) != "ropnet"
-    return isinstance(node, hou.OpNode) and base_type_name(node) == "filecache"
+    op = as_op_node(node)
+    return op is not None and base_type_name(op) == "filecache"
 
 
 def frame_range(rop: hou.RopNode, _seen: frozenset[str] = frozenset()) -> FrameSpec:

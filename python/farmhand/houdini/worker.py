@@ -92,7 +92,8 @@ def find_rop(path: str) -> hou.RopNode:
     node = hou.node(path)
     if isinstance(node, hou.RopNode):
         return node
-    if isinstance(node, hou.OpNode):
+    # hou.OpNode exists from Houdini 20.0; in 19.5 every node is a hou.Node.
+    if node is not None and isinstance(node, getattr(hou, "OpNode", hou.Node)):
         inner = node.node("render")  # a file cache SOP renders through the ROP inside it
         if isinstance(inner, hou.RopNode):
             return inner

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Optional, Self, Union, cast
+from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
 from fake_hou import _session
 from fake_hou._session import SESSION, guard
@@ -22,6 +22,9 @@ from fake_hou._stubs import (
 )
 from fake_hou._types import FILE_PARMS, TRANGE_TOKENS, type_info
 from fake_hou._values import EnumValue, OperationFailed
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 ParmValue = Union[int, float, str]
 
