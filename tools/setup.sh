@@ -8,7 +8,8 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 APT_PACKAGES=(openssh-server openssh-client iproute2 iptables nmap tcpdump procps util-linux mount blender
-              python3-venv python3-pip libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0)
+              python3-venv python3-pip libegl1 libgl1 libxkbcommon0 libfontconfig1 libdbus-1-3 libglib2.0-0
+              postgresql)  # the team-farm tests start throwaway clusters (lab/pgcluster.py)
 want_pyside2=0
 [ "${1:-}" = "--pyside2" ] && want_pyside2=1
 if [ "$want_pyside2" = 1 ]; then
