@@ -22,52 +22,28 @@ dead processes) when the next lab starts.
 from __future__ import annotations
 
 import atexit
-import contextlib
-import getpass
 import logging
 import os
 import re
 import secrets
 import shutil
 import socket
-import subprocess
-import tempfile
 import threading
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Callable, Literal, Optional, TypeVar
+from typing import Optional
 
 from farmhand.lab import guard, netns, sshd
-from farmhand.lab.faults import Faults, kill_process
-from farmhand.lab.netns import FIRST_NODE, GATEWAY, GHOST, SUBNET
+from farmhand.lab.base import LabNode, Mode, NodeParts, kill_process
+from farmhand.lab.faults import Faults
+from farmhand.lab.netns import FIRST_NODE, GATEWAY, SUBNET
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-Mode = Literal["netns", "loopback"]
+
+__all__ = ["LabNode", "LocalFarm", "Mode", "cleanup_stale"]
 
 _live: set[LocalFarm] = set()
 _live_lock = threading.Lock()
-
-
-@dataclass(frozen=True)
-class LabNode:
-    """One render node: ``name`` is its SSH host alias, ``hostname`` what ``hostname`` prints on it."""
-
-    name: str
-    address: str
-    port: int
-    hostname: str
-    netns: Optional[str]
-
-
-class _Node:
-    def __init__(self, info: LabNode, directory: Path, server: sshd.SshdProcess) -> None:
-        self.info = info
-        self.dir = directory
-        self.server = server
-        self.host_key_line = ""
-        self.extra: list[subprocess.Popen[bytes]] = []
 
 
 class LocalFarm(Faults):
@@ -81,24 +57,18 @@ class LocalFarm(Faults):
         client_alive: bool = True,
         hostname_prefix: str = "render",
         root: Optional[Path] = None,
+        host_key_types: Sequence[str] = ("ed25519",),
     ) -> None:
+        """``host_key_types``: the host keys every node's sshd has (``ed25519``, ``rsa``, ``ecdsa``), in
+        the order :meth:`known_hosts_lines` lists them."""
         if mode == "netns" and (why := netns.can_use()):
             raise RuntimeError(why)
-        self.mode: Mode = mode
-        self.n = n
+        if not host_key_types or any(t not in sshd.HOST_KEY_TYPES for t in host_key_types):
+            raise ValueError(f"host_key_types: one or more of {', '.join(sshd.HOST_KEY_TYPES)}")
+        super().__init__(n, mode, root)
         self.client_alive = client_alive
         self.hostname_prefix = hostname_prefix
-        self.prefix = f"fh-{os.getpid()}-{secrets.token_hex(3)}"
-        self.root = Path(tempfile.mkdtemp(prefix=f"{self.prefix}-", dir=root))
-        #: A directory every node sees at the same path: the farm's "network share".
-        self.share_dir = self.root / "share"
-        self.identity_file = self.root / "client_ed25519"
-        self.user = getpass.getuser()
-        self.lab_ns = f"{self.prefix}-lab"
-        self.ghost_ns = f"{self.prefix}-ghost"
-        self._nodes: dict[str, _Node] = {}
-        self._ghost_procs: list[subprocess.Popen[bytes]] = []
-        self._ghost_up = False
+        self.host_key_types = tuple(host_key_types)
         self._started = False
 
     # ------------------------------------------------------------------ lifecycle
@@ -145,13 +115,15 @@ class LocalFarm(Faults):
             directory = self.root / name
             directory.mkdir()
             (directory / "bashrc").write_text("")
+            keys = [sshd.host_key_path(directory, t) for t in self.host_key_types]
             config = sshd.write_config(
-                directory, info.address, info.port, authorized,
+                directory, info.address, info.port, authorized, host_keys=keys,
                 client_alive=self.client_alive, as_root=os.geteuid() == 0,
             )
             server = sshd.SshdProcess(self._sshd_argv(info, config), directory / "sshd.log")
-            node = _Node(info, directory, server)
-            node.host_key_line = sshd.keygen(directory / "ssh_host_ed25519_key", name)
+            node = NodeParts(info, directory, server)
+            node.host_keys = keys
+            node.host_key_lines = [sshd.keygen(k, name, t) for k, t in zip(keys, self.host_key_types)]
             self._nodes[name] = node
             node.server.start()
         if self.mode == "netns":
@@ -178,24 +150,16 @@ class LocalFarm(Faults):
             _live.discard(self)
 
     # ------------------------------------------------------------------ what tests use
-    @property
-    def nodes(self) -> list[LabNode]:
-        return [n.info for n in self._nodes.values()]
-
-    def node(self, name: str) -> LabNode:
-        return self._nodes[name].info
-
-    def node_dir(self, name: str) -> Path:
-        """The node's private directory; ``bashrc`` in it is the login user's rc file on that node."""
-        return self._nodes[name].dir
-
-    def known_hosts_lines(self) -> list[str]:
-        """OpenSSH known_hosts lines for every node (keyed by address, ``[addr]:port`` off port 22)."""
+    def known_hosts_lines(self, key_type: Optional[str] = None) -> list[str]:
+        """OpenSSH known_hosts lines for every node (keyed by address, ``[addr]:port`` off port 22):
+        each node's keys in ``host_key_types`` order, or only its ``key_type`` (``rsa``...) key."""
         out = []
         for node in self._nodes.values():
             host = node.info.address if node.info.port == 22 else f"[{node.info.address}]:{node.info.port}"
-            keytype, key = node.host_key_line.split()[:2]
-            out.append(f"{host} {keytype} {key}")
+            for path, line in zip(node.host_keys, node.host_key_lines):
+                if key_type is None or sshd.key_type(path) == key_type:
+                    keytype, key = line.split()[:2]
+                    out.append(f"{host} {keytype} {key}")
         return out
 
     def trust(self, known_hosts: Optional[Path] = None) -> Path:
@@ -217,56 +181,7 @@ class LocalFarm(Faults):
             )
         return "\n".join(blocks)
 
-    # ------------------------------------------------------------------ running the controller
-    def lab_argv(self, argv: Sequence[str]) -> list[str]:
-        return netns.exec_argv(self.lab_ns, argv) if self.mode == "netns" else list(argv)
-
-    def run_in_lab(self, argv: Sequence[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-        """Run a controller-side command where it can reach the nodes (text mode, output captured)."""
-        kwargs.setdefault("capture_output", True)
-        return subprocess.run(self.lab_argv(argv), text=True, check=False, **kwargs)  # type: ignore[call-overload, no-any-return]
-
-    def popen_in_lab(self, argv: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(self.lab_argv(argv), **kwargs)  # type: ignore[call-overload, no-any-return]
-
-    @contextlib.contextmanager
-    def inside(self) -> Iterator[None]:
-        """Put the calling thread (and threads/subprocesses it starts) in the lab for a ``with`` block."""
-        if self.mode == "loopback":
-            yield
-            return
-        with netns.entered(self.lab_ns):
-            yield
-
-    def call_in_lab(self, fn: Callable[[], T], timeout: Optional[float] = None) -> T:
-        if self.mode == "loopback":
-            return fn()
-        return netns.call_in(self.lab_ns, fn, timeout)
-
-    def call_on_node(self, name: str, fn: Callable[[], T], timeout: Optional[float] = None) -> T:
-        """Call ``fn`` in a thread inside the node's namespace (e.g. to capture a broadcast packet)."""
-        ns = self._require_ns(name)
-        return netns.call_in(ns, fn, timeout)
-
-    def run_on_node(self, name: str, argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
-        """Run a command on the node as its administrator would (not over SSH)."""
-        ns = self._nodes[name].info.netns
-        full = netns.exec_argv(ns, argv) if ns else list(argv)
-        return subprocess.run(full, capture_output=True, text=True, check=False)
-
-    # ------------------------------------------------------------------ internals
-    def run_on_node_checked(self, name: str, argv: Sequence[str]) -> str:
-        proc = self.run_on_node(name, argv)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{name}: {' '.join(argv)}: {proc.stderr.strip()}")
-        return proc.stdout
-
-    def _require_ns(self, name: str) -> str:
-        ns = self._nodes[name].info.netns
-        if ns is None:
-            raise RuntimeError("this needs the netns lab mode (root)")
-        return ns
-
+    # ------------------------------------------------------------------ building the lab
     def _sshd_argv(self, info: LabNode, config: Path) -> list[str]:
         argv = sshd.sshd_argv(config)
         if os.geteuid() == 0:
@@ -284,60 +199,9 @@ class LocalFarm(Faults):
         netns.ip("-n", ns, "addr", "add", f"{GATEWAY}/24", "dev", "br0")
         netns.ip("-n", ns, "link", "set", "br0", "up")
 
-    def _attach(self, ns: str, port_name: str, address: str) -> None:
-        netns.ip("netns", "add", ns)
-        netns.ip("-n", ns, "link", "set", "lo", "up")
-        netns.ip("-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", port_name,
-                 "netns", self.lab_ns)
-        netns.ip("-n", ns, "addr", "add", f"{address}/24", "dev", "eth0")
-        netns.ip("-n", ns, "link", "set", "eth0", "up")
-        netns.ip("-n", self.lab_ns, "link", "set", port_name, "master", "br0", "up")
-
     def _make_node_ns(self, info: LabNode, index: int) -> None:
         assert info.netns is not None
         self._attach(info.netns, f"vn{index}", info.address)
-
-    def _ghost(self) -> None:
-        if not self._ghost_up:
-            if self.mode != "netns":
-                raise RuntimeError("extra addresses need the netns lab mode (root)")
-            self._attach(self.ghost_ns, "vghost", GHOST)
-            self._ghost_up = True
-
-    def _not_ssh_process(
-        self, ns: Optional[str], address: str, port: int, banner: bytes
-    ) -> subprocess.Popen[bytes]:
-        argv = [sshd.python(), "-c", sshd.NOT_SSH_SERVER, address, str(port), banner.decode("latin-1")]
-        proc = subprocess.Popen(netns.exec_argv(ns, argv) if ns else argv, stdin=subprocess.DEVNULL)
-        sshd.wait_listening(
-            lambda: self._probe(ns, address, port) is not None, 10, f"fake service on {address}:{port}"
-        )
-        return proc
-
-    def _probe(self, ns: Optional[str], address: str, port: int) -> Optional[bytes]:
-        def connect() -> Optional[bytes]:
-            try:
-                with socket.create_connection((address, port), timeout=0.5) as s:
-                    return s.recv(64)
-            except OSError:
-                return None
-
-        return netns.call_in(ns, connect, 5) if ns else connect()
-
-    def _wait_ssh(self, node: _Node) -> None:
-        info = node.info
-        ns = self.lab_ns if self.mode == "netns" else None
-
-        def ready() -> bool:
-            if not node.server.running():
-                raise RuntimeError(
-                    f"sshd for {info.name} exited: {(node.dir / 'sshd.log').read_text()[-500:]}"
-                )
-            banner = self._probe(ns, info.address, info.port)
-            return banner is not None and banner.startswith(b"SSH-")
-
-        sshd.wait_listening(ready, 10, f"sshd on {info.name}")
-
 
 def _free_port(address: str) -> int:
     with socket.socket() as s:

@@ -1,37 +1,18 @@
-"""Fault injection and extra lab addresses for :class:`farmhand.lab.LocalFarm` (a mixin)."""
+"""Fault injection and extra lab addresses: the ways :class:`farmhand.lab.LocalFarm` breaks nodes."""
 
 from __future__ import annotations
 
 import contextlib
 import ipaddress
 import os
-import subprocess
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Optional
 
 from farmhand.lab import guard, netns, sshd
+from farmhand.lab.base import LabBase, kill_process
 from farmhand.lab.netns import GHOST, SUBNET
 
-if TYPE_CHECKING:
-    from farmhand.lab.farm import _Node
 
-
-class Faults:
-    """Ways to break a node the way real nodes break. Mixed into LocalFarm, which provides the state."""
-
-    if TYPE_CHECKING:
-        _nodes: dict[str, _Node]
-        _ghost_procs: list[subprocess.Popen[bytes]]
-        lab_ns: str
-        prefix: str
-        ghost_ns: str
-
-        def run_on_node_checked(self, name: str, argv: Sequence[str]) -> str: ...
-        def _wait_ssh(self, node: _Node) -> None: ...
-        def _ghost(self) -> None: ...
-        def _not_ssh_process(
-            self, ns: Optional[str], address: str, port: int, banner: bytes
-        ) -> subprocess.Popen[bytes]: ...
+class Faults(LabBase):
+    """Ways to break a node the way real nodes break, and addresses that misbehave on purpose."""
 
     # ------------------------------------------------------------------ faults
     def stop_sshd(self, name: str) -> None:
@@ -74,7 +55,7 @@ class Faults:
         """Replace the node's sshd with a service on the same port that is not SSH."""
         node = self._nodes[name]
         node.server.stop()
-        proc = self._not_ssh_process(node.info.netns, node.info.address, node.info.port, banner)
+        proc = self._service_process(node.info.netns, node.info.address, node.info.port, banner)
         node.extra.append(proc)
 
     def restore_ssh(self, name: str) -> None:
@@ -85,12 +66,13 @@ class Faults:
         self.start_sshd(name)
 
     def change_host_key(self, name: str) -> str:
-        """Give the node a new host key (as a reinstall would) and restart sshd; returns the new line."""
+        """Give the node new host keys (as a reinstall would) and restart sshd; returns the first new
+        public key line."""
         node = self._nodes[name]
         node.server.stop()
-        node.host_key_line = sshd.keygen(node.dir / "ssh_host_ed25519_key", name)
+        node.host_key_lines = [sshd.keygen(path, name, sshd.key_type(path)) for path in node.host_keys]
         self.start_sshd(name)
-        return node.host_key_line
+        return node.host_key_lines[0]
 
     def mac(self, name: str) -> str:
         out = self.run_on_node_checked(name, ["cat", "/sys/class/net/eth0/address"])
@@ -126,12 +108,11 @@ class Faults:
         """An address in the lab /24 where something that is not SSH answers on ``port``."""
         self._ghost()
         netns.ip("-n", self.ghost_ns, "addr", "add", f"{address}/24", "dev", "eth0")
-        self._ghost_procs.append(self._not_ssh_process(self.ghost_ns, address, port, banner))
+        self._ghost_procs.append(self._service_process(self.ghost_ns, address, port, banner))
 
-
-
-def kill_process(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(5)
+    def add_silent_service(self, address: str, port: int = 22) -> None:
+        """An address in the lab /24 that accepts connections on ``port`` and never sends a byte (a hung
+        service, or a tarpit)."""
+        self._ghost()
+        netns.ip("-n", self.ghost_ns, "addr", "add", f"{address}/24", "dev", "eth0")
+        self._ghost_procs.append(self._service_process(self.ghost_ns, address, port, None))

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -18,17 +19,33 @@ log = logging.getLogger(__name__)
 SSHD = "/usr/sbin/sshd"
 
 
-def keygen(path: Path, comment: str) -> str:
-    """Create an ed25519 key pair at ``path`` (replacing one) and return the public key line."""
+#: Host key types a lab node can have (``ssh-keygen -t``); ed25519 is fast to generate.
+HOST_KEY_TYPES = ("ed25519", "rsa", "ecdsa")
+
+
+def keygen(path: Path, comment: str, key_type: str = "ed25519") -> str:
+    """Create a key pair of ``key_type`` at ``path`` (replacing one) and return the public key line."""
+    if key_type not in HOST_KEY_TYPES:
+        raise ValueError(f"unknown key type {key_type!r}: one of {', '.join(HOST_KEY_TYPES)}")
     for p in (path, path.with_suffix(".pub")):
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
+    size = ["-b", "2048"] if key_type == "rsa" else []  # the smallest size OpenSSH accepts: quick
     subprocess.run(
-        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path)],
+        ["ssh-keygen", "-q", "-t", key_type, *size, "-N", "", "-C", comment, "-f", str(path)],
         check=True,
         capture_output=True,
     )
     return Path(f"{path}.pub").read_text().strip()
+
+
+def host_key_path(directory: Path, key_type: str) -> Path:
+    return directory / f"ssh_host_{key_type}_key"
+
+
+def key_type(path: Path) -> str:
+    """The type of a host key file named by :func:`host_key_path`."""
+    return path.name[len("ssh_host_"):-len("_key")]
 
 
 def write_config(
@@ -37,6 +54,7 @@ def write_config(
     port: int,
     authorized_keys: Path,
     *,
+    host_keys: Sequence[Path],
     client_alive: bool,
     as_root: bool,
 ) -> Path:
@@ -44,7 +62,7 @@ def write_config(
     (MaxStartups in particular, because real nodes have it)."""
     lines = [
         f"ListenAddress {listen}:{port}",
-        f"HostKey {directory / 'ssh_host_ed25519_key'}",
+        *(f"HostKey {key}" for key in host_keys),
         "PidFile none",
         f"AuthorizedKeysFile {authorized_keys}",
         "PubkeyAuthentication yes",
@@ -141,14 +159,22 @@ def python() -> str:
     return sys.executable or shutil.which("python3") or "python3"
 
 
+#: A TCP service: ``ADDR PORT [BANNER]``. With a banner it sends it and closes each connection; without
+#: one it accepts and never sends a byte (connections are held open, as a hung service holds them).
 NOT_SSH_SERVER = r"""
 import socket, sys
-addr, port, banner = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode()
+addr, port = sys.argv[1], int(sys.argv[2])
+banner = sys.argv[3].encode("latin-1") if len(sys.argv) > 3 else None
 s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((addr, port)); s.listen(64)
+s.bind((addr, port)); s.listen(256)
+held = []
 while True:
     c, _ = s.accept()
+    if banner is None:
+        held.append(c)
+        del held[:-900]
+        continue
     try:
         c.sendall(banner)
     except OSError:

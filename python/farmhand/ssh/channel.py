@@ -93,6 +93,25 @@ class LineSplitter:
         return "".join(self._text)
 
 
+class _Limit:
+    """When a pump must give up: a ``deadline`` (monotonic seconds) or a ``stop`` event, either optional."""
+
+    def __init__(self, deadline: Optional[float], stop: Optional[threading.Event]) -> None:
+        self.deadline = deadline
+        self.stop = stop
+
+    def reached(self) -> bool:
+        if self.stop is not None and self.stop.is_set():
+            return True
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def wait(self) -> float:
+        """How long one wait may last (bounded: the exit status does not reliably wake ``select``)."""
+        if self.deadline is None:
+            return 0.2
+        return max(0.0, min(0.2, self.deadline - time.monotonic()))
+
+
 def pump(
     chan: paramiko.Channel,
     out: LineSplitter,
@@ -102,42 +121,59 @@ def pump(
     stop: Optional[threading.Event] = None,
 ) -> bool:
     """Drain ``chan`` until EOF and the exit status; False if ``deadline``/``stop`` came first."""
-    fd = chan.fileno()
-    while True:
-        progressed = False
-        while chan.recv_ready():
-            out.feed(chan.recv(65536))
-            progressed = True
-        while chan.recv_stderr_ready():
-            err.feed(chan.recv_stderr(65536))
-            progressed = True
-        if chan.eof_received and not chan.recv_ready() and not chan.recv_stderr_ready():
-            break
-        if chan.closed and not chan.recv_ready() and not chan.recv_stderr_ready():
-            break
-        if stop is not None and stop.is_set():
-            return False
-        if deadline is not None and time.monotonic() >= deadline:
-            return False
-        if not progressed:
-            wait = 0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic()))
-            try:
-                select.select([fd], [], [], wait)
-            except (OSError, ValueError):
-                # Another thread closed the channel (a kill) between the checks above and this wait;
-                # its descriptor is gone. That is an end, not a failure.
-                if not chan.closed:
-                    raise
-                break
+    limit = _Limit(deadline, stop)
+    if not _drain_to_eof(chan, out, err, limit):
+        return False
     out.feed(b"", final=True)
     err.feed(b"", final=True)
-    # After EOF the exit status follows promptly, unless the connection died.
-    while not chan.exit_status_ready():
-        if chan.closed or not chan.get_transport() or not chan.get_transport().is_active():
-            break
-        if deadline is not None and time.monotonic() >= deadline:
+    return _await_exit_status(chan, limit)
+
+
+def _drain(chan: paramiko.Channel, out: LineSplitter, err: LineSplitter) -> bool:
+    """Feed whatever both streams hold now; True if there was anything."""
+    progressed = False
+    while chan.recv_ready():
+        out.feed(chan.recv(65536))
+        progressed = True
+    while chan.recv_stderr_ready():
+        err.feed(chan.recv_stderr(65536))
+        progressed = True
+    return progressed
+
+
+def _drain_to_eof(chan: paramiko.Channel, out: LineSplitter, err: LineSplitter, limit: _Limit) -> bool:
+    """Read both streams as data arrives until the channel ends; False if ``limit`` came first."""
+    fd = chan.fileno()
+    while True:
+        progressed = _drain(chan, out, err)
+        if (chan.eof_received or chan.closed) and not chan.recv_ready() and not chan.recv_stderr_ready():
+            return True
+        if limit.reached():
             return False
-        if stop is not None and stop.is_set():
+        if not progressed and not _wait_readable(chan, fd, limit.wait()):
+            return True
+
+
+def _wait_readable(chan: paramiko.Channel, fd: int, wait: float) -> bool:
+    """Wait for data on the channel's pipe; False when the channel is gone."""
+    try:
+        select.select([fd], [], [], wait)
+    except (OSError, ValueError):
+        # Another thread closed the channel (a kill) between the checks and this wait; its descriptor
+        # is gone. That is an end, not a failure.
+        if not chan.closed:
+            raise
+        return False
+    return True
+
+
+def _await_exit_status(chan: paramiko.Channel, limit: _Limit) -> bool:
+    """After EOF the exit status follows promptly, unless the connection died; False on ``limit``."""
+    while not chan.exit_status_ready():
+        transport = chan.get_transport()
+        if chan.closed or transport is None or not transport.is_active():
+            return True
+        if limit.reached():
             return False
         chan.status_event.wait(0.2)
     return True

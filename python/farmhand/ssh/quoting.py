@@ -1,12 +1,18 @@
-"""Quoting argv for remote shells: POSIX ``sh`` (Linux, macOS) and PowerShell (Windows OpenSSH).
+"""Quoting text for where it goes: argv for remote shells, remote text for a terminal or a message.
 
 The remote sshd runs the command string through the login user's shell, so every element must be quoted
-for that shell; nothing a user typed (scene names, ROP paths, frame ranges) is ever interpolated bare.
+for that shell (POSIX ``sh`` on Linux and macOS, PowerShell on Windows OpenSSH); nothing a user typed
+(scene names, ROP paths, frame ranges) is ever interpolated bare.
+
+Text that came from elsewhere (an SSH banner, a node's hostname, a known_hosts line, a target the user
+typed) goes through :func:`printable` before it is shown: escape sequences could otherwise retitle, clear
+or write to the clipboard of the artist's terminal, and a newline would split a one-line error.
 """
 
 from __future__ import annotations
 
 import shlex
+import unicodedata
 from collections.abc import Sequence
 
 # PowerShell treats the typographic single quotes as quote characters too; doubling each of them is the
@@ -49,3 +55,23 @@ def powershell_encoded(script: str) -> str:
     import base64
 
     return base64.b64encode(script.encode("utf-16-le")).decode("ascii")
+
+
+#: Unicode categories escaped by :func:`printable`: controls, format characters (bidi overrides, zero
+#: width), surrogates (undecodable bytes), line and paragraph separators.
+_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+
+
+def printable(text: str, limit: int = 200) -> str:
+    """``text`` safe for a terminal and for a one-line message: every control or format character
+    escaped (``\\x1b``, ``\\n``, ``\\u202e``), cut to ``limit`` characters with an ellipsis."""
+    cut = len(text) > limit
+    out: list[str] = []
+    for ch in text[:limit] if cut else text:
+        if ch.isascii() and (ch.isprintable() or ch == " "):
+            out.append(ch)
+        elif unicodedata.category(ch) in _UNSAFE_CATEGORIES:
+            out.append(repr(ch)[1:-1])  # \n, \x1b, \u202e: Python's own escapes
+        else:
+            out.append(ch)
+    return "".join(out) + ("…" if cut else "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
@@ -76,10 +77,15 @@ class InventoryParseError(ValueError):
 
 
 def _int(value: Optional[str]) -> int:
+    """A count from node output; anything that is not a sane finite number counts as 0."""
+    if not value:
+        return 0
     try:
-        return int(float(value)) if value not in (None, "") else 0
+        number = float(value)
     except ValueError:
         return 0
+    # "inf", "nan" or 1e400 from a hostile or broken node must not raise (int(inf) does).
+    return int(number) if math.isfinite(number) and 0 <= number < 2**53 else 0
 
 
 def normalise_mac(mac: str) -> Optional[str]:
@@ -123,8 +129,9 @@ def parse(output: str) -> Inventory:
     if "hostname" not in values or "os" not in values:
         raise InventoryParseError("inventory output lacks hostname/os lines")
     load = tuple(float(x) for x in values.get("load", "").split() if _is_float(x))
-    if not load and values.get("load_percent"):
-        load = (float(values["load_percent"]) / 100.0 * max(1, _int(values.get("cpus_logical"))),)
+    percent = values.get("load_percent", "")
+    if not load and _is_float(percent):
+        load = (float(percent) / 100.0 * max(1, _int(values.get("cpus_logical"))),)
     known = {"hostname", "os", "os_name", "kernel", "arch", "cpus_logical", "cpus_physical", "mem_total_kb",
              "mem_available_kb", "load", "load_percent", "share", "share_free_kb"}
     logical = _int(values.get("cpus_logical"))
@@ -161,8 +168,8 @@ def _cidr(addr: str) -> str:
 
 
 def _is_float(text: str) -> bool:
+    """A finite number (a node printing "nan" or "inf" must not put them in the registry's JSON)."""
     try:
-        float(text)
+        return math.isfinite(float(text))
     except ValueError:
         return False
-    return True
