@@ -24,15 +24,38 @@ import fake_hou  # noqa: E402
 import hdefereval  # noqa: E402  (the fake)
 
 
+def fake_hfs(build: str) -> Path:
+    """The fake install of Houdini ``build`` (its hython runs that release's fake hou)."""
+    return FAKES / "hfs" / f"hfs{build}"
+
+
+@pytest.fixture(params=fake_hou.BUILDS)
+def houdini_build(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each Houdini release Farmhand supports (19.5 to 21.0), one test run per release."""
+    build = str(request.param)
+    monkeypatch.setenv("FAKE_HOUDINI_VERSION", build)
+    return build
+
+
+@pytest.fixture(params=fake_hou.BUILDS)
+def hfs(request: pytest.FixtureRequest) -> Path:
+    """Each fake Houdini install (19.5 to 21.0) in turn: its hython runs that release's fake ``hou`` under
+    that release's Python when this machine has it."""
+    return fake_hfs(str(request.param))
+
+
 @pytest.fixture
-def hou_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A fresh graphical fake Houdini session; yields the ``fake_hou`` module."""
+def hou_session(houdini_build: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A fresh graphical fake Houdini session of each release in turn (19.5 has no ``hou.OpNode``...);
+    yields the ``fake_hou`` module."""
     monkeypatch.delenv("FAKE_HOUDINI_HYTHON", raising=False)
     monkeypatch.setenv("FARMHAND_HOME", str(tmp_path / "farmhand-home"))
     fake_hou.reset()
+    assert fake_hou.applicationVersionString() == houdini_build
     assert fake_hou.SESSION.main_thread is threading.current_thread()
     yield fake_hou
     hdefereval.process_events()
+    monkeypatch.delenv("FAKE_HOUDINI_VERSION", raising=False)
     fake_hou.reset()
 
 
@@ -47,9 +70,9 @@ def make_scene(hou_session: Any, tmp_path: Path) -> Any:
 
 
 @pytest.fixture
-def farm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RecordingSink:
-    """The entry points wired to a recording job sink (returned), one node ``n1`` with Houdini 21.0.512 and
-    the share ``tmp/share``."""
+def farm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, houdini_build: str) -> RecordingSink:
+    """The entry points wired to a recording job sink (returned), one node ``n1`` with the session's
+    Houdini build and the share ``tmp/share``."""
     from farmhand.houdini import farm
     from farmhand.houdini.pathmap import PathMap
     from farmhand.houdini.preflight import NodeFacts
@@ -58,6 +81,6 @@ def farm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> RecordingSink:
 
     sink = RecordingSink()
     monkeypatch.setattr(farm, "sink_factory", lambda: sink)
-    monkeypatch.setattr(farm, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.512",))])
+    monkeypatch.setattr(farm, "nodes_provider", lambda: [NodeFacts("n1", houdini=(houdini_build,))])
     monkeypatch.setattr(farm, "pathmap_loader", lambda: PathMap(shares=(str(tmp_path / "share"),)))
     return sink

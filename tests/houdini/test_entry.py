@@ -90,9 +90,10 @@ def test_cancel_and_unfixable_errors_submit_nothing(make_scene: Any, hou_session
 
 
 def test_warnings_ask_before_submitting(make_scene: Any, hou_session: Any, farm: RecordingSink,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+                                        monkeypatch: pytest.MonkeyPatch, houdini_build: str) -> None:
     make_scene(TWO_ROPS)
-    monkeypatch.setattr(wiring, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.300",))])
+    other_build = houdini_build.rsplit(".", 1)[0] + ".300"  # same X.Y: a warning, not an error
+    monkeypatch.setattr(wiring, "nodes_provider", lambda: [NodeFacts("n1", houdini=(other_build,))])
     hou_session.UI_LOG.answers.extend([1, 0])
     assert entry.render_node({"node": hou_session.node("/out/mantra1")}) is None
     _finish(entry.render_node({"node": hou_session.node("/out/mantra1")}))
@@ -204,7 +205,7 @@ def test_farmhand_rop_without_inputs_says_what_to_do(make_scene: Any, hou_sessio
 
 
 def test_background_work_never_touches_hou(make_scene: Any, hou_session: Any, tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+                                           monkeypatch: pytest.MonkeyPatch, houdini_build: str) -> None:
     """The fake hou refuses calls from other threads; a sink that reads hou shows the failure path."""
     make_scene(TWO_ROPS)
 
@@ -214,7 +215,7 @@ def test_background_work_never_touches_hou(make_scene: Any, hou_session: Any, tm
             return super().submit(spec)
 
     monkeypatch.setattr(wiring, "sink_factory", Peeking)
-    monkeypatch.setattr(wiring, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.512",))])
+    monkeypatch.setattr(wiring, "nodes_provider", lambda: [NodeFacts("n1", houdini=(houdini_build,))])
     monkeypatch.setattr(wiring, "pathmap_loader", lambda: PathMap(shares=(str(tmp_path),)))
     sent = entry.render_node({"node": hou_session.node("/out/mantra1")})
     _finish(sent)

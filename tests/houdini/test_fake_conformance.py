@@ -16,7 +16,8 @@ from .conftest import FAKE_HOU
 
 ROOT = Path(__file__).resolve().parents[2]
 MYPY = Path(sys.executable).with_name("mypy")
-HELPERS = {"NODES", "SESSION", "UI_LOG", "reset", "load_scene", "write_scene", "select", "Session"}
+HELPERS = {"NODES", "SESSION", "UI_LOG", "reset", "load_scene", "write_scene", "select", "Session", "BUILDS",
+           "RELEASES", "Release", "release", "use_release"}
 
 
 def _stub_tree() -> ast.Module:

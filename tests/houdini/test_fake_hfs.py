@@ -32,31 +32,64 @@ def shot(tmp_path: Path) -> Path:
     ])
 
 
-def test_setup_prints_the_banner_and_exports_hfs(tmp_path: Path) -> None:
+def test_setup_prints_the_banner_and_exports_hfs(tmp_path: Path, hfs: Path) -> None:
+    build = hfs.name[len("hfs"):]
     done = subprocess.run(["bash", "-c", 'cd "$0" && . ./houdini_setup_bash && echo "HFS=$HFS" && '
                            'command -v hython && '
                            'hython -c "import hou; print(hou.applicationVersionString(), '
                            'hou.isUIAvailable(), hasattr(hou, \'ui\'), hou.hipFile.hasUnsavedChanges())"',
-                           str(FAKE_HFS)], capture_output=True, text=True, timeout=30)
+                           str(hfs)], capture_output=True, text=True, timeout=30)
     lines = done.stdout.splitlines()
-    assert lines[0] == "The Houdini 21.0.512 environment has been initialized."
-    assert lines[1] == f"HFS={FAKE_HFS}"
-    assert lines[2] == f"{FAKE_HFS}/bin/hython"
-    assert lines[3] == "21.0.512 False False True"  # hython: no hou.ui, and always "unsaved"
-    quiet = subprocess.run(["bash", "-c", 'cd "$0" && . ./houdini_setup_bash -q && echo ok', str(FAKE_HFS)],
+    assert lines[0] == f"The Houdini {build} environment has been initialized."
+    assert lines[1] == f"HFS={hfs}"
+    assert lines[2] == f"{hfs}/bin/hython"
+    assert lines[3] == f"{build} False False True"  # hython: no hou.ui, and always "unsaved"
+    quiet = subprocess.run(["bash", "-c", 'cd "$0" && . ./houdini_setup_bash -q && echo ok', str(hfs)],
                            capture_output=True, text=True, timeout=30)
     assert quiet.stdout == "ok\n"
     elsewhere = subprocess.run(["bash", "-c", 'cd "$0" && . "$1/houdini_setup_bash"', str(tmp_path),
-                                str(FAKE_HFS)], capture_output=True, text=True, timeout=30)
+                                str(hfs)], capture_output=True, text=True, timeout=30)
     assert elsewhere.returncode != 0 and "cd to the Houdini installation directory" in elsewhere.stdout
 
 
-def test_second_install_reports_its_own_build() -> None:
-    other = FAKE_HFS.parent / "hfs20.5.487"
-    code = "import hou; print(hou.applicationVersion())"
-    done = subprocess.run([str(other / "bin" / "hython"), "-c", code],
-                          capture_output=True, text=True, timeout=30)
-    assert done.stdout.strip() == "(20, 5, 487)"
+PYTHON_VERSION = "print('%d.%d' % sys.version_info[:2])"
+
+
+def _python_named(name: str) -> str | None:
+    """A real interpreter called ``name`` on this machine (PATH or pyenv), as the fake install looks."""
+    import os
+    import shutil
+
+    candidates = [shutil.which(name)]
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates += [str(p) for p in sorted(root.glob(f"versions/*/bin/{name}"))]
+    for candidate in candidates:
+        if candidate and subprocess.run([candidate, "-c", ""], capture_output=True).returncode == 0:
+            return candidate
+    return None
+
+
+def test_each_install_is_its_release(hfs: Path) -> None:
+    """hython reports the build of its directory, has that release's hou API (no hou.OpNode before 20.0)
+    and runs under the bundled Python of that release: the real interpreter of that version when this
+    machine has one, else the system python3 (the fake cannot conjure a Python that is not installed)."""
+    build = hfs.name[len("hfs"):]
+    release = fake_hou.release(build)
+    code = ("import sys, hou; print(hou.applicationVersion()); print(hasattr(hou, 'OpNode')); "
+            f"{PYTHON_VERSION}")
+    done = subprocess.run([str(hfs / "bin" / "hython"), "-c", code], capture_output=True, text=True,
+                          timeout=30)
+    version, has_op_node, python = done.stdout.splitlines()
+    assert version == str(release.version)
+    assert has_op_node == str("OpNode" not in release.absent)
+    bundled = hfs / "python" / "bin" / f"python{release.python}"
+    assert bundled.exists()
+    if _python_named(f"python{release.python}"):
+        assert python == release.python
+    else:
+        system = subprocess.run(["/usr/bin/python3", "-c", f"import sys; {PYTHON_VERSION}"],
+                                capture_output=True, text=True, timeout=30).stdout.strip()
+        assert python == system
 
 
 def test_range_render_writes_frames_with_progress_and_inputs_first(shot: Path) -> None:

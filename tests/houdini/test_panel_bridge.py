@@ -18,14 +18,15 @@ from .fakesink import RecordingSink
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_context_for_the_selected_rop(make_scene: Any, hou_session: Any, farm: RecordingSink) -> None:
+def test_context_for_the_selected_rop(make_scene: Any, hou_session: Any, farm: RecordingSink,
+                                      houdini_build: str) -> None:
     hip = make_scene([{"path": "/out/m", "type": "ifd", "parms": {"trange": 1, "f1": 10, "f2": 20, "f3": 2}}],
                      unsaved=True)
     hou_session.select("/out/m")
     context = panel.current_context()
     frames = (context.frame_start, context.frame_end, context.frame_step)
     assert context.rop_path == "/out/m" and frames == (10, 20, 2)
-    assert context.hip_path == str(hip) and context.houdini_version == "21.0.512"
+    assert context.hip_path == str(hip) and context.houdini_version == houdini_build
     assert context.preset == "hython-worker" and "hrender" in context.presets
     unsaved = next(f for f in context.findings if "unsaved" in f.message)
     assert unsaved.severity is Severity.ERROR and unsaved.fix_label == "Save"

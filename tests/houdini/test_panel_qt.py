@@ -20,7 +20,8 @@ pytestmark = pytest.mark.ui
 
 
 def test_pane_tab_widget_shows_the_scene_and_submits(
-    qtbot: Any, make_scene: Any, hou_session: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    qtbot: Any, make_scene: Any, hou_session: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+    houdini_build: str,
 ) -> None:
     import farmhand.ui.client_backend
     from ui.fake_backend import FakeBackend
@@ -28,7 +29,7 @@ def test_pane_tab_widget_shows_the_scene_and_submits(
     monkeypatch.setattr(farmhand.ui.client_backend, "ClientBackend", FakeBackend)
     sink = RecordingSink()
     monkeypatch.setattr(farm, "sink_factory", lambda: sink)
-    monkeypatch.setattr(farm, "nodes_provider", lambda: [NodeFacts("n1", houdini=("21.0.512",))])
+    monkeypatch.setattr(farm, "nodes_provider", lambda: [NodeFacts("n1", houdini=(houdini_build,))])
     monkeypatch.setattr(farm, "pathmap_loader", lambda: PathMap(shares=(str(tmp_path / "share"),)))
     hip = make_scene([{"path": "/out/m", "type": "ifd", "parms": {"trange": 1, "f1": 3, "f2": 8}}])
     hou_session.select("/out/m")
@@ -38,7 +39,7 @@ def test_pane_tab_widget_shows_the_scene_and_submits(
     widget.submit_tab.refresh_context()
     tab = widget.submit_tab
     assert tab.rop_edit.text() == "/out/m"
-    assert tab.context().hip_path == str(hip) and tab.context().houdini_version == "21.0.512"
+    assert tab.context().hip_path == str(hip) and tab.context().houdini_version == houdini_build
     assert (tab.start_spin.value(), tab.end_spin.value()) == (3, 8)
     with qtbot.waitSignal(tab.submitted, timeout=5000) as signal:
         tab.submit()

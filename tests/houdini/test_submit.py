@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import fake_hou
 import pytest
 
 from farmhand.errors import UsageError
@@ -16,14 +17,15 @@ from farmhand.houdini.submit import SubmitOptions
 
 from .fakesink import RecordingSink
 
-NODES = [NodeFacts("n1", houdini=("21.0.512",))]
+NODES = [NodeFacts("n1", houdini=fake_hou.BUILDS)]
 
 
 def _pmap(tmp_path: Any) -> PathMap:
     return PathMap(shares=(str(tmp_path / "share"),))
 
 
-def test_plan_builds_ordered_jobs_cache_before_render(make_scene: Any, tmp_path: Any) -> None:
+def test_plan_builds_ordered_jobs_cache_before_render(make_scene: Any, tmp_path: Any,
+                                                      houdini_build: str) -> None:
     hip = make_scene([
         {"path": "/obj/geo1/cache", "type": "rop_geometry", "parms": {"trange": 1, "f1": 1, "f2": 10}},
         {"path": "/out/beauty", "type": "ifd", "inputs": ["/obj/geo1/cache"],
@@ -40,7 +42,7 @@ def test_plan_builds_ordered_jobs_cache_before_render(make_scene: Any, tmp_path:
     assert beauty.frames == "1-9x2"
     assert beauty.output == str(hip.parent / "render" / "beauty.$F4.exr")
     assert beauty.file == str(hip)
-    assert beauty.houdini_version == "21.0.512"
+    assert beauty.houdini_version == houdini_build
     assert beauty.priority == 70 and beauty.alf_scope == "frame"
     for frame, path in plan.rops[1].outputs:
         assert expand_output(beauty.output, frame) == path

@@ -17,16 +17,16 @@ from .conftest import FAKE_HFS
 WORKER = Path(__file__).resolve().parents[2] / "python" / "farmhand" / "houdini" / "worker.py"
 
 
-def run_worker(hip: Path, rop: str, commands: list[str], *extra: str, env: dict[str, str] | None = None
-               ) -> tuple[list[dict[str, Any]], subprocess.CompletedProcess[str]]:
-    argv = [str(FAKE_HFS / "bin" / "hython"), str(WORKER), "--hip", str(hip), "--rop", rop, *extra]
+def run_worker(hip: Path, rop: str, commands: list[str], *extra: str, env: dict[str, str] | None = None,
+               hfs: Path = FAKE_HFS) -> tuple[list[dict[str, Any]], subprocess.CompletedProcess[str]]:
+    argv = [str(hfs / "bin" / "hython"), str(WORKER), "--hip", str(hip), "--rop", rop, *extra]
     done = subprocess.run(argv,
                           input="".join(commands), capture_output=True, text=True, timeout=60, env=env)
     events = [e for e in map(worker_protocol.parse_event, done.stdout.splitlines()) if e is not None]
     return events, done
 
 
-def test_renders_streamed_frames_and_reports_each(tmp_path: Path) -> None:
+def test_renders_streamed_frames_and_reports_each(tmp_path: Path, hfs: Path) -> None:
     hip = fake_hou.write_scene(tmp_path / "shot.hip", [
         {"path": "/out/beauty", "type": "ifd", "parms": {"vm_picture": "$HIP/r/$OS.$F4.exr"},
          "failures": [{"kind": "licence", "frames": [3]}, {"kind": "error_after_render", "frames": [4]},
@@ -34,7 +34,7 @@ def test_renders_streamed_frames_and_reports_each(tmp_path: Path) -> None:
     ], load_warnings=["Skipping unrecognized parameter: foo"], load_seconds=0.2)
     commands = [worker_protocol.render_command(f) for f in (1, 2.5, 3, 4, 5)] + ["garbage\n"]
     events, done = run_worker(hip, "/out/beauty", [*commands, worker_protocol.quit_command(),
-                                                   worker_protocol.render_command(9)])
+                                                   worker_protocol.render_command(9)], hfs=hfs)
     assert done.returncode == 0, done.stderr
     kinds = [(e["event"], e.get("frame")) for e in events]
     assert kinds == [("ready", None), ("start", 1), ("done", 1), ("start", 2.5), ("done", 2.5),
@@ -77,10 +77,11 @@ def test_fatal_events_for_missing_scene_rop_and_load_error(tmp_path: Path) -> No
     assert events[0]["event"] == "fatal" and events[0]["kind"] == "licence"
 
 
-def test_file_cache_renders_through_its_inner_rop(tmp_path: Path) -> None:
+def test_file_cache_renders_through_its_inner_rop(tmp_path: Path, hfs: Path) -> None:
+    """Found through the file cache SOP (an operator node: ``hou.OpNode`` from 20.0, ``hou.Node`` in 19.5)."""
     hip = fake_hou.write_scene(tmp_path / "c.hip", [
         {"path": "/obj/geo1/cache", "type": "filecache", "parms": {"file": "$HIP/c/$F4.bgeo.sc"}}])
-    events, done = run_worker(hip, "/obj/geo1/cache", [worker_protocol.render_command(2)])
+    events, done = run_worker(hip, "/obj/geo1/cache", [worker_protocol.render_command(2)], hfs=hfs)
     assert [e["event"] for e in events] == ["ready", "start", "done"], done.stderr
     assert events[0]["rop"] == "/obj/geo1/cache/render"
     assert json.loads(json.dumps(events[-1]))["outputs"] == [str(tmp_path / "c" / "0002.bgeo.sc")]

@@ -6,8 +6,8 @@ in :mod:`fake_hou._session`. Every class derives (for mypy only) from the stub c
 ``types-houdini`` so its signatures are checked against the real ones; module functions are checked in
 :mod:`fake_hou.conformance`.
 
-Helpers for tests (not part of ``hou``): :func:`reset`, :func:`load_scene`, :func:`select`, ``UI_LOG``,
-``SESSION``.
+Helpers for tests (not part of ``hou``): :func:`reset`, :func:`use_release`, :func:`load_scene`,
+:func:`select`, ``UI_LOG``, ``SESSION``, ``RELEASES``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from fake_hou import _versions
 from fake_hou._app import (
     UI_LOG,
     allowEnvironmentToOverwriteVariable,
@@ -53,7 +54,7 @@ from fake_hou._nodes import (
     RopNode,
     SopNode,
 )
-from fake_hou._session import SESSION, Session
+from fake_hou._session import SESSION, Session, env_build
 from fake_hou._values import (
     EnumValue,
     Error,
@@ -64,10 +65,23 @@ from fake_hou._values import (
     ropRenderEventType,
     severityType,
 )
+from fake_hou._versions import BUILDS, RELEASES, Release, release
+
+
+def use_release(build: str) -> Release:
+    """Make this session Houdini ``build`` ("19.5.805"): its version, and the ``hou`` names it has."""
+    chosen = release(build)
+    SESSION.version = chosen.version
+    module = _versions.hou_module()
+    if module is not None:
+        _versions.apply(module, chosen, {"OpNode": OpNode, "OpNodeType": OpNodeType,
+                                         "OpNodeTypeCategory": OpNodeTypeCategory})
+    return chosen
 
 
 def reset() -> None:
-    """Forget the scene, the selection and the UI log (a fresh, empty Houdini session)."""
+    """Forget the scene, the selection and the UI log (a fresh, empty session of the release the
+    environment names, ``FAKE_HOUDINI_VERSION``, default the newest)."""
     fresh = Session()
     for name in fresh.__dataclass_fields__:
         setattr(SESSION, name, getattr(fresh, name))
@@ -80,6 +94,7 @@ def reset() -> None:
     UI_LOG.list_answers.clear()
     UI_LOG.inputs.clear()
     qt.main_window = None
+    use_release(env_build())
 
 
 def write_scene(path: Path, nodes: list[dict[str, Any]], **fields: Any) -> Path:
@@ -102,7 +117,9 @@ def select(*paths: str) -> None:
 
 
 __all__ = [
+    "BUILDS",
     "NODES",
+    "RELEASES",
     "SESSION",
     "UI_LOG",
     "EnumValue",
@@ -118,6 +135,7 @@ __all__ = [
     "OperationFailed",
     "Parm",
     "ParmTuple",
+    "Release",
     "RopNode",
     "SopNode",
     "allowEnvironmentToOverwriteVariable",
@@ -137,6 +155,7 @@ __all__ = [
     "node",
     "putenv",
     "qt",
+    "release",
     "renderMethod",
     "reset",
     "ropRenderEventType",
@@ -146,5 +165,6 @@ __all__ = [
     "severityType",
     "text",
     "ui",
+    "use_release",
     "write_scene",
 ]

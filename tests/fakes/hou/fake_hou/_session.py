@@ -95,13 +95,18 @@ class Session:
         return _VAR.sub(sub, text)
 
 
+def env_build() -> str:
+    """The build the fake install reports (its ``hfsX.Y.Z`` directory name, passed on by the fake hython),
+    default the newest release the fake knows."""
+    from fake_hou._versions import NEWEST
+
+    return os.environ.get("FAKE_HOUDINI_VERSION") or NEWEST.build
+
+
 def _env_version() -> tuple[int, int, int]:
-    """The build the fake install reports (its ``hfsX.Y.Z`` directory name, passed on by the fake hython)."""
-    parts = os.environ.get("FAKE_HOUDINI_VERSION", "21.0.512").split(".")
-    try:
-        return (int(parts[0]), int(parts[1]), int(parts[2]))
-    except (IndexError, ValueError):
-        return (21, 0, 512)
+    from fake_hou._versions import release
+
+    return release(env_build()).version
 
 
 def _num(value: Any) -> str:

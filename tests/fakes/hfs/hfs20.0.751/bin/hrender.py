@@ -1,0 +1,1 @@
+../../hfs21.0.512/bin/hrender.py
