@@ -63,21 +63,25 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
-def safe_text(text: object, *, multiline: bool = False) -> str:
+def safe_text(text: object, *, multiline: bool = False, limit: Optional[int] = None) -> str:
     """``text`` with every control, bidi and invisible formatting character written as an escape.
 
     Args:
         text: anything Farmhand did not write itself (``None`` gives ``""``; other values use ``str``).
         multiline: keep newlines and tabs (a block of log lines); by default they are escaped too, so a
             name or a message stays on the one line the caller gives it.
+        limit: cut to this many characters of the original, marked with ``…`` (a banner in a table).
     """
     if text is None:
         return ""
     value = text if isinstance(text, str) else str(text)
+    cut = limit is not None and len(value) > limit
+    if cut:
+        value = value[:limit]
     pattern = _MULTI_LINE if multiline else _ONE_LINE
-    if pattern.search(value) is None:  # the common case costs one scan
-        return value
-    return pattern.sub(_escape, value)
+    if pattern.search(value) is not None:  # the common case costs one scan
+        value = pattern.sub(_escape, value)
+    return value + "…" if cut else value
 
 
 __all__ = ["UNKNOWN_DURATION", "Severity", "format_duration", "safe_text"]

@@ -68,6 +68,12 @@ def test_newlines_and_tabs_kept_only_for_blocks() -> None:
     assert safe_text("a\nb\tc\x1b", multiline=True) == "a\nb\tc\\x1b"
 
 
+def test_limit_cuts_the_original_and_says_so() -> None:
+    assert safe_text("abcdef", limit=3) == "abc…"
+    assert safe_text("a\x1bcdef", limit=2) == "a\\x1b…"
+    assert safe_text("abc", limit=3) == "abc"
+
+
 def test_none_and_non_strings() -> None:
     assert safe_text(None) == ""
     assert safe_text(12.5) == "12.5"

@@ -21,7 +21,9 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
-from farmhand.errors import FarmhandError, JobError, UsageError
+from farmhand.cli import args as types
+from farmhand.display import safe_text
+from farmhand.errors import FarmhandError, JobError
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,12 @@ bpy.ops.wm.save_as_mainfile(filepath=sys.argv[sys.argv.index('--') + 1])
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("demo", help="render a short sequence on a throwaway local farm of real sshd nodes")
-    p.add_argument("--nodes", type=int, default=3, help="how many local nodes (default 3)")
-    p.add_argument("--frames", default="1-24", help="frames to render (default 1-24)")
+    p = types.command(sub, "demo", "render a short sequence on a throwaway local farm of real sshd nodes",
+                      "sudo farmhand demo", "farmhand demo --nodes 2 --frames 1-8 --renderer demo")
+    # Bad input fails here, before any sshd starts (0 nodes would leave the job waiting forever).
+    p.add_argument("--nodes", type=types.count(1, MAX_NODES), default=3,
+                   help=f"how many local nodes, 1 to {MAX_NODES} (default 3)")
+    p.add_argument("--frames", type=types.frames, default="1-24", help="frames to render (default 1-24)")
     p.add_argument(
         "--renderer",
         choices=("auto", "blender", "demo"),
@@ -85,13 +90,8 @@ def _say(text: str) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from farmhand.frames import FrameSpec
     from farmhand.lab import LocalFarm, can_use
 
-    # Bad input fails before any sshd starts (0 nodes would leave the job waiting forever).
-    if not 1 <= args.nodes <= MAX_NODES:
-        raise UsageError(f"--nodes {args.nodes}: the demo farm has 1 to {MAX_NODES} nodes")
-    FrameSpec.parse(args.frames)
     mode = args.mode
     if mode == "auto":
         mode = "netns" if os.geteuid() == 0 and can_use() is None else "loopback"
@@ -140,9 +140,9 @@ def _register(lab: Any) -> None:
             close()
     for name, inv in results.succeeded.items():
         registry.record_inventory(name, inv.to_dict())
-        _say(f"{name}: {inv.cpus_logical} cores, {inv.mem_total_mb} MB, {inv.os_name or inv.os}")
+        _say(f"{name}: {inv.cpus_logical} cores, {inv.mem_total_mb} MB, {safe_text(inv.os_name or inv.os)}")
     for name, exc in results.failed.items():
-        raise FarmhandError(f"could not inventory demo node {name}: {exc}")
+        raise FarmhandError(f"could not inventory demo node {name}: {exc}")  # main() escapes messages
 
 
 def _start_dispatcher(lab: Any, work: Path) -> subprocess.Popen[bytes]:
@@ -152,14 +152,15 @@ def _start_dispatcher(lab: Any, work: Path) -> subprocess.Popen[bytes]:
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
     )
-    log_file = open(work / "dispatcher.log", "ab")
-    proc: subprocess.Popen[bytes] = lab.popen_in_lab(
-        [client.dispatcher_python(), "-m", "farmhand", "dispatcher"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log_file,
-        stderr=log_file,
-    )
+    # The child writes to its own copy of the descriptor; ours closes once it is started.
+    with open(work / "dispatcher.log", "ab") as log_file:
+        proc: subprocess.Popen[bytes] = lab.popen_in_lab(
+            [client.dispatcher_python(), "-m", "farmhand", "dispatcher"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=log_file,
+        )
     deadline = time.monotonic() + 10
     while not client.dispatcher_running():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -182,7 +183,8 @@ def _job(args: argparse.Namespace, lab: Any, blender: Optional[str], out_dir: Pa
             params=(("blender", blender),),
             name="farmhand demo (Blender)",
         )
-    _say(f"rendering {args.frames} with Farmhand's stand-in renderer (Blender not found)")
+    why = "as asked" if args.renderer == "demo" else "Blender not found"
+    _say(f"rendering {args.frames} with Farmhand's stand-in renderer ({why})")
     return JobSpec(
         preset="demo",
         frames=args.frames,
@@ -193,22 +195,24 @@ def _job(args: argparse.Namespace, lab: Any, blender: Optional[str], out_dir: Pa
 
 
 def _run(spec: Any, out_dir: Path) -> int:
-    from farmhand.cli.jobs import _follow, render_status
+    from farmhand.cli.live import follow, render_status
     from farmhand.client import Client
+    from farmhand.jobs import JobState
 
     client = Client(autostart=False)
     job_id = client.submit(spec)
-    snap = _follow(client, job_id, detached=False)
+    snap = follow(client, job_id, detached=False)
     if not sys.stderr.isatty():
         print(render_status(snap), file=sys.stderr)
-    if snap.state.value != "done":
+    if snap.state is not JobState.DONE:
         raise JobError(f"demo job {snap.state.value}: {snap.summary.error or 'see the events above'}")
     images = sorted(out_dir.glob("demo_*.png"))
     empty = [p for p in images if p.stat().st_size == 0]
     if len(images) != snap.summary.frames_total or empty:
         raise JobError(f"expected {snap.summary.frames_total} images in {out_dir}, found {len(images)}")
     nodes = sorted({f.node for f in snap.frames if f.node})
-    print(f"{len(images)} frames rendered on {len(nodes)} nodes ({', '.join(nodes)}) and verified: {out_dir}")
+    print(f"{len(images)} frames rendered on {len(nodes)} nodes ({safe_text(', '.join(nodes))}) and "
+          f"verified: {out_dir}")
     return 0
 
 

@@ -11,21 +11,27 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from farmhand.cli import args as types
+from farmhand.display import safe_text
 from farmhand.errors import UsageError
 
 TABS = ("nodes", "submit", "jobs")
+#: Longest --after: a screenshot is for docs and tests, not for watching a farm.
+MAX_WAIT = 3600.0
 
 
 def register(sub: Any) -> None:
-    parser = sub.add_parser(
-        "monitor", help="open the Farmhand panel in a window (no Houdini needed)",
+    parser = types.command(
+        sub, "monitor", "open the Farmhand panel in a window (no Houdini needed)",
+        "farmhand monitor", "farmhand monitor --job 7",
+        "farmhand monitor --tab nodes --screenshot /tmp/nodes.png --after 3",
         description="Open the Farmhand panel (nodes, submit, jobs) in its own window. Jobs keep running "
                     "when it closes.")
-    parser.add_argument("--job", metavar="ID", help="select this job")
+    parser.add_argument("--job", metavar="ID", type=types.job_id, help="select this job")
     parser.add_argument("--tab", choices=TABS, default="jobs", help="tab to show first (default: jobs)")
     parser.add_argument("--screenshot", metavar="PNG", type=Path,
                         help="save a picture of the window after --after seconds, then exit")
-    parser.add_argument("--after", metavar="SECONDS", type=float, default=2.0,
+    parser.add_argument("--after", metavar="SECONDS", type=types.seconds(MAX_WAIT), default=2.0,
                         help="wait this long before --screenshot (default: 2)")
     parser.set_defaults(func=run)
 
@@ -59,8 +65,6 @@ def _check_screenshot(target: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.after < 0:
-        raise UsageError(f"--after {args.after:g} is negative; give seconds to wait, e.g. --after 2")
     if args.screenshot is not None:
         _check_screenshot(args.screenshot)
     _check_display(args.screenshot is not None)
@@ -91,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
             if panel.jobs_tab.jobs.row_of(job_id) >= 0:
                 panel.jobs_tab.select_job(job_id)
             else:
-                panel.show_message(f"no job {job_id} in the queue; see 'farmhand jobs'")
+                panel.show_message(f"no job {safe_text(job_id)} in the queue; see 'farmhand jobs'")
 
         panel.snapshotApplied.connect(select)
     panel.show()
