@@ -25,7 +25,7 @@ class LeaseLost(FarmhandError):
 
     def __init__(self, node: str, dispatcher: str) -> None:
         super().__init__(
-            f"{node}: dispatcher {dispatcher} no longer holds this node's lease; another dispatcher adopted it"
+            f"{node}: dispatcher {dispatcher} no longer holds this node's lease (it expired or was adopted)"
         )
         self.node = node
 

@@ -14,20 +14,30 @@ a role that may create tables and roles (the farm's administrator), never an art
 
 from __future__ import annotations
 
+import enum
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from farmhand.engine.pg.roles import SECURITY
 from farmhand.errors import ConfigError
-from farmhand.jobs import ChunkState, FrameState
+from farmhand.jobs import ChunkState, FrameState, JobState
 
 # Any constant both sides agree on: all Farmhand migrations of one database queue behind it.
 _LOCK_KEY = 0x46524D48  # "FRMH"
-OPEN_CHUNKS = f"('{ChunkState.STARTING.value}', '{ChunkState.RUNNING.value}')"
-OPEN_FRAMES = f"('{FrameState.WAITING.value}', '{FrameState.RETRYING.value}')"
+
+
+def states(*values: enum.Enum) -> sql.Composed:
+    """``('a', 'b')``: a set of enum values to splice into a query with ``sql.SQL(...).format``."""
+    return sql.SQL("({})").format(sql.SQL(", ").join(sql.Literal(v.value) for v in values))
+
+
+OPEN_CHUNKS = states(ChunkState.STARTING, ChunkState.RUNNING)
+OPEN_FRAMES = states(FrameState.WAITING, FrameState.RETRYING)
+RUNNABLE_JOBS = states(JobState.QUEUED, JobState.RUNNING)
 
 
 @dataclass(frozen=True)
@@ -95,18 +105,20 @@ def _count_triggers() -> str:
     for table in COUNTED:
         for event, rows in (("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")):
             lines.append(
-                f"CREATE TRIGGER {table}_{event.lower()}_counted AFTER {event} ON {table}"
-                f" REFERENCING {rows} TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION farmhand_changed();"
+                f"CREATE TRIGGER {table}_{event.lower()}_counted AFTER {event} ON {table} REFERENCING {rows}"
+                " TABLE AS changed_rows FOR EACH STATEMENT EXECUTE FUNCTION farmhand_changed();"
             )
     return "\n".join(lines)
 
 
-TEAM_TABLES = f"""
+_TEAM_DDL = """
+CREATE FUNCTION farmhand_now(given float8) RETURNS float8 LANGUAGE sql VOLATILE
+  AS $$ SELECT coalesce(given, extract(epoch FROM clock_timestamp())::float8) $$;
 ALTER TABLE jobs ADD COLUMN owner name NOT NULL DEFAULT current_user, ADD COLUMN project text;
-ALTER TABLE commands ADD COLUMN owner name NOT NULL DEFAULT current_user;
+ALTER TABLE commands ADD COLUMN owner name NOT NULL DEFAULT current_user, ADD COLUMN taken_by text;
 ALTER TABLE chunks ADD COLUMN dispatcher text;
-CREATE INDEX chunks_open ON chunks(dispatcher, node) WHERE state IN {OPEN_CHUNKS};
-CREATE INDEX frames_open ON frames(job, idx) WHERE state IN {OPEN_FRAMES};
+CREATE INDEX chunks_open ON chunks(dispatcher, node) WHERE state IN ('starting', 'running');
+CREATE INDEX frames_open ON frames(job, idx) WHERE state IN ('waiting', 'retrying');
 CREATE INDEX jobs_owner ON jobs(owner);
 CREATE TABLE dispatchers(
   id text PRIMARY KEY, host text NOT NULL, pid integer NOT NULL, login name NOT NULL DEFAULT session_user,
@@ -118,9 +130,8 @@ CREATE INDEX node_leases_dispatcher ON node_leases(dispatcher);
 CREATE TABLE shares(
   kind text NOT NULL CHECK (kind IN ('user', 'project')), name text NOT NULL,
   weight double precision NOT NULL CHECK (weight > 0), PRIMARY KEY(kind, name));
-{_COUNT_FUNCTION}
-{_count_triggers()}
 """
+TEAM_TABLES = "\n".join([_TEAM_DDL, _COUNT_FUNCTION, _count_triggers()])
 
 MIGRATIONS = (
     Migration(1, "store tables (the SQLite schema in PostgreSQL types)", STORE_TABLES),
