@@ -23,7 +23,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from farmhand.ui.panel import FarmhandPanel
 from farmhand.ui.qt import BINDING, QT_VERSION, QtWidgets
-from farmhand.ui.records import (
+from farmhand.ui.view.records import (
     FarmSnapshot,
     FrameStatus,
     FrameView,

@@ -1,4 +1,4 @@
-"""A fake of :class:`farmhand.ui.backend.FarmBackend` for widget tests: serves prepared snapshots and
+"""A fake of :class:`farmhand.ui.view.backend.FarmBackend` for widget tests: serves prepared snapshots and
 records every call (with the thread it ran on), so a test can check which button called what, off the
 UI thread. The real backend is tested against the real job store in ``test_client_backend.py``.
 """
@@ -11,8 +11,8 @@ from dataclasses import replace
 from typing import Any, Callable, Optional
 
 from farmhand.errors import NodeUnreachable
-from farmhand.ui.backend import ScanProgress
-from farmhand.ui.records import FarmSnapshot, NodeStatus, NodeView, SubmitRequest
+from farmhand.ui.view.backend import ScanProgress
+from farmhand.ui.view.records import FarmSnapshot, NodeStatus, NodeView, SubmitRequest
 
 from . import farm_data
 

@@ -5,7 +5,7 @@ The scale variants (100 nodes, 5 000 frames) repeat the same patterns.
 
 from __future__ import annotations
 
-from farmhand.ui.records import (
+from farmhand.ui.view.records import (
     FarmSnapshot,
     FrameStatus,
     FrameView,

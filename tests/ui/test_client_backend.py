@@ -10,7 +10,7 @@ from farmhand.engine.store import append_log
 from farmhand.errors import NotFound
 from farmhand.jobs import FrameState, NodeActivity, NodeRow
 from farmhand.ui.client_backend import ClientBackend, frames_text, job_spec
-from farmhand.ui.records import ChunkPolicy, FrameStatus, JobStatus, NodeStatus, NodeView, SubmitRequest
+from farmhand.ui.view.records import ChunkPolicy, FrameStatus, JobStatus, NodeStatus, NodeView, SubmitRequest
 
 pytestmark = pytest.mark.ui
 

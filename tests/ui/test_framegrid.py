@@ -7,7 +7,7 @@ import pytest
 from farmhand.ui import style
 from farmhand.ui.framegrid import FrameGrid, describe_frame, legend_html
 from farmhand.ui.qt import Qt, QtCore, QtWidgets
-from farmhand.ui.records import FrameStatus
+from farmhand.ui.view.records import FrameStatus
 
 from . import farm_data
 

@@ -35,7 +35,7 @@ def test_panel_follows_the_running_job(qtbot, make_panel, backend) -> None:
 def test_reattaching_follows_the_rendering_job_not_the_one_waiting_for_it(qtbot, make_panel, backend) -> None:
     from dataclasses import replace
 
-    from farmhand.ui.records import JobStatus
+    from farmhand.ui.view.records import JobStatus
 
     from . import farm_data
 
@@ -91,7 +91,7 @@ def test_priority_and_requeue(qtbot, make_panel, backend) -> None:
 def test_pause_resume_enablement_follows_state(qtbot, make_panel, backend) -> None:
     from dataclasses import replace
 
-    from farmhand.ui.records import JobStatus
+    from farmhand.ui.view.records import JobStatus
 
     panel, tab = ready(qtbot, make_panel, backend)
     assert tab.pause_button.isEnabled() and not tab.resume_button.isEnabled()

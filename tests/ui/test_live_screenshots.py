@@ -21,7 +21,7 @@ from farmhand.ui import style
 from farmhand.ui.client_backend import ClientBackend
 from farmhand.ui.panel import FarmhandPanel
 from farmhand.ui.qt import BINDING, QtWidgets
-from farmhand.ui.records import FrameStatus, NodeStatus, PreflightFinding, Severity, SubmitContext
+from farmhand.ui.view.records import FrameStatus, NodeStatus, PreflightFinding, Severity, SubmitContext
 from farmhand.ui.registry_nodes import RegistryNodes
 
 pytestmark = [pytest.mark.ui, pytest.mark.lab, pytest.mark.slow]

@@ -17,7 +17,7 @@ from farmhand.ui.models import (
     nodes_model,
 )
 from farmhand.ui.qt import Qt
-from farmhand.ui.records import JobStatus, NodeStatus
+from farmhand.ui.view.records import JobStatus, NodeStatus
 
 from . import farm_data
 

@@ -131,7 +131,7 @@ def test_selection_survives_a_new_node(qtbot, make_panel, backend) -> None:
 def test_selected_node_is_shown_in_full(qtbot, make_panel, backend) -> None:
     from dataclasses import replace
 
-    from farmhand.ui.records import NodeStatus
+    from farmhand.ui.view.records import NodeStatus
 
     long_note = ("blocklisted for shot010_lighting_v012_beauty_and_volumes (anna@ws-anna) after 2 failures: "
                  "out of memory: Killed (signal 9) while rendering frame 1013")

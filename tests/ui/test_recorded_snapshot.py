@@ -22,7 +22,7 @@ from farmhand.jobs import (
     NodeRow,
 )
 from farmhand.ui.client_backend import job_detail
-from farmhand.ui.records import FarmSnapshot, FrameStatus, JobStatus
+from farmhand.ui.view.records import FarmSnapshot, FrameStatus, JobStatus
 
 from .conftest import wait_snapshot
 from .fake_backend import FakeBackend

@@ -13,10 +13,10 @@ from farmhand.client import Client
 from farmhand.errors import NodeError
 from farmhand.lab import LocalFarm
 from farmhand.nodes.registry import NodeState, Registry
-from farmhand.ui.backend import ScanProgress
+from farmhand.ui.view.backend import ScanProgress
 from farmhand.ui.client_backend import ClientBackend
 from farmhand.ui.qt import Qt
-from farmhand.ui.records import NodeStatus, NodeView
+from farmhand.ui.view.records import NodeStatus, NodeView
 from farmhand.ui.registry_nodes import RegistryNodes
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ import pytest
 
 from farmhand.errors import UsageError
 from farmhand.ui.qt import Qt
-from farmhand.ui.records import ChunkPolicy, PreflightFinding, Severity, SubmitContext, SubmitRequest
+from farmhand.ui.view.records import ChunkPolicy, PreflightFinding, Severity, SubmitContext, SubmitRequest
 
 from .conftest import wait_snapshot
 

@@ -2,7 +2,7 @@
 and discovery for nodes.
 
 Translating here keeps the widgets independent of the store's schema: they see only
-:mod:`farmhand.ui.records`. Each thread gets its own client (the store's connections are per thread), and
+:mod:`farmhand.ui.view.records`. Each thread gets its own client (the store's connections are per thread), and
 unchanged data is not rebuilt: the job list and the selected job are cached by the store's change counter,
 so polling an idle 5 000-frame job costs one integer read.
 """
@@ -28,9 +28,9 @@ from farmhand.jobs import (
     NodeActivity,
     NodeRow,
 )
-from farmhand.ui.backend import ScanProgress
+from farmhand.ui.view.backend import ScanProgress
 from farmhand.ui.nodes_source import NodesSource, registry_source
-from farmhand.ui.records import (
+from farmhand.ui.view.records import (
     ChunkPolicy,
     FarmSnapshot,
     FrameStatus,
@@ -43,7 +43,7 @@ from farmhand.ui.records import (
     NodeView,
     SubmitRequest,
 )
-from farmhand.ui.words import activity_words, failure_words
+from farmhand.ui.view.words import activity_words, failure_words
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def job_spec(request: SubmitRequest) -> JobSpec:
 
 
 class ClientBackend:
-    """:class:`farmhand.ui.backend.FarmBackend` over the job store of ``FARMHAND_HOME``."""
+    """:class:`farmhand.ui.view.backend.FarmBackend` over the job store of ``FARMHAND_HOME``."""
 
     def __init__(self, client_factory: Callable[[], Client] = Client,
                  nodes: Optional[NodesSource] = None) -> None:

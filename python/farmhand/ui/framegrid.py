@@ -13,7 +13,7 @@ from typing import Optional
 
 from farmhand.ui import style
 from farmhand.ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal, mouse_pos
-from farmhand.ui.records import FrameStatus, FrameView
+from farmhand.ui.view.records import FrameStatus, FrameView
 
 CELL = 12
 GAP = 2

@@ -7,12 +7,12 @@ import time
 from typing import Callable, Optional
 
 from farmhand.ui import style
-from farmhand.ui.backend import FarmBackend
+from farmhand.ui.view.backend import FarmBackend
 from farmhand.ui.delegates import ProgressDelegate, StateDelegate
 from farmhand.ui.framegrid import FrameGrid, legend_html
 from farmhand.ui.models import RecordRole, job_nodes_model, jobs_model
 from farmhand.ui.qt import QAction, Qt, QtCore, QtGui, QtWidgets, Signal, exec_menu
-from farmhand.ui.records import FarmSnapshot, JobDetail, JobStatus, JobView
+from farmhand.ui.view.records import FarmSnapshot, JobDetail, JobStatus, JobView
 from farmhand.ui.threads import TaskRunner
 from farmhand.ui.widgets import Confirm, ask, fit_columns, table_view
 

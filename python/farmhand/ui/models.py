@@ -13,8 +13,8 @@ from typing import Any, Callable, Generic, Optional, TypeVar
 
 from farmhand.ui import style
 from farmhand.ui.qt import Qt, QtCore, QtGui
-from farmhand.ui.records import JobNodeView, JobView, NodeStatus, NodeView
-from farmhand.ui.words import activity_words
+from farmhand.ui.view.records import JobNodeView, JobView, NodeStatus, NodeView
+from farmhand.ui.view.words import activity_words
 
 T = TypeVar("T")
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Callable, Protocol
 
-from farmhand.ui.backend import ScanProgress
-from farmhand.ui.records import NodeView
+from farmhand.ui.view.backend import ScanProgress
+from farmhand.ui.view.records import NodeView
 
 
 class NodesSource(Protocol):

@@ -6,11 +6,11 @@ import threading
 import time
 from typing import Callable, Optional
 
-from farmhand.ui.backend import FarmBackend
+from farmhand.ui.view.backend import FarmBackend
 from farmhand.ui.delegates import StateDelegate
 from farmhand.ui.models import nodes_model
 from farmhand.ui.qt import Qt, QtWidgets, Signal
-from farmhand.ui.records import FarmSnapshot, NodeStatus, NodeView
+from farmhand.ui.view.records import FarmSnapshot, NodeStatus, NodeView
 from farmhand.ui.threads import TaskRunner
 from farmhand.ui.widgets import Confirm, ask, fit_columns, table_view
 

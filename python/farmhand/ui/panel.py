@@ -13,11 +13,11 @@ import time
 from typing import Optional
 
 from farmhand.ui import style
-from farmhand.ui.backend import FarmBackend
+from farmhand.ui.view.backend import FarmBackend
 from farmhand.ui.jobs_tab import JobsTab
 from farmhand.ui.nodes_tab import NodesTab
 from farmhand.ui.qt import Qt, QtGui, QtWidgets, Signal, binding_problem, is_alive
-from farmhand.ui.records import FarmSnapshot, SubmitContext
+from farmhand.ui.view.records import FarmSnapshot, SubmitContext
 from farmhand.ui.submit_tab import ContextProvider, SubmitHandler, SubmitTab
 from farmhand.ui.threads import Poller, TaskRunner
 

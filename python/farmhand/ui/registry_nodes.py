@@ -17,8 +17,8 @@ from farmhand.nodes import actions as nodeops
 from farmhand.nodes import discovery
 from farmhand.nodes.inventory import Inventory
 from farmhand.nodes.registry import Node, NodeState, Registry
-from farmhand.ui.backend import ScanProgress
-from farmhand.ui.records import NodeStatus, NodeView
+from farmhand.ui.view.backend import ScanProgress
+from farmhand.ui.view.records import NodeStatus, NodeView
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import math
 from typing import Optional
 
 from farmhand.ui.qt import QtGui, QtWidgets
-from farmhand.ui.records import FrameStatus, JobStatus, NodeStatus
+from farmhand.ui.view.records import FrameStatus, JobStatus, NodeStatus
 
 GREY = "#7b828c"
 DARK = "#3a3e45"

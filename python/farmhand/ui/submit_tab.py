@@ -10,9 +10,9 @@ from typing import Callable, Optional
 
 from farmhand.errors import FarmhandError
 from farmhand.ui import style
-from farmhand.ui.backend import FarmBackend
+from farmhand.ui.view.backend import FarmBackend
 from farmhand.ui.qt import QtWidgets, Signal
-from farmhand.ui.records import (
+from farmhand.ui.view.records import (
     ChunkPolicy,
     FarmSnapshot,
     PreflightFinding,

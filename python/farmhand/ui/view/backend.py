@@ -1,7 +1,7 @@
 """What the panel needs from the farm: read snapshots, act on jobs and nodes.
 
 Every method may block (SQLite, SSH), so the panel calls them from worker threads only; each returns
-plain records from :mod:`farmhand.ui.records` or raises :class:`farmhand.errors.FarmhandError`, whose
+plain records from :mod:`farmhand.ui.view.records` or raises :class:`farmhand.errors.FarmhandError`, whose
 one-line message the panel shows. :class:`farmhand.ui.client_backend.ClientBackend` implements this
 over ``farmhand.client`` and the node registry.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional, Protocol
 
-from farmhand.ui.records import FarmSnapshot, NodeView, SubmitRequest
+from farmhand.ui.view.records import FarmSnapshot, NodeView, SubmitRequest
 
 #: ``(addresses checked, addresses in the range, nodes found so far)``.
 ScanProgress = Callable[[int, int, int], None]

@@ -1,6 +1,6 @@
 """Plain records the panel displays and the requests it makes.
 
-The widgets know only these types. :mod:`farmhand.ui.backend` fills them from the job store and the node
+The widgets know only these types. :mod:`farmhand.ui.view.backend` fills them from the job store and the node
 registry, tests fill them from recorded snapshots, and :mod:`farmhand.houdini` fills a
 :class:`SubmitContext` from the scene. Nothing here imports Qt.
 """
