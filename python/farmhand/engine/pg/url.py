@@ -23,7 +23,7 @@ MASK = "***"
 
 # user:password@ in a URL's authority; password=... as a URL query item or a libpq keyword.
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^/@:\s]*:)(?P<secret>[^@\s]*)(?P<tail>@)", re.I)
-_KEY_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<secret>'(?:[^'\\]|\\.)*'|[^\s&]+)", re.I)
+_KEY_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)(?P<secret>'(?:[^'\\]|\\.|'')*'|[^\s&]+)", re.I)
 
 
 def redact(text: str) -> str:
