@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 import re
+import threading
+import time
 
 from farmhand.ssh.channel import LineSplitter
 
@@ -58,6 +60,8 @@ class _ClosedUnderneath:
         self._fd = r
         self._closed_reads = 0
         self.eof_received = False
+        self.active = True
+        self.lock = threading.Lock()
 
     @property
     def closed(self) -> bool:
@@ -85,3 +89,32 @@ def test_pump_treats_a_channel_closed_by_another_thread_as_the_end() -> None:
 
     out, err = LineSplitter("out", lambda s, x: None, 1024), LineSplitter("err", lambda s, x: None, 1024)
     assert pump(_ClosedUnderneath(), out, err) is True  # type: ignore[arg-type]
+
+
+class _ClosingUnderLock(_ClosedUnderneath):
+    """paramiko's own order: Channel.close() takes the lock, closes the descriptor, and only then marks
+    the channel closed. Here another thread sits in that window while pump waits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.is_closed = False
+        self.in_window = threading.Event()
+        threading.Thread(target=self._close, daemon=True).start()
+        self.in_window.wait(5)
+
+    def _close(self) -> None:
+        with self.lock:
+            self.in_window.set()  # the descriptor is already gone (see the parent)
+            time.sleep(0.2)
+            self.is_closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self.is_closed
+
+
+def test_pump_waits_for_close_to_finish_before_judging_a_dead_descriptor() -> None:
+    from farmhand.ssh.channel import pump
+
+    out, err = LineSplitter("out", lambda s, x: None, 1024), LineSplitter("err", lambda s, x: None, 1024)
+    assert pump(_ClosingUnderLock(), out, err) is True  # type: ignore[arg-type]

@@ -18,9 +18,9 @@ def test_posix_join_round_trips_through_real_sh() -> None:
 
 
 def test_posix_join_rejects_nul_and_empty() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="NUL byte"):
         posix_join(["echo", "a\0b"])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="empty command"):
         posix_join([])
 
 

@@ -10,7 +10,7 @@
         info = ex.fetch_host_key("render05"); ex.trust(info)          # `farmhand nodes trust`
 
 Errors are :mod:`farmhand.errors` types naming the host: NodeUnreachable, AuthFailed, HostKeyUnknown,
-HostKeyChanged, NodeError (e.g. "port 22 answers but not with SSH").
+HostKeyChanged, HostKeyRevoked, NodeError (e.g. "port 22 answers but not with SSH").
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from __future__ import annotations
 from farmhand.ssh.connect import Timeouts
 from farmhand.ssh.executor import SSHExecutor
 from farmhand.ssh.fanout import FanOut, fan_out
-from farmhand.ssh.hostkeys import HostKeyInfo, HostKeyStore, fingerprint
+from farmhand.ssh.hostkeys import HostKeyInfo, HostKeyRevoked, HostKeyStore, fingerprint
 from farmhand.ssh.process import SSHProcess
 from farmhand.ssh.quoting import posix_join, powershell_join, powershell_quote
 from farmhand.ssh.target import Target, resolve
 
 __all__ = [
-    "FanOut", "HostKeyInfo", "HostKeyStore", "SSHExecutor", "SSHProcess", "Target", "Timeouts",
-    "fan_out", "fingerprint", "posix_join", "powershell_join", "powershell_quote", "resolve",
+    "FanOut", "HostKeyInfo", "HostKeyRevoked", "HostKeyStore", "SSHExecutor", "SSHProcess", "Target",
+    "Timeouts", "fan_out", "fingerprint", "posix_join", "powershell_join", "powershell_quote", "resolve",
 ]

@@ -160,8 +160,11 @@ def _wait_readable(chan: paramiko.Channel, fd: int, wait: float) -> bool:
         select.select([fd], [], [], wait)
     except (OSError, ValueError):
         # Another thread closed the channel (a kill) between the checks and this wait; its descriptor
-        # is gone. That is an end, not a failure.
-        if not chan.closed:
+        # is gone. That is an end, not a failure. Channel.close() drops the descriptor before it marks
+        # the channel closed, both under the channel's lock: wait for it to finish before looking.
+        with chan.lock:
+            gone = chan.closed or not chan.active
+        if not gone:
             raise
         return False
     return True

@@ -13,6 +13,7 @@ import logging
 import os
 import select
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
@@ -131,6 +132,44 @@ def check_banner(target: Target, sock: socket.socket, timeouts: Timeouts) -> Non
         )
 
 
+#: Host-key algorithms that verify a key recorded under another name: an RSA key is recorded as
+#: ``ssh-rsa`` but must be negotiated with SHA-2 signatures (current paramiko and OpenSSH refuse SHA-1).
+KEY_ALGORITHMS = {"ssh-rsa": ("rsa-sha2-512", "rsa-sha2-256")}
+
+
+def preferred_key_types(known: Sequence[str], offered: Sequence[str]) -> list[str]:
+    """``offered`` reordered so the algorithms for the recorded key types come first, as OpenSSH does:
+    the server then presents a key that can be checked rather than one we have never seen."""
+    first: list[str] = []
+    for key_type in known:
+        for algorithm in KEY_ALGORITHMS.get(key_type, (key_type,)):
+            if algorithm in offered and algorithm not in first:
+                first.append(algorithm)
+    return [*first, *(t for t in offered if t not in first)]
+
+
+def start_kex(target: Target, sock: Sock, store: HostKeyStore, timeouts: Timeouts) -> paramiko.Transport:
+    """Key exchange only (no login yet), asking for a host key type the store can verify. The caller
+    owns (closes) the returned Transport."""
+    transport = paramiko.Transport(sock)
+    try:
+        transport.banner_timeout = timeouts.banner
+        transport.handshake_timeout = timeouts.banner
+        transport.auth_timeout = timeouts.auth
+        known = store.known_types(target)
+        if known:
+            opts = transport.get_security_options()
+            opts.key_types = preferred_key_types(known, opts.key_types)
+        try:
+            transport.start_client(timeout=timeouts.banner)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            raise _kex_error(target, exc) from exc
+        return transport
+    except BaseException:
+        transport.close()
+        raise
+
+
 def handshake(
     target: Target,
     sock: Sock,
@@ -141,21 +180,8 @@ def handshake(
     accept_new: bool = False,
 ) -> paramiko.Transport:
     """Key exchange, host-key verification, then public-key auth. Returns an authenticated Transport."""
-    transport = paramiko.Transport(sock)
+    transport = start_kex(target, sock, store, timeouts)
     try:
-        transport.banner_timeout = timeouts.banner
-        transport.handshake_timeout = timeouts.banner
-        transport.auth_timeout = timeouts.auth
-        known = store.known_types(target)
-        if known:
-            # Ask for the key type we can verify first, as OpenSSH does.
-            opts = transport.get_security_options()
-            opts.key_types = [*[t for t in known if t in opts.key_types],
-                              *[t for t in opts.key_types if t not in known]]
-        try:
-            transport.start_client(timeout=timeouts.banner)
-        except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise _kex_error(target, exc) from exc
         store.verify(target, transport.get_remote_server_key(), accept_new=accept_new)
         _authenticate(target, transport, keys)
         transport.set_keepalive(max(1, int(timeouts.keepalive)))

@@ -186,14 +186,8 @@ class SSHExecutor:
     def fetch_host_key(self, host: str) -> HostKeyInfo:
         """Connect just far enough to see the node's host key (no login) and describe it."""
         target = self._resolve(host)
-        sock = self._socket(target)
-        transport = paramiko.Transport(sock)
+        transport = connect.start_kex(target, self._socket(target), self.host_keys, self.timeouts)
         try:
-            transport.banner_timeout = self.timeouts.banner
-            try:
-                transport.start_client(timeout=self.timeouts.banner)
-            except (paramiko.SSHException, EOFError, OSError) as exc:
-                raise connect._kex_error(target, exc) from exc
             return info_for(target, transport.get_remote_server_key())
         finally:
             transport.close()
