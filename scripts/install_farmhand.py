@@ -39,7 +39,7 @@ PACKAGE_FILE = "farmhand.json"
 #: ``--python-version`` only governs wheel tags and ``Requires-Python`` (pip's own help), so a
 #: ``python_version`` marker would be judged by the Python running the installer. tomli is pure Python
 #: and simply unused where tomllib exists.
-REQUIREMENTS = ("paramiko>=3.4", "tomli>=1.1")
+REQUIREMENTS = ("paramiko>=5.1", "tomli>=1.1")
 MARKER = ".farmhand-deps.json"
 
 #: Houdini version -> the Python it embeds.

@@ -1,10 +1,10 @@
-"""A recording stand-in for the dispatcher client (what farmhand.houdini.submit.JobSink describes)."""
+"""A recording stand-in for the dispatcher client (what farmhand.houdini.sending.JobSink describes)."""
 
 from __future__ import annotations
 
 import threading
 
-from farmhand.houdini.submit import JobSink
+from farmhand.houdini.sending import JobSink
 from farmhand.jobs import JobSpec
 
 

@@ -16,7 +16,7 @@ import hdefereval
 import pytest
 
 from engine.conftest import REPO, EngineFarm, assert_complete, engine_farm  # noqa: F401 (fixture)
-from farmhand.houdini import entry, farm, pathmap, submit
+from farmhand.houdini import entry, farm, pathmap, sending
 from farmhand.jobs import JobState
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
@@ -26,7 +26,7 @@ def _wired(lab_farm: EngineFarm, monkeypatch: pytest.MonkeyPatch, farmhand_home:
     """The entry points as in a real session (real client, registry and path map) over the lab's share."""
     (farmhand_home / "pathmap.json").write_text(json.dumps({"shares": [str(lab_farm.share)]}))
     monkeypatch.setenv("FARMHAND_NODE_PACKAGE", str(REPO / "python" / "farmhand"))
-    monkeypatch.setattr(farm, "sink_factory", submit.ClientSink)
+    monkeypatch.setattr(farm, "sink_factory", sending.ClientSink)
     monkeypatch.setattr(farm, "nodes_provider", farm.registry_nodes)
     monkeypatch.setattr(farm, "pathmap_loader", pathmap.load)
     return lab_farm

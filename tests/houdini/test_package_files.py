@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from fakes import houdini_packages
 from farmhand.houdini import entry, hda
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,35 +35,27 @@ def test_package_json() -> None:
     assert set(package) == {"load_package_once", "enable", "env", "hpath"}
 
 
-def _package_env(package: dict[str, Any], keywords: dict[str, str]) -> dict[str, str]:
-    """The variables a package sets, as Houdini evaluates them: conditional values (a list of
-    ``{"keyword == 'value'": value}``) take the first match; ``$NAME``/``${NAME}`` expand in order."""
-    env: dict[str, str] = {"HOUDINI_PACKAGE_PATH": "/share/farmhand"}
-    for item in package["env"]:
-        for name, value in item.items():
-            if isinstance(value, list):
-                matches = [v for case in value for cond, v in case.items()
-                           if re.fullmatch(r"(\w+) == '([^']*)'", cond).groups()  # type: ignore[union-attr]
-                           in keywords.items()]
-                if not matches:
-                    continue
-                value = matches[0]
-            if isinstance(value, str):
-                env[name] = re.sub(r"\$\{?(\w+)\}?", lambda m: env.get(m.group(1), m.group(0)), value)
-    return env
-
-
 @pytest.mark.parametrize("houdini", ["19.5", "20.0", "20.5", "21.0"])
 @pytest.mark.parametrize("system", ["linux", "macos", "windows"])
-def test_package_json_finds_the_deps_the_installer_writes(houdini: str, system: str) -> None:
+def test_package_json_finds_the_deps_the_installer_writes(houdini: str, system: str, tmp_path: Path) -> None:
     """Used without the installer (HOUDINI_PACKAGE_DIR), the package still puts the installer's deps
-    folder for this Houdini's Python and OS on PYTHONPATH."""
+    folder for this Houdini's Python and OS on PYTHONPATH (applied as Houdini applies it)."""
     from .test_installer import inst
 
-    package = json.loads((ROOT / "houdini_package.json").read_text())
+    checkout = tmp_path / "farmhand"
+    checkout.mkdir()
+    (checkout / "farmhand.json").write_text((ROOT / "houdini_package.json").read_text())
     python = inst.python_for(houdini)
-    env = _package_env(package, {"houdini_python": f"python{python}", "houdini_os": system})
-    assert env["FARMHAND_DEPS"] == inst.deps_dir(Path("/share/farmhand"), python, system).as_posix()
+    session = houdini_packages.Session(houdini, f"python{python}", system)
+    env = houdini_packages.apply(checkout / "farmhand.json", session, {})
+    assert env is not None
+    assert env["FARMHAND_DEPS"] == inst.deps_dir(checkout, python, system).as_posix()
+    written = tmp_path / "pref" / "farmhand.json"
+    written.parent.mkdir()
+    written.write_text(json.dumps(inst.package_json(checkout, inst.deps_dir(checkout, python, system))))
+    installed = houdini_packages.apply(written, session, {})
+    assert installed is not None and installed["FARMHAND_DEPS"] == env["FARMHAND_DEPS"]
+    assert "FARMHAND_PYTHON" not in installed  # the dispatcher launcher's variable stays the launcher's
 
 
 def test_scripts_folder_does_not_shadow_houdini_startup_scripts() -> None:

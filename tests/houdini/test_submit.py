@@ -10,7 +10,7 @@ import pytest
 
 from farmhand.errors import UsageError
 from farmhand.frames import expand_output
-from farmhand.houdini import submit
+from farmhand.houdini import sending, submit
 from farmhand.houdini.pathmap import PathMap, PathRule
 from farmhand.houdini.preflight import NodeFacts
 from farmhand.houdini.submit import SubmitOptions
@@ -137,7 +137,7 @@ def test_send_queues_every_job_at_once_each_after_the_previous(make_scene: Any, 
     specs = submit.plan("/out/c", SubmitOptions(), NODES, _pmap(tmp_path)).specs
     sink = RecordingSink()
     updates: list[list[str]] = []
-    sent = submit.send(specs, sink, on_update=lambda s: updates.append(list(s.job_ids)))
+    sent = sending.send(specs, sink, on_update=lambda s: updates.append(list(s.job_ids)))
     # Nothing is left to Houdini: every job is queued before send returns, ordered by `after`.
     assert [s.target for s in sink.specs] == ["/out/a", "/out/b", "/out/c"]
     assert [s.after for s in sink.specs] == [(), ("job1",), ("job2",)]
@@ -145,7 +145,7 @@ def test_send_queues_every_job_at_once_each_after_the_previous(make_scene: Any, 
     assert updates[-1] == ["job1", "job2", "job3"]
     assert sink.threads == [threading.current_thread().name] * 3
     with pytest.raises(UsageError):
-        submit.send([], sink)
+        sending.send([], sink)
 
 
 def test_refuse_raises_one_line_with_every_error(make_scene: Any, tmp_path: Any) -> None:

@@ -15,7 +15,8 @@ from farmhand.errors import UsageError
 from farmhand.houdini import hda, interactive, panel, rops
 from farmhand.houdini.compat import as_op_node
 from farmhand.houdini.interactive import guarded
-from farmhand.houdini.submit import Sent, SubmitOptions
+from farmhand.houdini.sending import Sent
+from farmhand.houdini.submit import SubmitOptions
 
 log = logging.getLogger(__name__)
 

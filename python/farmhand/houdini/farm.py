@@ -7,15 +7,13 @@ embed Farmhand differently) swap them. No ``hou`` here.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from farmhand.errors import FarmhandError
 from farmhand.houdini import pathmap
 from farmhand.houdini.preflight import NodeFacts
+from farmhand.houdini.sending import ClientSink, JobSink
 from farmhand.nodes.registry import NodeState, Registry
-
-if TYPE_CHECKING:
-    from farmhand.houdini.submit import JobSink
 
 log = logging.getLogger(__name__)
 
@@ -37,15 +35,8 @@ def registry_nodes() -> list[NodeFacts]:
         return []
 
 
-def client_sink() -> JobSink:
-    """The dispatcher's client (imported here, so this module stays free of ``hou``)."""
-    from farmhand.houdini.submit import ClientSink
-
-    return ClientSink()
-
-
-#: Where jobs go.
-sink_factory: Callable[[], JobSink] = client_sink
+#: Where jobs go (the dispatcher's client).
+sink_factory: Callable[[], JobSink] = ClientSink
 #: The render nodes preflight checks against.
 nodes_provider: Callable[[], list[NodeFacts]] = registry_nodes
 #: The shares and path-mapping rules.

@@ -14,7 +14,8 @@ import hou
 from farmhand.errors import UsageError
 from farmhand.frames import FrameSpec, normalise
 from farmhand.houdini import interactive, rops
-from farmhand.houdini.submit import Sent, SubmitOptions
+from farmhand.houdini.sending import Sent
+from farmhand.houdini.submit import SubmitOptions
 
 #: Menu tokens of the asset's ``chunk_policy`` parm.
 CHUNK_AUTO, CHUNK_FIXED = "auto", "fixed"

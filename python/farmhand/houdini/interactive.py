@@ -15,10 +15,11 @@ import hou
 
 from farmhand.display import Severity
 from farmhand.errors import FarmhandError
-from farmhand.houdini import farm, rops, submit
+from farmhand.houdini import farm, rops, sending, submit
 from farmhand.houdini.mainthread import run_in_background
 from farmhand.houdini.preflight import Finding
-from farmhand.houdini.submit import Sent, SubmitOptions, SubmitPlan
+from farmhand.houdini.sending import DispatcherNotStarted, Sent
+from farmhand.houdini.submit import SubmitOptions, SubmitPlan
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def submit_interactive(rop_path: str | Sequence[str], options: Optional[SubmitOp
     plan = make_plan(rop_path, options)
     if not hou.isUIAvailable():
         submit.refuse(plan)
-        return submit.send(plan.specs, farm.sink_factory())
+        return sending.send(plan.specs, farm.sink_factory())
     approved = _preflight_dialog(plan, rop_path, options)
     if approved is None:
         return None
@@ -141,9 +142,13 @@ def _send_in_background(plan: SubmitPlan) -> Sent:
     sent = Sent(job_ids=[], pending=list(plan.specs))
 
     def work() -> Sent:
-        return submit.send(plan.specs, farm.sink_factory(), sent=sent)
+        return sending.send(plan.specs, farm.sink_factory(), sent=sent)
 
     def done(result: Optional[Sent], error: Optional[BaseException]) -> None:
+        if isinstance(error, DispatcherNotStarted):
+            tell(f"Farmhand: {error.message}", Severity.ERROR)
+            sent.error = error.message
+            return
         if error is not None or result is None:
             message = (error.message if isinstance(error, FarmhandError)
                        else f"{type(error).__name__}: {error}")

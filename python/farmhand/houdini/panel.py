@@ -14,7 +14,7 @@ import hou
 
 from farmhand.display import Severity as FindingSeverity
 from farmhand.errors import FarmhandError, JobError
-from farmhand.houdini import farm, interactive, rops, submit
+from farmhand.houdini import farm, interactive, rops, sending, submit
 from farmhand.houdini.preflight import Finding, Fix
 from farmhand.houdini.submit import SubmitOptions
 
@@ -106,13 +106,13 @@ def submit_handler(request: Any) -> str:
     """The panel's Submit: plan from the scene (this is the UI thread), refuse on errors, send.
 
     Returns the first job's id; the ROP's dependency chain is queued with it, each job ``after`` the one
-    before (see :func:`submit.send`).
+    before (see :func:`sending.send`).
     """
     plan = interactive.make_plan(request.rop_path, options_from_request(request))
     errors = [f for f in plan.findings if f.severity is FindingSeverity.ERROR]
     if errors:
         raise JobError("; ".join(f.text for f in errors))
-    sent = submit.send(plan.specs, farm.sink_factory())
+    sent = sending.send(plan.specs, farm.sink_factory())
     return sent.job_ids[0]
 
 

@@ -1,9 +1,10 @@
-"""From a ROP to farm jobs: read the scene (main thread), check it, build job specs, hand them over.
+"""From a ROP to farm jobs: read the scene (main thread), check it, build job specs.
 
-:func:`plan` does every ``hou`` read and returns a :class:`SubmitPlan` of plain values; :func:`send`
-needs no ``hou`` and may run in a background thread. ROP dependencies become ordered jobs (a cache
-before the render that reads it, queued together with ``JobSpec.after`` so the dispatcher keeps the
-order without Houdini); caches and simulations are single-node whole-range jobs.
+:func:`plan` does every ``hou`` read and returns a :class:`SubmitPlan` of plain values;
+:func:`farmhand.houdini.sending.send` hands them over (no ``hou``, may run in a background thread).
+ROP dependencies become ordered jobs (a cache before the render that reads it, queued together with
+``JobSpec.after`` so the dispatcher keeps the order without Houdini); caches and simulations are
+single-node whole-range jobs.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import logging
 import os
 import re
 import socket
-import threading
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Optional
+from dataclasses import dataclass, field
+from typing import Optional
 
 import hou
 
@@ -198,93 +198,6 @@ def _submitter() -> str:
         return f"{getpass.getuser()}@{socket.gethostname()}"
     except (KeyError, OSError):
         return socket.gethostname()
-
-
-# --- handing jobs to the dispatcher ---------------------------------------------------------------
-
-class JobSink:
-    """What :func:`send` needs from :class:`farmhand.client.Client` (tests pass a recording fake)."""
-
-    def submit(self, spec: JobSpec) -> str:
-        raise NotImplementedError
-
-
-class ClientSink(JobSink):
-    """The real dispatcher, through ``farmhand.client`` (isolated here so that API can change).
-
-    The job is queued in the store at once; starting the dispatcher (a process that takes a moment to
-    come up) happens in a background thread when called on Houdini's main thread, so the UI never waits.
-    A job-store connection belongs to one thread, so each thread using the sink gets its own client.
-    """
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    def _client(self, autostart: bool) -> Any:
-        from farmhand.client import Client
-
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = Client(autostart=autostart)
-        client.autostart = autostart
-        return client
-
-    def submit(self, spec: JobSpec) -> str:
-        from farmhand.client import ensure_dispatcher
-
-        job_id: str = self._client(autostart=False).submit(spec)
-        if threading.current_thread() is threading.main_thread():
-            threading.Thread(target=_start_dispatcher, name="farmhand-dispatcher-start", daemon=True).start()
-        else:
-            ensure_dispatcher()
-        return job_id
-
-
-def _start_dispatcher() -> None:
-    from farmhand.client import ensure_dispatcher
-    from farmhand.errors import FarmhandError
-
-    try:
-        ensure_dispatcher()
-    except FarmhandError as exc:
-        log.error("%s", exc.message)
-
-
-@dataclass
-class Sent:
-    """The jobs of one submit, in render order (caches first)."""
-
-    job_ids: list[str]
-    pending: list[JobSpec]  # not queued yet (filled in place while a background submit runs)
-    thread: Optional[threading.Thread] = None  # the background submit (Houdini never waits on it)
-    error: Optional[str] = None
-
-
-def send(specs: Sequence[JobSpec], sink: JobSink,
-         on_update: Optional[Callable[[Sent], None]] = None, sent: Optional[Sent] = None) -> Sent:
-    """Queue ``specs`` at once, in order, each one ``after`` the one before it.
-
-    The dispatcher holds each job until the previous one is done, and fails or cancels it when the
-    previous one fails or is cancelled (the render would read missing cache files). Everything is in
-    the job store when this returns, so the chain completes even if Houdini is closed right away.
-    ``sent`` (filled in place) lets a caller watch progress. No ``hou`` is touched.
-    """
-    if not specs:
-        raise UsageError("nothing to submit")
-    sent = sent if sent is not None else Sent([], [])
-    sent.job_ids[:] = []
-    sent.pending[:] = list(specs)
-    previous: Optional[str] = None
-    while sent.pending:
-        spec = sent.pending[0]
-        if previous is not None:
-            spec = replace(spec, after=(*spec.after, previous))
-        previous = sink.submit(spec)
-        sent.pending.pop(0)
-        sent.job_ids.append(previous)
-        if on_update is not None:
-            on_update(sent)
-    return sent
 
 
 def refuse(plan_: SubmitPlan) -> None:
