@@ -82,7 +82,7 @@ class Client:
         ids = []
         for ref in spec.after:
             try:
-                ids.append(str(self.store.job_row(ref)["num"]))
+                ids.append(self.store.job(ref).id)
             except NotFound:
                 raise UsageError(
                     f"--after {ref}: there is no job {ref}; list jobs with 'farmhand jobs'"
@@ -96,7 +96,7 @@ class Client:
     def job(self, job_id: str, *, events: int = 50) -> JobSnapshot:
         """One job: its summary, spec, per-node progress, every frame and the latest ``events`` events."""
         store = self.store
-        with store._read():
+        with store.read():
             summary = store.summary(job_id)
             return JobSnapshot(
                 summary=summary,
@@ -136,12 +136,12 @@ class Client:
     def events(self, job_id: Optional[str] = None, since: int = 0, limit: int = 200) -> list[Event]:
         """Dispatcher decisions (assignments, failures, retries, stalls ...), oldest first."""
         if job_id is not None:
-            self.store.job_row(job_id)
+            self.store.job(job_id)
         return self.store.events(job_id, since=since, limit=limit)
 
     def logs(self, job_id: str, node: Optional[str] = None, frame: Optional[Frame] = None) -> list[LogLine]:
         """Renderer output of a job: all of it, one node's, or the lines written while ``frame`` rendered."""
-        self.store.job_row(job_id)
+        self.store.job(job_id)
         return read_logs(job_id, node, None if frame is None else normalise(frame))
 
     # --- commands -------------------------------------------------------------------------------------
@@ -248,10 +248,6 @@ def prepare(spec: JobSpec) -> tuple[list[Frame], list[Optional[str]]]:
 
     frames = FrameSpec.parse(spec.frames)
     preset = load_preset(spec.preset)
-    if isinstance(spec.chunk, str) and spec.chunk != "auto":
-        raise UsageError(f"chunk size {spec.chunk!r} is not valid; use 'auto' or a whole number of frames")
-    if isinstance(spec.chunk, int) and spec.chunk < 1:
-        raise UsageError(f"chunk size {spec.chunk} is not valid; use 'auto' or a number of frames >= 1")
     if spec.skip_existing and not spec.output:
         raise UsageError("--skip-existing needs --output PATTERN to know which files to look for")
     if spec.preset == "command" and not spec.command:

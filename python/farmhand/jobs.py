@@ -12,9 +12,97 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from farmhand.errors import UsageError
 from farmhand.frames import Frame
 
-ChunkPolicy = Union[str, int]  # "auto" or a fixed number of frames per chunk
+#: A chunk policy as JSON and ``--chunk`` spell it: ``"auto"`` or a whole number of frames per chunk.
+ChunkValue = Union[str, int]
+
+
+class ChunkMode(str, enum.Enum):
+    """How a job's frames are cut into chunks (the panel's and the ROP's menu tokens)."""
+
+    ADAPTIVE = "adaptive"  # sized per node to take about Policy.target_chunk_seconds
+    FIXED = "fixed"  # exactly ``size`` frames per chunk
+    SINGLE = "single"  # one frame per chunk
+
+
+_MODE_TOKENS = {"auto": ChunkMode.ADAPTIVE, **{m.value: m for m in ChunkMode}}
+
+
+@dataclass(frozen=True)
+class ChunkPolicy:
+    """How many frames a node gets per chunk: the one place that reads every spelling of it.
+
+    ``--chunk auto|N`` (:meth:`parse`), a menu token and a size from the panel or the ROP
+    (:meth:`from_setting`) and the value stored in a job spec (:meth:`of`) all become this; the engine
+    reads :attr:`frames`. Equal meaning compares equal: a fixed size of 1 is :attr:`ChunkMode.SINGLE`,
+    and ``size`` is 1 unless the mode is fixed.
+
+    Raises:
+        UsageError: a size that is not a whole number >= 1.
+    """
+
+    mode: ChunkMode = ChunkMode.ADAPTIVE
+    size: int = 1
+
+    def __post_init__(self) -> None:
+        size = self.size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise UsageError(f"chunk size {size!r} is not valid; use 'auto' or a whole number of frames >= 1")
+        mode = ChunkMode(self.mode)
+        if mode is ChunkMode.FIXED and size == 1:
+            mode = ChunkMode.SINGLE
+        object.__setattr__(self, "mode", mode)
+        object.__setattr__(self, "size", size if mode is ChunkMode.FIXED else 1)
+
+    @classmethod
+    def fixed(cls, frames: int) -> ChunkPolicy:
+        return cls(ChunkMode.FIXED, frames)
+
+    @classmethod
+    def parse(cls, text: str) -> ChunkPolicy:
+        """``--chunk`` text: ``auto`` (or a menu token) or a whole number of frames."""
+        token = text.strip().lower()
+        if token in _MODE_TOKENS and _MODE_TOKENS[token] is not ChunkMode.FIXED:
+            return cls(_MODE_TOKENS[token])
+        try:
+            frames = int(token)
+        except ValueError:
+            raise UsageError(
+                f"chunk size {text!r} is not valid; use 'auto' or a whole number of frames"
+            ) from None
+        return cls.fixed(frames)
+
+    @classmethod
+    def from_setting(cls, mode: str, size: int = 1) -> ChunkPolicy:
+        """A menu token (``auto``/``adaptive``, ``fixed``, ``single``) and the size field beside it."""
+        found = _MODE_TOKENS.get(str(getattr(mode, "value", mode)).strip().lower())
+        if found is None:
+            raise UsageError(f"chunk policy {mode!r} is not valid; use one of {', '.join(_MODE_TOKENS)}")
+        return cls(found, int(size) if found is ChunkMode.FIXED else 1)
+
+    @classmethod
+    def of(cls, value: Union[ChunkPolicy, ChunkValue]) -> ChunkPolicy:
+        """The policy a job spec stores (``"auto"`` or a number), or a policy already."""
+        if isinstance(value, ChunkPolicy):
+            return value
+        if isinstance(value, str):
+            return cls.parse(value)
+        return cls.fixed(value)
+
+    @property
+    def frames(self) -> Optional[int]:
+        """Frames per chunk, or None when chunks are sized per node (adaptive)."""
+        return None if self.mode is ChunkMode.ADAPTIVE else self.size
+
+    @property
+    def value(self) -> ChunkValue:
+        """The JSON and ``--chunk`` form: ``"auto"`` or the number of frames."""
+        return "auto" if self.frames is None else self.frames
+
+    def __str__(self) -> str:
+        return str(self.value)
 
 
 class JobState(str, enum.Enum):
@@ -87,7 +175,7 @@ class JobSpec:
     output: Optional[str] = None
     command: Optional[str] = None
     nodes: tuple[str, ...] = ()
-    chunk: ChunkPolicy = "auto"
+    chunk: ChunkPolicy = ChunkPolicy()
     priority: int = 50
     single_node: bool = False
     skip_existing: bool = False
@@ -102,8 +190,13 @@ class JobSpec:
     #: If one of them fails or is cancelled, so is this job.
     after: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # Callers may still pass the stored spelling ("auto" or a number); inside, it is a policy.
+        object.__setattr__(self, "chunk", ChunkPolicy.of(self.chunk))
+
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
+        data["chunk"] = self.chunk.value
         data["nodes"] = list(self.nodes)
         data["after"] = list(self.after)
         data["params"] = dict(self.params)
@@ -261,12 +354,12 @@ class Retry:
 
 @dataclass(frozen=True)
 class Chunk:
-    """A run of frames handed to one node (the unit of remote work)."""
+    """A run of frames handed to one node (the unit of remote work), as the store keeps it."""
 
     id: int
     job_id: str
     node: str
-    frames: tuple[Frame, ...]
+    frames: tuple[int, ...]  # indexes into the job's frames (none for a worker session: frames stream)
     state: ChunkState
     started: float
     ended: Optional[float] = None
@@ -289,10 +382,10 @@ class DispatcherInfo:
 
 def to_jsonable(value: Any) -> Any:
     """Dataclasses, enums, tuples → JSON-friendly dicts/lists (frames keep their float value)."""
+    if isinstance(value, (enum.Enum, ChunkPolicy)):
+        return value.value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, enum.Enum):
-        return value.value
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
     if isinstance(value, dict):

@@ -29,6 +29,9 @@ from farmhand.jobs import JobSnapshot
 from farmhand.lab import LocalFarm
 from farmhand.nodes.registry import Registry
 
+from .fake_farm import NodeBehaviour
+from .rig import Rig
+
 REPO = Path(__file__).resolve().parents[2]
 FAKE_HFS = REPO / "tests" / "fakes" / "hfs"
 
@@ -181,3 +184,11 @@ def engine_farm(
         farm.stop_dispatcher()
     for farm in farms:
         farm.assert_no_orphans()
+
+
+@pytest.fixture
+def rig_for(farmhand_home: Path) -> Callable[..., Rig]:
+    def make(nodes: dict[str, NodeBehaviour], **kw: object) -> Rig:
+        return Rig(farmhand_home, nodes, **kw)  # type: ignore[arg-type]
+
+    return make

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -233,7 +235,7 @@ def test_dispatcher_stops_when_its_home_is_deleted(tmp_path: Path) -> None:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
-        while not (home / "dispatcher.lock").exists() and proc.poll() is None and time.monotonic() < deadline:
+        while not _serving(home) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.1)
         assert proc.poll() is None, "the dispatcher did not start"
         shutil.rmtree(home)
@@ -242,3 +244,16 @@ def test_dispatcher_stops_when_its_home_is_deleted(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _serving(home: Path) -> bool:
+    """The dispatcher has opened its store and recovered (not only taken its lock)."""
+    db = home / "jobs.sqlite"
+    if not db.exists():
+        return False
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'dispatcher_started'").fetchone()
+    except sqlite3.Error:
+        return False
+    return row is not None

@@ -11,7 +11,7 @@ from farmhand.errors import UsageError
 from farmhand.jobs import FrameState, JobState
 
 from .fake_farm import NodeBehaviour
-from .test_dispatcher_unit import Rig, assert_all_done
+from .rig import Rig, assert_all_done
 
 
 @pytest.fixture
@@ -79,7 +79,6 @@ def test_dependency_survives_a_dispatcher_restart(rig_of: Callable[..., Rig]) ->
     for proc in rig.fake.live():
         proc.end(None, "TERM")
     rig.dispatcher = rig.make()
-    rig.dispatcher.retry, rig.dispatcher.policy = rig.retry, rig.policy
     rig.drive(lambda: rig.snap(cache).state is JobState.RUNNING)
     assert rig.snap(render).state is JobState.WAITING
     rig.drive(rig.finished(render))

@@ -8,96 +8,13 @@ from typing import Callable, Optional
 
 import pytest
 
-from farmhand.client import Client
-from farmhand.engine import nodescripts
-from farmhand.engine.dispatcher import Dispatcher, FarmNode, inline_submit
+from farmhand.engine import eligibility, nodescripts
 from farmhand.engine.scheduler import Policy
-from farmhand.engine.store import Store
-from farmhand.jobs import ChunkState, FrameState, JobSnapshot, JobSpec, JobState, NodeActivity, Retry
+from farmhand.engine.state import FarmNode
+from farmhand.jobs import ChunkState, FrameState, JobSpec, JobState, NodeActivity, Retry
 
-from .fake_farm import FakeExecutor, NodeBehaviour
-
-REPO = Path(__file__).resolve().parents[2]
-
-FAKE_WORKER_PRESET = (
-    'description = "test worker"\nmode = "worker"\n'
-    'argv = ["fakeworker", "--worker", "--output", "{output}"]\n'
-)
-
-
-class Rig:
-    def __init__(
-        self,
-        home: Path,
-        nodes: dict[str, NodeBehaviour],
-        cores: Optional[dict[str, int]] = None,
-        retry: Retry = Retry(stall_floor=5.0, licence_backoff=2.0, unreachable_backoff=2.0),
-        policy: Policy = Policy(target_chunk_seconds=5.0),
-    ) -> None:
-        self.home = home
-        self.out = home / "out"
-        self.store = Store()
-        self.client = Client(self.store, autostart=False)
-        self.fake = FakeExecutor(nodes)
-        self.farm = [FarmNode(n, (cores or {}).get(n, 4)) for n in nodes]
-        self.now = 1000.0
-        self.dispatcher = self.make()
-        self.retry, self.policy = retry, policy
-        self.dispatcher.retry, self.dispatcher.policy = retry, policy
-
-    def make(self) -> Dispatcher:
-        d = Dispatcher(
-            self.store,
-            self.fake,
-            lambda: self.farm,
-            clock=lambda: self.now,
-            submit=inline_submit,
-            node_package=str(REPO / "python" / "farmhand"),
-        )
-        return d
-
-    def submit(self, frames: str = "1-20", **kw: object) -> str:
-        spec = JobSpec(
-            preset=str(kw.pop("preset", "demo")),
-            frames=frames,
-            output=str(kw.pop("output", str(self.out / "f.$F4.png"))),
-            **kw,
-        )  # type: ignore[arg-type]
-        return self.client.submit(spec)
-
-    def drive(self, until: Callable[[], bool], dt: float = 0.1, limit: float = 600.0) -> float:
-        start = self.now
-        while True:
-            self.now += dt
-            self.fake.advance(self.now)
-            self.dispatcher.step(self.now)
-            if until():
-                break
-            assert self.now - start < limit, "simulation did not finish"
-        return self.now - start
-
-    def finished(self, job_id: str) -> Callable[[], bool]:
-        return lambda: self.client.job(job_id).state.finished
-
-    def snap(self, job_id: str) -> JobSnapshot:
-        return self.client.job(job_id, events=500)
-
-
-@pytest.fixture
-def rig_for(farmhand_home: Path) -> Callable[..., Rig]:
-    def make(nodes: dict[str, NodeBehaviour], **kw: object) -> Rig:
-        return Rig(farmhand_home, nodes, **kw)  # type: ignore[arg-type]
-
-    return make
-
-
-def assert_all_done(rig: Rig, job_id: str) -> JobSnapshot:
-    snap = rig.snap(job_id)
-    assert snap.state is JobState.DONE, (snap.summary, [e.message for e in snap.events][-10:])
-    for row in snap.frames:
-        assert row.state is FrameState.DONE
-        assert row.output and Path(row.output).stat().st_size > 0
-    return snap
+from .fake_farm import NodeBehaviour
+from .rig import FAKE_WORKER_PRESET, Rig, assert_all_done
 
 
 def test_renders_every_frame_once_across_nodes(rig_for: Callable[..., Rig]) -> None:
@@ -131,7 +48,7 @@ def test_node_crash_mid_chunk_rerenders_elsewhere_and_blames_the_node(rig_for: C
     snap = assert_all_done(rig, job)
     assert any(e.kind == "chunk_failed" and e.node == "a" and "crash" in e.message for e in snap.events)
     assert [r.attempts for r in snap.frames].count(1) >= 1
-    assert rig.dispatcher.jobs == {} and rig.fake.live() == []
+    assert rig.dispatcher.state.jobs == {} and rig.fake.live() == []
 
 
 def test_licence_failure_backs_off_without_blame_or_attempts(rig_for: Callable[..., Rig]) -> None:
@@ -180,7 +97,7 @@ def test_cancel_kills_running_chunks(rig_for: Callable[..., Rig]) -> None:
     snap = rig.snap(job)
     assert all(p.killed for p in rig.fake.procs)
     assert all(r.state is not FrameState.RENDERING for r in snap.frames)
-    assert not rig.dispatcher.tasks
+    assert not rig.dispatcher.state.tasks
 
 
 def test_a_cancelled_job_shows_no_frame_rendering_while_its_chunks_are_reaped(
@@ -218,7 +135,6 @@ def test_restart_keeps_done_frames_and_requeues_the_rest(rig_for: Callable[..., 
     orphans = rig.fake.live()
     assert orphans
     rig.dispatcher = rig.make()
-    rig.dispatcher.retry, rig.dispatcher.policy = rig.retry, rig.policy
     rig.drive(rig.finished(job))
     snap = assert_all_done(rig, job)
     assert done_before <= {r.frame for r in snap.frames if r.state is FrameState.DONE}
@@ -390,13 +306,13 @@ def test_houdini_build_is_picked_from_the_inventory(rig_for: Callable[..., Rig])
         job_id = rig.client.submit(
             JobSpec(preset="hrender", file="/s/a.hip", target="/out/m", frames="1", houdini_version=version)
         )
-        return rig.dispatcher.pick_hfs(JobRun.load(rig.store, job_id), node)
+        return eligibility.pick_hfs(JobRun.load(rig.store, job_id), node)
 
     assert pick(None) == "/opt/hfs21.0"
     assert pick("20.5.410") == "/opt/hfs20.5.410"
     assert pick("20.5.999") == "/opt/hfs20.5.487"
     assert pick("19.5.303") is None
-    assert rig.dispatcher.pick_hfs(JobRun.load(rig.store, rig.client.jobs()[0].id), FarmNode("b")) is None
+    assert eligibility.pick_hfs(JobRun.load(rig.store, rig.client.jobs()[0].id), FarmNode("b")) is None
 
 
 @pytest.mark.parametrize("exit_delay", [1.0, 5.0])

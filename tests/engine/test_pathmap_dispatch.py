@@ -12,7 +12,7 @@ import pytest
 from farmhand.jobs import JobState
 
 from .fake_farm import NodeBehaviour
-from .test_dispatcher_unit import REPO, Rig
+from .rig import REPO, Rig
 
 
 def _arg(argv: list[str], name: str) -> str:
@@ -66,7 +66,7 @@ def test_scene_output_scripts_and_path_params_are_mapped_per_node(
 
 def test_a_node_that_cannot_see_the_scripts_is_blocked_with_what_to_set(farmhand_home: Path) -> None:
     rig = Rig(farmhand_home, {"a": NodeBehaviour(), "b": NodeBehaviour()})
-    rig.dispatcher.node_package = "/nowhere/farmhand/scripts"
+    rig.dispatcher.state.node_package = "/nowhere/farmhand/scripts"
     job = rig.submit("1-4")
     rig.drive(rig.finished(job))
     snap = rig.snap(job)

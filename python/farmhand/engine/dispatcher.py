@@ -1,21 +1,23 @@
 """The dispatcher: one step function that moves every job forward, wrapped by ``run()`` until stopped.
 
-Each :meth:`Dispatcher.step` (every ~50 ms in ``run``) does, in one store transaction (dependencies and
-the path map: :mod:`farmhand.engine.gates`):
+The dispatcher owns its parts, each a class of its own module sharing one
+:class:`~farmhand.engine.state.EngineState` (the store, executor, clock, thresholds, jobs, tasks, nodes):
 
-1. apply client commands (cancel, pause, resume, retry, priority, requeue a frame, stop);
-2. pick up newly submitted jobs and refresh the node list;
-3. pump every running task: drain its output lines into the preset's parser, act on frame events
-   (start, progress, done → output verification), and settle tasks whose process ended (classify the
-   failure, retry, blocklist, back off, fail the job fast on agreed deterministic errors);
-4. kill stalled tasks;
-5. hand work to free nodes (:mod:`farmhand.engine.scheduler`: priority, then age; adaptive chunks; tail
-   re-split and backups);
-6. write per-node progress rows and job states.
+========================  =====================================================================
+``commands``              client commands: cancel, pause, resume, retry, priority, requeue, stop
+``gates``                 ``after`` dependencies and the path map
+``nodes``                 per-node backoffs, leftover checks, slow exits
+``outcomes``              each task's output lines, frame events and end
+``verifier``              output checks of finished frames
+``blame``                 what a failure costs the frame, the node and the job
+``assigner``              work for free nodes, frames for persistent workers
+``publisher``             per-node progress rows and ETAs for clients
+========================  =====================================================================
 
-The clock (``now``) and the :class:`~farmhand.remote.Executor` are injected, and blocking SSH calls run
-on an injected ``submit`` (a thread pool in production, inline in unit tests), so tests drive steps by
-hand. Every decision is written to the store's events table.
+Each :meth:`Dispatcher.step` (every ~50 ms in ``run``) does, in one store transaction, what it reads
+top-down. The clock (``now``) and the :class:`~farmhand.remote.Executor` are injected, and blocking SSH
+calls run on an injected ``submit`` (a thread pool in production, inline in unit tests), so tests drive
+steps by hand. Every decision is written to the store's events table.
 """
 
 from __future__ import annotations
@@ -23,20 +25,26 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from farmhand.engine import nodescripts
+from farmhand.engine.assign import Assigner
+from farmhand.engine.blame import Blame
+from farmhand.engine.commands import Commands
+from farmhand.engine.eligibility import eligible_nodes, job_spf, why_no_node
 from farmhand.engine.gates import Gates
 from farmhand.engine.jobrun import JobRun
-from farmhand.engine.noderun import Submit, Task, TaskPhase
-from farmhand.engine.outcomes import Outcomes, Verification
+from farmhand.engine.noderun import StopCause, Submit, TaskPhase
+from farmhand.engine.nodewatch import NodeWatch
+from farmhand.engine.outcomes import Outcomes
+from farmhand.engine.publish import Publisher
 from farmhand.engine.scheduler import Policy
+from farmhand.engine.state import EngineState, NodeSource
 from farmhand.engine.store import Store
+from farmhand.engine.transitions import move_chunk, move_job
+from farmhand.engine.verify import Verifier
 from farmhand.errors import FarmhandError
-from farmhand.jobs import ChunkState, CommandOp, FrameState, JobState, Retry
+from farmhand.jobs import ChunkState, FrameState, JobState, Retry
 from farmhand.pathmap import PathMap
 from farmhand.remote import Executor
 
@@ -46,18 +54,7 @@ STEP_SECONDS = 0.05
 MIN_STEP_SECONDS = 0.01
 LOAD_STALL_FACTOR = 5.0
 HEARTBEAT_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class FarmNode:
-    """A render node as the dispatcher needs it (from the registry's enabled, trusted nodes)."""
-
-    name: str
-    cores: int = 1
-    houdini: tuple[tuple[str, str], ...] = ()  # (version, install directory), newest last
-
-
-NodeSource = Callable[[], Sequence[FarmNode]]
+_ACTIVE = (JobState.QUEUED, JobState.WAITING, JobState.RUNNING, JobState.PAUSED)
 
 
 def default_node_package() -> str:
@@ -85,7 +82,7 @@ def inline_submit(fn: Callable[..., object], *args: Any, **kwargs: Any) -> Futur
     return future
 
 
-class Dispatcher(Outcomes, Gates):
+class Dispatcher:
     """Moves every job of one store forward. Not thread-safe: one thread calls ``step``/``run``."""
 
     def __init__(
@@ -102,39 +99,146 @@ class Dispatcher(Outcomes, Gates):
         node_refresh: float = 5.0,
         pathmap: Optional[PathMap] = None,
     ) -> None:
-        self.store = store
-        self.executor = executor
-        self.node_source = nodes
-        self.clock = clock
         self._pool: Optional[ThreadPoolExecutor] = None
         if submit is None:
             self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="farmhand-ssh")
             submit = self._pool.submit
-        self.submit: Submit = submit
-        self.retry = retry or Retry()
-        self.policy = policy or Policy()
-        self.node_package = node_package or default_node_package()
-        # Given: fixed (tests). Otherwise FARMHAND_HOME/pathmap.json, read again when it changes.
-        self.pathmap = pathmap or PathMap()
-        self._pathmap_fixed = pathmap is not None
-        self._pathmap_stamp: Optional[float] = None
+        self.state = EngineState(
+            store=store,
+            executor=executor,
+            submit=submit,
+            clock=clock,
+            retry=retry or Retry(),
+            policy=policy or Policy(),
+            node_package=node_package or default_node_package(),
+            pathmap=pathmap or PathMap(),
+        )
+        self.node_source = nodes
         self.node_refresh = node_refresh
-        self.jobs: dict[str, JobRun] = {}
-        self.tasks: dict[int, Task] = {}
-        self.farm: dict[str, FarmNode] = {}
-        self.node_backoff: dict[str, float] = {}
-        self.node_note: dict[str, str] = {}
-        self.checks: dict[str, Future[object]] = {}  # node -> orphan check in flight
-        self.needs_check: dict[str, tuple[int, str]] = {}  # node -> (pgid, marker) to check before reuse
-        self.verifying: list[Verification] = []
+        self.stop_requested = threading.Event()
+        self.wake = threading.Event()  # ends the wait between two steps early
+        self.nodes = NodeWatch(self.state)
+        self.publisher = Publisher(self.state, self.nodes)
+        self.blame = Blame(self.state, self.nodes)
+        self.verifier = Verifier(self.state, self.blame)
+        self.outcomes = Outcomes(self.state, self.nodes, self.verifier, self.blame)
+        self.assigner = Assigner(self.state, self.nodes)
+        # Given: fixed (tests). Otherwise FARMHAND_HOME/pathmap.json, read again when it changes.
+        self.gates = Gates(self.state, fixed_pathmap=pathmap is not None)
+        self.commands = Commands(self.state, self.publisher, self.stop_requested)
         self._nodes_at = -1e18
         self._beat_at = -1e18
-        self._written: dict[tuple[str, str], Any] = {}
-        self._eta_written: dict[str, Optional[float]] = {}
-        self.stop_requested = threading.Event()
-        self.wake = threading.Event()
-        self.slow_exit: set[str] = set()
         self._recovered = False
+
+    # --- the step -------------------------------------------------------------------------------------
+
+    def step(self, now: Optional[float] = None) -> None:
+        """Move every job forward once, in one store transaction."""
+        now = self.state.clock() if now is None else now
+        if not self._recovered:
+            self.recover(now)
+        with self.state.store.tx():
+            self.commands.apply_pending(now)
+            self._load_jobs(now)
+            self._refresh_nodes(now)
+            self.gates.dependencies(now)
+            self.nodes.poll_checks(now)
+            for task in list(self.state.tasks.values()):
+                self.outcomes.pump(task, now)
+            self.verifier.settle(now)
+            self._kill_stalled(now)
+            self.assigner.assign(now)
+            self._finish_jobs(now)
+            self.publisher.publish(now)
+            self._heartbeat(now)
+
+    def _load_jobs(self, now: float) -> None:
+        """Newly submitted (and still active) jobs join the working set."""
+        store = self.state.store
+        for job_id in store.job_ids(_ACTIVE):
+            if job_id in self.state.jobs:
+                continue
+            try:
+                job = JobRun.load(store, job_id)
+            except FarmhandError as exc:
+                state = move_job(store.job(job_id).state, JobState.FAILED)
+                store.update_job(job_id, state=state, error=exc.message)
+                store.add_event(job_id, "failed", exc.message, now=now)
+                continue
+            self.state.jobs[job_id] = job
+            job.event("loaded", f"{len(job.frames)} frames, {job.count(FrameState.DONE)} done", now)
+
+    def _refresh_nodes(self, now: float) -> None:
+        """Every ``node_refresh`` seconds: the path map and the registry's nodes, read again."""
+        if now - self._nodes_at < self.node_refresh:
+            return
+        self._nodes_at = now
+        self.gates.load_pathmap(now)
+        try:
+            self.state.farm = {n.name: n for n in self.node_source()}
+        except FarmhandError as exc:
+            log.warning("could not read the node list: %s", exc.message)
+
+    def _kill_stalled(self, now: float) -> None:
+        """Kill tasks that showed no output and no progress for longer than their stall limit."""
+        retry = self.state.retry
+        for task in list(self.state.tasks.values()):
+            if task.phase is not TaskPhase.RUNNING or task.kill_reason:
+                continue
+            job = self.state.jobs.get(task.job_id)
+            if job is None:
+                continue
+            if task.persistent and task.ready and not task.sent:
+                continue  # an idle worker waits for us, not the other way round
+            limit = retry.stall_timeout(job.stat(task.node).spf or job_spf(job))
+            if (task.persistent and not task.ready) or (not task.persistent and task.first_frame_at is None):
+                # Before the first frame: loading a big scene (or waiting for the node lock) is quiet.
+                limit = max(limit, LOAD_STALL_FACTOR * retry.stall_floor)
+            if now - task.last_activity > limit:
+                message = f"no output or progress for {limit:.0f}s; killing and re-assigning"
+                job.event("stalled", message, now, node=task.node)
+                self.state.kill(task, StopCause.STALLED, "stalled", now)
+
+    def _finish_jobs(self, now: float) -> None:
+        """Jobs with no task left: retire the finished, end the complete, fail those no node can take."""
+        for job in list(self.state.jobs.values()):
+            if self.state.tasks_of(job.id):
+                continue
+            if job.state.finished:
+                self.publisher.retire(job, now)
+                continue
+            if job.state in (JobState.PAUSED, JobState.WAITING) or self.verifier.pending(job.id):
+                continue
+            self._finish_job(job, now)
+
+    def _finish_job(self, job: JobRun, now: float) -> None:
+        waiting = job.count(FrameState.WAITING, FrameState.RETRYING, FrameState.RENDERING)
+        failed = job.count(FrameState.FAILED)
+        farm = self.state.farm
+        if waiting == 0 and failed == 0:
+            job.set_state(JobState.DONE, now=now)
+            job.event("done", f"all {len(job.frames)} frames rendered and verified", now)
+            self.publisher.retire(job, now)
+        elif waiting == 0:
+            first = next(f for f in job.frames if f.state is FrameState.FAILED)
+            message = self.state.store.frames(job.id)[first.idx].error_message or "see farmhand logs"
+            job.set_state(JobState.FAILED, error=f"{failed} frames failed; first: {message}", now=now)
+            job.event("failed", job.error or "", now)
+            self.publisher.retire(job, now)
+        elif not farm and not job.warned_no_nodes:
+            job.warned_no_nodes = True
+            job.event("no_nodes", "no trusted, enabled nodes in the registry; add some with "
+                      "'farmhand scan' or 'farmhand nodes add'", now)
+        elif farm and not eligible_nodes(job, farm.values()):
+            why = "no node can render this job: " + why_no_node(job, farm.values())
+            job.set_state(JobState.FAILED, now=now, error=job.error or why)
+            job.event("failed", job.error or "", now)
+            self.publisher.retire(job, now)
+
+    def _heartbeat(self, now: float) -> None:
+        if now - self._beat_at >= HEARTBEAT_SECONDS:
+            self._beat_at = now
+            self.state.store.set_meta("dispatcher_heartbeat", repr(now))
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
@@ -143,36 +247,34 @@ class Dispatcher(Outcomes, Gates):
         frames go back to the queue (verified frames stay done) and their nodes are checked for the
         recorded process group before reuse."""
         self._recovered = True
-        with self.store.tx():
-            for row in self.store.open_chunks():
-                job_id, node, chunk_id = str(row["job"]), str(row["node"]), int(row["id"])
-                self.store.update_chunk(
-                    chunk_id, state=ChunkState.LOST, ended=now, message="dispatcher restarted while it ran"
-                )
-                if row["pgid"] is not None:
-                    self.needs_check[node] = (int(row["pgid"]), nodescripts.chunk_marker(job_id, chunk_id))
-                self.store.add_event(
-                    job_id,
+        store = self.state.store
+        with store.tx():
+            for chunk in store.open_chunks():
+                lost = move_chunk(chunk.state, ChunkState.LOST)
+                why = "dispatcher restarted while it ran"
+                store.update_chunk(chunk.id, state=lost, ended=now, message=why)
+                if chunk.pgid is not None:
+                    self.nodes.check_before_reuse(chunk.node, chunk.pgid, chunk.job_id, chunk.id)
+                store.add_event(
+                    chunk.job_id,
                     "recovered",
-                    f"chunk {chunk_id} on {node} was running when the "
+                    f"chunk {chunk.id} on {chunk.node} was running when the "
                     "dispatcher stopped; its unfinished frames are queued again",
-                    node=node,
+                    node=chunk.node,
                     now=now,
                 )
-            for job_id in self.store.job_ids():
-                rendering = [
-                    i for i, f in enumerate(self.store.frames(job_id)) if f.state is FrameState.RENDERING
-                ]
-                self.store.update_frames(job_id, rendering, state=FrameState.WAITING)
-            self.store.set_meta("dispatcher_started", repr(now))
+            for job_id in store.job_ids():
+                rendering = [i for i, f in enumerate(store.frames(job_id)) if f.state is FrameState.RENDERING]
+                store.update_frames(job_id, rendering, state=FrameState.WAITING)
+            store.set_meta("dispatcher_started", repr(now))
 
     def close(self) -> None:
         """Stop every running task (their frames stay queued for the next start) and release threads."""
-        now = self.clock()
-        for task in list(self.tasks.values()):
-            task.kill(self.executor, self.submit, "the dispatcher is stopping", now, self.retry.cancel_grace)
-        deadline = time.monotonic() + self.retry.cancel_grace + 3.0
-        while self.tasks and time.monotonic() < deadline:
+        now = self.state.clock()
+        for task in list(self.state.tasks.values()):
+            self.state.kill(task, StopCause.SHUTDOWN, "the dispatcher is stopping", now)
+        deadline = time.monotonic() + self.state.retry.cancel_grace + 3.0
+        while self.state.tasks and time.monotonic() < deadline:
             self.step()
             time.sleep(STEP_SECONDS)
         if self._pool is not None:
@@ -182,7 +284,7 @@ class Dispatcher(Outcomes, Gates):
         """Step until ``stop`` is set or a client sends the stop command."""
         stop = stop or self.stop_requested
         if not self._recovered:
-            self.recover(self.clock())
+            self.recover(self.state.clock())
         while not stop.is_set() and not self.stop_requested.is_set():
             started = time.monotonic()
             try:
@@ -197,215 +299,3 @@ class Dispatcher(Outcomes, Gates):
             if time.monotonic() - started < MIN_STEP_SECONDS:
                 time.sleep(MIN_STEP_SECONDS)
         self.close()
-
-    # --- the step -------------------------------------------------------------------------------------
-
-    def step(self, now: Optional[float] = None) -> None:
-        now = self.clock() if now is None else now
-        if not self._recovered:
-            self.recover(now)
-        with self.store.tx():
-            self._commands(now)
-            self._refresh(now)
-            self._dependencies(now)
-            self._node_checks(now)
-            for task in list(self.tasks.values()):
-                self.pump(task, now)
-            self.settle_verifications(now)
-            self._stalls(now)
-            self.assign(now)
-            self._finish_jobs(now)
-            self.write_progress(now)
-            if now - self._beat_at >= HEARTBEAT_SECONDS:
-                self._beat_at = now
-                self.store.set_meta("dispatcher_heartbeat", repr(now))
-
-    def _refresh(self, now: float) -> None:
-        active = [JobState.QUEUED, JobState.WAITING, JobState.RUNNING, JobState.PAUSED]
-        for job_id in self.store.job_ids(active):
-            if job_id not in self.jobs:
-                try:
-                    job = JobRun.load(self.store, job_id)
-                except FarmhandError as exc:
-                    self.store.update_job(job_id, state=JobState.FAILED, error=exc.message)
-                    self.store.add_event(job_id, "failed", exc.message, now=now)
-                    continue
-                self.jobs[job_id] = job
-                job.event("loaded", f"{len(job.frames)} frames, {job.count(FrameState.DONE)} done", now)
-        if now - self._nodes_at >= self.node_refresh:
-            self._nodes_at = now
-            self._load_pathmap(now)
-            try:
-                self.farm = {n.name: n for n in self.node_source()}
-            except FarmhandError as exc:
-                log.warning("could not read the node list: %s", exc.message)
-
-    def _commands(self, now: float) -> None:
-        for command_id, job_id, op, arg in self.store.pending_commands():
-            result = "ok"
-            try:
-                result = self._apply(job_id, op, arg, now)
-            except FarmhandError as exc:
-                result = exc.message
-            self.store.finish_command(command_id, result, now)
-
-    def _apply(self, job_id: Optional[str], op: CommandOp, arg: dict[str, Any], now: float) -> str:
-        if op is CommandOp.STOP:
-            self.stop_requested.set()
-            return "stopping"
-        if job_id is None:
-            return "no job given"
-        job = self.jobs.get(job_id) or JobRun.load(self.store, job_id)
-        self.jobs[job_id] = job
-        if op is CommandOp.CANCEL:
-            if job.state.finished:
-                return f"job is already {job.state.value}"
-            job.set_state(JobState.CANCELLED, now=now)
-            for task in self._tasks_of(job_id):
-                task.kill(self.executor, self.submit, "cancelled by the user", now, self.retry.cancel_grace)
-                # The job is cancelled now, so none of its frames is "rendering" any more, even while the
-                # killed processes are still being reaped (a frame they finish meanwhile still counts).
-                for idx in task.frames:
-                    job.release(job.frames[idx], task.chunk_id)
-            job.event("cancelled", "cancelled by the user; running chunks are being stopped", now)
-        elif op is CommandOp.PAUSE:
-            if job.state not in (JobState.QUEUED, JobState.WAITING, JobState.RUNNING):
-                return f"job is {job.state.value}; nothing to pause"
-            job.set_state(JobState.PAUSED, now=now)
-            job.event("paused", "no new chunks are handed out; running ones finish", now)
-        elif op is CommandOp.RESUME:
-            if job.state is not JobState.PAUSED:
-                return f"job is {job.state.value}, not paused; nothing to resume"
-            job.set_state(JobState.RUNNING, now=now)
-            job.event("resumed", "handing out chunks again", now)
-        elif op is CommandOp.RETRY:
-            again = [f for f in job.frames if f.state is FrameState.FAILED]
-            if job.state is JobState.DONE and not again:
-                return "nothing to retry: every frame is done"
-            for rec in again:
-                rec.attempts = 0
-                job.requeue(rec, "retried by the user")
-                job.store.update_frames(job.id, [rec.idx], attempts=0)
-            for stat in job.nodes.values():
-                stat.blocked, stat.failures, stat.backoff_until = False, 0, 0.0
-            job.agree.clear()
-            if job.state in (JobState.FAILED, JobState.CANCELLED, JobState.DONE):
-                job.set_state(JobState.RUNNING, error="", now=now)
-            job.event("retry", f"{len(again)} failed frames queued again; blocklists cleared", now)
-        elif op is CommandOp.PRIORITY:
-            job.priority = int(arg.get("priority", job.priority))
-            self.store.update_job(job.id, priority=job.priority)
-            job.event("priority", f"priority set to {job.priority}", now)
-        elif op is CommandOp.REQUEUE_FRAME:
-            frame = arg.get("frame")
-            found = job.by_frame.get(frame) if isinstance(frame, (int, float)) else None
-            if found is None:
-                return f"job {job.id} has no frame {frame}"
-            rec = found
-            for task in self._tasks_of(job.id):
-                if rec.idx in task.frames and task.current == rec.idx:
-                    return f"frame {frame} is rendering now"
-            job.requeue(rec, "requeued by the user")
-            if job.state.finished:
-                job.set_state(JobState.RUNNING, now=now)
-            job.event("requeued", f"frame {frame} queued again", now, frame=rec.frame)
-        if job.state.finished and not self._tasks_of(job.id):
-            self._retire(job, now)
-        return "ok"
-
-    def _tasks_of(self, job_id: str) -> list[Task]:
-        return [t for t in self.tasks.values() if t.job_id == job_id]
-
-    # --- nodes ----------------------------------------------------------------------------------------
-
-    def node_free(self, node: str, now: float) -> bool:
-        # A chunk whose frames are all done is only exiting (hython releasing its licence, ...): the next
-        # chunk may start now; its wrapper waits briefly for the node lock the old process still holds.
-        if any(t.node == node and (not t.draining or node in self.slow_exit) for t in self.tasks.values()):
-            return False
-        if self.node_backoff.get(node, 0.0) > now or node in self.checks:
-            return False
-        if node in self.needs_check:
-            pgid, marker = self.needs_check.pop(node)
-            self.checks[node] = self.submit(
-                self.executor.run,
-                node,
-                nodescripts.orphan_argv(pgid, marker, self.retry.cancel_grace),
-                timeout=self.retry.cancel_grace + 10.0,
-            )
-            self._node_event(node, "node_check", f"checking process group {pgid} left by an earlier run", now)
-            return False
-        return True
-
-    def _node_checks(self, now: float) -> None:
-        for node, future in list(self.checks.items()):
-            if not future.done():
-                continue
-            del self.checks[node]
-            try:
-                result: Any = future.result()
-                self._node_event(node, "node_check", f"earlier process group: {result.stdout.strip()}", now)
-            except Exception as exc:
-                self.node_backoff[node] = now + self.retry.unreachable_backoff
-                self._node_event(node, "node_check", f"could not check the node: {exc}", now)
-
-    def _node_event(self, node: str, kind: str, message: str, now: float) -> None:
-        log.info("%s: %s", node, message)
-        self.store.add_event(None, kind, message, node=node, now=now)
-
-    # --- stalls and job completion --------------------------------------------------------------------
-
-    def _stalls(self, now: float) -> None:
-        for task in list(self.tasks.values()):
-            if task.phase is not TaskPhase.RUNNING or task.kill_reason:
-                continue
-            job = self.jobs.get(task.job_id)
-            if job is None:
-                continue
-            if task.persistent and task.ready and not task.sent:
-                continue  # an idle worker waits for us, not the other way round
-            expected = job.stat(task.node).spf or self.job_spf(job)
-            limit = self.retry.stall_timeout(expected)
-            if (task.persistent and not task.ready) or (not task.persistent and task.first_frame_at is None):
-                # Before the first frame: loading a big scene (or waiting for the node lock) is quiet.
-                limit = max(limit, LOAD_STALL_FACTOR * self.retry.stall_floor)
-            if now - task.last_activity > limit:
-                self.stall(task, job, now, limit)
-
-    def _retire(self, job: JobRun, now: float) -> None:
-        """A finished job leaves the working set; its node rows are written one last time (idle)."""
-        self.write_job_progress(job, now)
-        self.jobs.pop(job.id, None)
-
-    def _finish_jobs(self, now: float) -> None:
-        for job in list(self.jobs.values()):
-            if self._tasks_of(job.id):
-                continue
-            if job.state.finished:
-                self._retire(job, now)
-                continue
-            if job.state in (JobState.PAUSED, JobState.WAITING) or any(
-                v.job_id == job.id for v in self.verifying
-            ):
-                continue
-            waiting = job.count(FrameState.WAITING, FrameState.RETRYING, FrameState.RENDERING)
-            failed = job.count(FrameState.FAILED)
-            if waiting == 0 and failed == 0:
-                job.set_state(JobState.DONE, now=now)
-                job.event("done", f"all {len(job.frames)} frames rendered and verified", now)
-                self._retire(job, now)
-            elif waiting == 0:
-                first = next(f for f in job.frames if f.state is FrameState.FAILED)
-                message = self.store.frames(job.id)[first.idx].error_message or "see farmhand logs"
-                job.set_state(JobState.FAILED, error=f"{failed} frames failed; first: {message}", now=now)
-                job.event("failed", job.error or "", now)
-                self._retire(job, now)
-            elif not self.farm and not job.warned_no_nodes:
-                job.warned_no_nodes = True
-                job.event("no_nodes", "no trusted, enabled nodes in the registry; add some with "
-                          "'farmhand scan' or 'farmhand nodes add'", now)
-            elif self.farm and not self.eligible_nodes(job, include_backoff=True):
-                why = "no node can render this job: " + self.why_no_node(job)
-                job.set_state(JobState.FAILED, now=now, error=job.error or why)
-                job.event("failed", job.error or "", now)
-                self._retire(job, now)

@@ -1,94 +1,92 @@
 """What the dispatcher checks before a job may run: its ``after`` jobs, and the studio's path map.
 
-A mixin of :class:`farmhand.engine.dispatcher.Dispatcher` (split out to keep modules short); its methods run
-inside the dispatcher's step, on its thread.
+A job with ``after`` jobs waits until every one is done; a failed or cancelled one fails or cancels it
+(a render must not read a cache that was never written). The path map (``FARMHAND_HOME/pathmap.json``)
+is read again whenever the file changes; a half-edited file keeps the previous map.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from farmhand import pathmap as pathmaps
 from farmhand.engine.jobrun import JobRun
+from farmhand.engine.noderun import StopCause
+from farmhand.engine.state import EngineState
 from farmhand.errors import FarmhandError
 from farmhand.jobs import FrameState, JobState
 
-if TYPE_CHECKING:
-    from farmhand.engine.noderun import Task
-    from farmhand.engine.store import Store
-    from farmhand.pathmap import PathMap
-
 log = logging.getLogger(__name__)
+
+_GATED = (JobState.QUEUED, JobState.WAITING, JobState.RUNNING)  # job states whose dependencies matter
 
 
 class Gates:
-    store: Store
-    jobs: dict[str, JobRun]
-    pathmap: PathMap
-    _pathmap_fixed: bool
-    _pathmap_stamp: Optional[float]
+    """Holds jobs back until their dependencies are done, and keeps the path map current.
 
-    def _tasks_of(self, job_id: str) -> list[Task]:
-        raise NotImplementedError
+    Args:
+        fixed_pathmap: the state's path map is given (tests) and never read from the file.
+    """
 
-    def kill(self, task: Task, reason: str, now: float) -> None:
-        raise NotImplementedError
+    def __init__(self, state: EngineState, *, fixed_pathmap: bool = False) -> None:
+        self.state = state
+        self.fixed_pathmap = fixed_pathmap
+        self._pathmap_stamp: Optional[float] = None  # the file's mtime when last read (None: absent)
 
     # --- dependencies ---------------------------------------------------------------------------------
 
-    def _dependencies(self, now: float) -> None:
-        """Hold jobs whose ``after`` jobs are not done yet; fail or cancel them with a failed or cancelled
-        dependency (a render must not read a cache that was never written). Read from the store on every
-        step until met, so it holds across dispatcher restarts and for dependencies retried by hand."""
-        for job in list(self.jobs.values()):
-            if job.deps_met or job.state not in (JobState.QUEUED, JobState.WAITING, JobState.RUNNING):
+    def dependencies(self, now: float) -> None:
+        """Hold, release, fail or cancel every job whose ``after`` jobs are not all done yet. Read from
+        the store on every step until met, so it holds across dispatcher restarts and for dependencies
+        retried by hand."""
+        for job in list(self.state.jobs.values()):
+            if job.deps_met or job.state not in _GATED:
                 continue
-            blocking: list[str] = []
-            for dep in job.spec.after:
-                try:
-                    row = self.store.job_row(dep)
-                except FarmhandError:
-                    self._dependency_ended(job, JobState.FAILED, f"job {dep} it needs does not exist", now)
-                    break
-                state = JobState(row["state"])
-                if state is JobState.FAILED:
-                    why = f": {row['error']}" if row["error"] else ""
-                    self._dependency_ended(job, JobState.FAILED, f"job {dep} it needs failed{why}", now)
-                    break
-                if state is JobState.CANCELLED:
-                    self._dependency_ended(job, JobState.CANCELLED, f"job {dep} it needs was cancelled", now)
-                    break
-                if state is not JobState.DONE:
-                    blocking.append(dep)
-            else:
-                if blocking:
-                    if job.state is not JobState.WAITING:
-                        job.set_state(JobState.WAITING, now=now)
-                        job.event("waiting", f"waiting for job {', '.join(blocking)} to finish", now)
-                    continue
-                job.deps_met = True
-                if job.state is JobState.WAITING:
-                    job.set_state(JobState.QUEUED, now=now)
-                    job.event("ready", f"job {', '.join(job.spec.after)} done; this job can start", now)
+            ended = self._ended_dependency(job)
+            if ended is not None:
+                self._dependency_ended(job, *ended, now)
+                continue
+            blocking = [dep for dep in job.spec.after if self.state.store.job(dep).state is not JobState.DONE]
+            if blocking:
+                if job.state is not JobState.WAITING:
+                    job.set_state(JobState.WAITING, now=now)
+                    job.event("waiting", f"waiting for job {', '.join(blocking)} to finish", now)
+                continue
+            job.deps_met = True
+            if job.state is JobState.WAITING:
+                job.set_state(JobState.QUEUED, now=now)
+                job.event("ready", f"job {', '.join(job.spec.after)} done; this job can start", now)
+
+    def _ended_dependency(self, job: JobRun) -> Optional[tuple[JobState, str]]:
+        """How the first of the job's dependencies that cannot be done any more ended, and why."""
+        for dep in job.spec.after:
+            try:
+                head = self.state.store.job(dep)
+            except FarmhandError:
+                return JobState.FAILED, f"job {dep} it needs does not exist"
+            if head.state is JobState.FAILED:
+                why = f": {head.error}" if head.error else ""
+                return JobState.FAILED, f"job {dep} it needs failed{why}"
+            if head.state is JobState.CANCELLED:
+                return JobState.CANCELLED, f"job {dep} it needs was cancelled"
+        return None
 
     def _dependency_ended(self, job: JobRun, state: JobState, message: str, now: float) -> None:
-        unstarted = [f for f in job.frames if f.state in (FrameState.WAITING, FrameState.RETRYING)]
         if state is JobState.FAILED:
             # Failed frames are what 'farmhand retry' queues again once the dependency is fixed.
-            for rec in unstarted:
-                rec.state = FrameState.FAILED
-            job.store.update_frames(job.id, [f.idx for f in unstarted], state=FrameState.FAILED,
-                                    error_kind="dependency", error_message=message)
+            unstarted = [f for f in job.frames if f.state in (FrameState.WAITING, FrameState.RETRYING)]
+            job.fail_frames(unstarted, "dependency", message)
         job.set_state(state, error=message, now=now)
         job.event(state.value, message, now)
-        for task in self._tasks_of(job.id):
-            self.kill(task, message, now)
+        for task in self.state.tasks_of(job.id):
+            self.state.kill(task, StopCause.JOB_ENDED, message, now)
 
     # --- the path map ---------------------------------------------------------------------------------
 
-    def _load_pathmap(self, now: float) -> None:
-        if self._pathmap_fixed:
+    def load_pathmap(self, now: float) -> None:
+        """Read ``pathmap.json`` again if it changed since the last step that looked."""
+        if self.fixed_pathmap:
             return
         file = pathmaps.default_path()
         try:
@@ -99,10 +97,11 @@ class Gates:
             return
         self._pathmap_stamp = stamp
         try:
-            self.pathmap = pathmaps.load(file)
+            self.state.pathmap = pathmaps.load(file)
         except FarmhandError as exc:  # keep the previous map: a half-edited file must not stop renders
             log.warning("%s; keeping the previous path map", exc.message)
-            self.store.add_event(None, "pathmap", f"{exc.message}; keeping the previous path map", now=now)
+            message = f"{exc.message}; keeping the previous path map"
+            self.state.store.add_event(None, "pathmap", message, now=now)
             return
         if stamp is not None:
-            self.store.add_event(None, "pathmap", f"path map loaded from {file}", now=now)
+            self.state.store.add_event(None, "pathmap", f"path map loaded from {file}", now=now)

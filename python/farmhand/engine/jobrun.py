@@ -8,12 +8,14 @@ store is always a faithful copy (a restarted dispatcher rebuilds a ``JobRun`` fr
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Optional
 
-from farmhand.engine.store import Store
+from farmhand.engine.store import KEEP, Change, Store
+from farmhand.engine.transitions import move_job
 from farmhand.frames import Frame
-from farmhand.jobs import FrameState, JobSpec, JobState, Retry
+from farmhand.jobs import FrameState, JobSpec, JobState, NodeActivity, Retry
 from farmhand.presets import Preset, load_preset
 
 log = logging.getLogger(__name__)
@@ -75,25 +77,24 @@ class JobRun:
         if self.preset.needs_command and spec.command:
             self.preset = self.preset.with_command(spec.command)
         self.skip_checked = not spec.skip_existing
+        self.skip_future: Optional[Future[object]] = None  # the outputs check on a node, in flight
         self.deps_met = not spec.after  # checked against the store each step until every one is done
 
     @classmethod
     def load(cls, store: Store, job_id: str) -> JobRun:
-        row = store.job_row(job_id)
+        head = store.job(job_id)
         spec = store.spec(job_id)
         frames = [
             FrameRec(idx=i, frame=r.frame, state=r.state, output=r.output, node=r.node, attempts=r.attempts)
             for i, r in enumerate(store.frames(job_id))
         ]
-        run = cls(
-            store, job_id, spec, JobState(row["state"]), int(row["priority"]), float(row["created"]), frames
-        )
-        run.error = row["error"]
+        run = cls(store, job_id, spec, head.state, head.priority, head.created, frames)
+        run.error = head.error
         for prog in store.progress(job_id):
             stat = run.stat(prog.node)
             stat.spf = prog.seconds_per_frame
             stat.frames_done = prog.frames_done
-            stat.blocked = prog.state.value == "blocked"
+            stat.blocked = prog.state is NodeActivity.BLOCKED
             stat.message = prog.message
         return run
 
@@ -156,21 +157,31 @@ class JobRun:
             error_message=message[:500],
         )
 
+    def fail_frames(self, recs: list[FrameRec], kind: str, message: str) -> None:
+        """``recs`` cannot be rendered now (a dependency failed); no attempt is counted."""
+        for rec in recs:
+            rec.state = FrameState.FAILED
+        self.store.update_frames(
+            self.id, [r.idx for r in recs], state=FrameState.FAILED, error_kind=kind, error_message=message
+        )
+
+    def reset_attempts(self, rec: FrameRec) -> None:
+        rec.attempts = 0
+        self.store.update_frames(self.id, [rec.idx], attempts=0)
+
     def requeue(self, rec: FrameRec, reason: str) -> None:
         rec.state = FrameState.WAITING
         rec.owners.clear()
         self.store.update_frames(self.id, [rec.idx], state=rec.state, error_kind=None, error_message=reason)
 
     def set_state(self, state: JobState, error: Optional[str] = None, now: Optional[float] = None) -> None:
-        self.state = state
+        """Move the job to ``state`` (refused by :mod:`farmhand.engine.transitions` if illegal); an
+        ``error`` given replaces the job's error ("" clears it)."""
+        self.state = move_job(self.state, state)
+        change: Change[Optional[str]] = KEEP
         if error is not None:
-            self.error = error
-        fields: dict[str, object] = {"state": state}
-        if error is not None:
-            fields["error"] = error
-        if now is not None:
-            fields["updated"] = now
-        self.store.update_job(self.id, **fields)
+            self.error = change = error
+        self.store.update_job(self.id, state=state, error=change, now=now)
 
     def event(
         self, kind: str, message: str, now: float, node: Optional[str] = None, frame: Optional[Frame] = None

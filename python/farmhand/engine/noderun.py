@@ -22,6 +22,7 @@ from typing import Callable, Optional
 
 from farmhand.engine import nodescripts
 from farmhand.frames import Frame
+from farmhand.jobs import ChunkState
 from farmhand.presets.progress import LineParser
 from farmhand.remote import Executor, RemoteProcess, RunResult
 
@@ -37,6 +38,17 @@ class TaskPhase(str, enum.Enum):
     RUNNING = "running"
     STOPPING = "stopping"  # a kill was sent; waiting for the process to end
     ENDED = "ended"
+
+
+class StopCause(str, enum.Enum):
+    """Why the dispatcher stopped a task; decides how its end is read (see the outcomes)."""
+
+    USER = "user"  # cancelled by the user
+    STALLED = "stalled"  # no output and no progress for too long: a failure of the frame
+    BACKUP_RACE = "backup_race"  # another copy of its frames finished first
+    RESPLIT = "resplit"  # every frame it had left went to another node
+    JOB_ENDED = "job_ended"  # its job failed or lost a dependency
+    SHUTDOWN = "shutdown"  # the dispatcher is stopping
 
 
 Submit = Callable[..., "Future[object]"]
@@ -81,6 +93,7 @@ class Task:
         self.persistent = persistent
         self.backup_of = backup_of
         self.phase = TaskPhase.LAUNCHING
+        self.chunk_state = ChunkState.STARTING  # as the store has it (moved through engine.transitions)
         self.started = now
         self.first_frame_at: Optional[float] = None
         self.last_activity = now
@@ -96,6 +109,7 @@ class Task:
         self.proc: Optional[RemoteProcess] = None
         self.launch: Optional[Future[object]] = None
         self.kill_future: Optional[Future[object]] = None
+        self.kill_cause: Optional[StopCause] = None
         self.kill_reason: Optional[str] = None
         self.kill_pending = False
         self.kill_sent_at: Optional[float] = None
@@ -144,16 +158,20 @@ class Task:
             return self.pgid
         return None
 
-    def kill(self, executor: Executor, submit: Submit, reason: str, now: float, grace: float) -> None:
+    def kill(
+        self, executor: Executor, submit: Submit, cause: StopCause, reason: str, now: float, grace: float
+    ) -> None:
         """Stop the remote tree: TERM then KILL on the recorded group over a fresh channel, then drop
-        the channel (the watchdog on the node kills the group too if the kill could not be sent)."""
+        the channel (the watchdog on the node kills the group too if the kill could not be sent).
+        The first cause and reason given stay."""
         if self.kill_reason is not None and not self.kill_pending:
             return
+        self.kill_cause = self.kill_cause or cause
         self.kill_reason = self.kill_reason or reason
         self.kill_sent_at = now
         self.phase = TaskPhase.STOPPING
         if self.proc is None:
-            # Still connecting: the kill is sent once the process exists (see Dispatcher.pump).
+            # Still connecting: the kill is sent once the process exists (see Outcomes.pump).
             self.kill_pending = True
             return
         self.kill_pending = False

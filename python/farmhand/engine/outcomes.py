@@ -1,36 +1,35 @@
-"""What the dispatcher does with a task's output and its end: frame events, verification, failures.
+"""What a running task tells the dispatcher, and what its end means: frame events, then the chunk's fate.
 
-A mixin of :class:`farmhand.engine.dispatcher.Dispatcher` (split out to keep modules short); every method runs
-inside the dispatcher's step, on its thread.
+Each step, :meth:`Outcomes.pump` drains a task's queued output lines into the preset's parser and acts on
+the events (a frame started, made progress, wrote a file, finished → :mod:`.verify`), then settles the
+task once its process has ended. An ended task is read in this order:
 
-Failure handling, per classified :class:`farmhand.presets.failures.Failure`:
-
-* the frames the task had not finished go back to the queue; an attempt is counted only when the frame
-  itself may be at fault (crash, OOM, stall, unknown, scene errors) — never for licence waits, lost
-  connections, cancellations or a full disk;
-* ``blame_node`` failures count against the node; ``Retry.node_failures_to_block`` of them blocklist it
-  for the job;
-* licence failures back the node off (doubling) without blame; unreachable nodes back off and are
-  checked for leftovers before reuse;
-* deterministic failures (missing file, scene load, bad command, output missing) fail the whole job as
-  soon as ``Retry.agree_to_fail`` different nodes (or every eligible node, if fewer) reported the same kind.
+* the node cannot see Farmhand's node scripts → the node is blocklisted for the job, nothing blamed;
+* the node was locked by another dispatcher (busy) → its frames go back to the queue, the node is
+  skipped for a moment (or, when the lock is our own previous chunk still exiting, waited for);
+* it succeeded → frames it did not report are finished by its exit (a worker's unsent frames go back);
+* it was stopped by us → unfinished frames go back to the queue without blame;
+* it failed after every frame was verified → the chunk is done, the failed exit is only noted;
+* it failed → the frame it died on carries the failure (see :mod:`.blame`); the frames it had not
+  reached go back to waiting.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from farmhand.engine import noderun, nodescripts
-from farmhand.engine.assign import Assigner
+from farmhand.engine.blame import Blame
 from farmhand.engine.jobrun import JobRun
-from farmhand.engine.noderun import Task, TaskPhase
+from farmhand.engine.noderun import StopCause, Task, TaskPhase
+from farmhand.engine.nodewatch import BUSY_NOTE, NodeWatch
 from farmhand.engine.scheduler import update_average
+from farmhand.engine.state import EngineState
 from farmhand.engine.store import append_log
-from farmhand.jobs import ChunkState, FrameState, JobState
+from farmhand.engine.transitions import move_chunk
+from farmhand.engine.verify import Verifier
+from farmhand.jobs import ChunkState, FrameState
 from farmhand.presets import failures as fl
 from farmhand.presets.failures import Failure, FailureKind
 from farmhand.presets.progress import FrameDone, FrameProgress, FrameStarted, OutputWritten, WorkerEvent
@@ -38,53 +37,44 @@ from farmhand.remote import RunResult
 
 log = logging.getLogger(__name__)
 
-# Failures that say nothing about the frame itself: its attempt counter does not move.
-_NOT_THE_FRAME = {FailureKind.LICENCE, FailureKind.UNREACHABLE, FailureKind.CANCELLED, FailureKind.DISK_FULL}
-KILL_TIMEOUT = 8.0
+KILL_TIMEOUT = 8.0  # seconds after a kill with no exit status before the task is given up
 BUSY_RETRY_SECONDS = 3.0
+_WORKER_ERRORS = {
+    "licence": FailureKind.LICENCE,
+    "missing_file": FailureKind.MISSING_FILE,
+    "load": FailureKind.SCENE_LOAD,
+}
 
 
-@dataclass
-class Verification:
-    future: Future[object]
-    job_id: str
-    node: str
-    chunk_id: int
-    idx: int
-    seconds: Optional[float]
-    paths: list[str]
-    missing_here: bool = False  # checked locally first and missing: is it on the node only?
+class Outcomes:
+    """Reads every running task's output and end, and applies them to its job."""
 
-
-class Outcomes(Assigner):
-    verifying: list[Verification]
-    needs_check: dict[str, tuple[int, str]]
-    slow_exit: set[str]
-    clock: Callable[[], float]
+    def __init__(self, state: EngineState, nodes: NodeWatch, verifier: Verifier, blame: Blame) -> None:
+        self.state = state
+        self.nodes = nodes
+        self.verifier = verifier
+        self.blame = blame
 
     # --- output lines ---------------------------------------------------------------------------------
 
     def pump(self, task: Task, now: float) -> None:
-        job = self.jobs.get(task.job_id)
+        """Move ``task`` forward: its launch, its output lines, its end."""
+        job = self.state.jobs.get(task.job_id)
         if task.proc is None and task.launch is not None and task.launch.done():
             try:
                 task.proc = task.launch.result()  # type: ignore[assignment]
             except Exception as exc:
-                self.task_ended(
-                    task,
-                    RunResult(task.node, "", None, "", str(exc), now - task.started),
-                    now,
-                    launch_error=exc,
-                )
+                ended = RunResult(task.node, "", None, "", str(exc), now - task.started)
+                self.task_ended(task, ended, now, launch_error=exc)
                 return
             self._drain(task, job, now)
             if task.kill_pending:
-                task.kill(
-                    self.executor, self.submit, task.kill_reason or "stopped", now, self.retry.cancel_grace
-                )
+                cause = task.kill_cause or StopCause.SHUTDOWN
+                self.state.kill(task, cause, task.kill_reason or "stopped", now)
             else:
                 task.phase = TaskPhase.RUNNING
-                self.store.update_chunk(task.chunk_id, state=ChunkState.RUNNING)
+                task.chunk_state = move_chunk(task.chunk_state, ChunkState.RUNNING)
+                self.state.store.update_chunk(task.chunk_id, state=ChunkState.RUNNING)
         self._drain(task, job, now)
         if task.proc is not None and task.phase in (TaskPhase.RUNNING, TaskPhase.STOPPING):
             result = task.proc.poll()
@@ -95,20 +85,19 @@ class Outcomes(Assigner):
         if (
             task.phase is TaskPhase.STOPPING
             and task.kill_sent_at is not None
-            and now - task.kill_sent_at > KILL_TIMEOUT + self.retry.cancel_grace
+            and now - task.kill_sent_at > KILL_TIMEOUT + self.state.retry.cancel_grace
         ):
             # The channel never reported an end (a dead connection): the watchdog on the node has the
             # tree; we stop waiting for it.
-            self.task_ended(
-                task, RunResult(task.node, "", None, "", "no exit status after kill", now - task.started), now
-            )
+            ended = RunResult(task.node, "", None, "", "no exit status after kill", now - task.started)
+            self.task_ended(task, ended, now)
 
     def _drain(self, task: Task, job: Optional[JobRun], now: float) -> None:
         while task.lines:
             stream, line = task.lines.popleft()
             task.last_activity = now
             if task.pgid is None and task.note_pgid(line) is not None:
-                self.store.update_chunk(task.chunk_id, pgid=task.pgid)
+                self.state.store.update_chunk(task.chunk_id, pgid=task.pgid)
                 continue
             if line.startswith(nodescripts.BUSY_MARK):
                 task.busy = True
@@ -127,17 +116,7 @@ class Outcomes(Assigner):
 
     def _event(self, task: Task, job: JobRun, event: Any, now: float) -> None:
         if isinstance(event, FrameStarted):
-            idx = task.idx_of.get(event.frame)
-            if idx is None:
-                return
-            if idx in task.stolen and not task.kill_reason:
-                self.kill(task, f"frames from {task.frame_of[idx]} on were re-split to another node", now)
-                return
-            if task.current != idx:
-                task.current, task.current_started, task.percent = idx, now, None
-                if task.first_frame_at is None:
-                    task.first_frame_at = now
-                    job.stat(task.node).startup = now - task.started
+            self._frame_started(task, job, event, now)
         elif isinstance(event, FrameProgress):
             task.percent = event.percent
         elif isinstance(event, OutputWritten):
@@ -150,6 +129,20 @@ class Outcomes(Assigner):
                 self.frame_finished(task, job, idx, now)
         elif isinstance(event, WorkerEvent):
             self._worker_event(task, job, event, now)
+
+    def _frame_started(self, task: Task, job: JobRun, event: FrameStarted, now: float) -> None:
+        idx = task.idx_of.get(event.frame)
+        if idx is None:
+            return
+        if idx in task.stolen and not task.kill_reason:
+            reason = f"frames from {task.frame_of[idx]} on were re-split to another node"
+            self.state.kill(task, StopCause.RESPLIT, reason, now)
+            return
+        if task.current != idx:
+            task.current, task.current_started, task.percent = idx, now, None
+            if task.first_frame_at is None:
+                task.first_frame_at = now
+                job.stat(task.node).startup = now - task.started
 
     def _worker_event(self, task: Task, job: JobRun, event: WorkerEvent, now: float) -> None:
         if event.event == "ready":
@@ -165,19 +158,14 @@ class Outcomes(Assigner):
             if idx in task.sent:
                 task.sent.remove(idx)
             task.current = None
-            kind = {
-                "licence": FailureKind.LICENCE,
-                "missing_file": FailureKind.MISSING_FILE,
-                "load": FailureKind.SCENE_LOAD,
-            }.get(str(event.data.get("kind")), FailureKind.UNKNOWN)
-            self.frames_failed(task, job, [idx], fl.failure(kind, str(event.data.get("message", ""))), now)
-
-    # --- finished frames and their verification -------------------------------------------------------
+            kind = _WORKER_ERRORS.get(str(event.data.get("kind")), FailureKind.UNKNOWN)
+            failure = fl.failure(kind, str(event.data.get("message", "")))
+            self.blame.chunk_failed(task, job, [idx], failure, now)
 
     def frame_finished(
         self, task: Task, job: JobRun, idx: int, now: float, seconds: Optional[float] = None
     ) -> None:
-        rec = job.frames[idx]
+        """``task`` finished frame ``idx``: measure the node's speed, then verify the frame's outputs."""
         task.done.append(idx)
         if idx in task.sent:
             task.sent.remove(idx)
@@ -187,147 +175,26 @@ class Outcomes(Assigner):
             task.current, task.current_started, task.percent = None, None, None
         if seconds is not None and seconds >= 0:
             stat = job.stat(task.node)
-            stat.spf = update_average(stat.spf, max(seconds, 1e-3), self.policy.smoothing)
-        if rec.state is FrameState.DONE:
-            return
-        paths = [rec.output] if rec.output else list(dict.fromkeys(rec.written))
-        if not paths:
-            self._accept(task, job, idx, seconds, None, now)
-        else:
-            local = noderun.outputs_visible(paths)
-            answers = noderun.check_local(paths) if local else []
-            if local and all(answers):
-                self._verified(task.node, task.chunk_id, job, idx, seconds, paths, answers, now)
-            else:
-                # Not visible here, or missing here: ask the node. A file the node sees but this
-                # machine does not was written off the share, which deserves its own message.
-                # The expected output is the submitter's name of the file; what the renderer reported
-                # is already the node's.
-                there = [self.node_path(p, task.node) or p for p in paths] if rec.output else paths
-                future = self.submit(noderun.check_remote, self.executor, task.node, there)
-                self.verifying.append(
-                    Verification(future, job.id, task.node, task.chunk_id, idx, seconds, paths, local)
-                )
-        if (
-            not task.persistent
-            and not task.kill_reason
-            and task.stolen
-            and not task.pending()
-            and task.current is None
-        ):
-            self.kill(task, "the rest of its frames were re-split to another node", now)
-
-    def settle_verifications(self, now: float) -> None:
-        for item in list(self.verifying):
-            if not item.future.done():
-                continue
-            self.verifying.remove(item)
-            job = self.jobs.get(item.job_id)
-            if job is None:
-                continue
-            try:
-                answers: Any = item.future.result()
-            except Exception as exc:
-                job.event(
-                    "verify",
-                    f"could not check outputs on {item.node}: {exc}; frame queued again",
-                    now,
-                    node=item.node,
-                    frame=job.frames[item.idx].frame,
-                )
-                job.release(job.frames[item.idx], item.chunk_id)
-                continue
-            why = None
-            if item.missing_here and all(answers):
-                answers = [False] * len(item.paths)
-                why = (f"{item.paths[0]} was written on {item.node} but is not visible on this machine: "
-                       "write outputs to the share (or map the folder in pathmap.json)")
-            self._verified(
-                item.node, item.chunk_id, job, item.idx, item.seconds, item.paths, answers, now, why
-            )
-
-    def _verified(
-        self,
-        node: str,
-        chunk_id: int,
-        job: JobRun,
-        idx: int,
-        seconds: Optional[float],
-        paths: Sequence[str],
-        answers: Sequence[bool],
-        now: float,
-        why: Optional[str] = None,
-    ) -> None:
-        rec = job.frames[idx]
-        if rec.state is FrameState.DONE:
-            return
-        if all(answers):
-            task = self.tasks.get(chunk_id)
-            if task is not None:
-                self._accept(task, job, idx, seconds, paths[0], now)
-            else:
-                self._mark_done(job, rec.idx, node, chunk_id, seconds, paths[0], now)
-            return
-        missing = [p for p, ok in zip(paths, answers) if not ok]
-        failure = fl.failure(FailureKind.OUTPUT_MISSING, why or f"output missing or empty: {missing[0]}")
-        task = self.tasks.get(chunk_id)
-        if task is not None:
-            self.frames_failed(task, job, [idx], failure, now)
-        else:
-            job.fail_attempt(rec, chunk_id, failure.kind.value, f"{node}: {failure.message}", self.retry)
-            self._agree(job, node, failure, now)
-
-    def _accept(
-        self, task: Task, job: JobRun, idx: int, seconds: Optional[float], output: Optional[str], now: float
-    ) -> None:
-        self._mark_done(job, idx, task.node, task.chunk_id, seconds, output, now)
-
-    def _mark_done(
-        self,
-        job: JobRun,
-        idx: int,
-        node: str,
-        chunk_id: int,
-        seconds: Optional[float],
-        output: Optional[str],
-        now: float,
-    ) -> None:
-        rec = job.frames[idx]
-        others = [c for c in rec.owners if c != chunk_id]
-        job.set_done(rec, node, seconds, output)
-        job.stat(node).frames_done += 1
-        for other in others:
-            task = self.tasks.get(other)
-            if (
-                task is not None
-                and not task.kill_reason
-                and not [i for i in task.frames if job.frames[i].state is not FrameState.DONE]
-            ):
-                self.kill(task, f"backup race: {node} finished frame {rec.frame} first", now)
+            stat.spf = update_average(stat.spf, max(seconds, 1e-3), self.state.policy.smoothing)
+        if job.frames[idx].state is FrameState.DONE:
+            return  # a backup copy finished it first
+        self.verifier.check(task, job, idx, seconds, now)
+        if not task.persistent and not task.kill_reason and task.stolen and not task.pending() \
+                and task.current is None:
+            reason = "the rest of its frames were re-split to another node"
+            self.state.kill(task, StopCause.RESPLIT, reason, now)
 
     # --- the end of a task ----------------------------------------------------------------------------
-
-    def stall(self, task: Task, job: JobRun, now: float, limit: float) -> None:
-        job.event(
-            "stalled",
-            f"no output or progress for {limit:.0f}s; killing and re-assigning",
-            now,
-            node=task.node,
-        )
-        self.kill(task, "stalled", now)
-
-    def kill(self, task: Task, reason: str, now: float) -> None:
-        task.kill(self.executor, self.submit, reason, now, self.retry.cancel_grace)
 
     def task_ended(
         self, task: Task, result: RunResult, now: float, launch_error: Optional[BaseException] = None
     ) -> None:
+        """The task's process is gone (or never started): settle its frames and close its chunk."""
         task.phase = TaskPhase.ENDED
         task.result = result
-        self.tasks.pop(task.chunk_id, None)
-        if not any(t.node == task.node for t in self.tasks.values()):
-            self.slow_exit.discard(task.node)
-        job = self.jobs.get(task.job_id)
+        self.state.tasks.pop(task.chunk_id, None)
+        self.nodes.task_gone(task.node)
+        job = self.state.jobs.get(task.job_id)
         if job is None:
             return
         missing = next((line for line in task.tail if line.startswith(nodescripts.MISSING_MARK)), None)
@@ -342,56 +209,71 @@ class Outcomes(Assigner):
             self._event(task, job, event, now)
         unfinished = [i for i in task.frames if i not in task.done]
         if task.busy:
-            for idx in unfinished:
-                job.release(job.frames[idx], task.chunk_id)
-            if any(t.node == task.node for t in self.tasks.values()):
-                # Our own previous chunk on the node is slow to exit: wait for it, blame nobody.
-                self.slow_exit.add(task.node)
-                self._close_chunk(task, ChunkState.CANCELLED, result, "previous chunk still exiting")
-                return
-            self.node_backoff[task.node] = now + BUSY_RETRY_SECONDS
-            self.node_note[task.node] = "busy: rendering for another dispatcher"
-            self._close_chunk(task, ChunkState.CANCELLED, result, "node busy (locked by another dispatcher)")
-            job.event(
-                "node_busy", "node is locked by another dispatcher; skipped, not failed", now, node=task.node
-            )
-            return
-        if failure is None:
-            for idx in unfinished:
-                rec = job.frames[idx]
-                if task.persistent:
-                    job.release(rec, task.chunk_id)  # a worker that quit early: frames never sent back
-                elif rec.state is not FrameState.DONE:
-                    self.frame_finished(task, job, idx, now)
-            self._close_chunk(task, ChunkState.DONE, result, None)
-            return
-        if failure.kind is FailureKind.CANCELLED:
-            for idx in unfinished:
-                job.release(job.frames[idx], task.chunk_id)
-            if task.kill_reason and task.kill_reason.startswith("backup race"):
-                self._recheck_after_race(task, job, now)
-            self._close_chunk(task, ChunkState.CANCELLED, result, task.kill_reason)
-            return
-        if not unfinished and not task.persistent and task.done:
+            self._ended_busy(task, job, result, unfinished, now)
+        elif failure is None:
+            self._ended_clean(task, job, result, unfinished, now)
+        elif failure.kind is FailureKind.CANCELLED:
+            self._ended_stopped(task, job, result, unfinished, now)
+        elif not unfinished and not task.persistent and task.done:
             # Every frame was rendered and verified; only the exit went wrong (a crash at shutdown).
             job.event("chunk_exit", f"all frames done, then {failure.kind.value}: {failure.message}", now,
                       node=task.node)
             self._close_chunk(task, ChunkState.DONE, result, failure.message)
+        else:
+            self._ended_failed(task, job, result, failure, unfinished, now)
+
+    def _ended_busy(
+        self, task: Task, job: JobRun, result: RunResult, unfinished: list[int], now: float
+    ) -> None:
+        for idx in unfinished:
+            job.release(job.frames[idx], task.chunk_id)
+        if self.state.busy_on(task.node):
+            # Our own previous chunk on the node is slow to exit: wait for it, blame nobody.
+            self.nodes.slow_exit.add(task.node)
+            self._close_chunk(task, ChunkState.CANCELLED, result, "previous chunk still exiting")
             return
+        self.nodes.back_off(task.node, now + BUSY_RETRY_SECONDS, BUSY_NOTE)
+        self._close_chunk(task, ChunkState.CANCELLED, result, "node busy (locked by another dispatcher)")
+        message = "node is locked by another dispatcher; skipped, not failed"
+        job.event("node_busy", message, now, node=task.node)
+
+    def _ended_clean(
+        self, task: Task, job: JobRun, result: RunResult, unfinished: list[int], now: float
+    ) -> None:
+        for idx in unfinished:
+            rec = job.frames[idx]
+            if task.persistent:
+                job.release(rec, task.chunk_id)  # a worker that quit early: frames never sent back
+            elif rec.state is not FrameState.DONE:
+                self.frame_finished(task, job, idx, now)
+        self._close_chunk(task, ChunkState.DONE, result, None)
+
+    def _ended_stopped(
+        self, task: Task, job: JobRun, result: RunResult, unfinished: list[int], now: float
+    ) -> None:
+        for idx in unfinished:
+            job.release(job.frames[idx], task.chunk_id)
+        if task.kill_cause is StopCause.BACKUP_RACE:
+            self._recheck_after_race(task, job, now)
+        self._close_chunk(task, ChunkState.CANCELLED, result, task.kill_reason)
+
+    def _ended_failed(
+        self, task: Task, job: JobRun, result: RunResult, failure: Failure, unfinished: list[int], now: float
+    ) -> None:
         # Only the frame the process died on carries the failure (an attempt, the error); frames it had
         # not reached go back to waiting without blame. No frame started: the chunk's first frame.
         culprit = task.current if task.current in unfinished else unfinished[0] if unfinished else None
         for idx in unfinished:
             if idx != culprit:
                 job.release(job.frames[idx], task.chunk_id)
-        self.frames_failed(task, job, [] if culprit is None else [culprit], failure, now)
+        self.blame.chunk_failed(task, job, [] if culprit is None else [culprit], failure, now)
         self._close_chunk(task, ChunkState.FAILED, result, failure.message)
 
     def _scripts_missing(self, task: Task, job: JobRun, result: RunResult, where: str, now: float) -> None:
         """The node cannot see Farmhand's node scripts: nothing the frames did. The node is blocklisted
         for the job with a message saying what to set; the job fails when no node is left."""
-        message = (f"{task.node} cannot see Farmhand's node scripts at {where}: set FARMHAND_NODE_PACKAGE for "
-                   "the dispatcher to the share copy of scripts/ (as the nodes name it, or map it in "
+        message = (f"{task.node} cannot see Farmhand's node scripts at {where}: set FARMHAND_NODE_PACKAGE "
+                   "for the dispatcher to the share copy of scripts/ (as the nodes name it, or map it in "
                    "pathmap.json), then 'farmhand retry'")
         for idx in task.frames:
             job.release(job.frames[idx], task.chunk_id)
@@ -418,7 +300,7 @@ class Outcomes(Assigner):
     ) -> Optional[Failure]:
         if launch_error is not None:
             return fl.failure(FailureKind.UNREACHABLE, f"could not start: {launch_error}")
-        if task.kill_reason == "stalled":
+        if task.kill_cause is StopCause.STALLED:
             return fl.failure(FailureKind.STALLED, "stalled: no output and no progress")
         return fl.classify(
             job.preset,
@@ -429,59 +311,8 @@ class Outcomes(Assigner):
             cancelled=task.kill_reason is not None,
         )
 
-    def frames_failed(
-        self, task: Task, job: JobRun, idxs: Sequence[int], failure: Failure, now: float
-    ) -> None:
-        node = task.node
-        message = f"{node}: {failure.message}"
-        count = failure.kind not in _NOT_THE_FRAME
-        for idx in idxs:
-            job.fail_attempt(
-                job.frames[idx], task.chunk_id, failure.kind.value, message, self.retry, count=count
-            )
-        job.event("chunk_failed", f"{failure.kind.value}: {failure.message}", now, node=node)
-        stat = job.stat(node)
-        if failure.kind is FailureKind.LICENCE:
-            stat.licence_repeats += 1
-            delay = self.retry.licence_delay(stat.licence_repeats)
-            stat.backoff_until = now + delay
-            stat.message = f"licence unavailable; retrying in {delay:.0f}s"
-        elif failure.kind is FailureKind.UNREACHABLE:
-            self.node_backoff[node] = now + self.retry.unreachable_backoff
-            self.node_note[node] = failure.message
-            if task.pgid is not None:
-                self.needs_check[node] = (task.pgid, nodescripts.chunk_marker(job.id, task.chunk_id))
-        elif failure.backoff_seconds:
-            stat.backoff_until = now + failure.backoff_seconds
-        if failure.blame_node:
-            stat.failures += 1
-            if stat.failures >= self.retry.node_failures_to_block and not stat.blocked:
-                stat.blocked = True
-                stat.message = f"blocklisted for this job after {stat.failures} failures: {failure.message}"
-                job.event("blocklisted", stat.message, now, node=node)
-        self._agree(job, node, failure, now)
-
-    def _agree(self, job: JobRun, node: str, failure: Failure, now: float) -> None:
-        if not failure.deterministic or job.state.finished:
-            return
-        nodes = job.agree.setdefault(failure.kind.value, set())
-        nodes.add(node)
-        needed = max(
-            1, min(self.retry.agree_to_fail, len(self.eligible_nodes(job, include_backoff=True)) or 1)
-        )
-        if failure.kind is FailureKind.OUTPUT_MISSING:
-            # One lost file is a flaky write, not a wrong output pattern: ask for several frames too.
-            job.missing_outputs += 1
-            if job.missing_outputs < self.retry.agree_to_fail + 1:
-                return
-        if len(nodes) >= needed:
-            error = f"{failure.kind.value} on {len(nodes)} node(s): {failure.message}"
-            job.set_state(JobState.FAILED, error=error, now=now)
-            job.event("failed", error, now)
-            for other in [t for t in self.tasks.values() if t.job_id == job.id]:
-                self.kill(other, "the job failed", now)
-
     def _close_chunk(self, task: Task, state: ChunkState, result: RunResult, message: Optional[str]) -> None:
-        self.store.update_chunk(
-            task.chunk_id, state=state, ended=self.clock(), exit_code=result.exit_code, message=message
+        task.chunk_state = move_chunk(task.chunk_state, state)
+        self.state.store.update_chunk(
+            task.chunk_id, state=state, ended=self.state.clock(), exit_code=result.exit_code, message=message
         )

@@ -48,7 +48,7 @@ class DispatcherLock:
         self.fh: Optional[IO[str]] = None
 
     def acquire(self) -> bool:
-        fh = open(self.path, "a+", encoding="utf-8")
+        fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the dispatcher's life
         os.chmod(self.path, 0o600)
         if fcntl is not None:
             try:
@@ -174,7 +174,7 @@ def info(store: Store) -> DispatcherInfo:
 
 def registry_nodes(registry: Any) -> Callable[[], list[Any]]:
     """A node source for the dispatcher: the registry's trusted, enabled nodes with their inventory."""
-    from farmhand.engine.dispatcher import FarmNode
+    from farmhand.engine.state import FarmNode
     from farmhand.nodes.registry import NodeState
 
     def nodes() -> list[Any]:

@@ -32,6 +32,7 @@ Everything here is pure: numbers in, decisions out. The dispatcher feeds it meas
 
 from __future__ import annotations
 
+import enum
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -143,9 +144,14 @@ class RunningWork:
     backed_up: bool = False  # it already has a backup copy (or is one)
 
 
+class TailKind(str, enum.Enum):
+    STEAL = "steal"  # take the last ``frames`` pending frames of the chunk
+    BACKUP = "backup"  # render a copy of the chunk's frame in progress
+
+
 @dataclass(frozen=True)
 class TailAction:
-    kind: str  # "steal" (take the last `frames` pending frames) or "backup"
+    kind: TailKind
     chunk_id: int
     frames: int = 0
 
@@ -177,14 +183,14 @@ def tail_action(
             if end < best_end:
                 best_k, best_end = k, end
         if best_k and finish(victim) - best_end >= policy.steal_min_gain:
-            return TailAction("steal", victim.chunk_id, best_k)
+            return TailAction(TailKind.STEAL, victim.chunk_id, best_k)
     candidates = [w for w in running if w.in_progress and not w.backed_up and w.pending == 0]
     if not candidates:
         return None
     victim = max(candidates, key=finish)
     mine = free if free is not None else victim.seconds_per_frame
     if victim.current_left > policy.backup_factor * (free_startup + mine):
-        return TailAction("backup", victim.chunk_id)
+        return TailAction(TailKind.BACKUP, victim.chunk_id)
     return None
 
 
