@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Union
+from typing import Optional, Union
 
 from farmhand.errors import UsageError
 
@@ -20,6 +20,13 @@ Frame = Union[int, float]
 #: A spec expanding to more frames than this is almost certainly a typo (``1-1000000``) and would
 #: make the job store and every client slow; it is refused with a clear message.
 MAX_FRAMES = 100_000
+
+#: Frames beyond ± this are refused wherever they come from (a spec, a ROP, a renderer's output line):
+#: no sequence counts that far, and a frame with six decimals then stays exact in a float and in SQLite.
+FRAME_LIMIT = 1_000_000_000
+
+# Frame arithmetic is done in whole millionths (frames keep six decimals), so ranges never drift.
+_MICRO = 1_000_000
 
 _NUM = r"-?(?:\d+(?:\.\d*)?|\.\d+)"
 _ITEM = re.compile(rf"^({_NUM})(?:-({_NUM})(?:[xX](.*))?)?$")
@@ -31,34 +38,91 @@ def normalise(value: float) -> Frame:
     if type(value) is int:  # the common case, kept cheap for 100k-frame specs
         return value
     rounded = round(float(value), 6)
+    if not math.isfinite(rounded):
+        return rounded  # callers at the edges refuse it (frame_or_none, checked_frame)
     if rounded == int(rounded):
         return int(rounded)
     return rounded
 
 
+def frame_or_none(value: object) -> Optional[Frame]:
+    """``value`` as a frame when it is a finite number within ±:data:`FRAME_LIMIT`, else None.
+
+    For numbers from untrusted places (a renderer's output, a worker's JSON): a bad one is ignored.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, int):
+        return value if -FRAME_LIMIT <= value <= FRAME_LIMIT else None
+    if not math.isfinite(value) or abs(value) > FRAME_LIMIT:
+        return None
+    return normalise(value)
+
+
+def checked_frame(value: float, what: str = "frame") -> Frame:
+    """``value`` as a frame, or a :class:`UsageError` naming ``what`` when it is not a finite number
+    within ±:data:`FRAME_LIMIT`."""
+    frame = frame_or_none(value)
+    if frame is None:
+        raise UsageError(f"{what} {value!r} is not a number between {-FRAME_LIMIT} and {FRAME_LIMIT}")
+    return frame
+
+
 def format_frame(frame: Frame) -> str:
-    """The shortest text for a frame: ``12``, ``-3``, ``1.5``."""
+    """The shortest text for a frame: ``12``, ``-3``, ``1.5`` (never an exponent: specs read it back)."""
     value = normalise(frame)
     if isinstance(value, int):
         return str(value)
-    return repr(value)
+    if not math.isfinite(value):
+        return repr(value)
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
+def _micro(frame: Frame) -> int:
+    return round(frame * _MICRO)
 
 
 def _number(text: str, spec: str) -> Frame:
     try:
-        return normalise(float(text))
+        value = float(text)
     except ValueError:
         raise UsageError(f"frame spec {spec!r}: {text!r} is not a number; {_EXAMPLES}") from None
+    frame = frame_or_none(value)
+    if frame is None:
+        raise UsageError(f"frame spec {spec!r}: {text!r} goes beyond frame {FRAME_LIMIT}; frames go from "
+                         f"{-FRAME_LIMIT} to {FRAME_LIMIT}")
+    return frame
 
 
 def _expand(start: Frame, end: Frame, step: Frame) -> list[Frame]:
-    count = math.floor((end - start) / step + 1e-9) + 1
+    count = run_count(start, end, step)
     if count > MAX_FRAMES:
         raise UsageError(f"frame range {format_frame(start)}-{format_frame(end)} has {count} frames, "
                          f"more than the limit of {MAX_FRAMES}; split it into several jobs")
     if type(start) is int and type(step) is int:
         return list(range(start, start + count * step, step))
-    return [normalise(start + i * step) for i in range(count)]
+    first, stride = _micro(start), _micro(step)
+    return [normalise((first + i * stride) / _MICRO) for i in range(count)]
+
+
+def _positive_step(value: object) -> Optional[Frame]:
+    # A step may span the whole allowed range (two frames far apart are one run of two).
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not (0 < value <= 2 * FRAME_LIMIT) or not math.isfinite(value):
+        return None
+    step = normalise(value)
+    return step if step > 0 else None
+
+
+def _step(text: str, spec: str, item: str) -> Frame:
+    try:
+        step = _positive_step(float(text))
+    except ValueError:
+        step = None
+    if step is None:
+        raise UsageError(f"frame spec {spec!r}: step in {item!r} must be a positive number, e.g. 1-240x2")
+    return step
 
 
 @dataclass(frozen=True)
@@ -70,7 +134,12 @@ class FrameSpec:
     def __post_init__(self) -> None:
         if not self.frames:
             raise UsageError("frame spec is empty; give at least one frame, e.g. 1-240")
-        ordered = tuple(sorted({normalise(f) for f in self.frames}))
+        unique = {normalise(f) for f in self.frames}
+        if any(f != f for f in unique):  # NaN is the one value not equal to itself
+            raise UsageError("frame spec has a frame that is not a number")
+        ordered = tuple(sorted(unique))
+        for bound in (ordered[0], ordered[-1]):
+            checked_frame(bound)
         if len(ordered) > MAX_FRAMES:
             raise UsageError(f"frame spec has {len(ordered)} frames, more than the limit of {MAX_FRAMES}; "
                              "split it into several jobs")
@@ -101,14 +170,7 @@ class FrameSpec:
             end = _number(match.group(2), spec)
             step: Frame = 1
             if match.group(3) is not None:
-                step_text = match.group(3)
-                try:
-                    step = normalise(float(step_text))
-                except ValueError:
-                    step = 0
-                if not step_text or step <= 0 or not math.isfinite(step):
-                    raise UsageError(f"frame spec {spec!r}: step in {item!r} must be a positive number, "
-                                     "e.g. 1-240x2")
+                step = _step(match.group(3), spec, item)
             if end < start:
                 raise UsageError(f"frame range {item!r} goes backwards; write it as "
                                  f"{format_frame(end)}-{format_frame(start)}")
@@ -117,13 +179,21 @@ class FrameSpec:
 
     @classmethod
     def from_range(cls, start: Frame, end: Frame, step: Frame = 1) -> FrameSpec:
-        """The frames ``start, start+step, ... <= end`` (a ROP's ``f1 f2 f3``)."""
-        if step <= 0:
-            raise UsageError(f"frame step {format_frame(step)} must be a positive number")
+        """The frames ``start, start+step, ... <= end`` (a ROP's ``f1 f2 f3``).
+
+        Raises:
+            UsageError: a value is not a finite number in range, the step is not positive, or the range
+                goes backwards or has too many frames.
+        """
+        start, end = checked_frame(start, "start frame"), checked_frame(end, "end frame")
+        positive = _positive_step(step)
+        if positive is None:
+            raise UsageError(f"frame step {step!r} must be a positive number")
+        step = positive
         if end < start:
             raise UsageError(f"frame range {format_frame(start)}-{format_frame(end)} goes backwards; "
                              f"write it as {format_frame(end)}-{format_frame(start)}")
-        return cls(tuple(_expand(normalise(start), normalise(end), normalise(step))))
+        return cls(tuple(_expand(start, end, step)))
 
     def __str__(self) -> str:
         parts = []
@@ -192,7 +262,9 @@ def contiguous_runs(frames: Iterable[Frame]) -> list[tuple[Frame, Frame, Frame]]
 
 def run_count(start: Frame, end: Frame, step: Frame) -> int:
     """How many frames ``start..end`` by ``step`` covers (husk's ``-n``)."""
-    return math.floor((end - start) / step + 1e-9) + 1
+    if type(start) is int and type(end) is int and type(step) is int:
+        return (end - start) // step + 1
+    return (_micro(end) - _micro(start)) // _micro(step) + 1
 
 
 # --- output patterns -------------------------------------------------------------------------------

@@ -58,6 +58,12 @@ def test_integral_floats_become_ints() -> None:
         ("1,,2", "empty item between commas"),
         ("1-5-7", "cannot read"),
         ("$(rm -rf /)", "cannot read"),
+        ("9" * 400, "goes beyond frame"),
+        ("1-1000000001", "'1000000001' goes beyond frame 1000000000"),
+        ("1-2xinf", "must be a positive number"),
+        ("1-2x" + "9" * 400, "must be a positive number"),
+        ("1-2x0.0000001", "must be a positive number"),
+        ("1e5", "cannot read"),
     ],
 )
 def test_bad_specs_give_one_clear_line(text: str, fragment: str) -> None:
@@ -66,6 +72,29 @@ def test_bad_specs_give_one_clear_line(text: str, fragment: str) -> None:
     message = str(info.value)
     assert fragment in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "step"),
+    [(float("nan"), 1, 1), (1, float("inf"), 1), (1, 2, float("nan")), (1, 2, 0), (-(10**30), 1, 1),
+     (1, 2, -1)],
+)
+def test_from_range_refuses_what_is_not_a_frame(start: float, end: float, step: float) -> None:
+    with pytest.raises(UsageError):
+        FrameSpec.from_range(start, end, step)
+
+
+def test_non_finite_frames_are_refused_not_raised() -> None:
+    for bad in (float("nan"), float("inf"), -float("inf"), 1e300):
+        with pytest.raises(UsageError):
+            FrameSpec((1, bad))
+
+
+def test_sub_frames_never_drift_or_print_an_exponent() -> None:
+    spec = FrameSpec.parse("999999999-999999999.01x0.000001")
+    assert len(spec) == 10_001 and spec.last == 999999999.01 and spec.frames[1] == 999999999.000001
+    assert FrameSpec.parse("0.00001-0.00003x0.00001").frames == (0.00001, 0.00002, 0.00003)
+    assert str(FrameSpec.parse("0.00001-0.00003x0.00001")) == "0.00001-0.00003x0.00001"
 
 
 def test_huge_range_is_refused() -> None:
