@@ -241,7 +241,7 @@ def test_a_failed_save_is_one_message(make_scene: Any, hou_session: Any, farm: R
 
 def test_plan_matches_houdinis_render_plan(make_scene: Any, hou_session: Any) -> None:
     """The glue's dependency order equals ``render -p -c -F`` (as the fake models it)."""
-    from farmhand.houdini import rops
+    from farmhand.houdini import graph, rops
 
     make_scene([
         {"path": "/out/sim", "type": "geometry"},
@@ -251,4 +251,4 @@ def test_plan_matches_houdinis_render_plan(make_scene: Any, hou_session: Any) ->
     ])
     plan_text = hou_session.hscript("render -p -c -F /out/beauty")[0]
     from_houdini = [line.split("] ")[1].split(" \t")[0] for line in plan_text.splitlines()]
-    assert [i.path for i in rops.render_order(rops.find_rop("/out/beauty"))] == from_houdini
+    assert [i.path for i in graph.render_order(rops.find_rop("/out/beauty"))] == from_houdini

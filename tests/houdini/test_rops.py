@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from farmhand.errors import NotFound, UsageError
-from farmhand.houdini import rops
+from farmhand.houdini import graph, rops
 
 
 def test_trange_zero_renders_the_current_frame(make_scene: Any, hou_session: Any) -> None:
@@ -69,7 +69,7 @@ def test_render_order_lists_dependencies_first_once(make_scene: Any) -> None:
         {"path": "/out/merge1", "type": "merge", "inputs": ["/out/fetch_cache", "/out/bypassed"]},
         {"path": "/out/beauty", "type": "ifd", "inputs": ["/out/merge1", "/out/cache"]},
     ])
-    order = [i.path for i in rops.render_order(rops.find_rop("/out/beauty"))]
+    order = [i.path for i in graph.render_order(rops.find_rop("/out/beauty"))]
     assert order == ["/out/sim", "/out/cache", "/out/beauty"]
 
 
@@ -85,7 +85,7 @@ def test_a_merge_requests_the_span_of_its_inputs_and_a_fetch_its_source(make_sce
     ], frame=42)
     assert str(rops.frame_range(rops.find_rop("/out/all"))) == "1-8"
     assert str(rops.frame_range(rops.find_rop("/out/fetch_b"))) == "4-8"
-    order = {i.path: str(i.frames) for i in rops.render_order(rops.find_rop("/out/all"))}
+    order = {i.path: str(i.frames) for i in graph.render_order(rops.find_rop("/out/all"))}
     assert order == {"/out/a": "1-8", "/out/b": "4-8"}  # b is Strict: clipped to its own range
     plan = hou_session.hscript("render -p -c -F /out/all")[0]
     listed = [line.split("] ")[1].split(" \t")[0] for line in plan.splitlines()]

@@ -1,4 +1,5 @@
-"""Read a ROP the way Houdini renders it: frame range, output files, dependencies, kind of job.
+"""Read a ROP the way Houdini renders it: frame range, output files, kind of job (the order of a ROP and
+its dependencies is Houdini's own plan, :mod:`farmhand.houdini.graph`).
 
 Everything here runs on Houdini's main thread and returns plain values (:class:`RopInfo`); nothing
 outside :mod:`farmhand.houdini` ever sees a ``hou`` object.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Optional
 
@@ -52,6 +52,9 @@ ROUTING_TYPES = frozenset({"merge", "fetch", "null", "ropnet", "switch", "batch"
 
 #: Types that write one file for the whole range or must run in order: never split across nodes.
 WHOLE_RANGE_TYPES = frozenset({"alembic", "rop_alembic", "dop", "rop_dop", "filecache", "rop_fbx", "fbx"})
+
+#: A spare toggle a TD adds to any ROP to keep its whole range on one node, in order.
+SINGLE_NODE_PARM = "farmhand_single_node"
 
 #: Karma's fourth frame-range choice: take the range from the USD stage.
 TRANGE_FROM_STAGE = 3
@@ -182,18 +185,35 @@ def outputs(rop: hou.RopNode, frames: FrameSpec) -> tuple[tuple[Frame, str], ...
     return tuple((f, parm.evalAsStringAtFrame(float(f))) for f in frames)
 
 
-def read_rop(rop: hou.RopNode, frames: Optional[FrameSpec] = None) -> RopInfo:
-    """``rop`` rendering ``frames`` (default: its own frame range)."""
+def whole_range_reason(rop: hou.RopNode, batched: bool = False) -> str:
+    """Why ``rop`` must render its whole range in order on one node ("" when it may be split).
+
+    Simulations and caches: a ROP SOP or File Cache, Alembic/FBX/DOP ROPs, a Geometry ROP with
+    *Initialize Simulation OPs* on (``initsim``: split across nodes, every node would restart the
+    simulation), an input of a Batch ROP, or any ROP with the spare toggle ``farmhand_single_node`` on.
+    """
+    kind = base_type_name(rop)
+    if kind in WHOLE_RANGE_TYPES or kind.startswith("dop") or rop.type().category().name() == "Sop":
+        return "caches and simulations render in order on one node"
+    if _int_parm(rop, "initsim"):
+        return "it initializes simulations (Initialize Simulation OPs): it renders in order on one node"
+    if batched:
+        return "a Batch ROP renders it as one batch: it renders in order on one node"
+    if _int_parm(rop, SINGLE_NODE_PARM):
+        return f"its {SINGLE_NODE_PARM} toggle is on: it renders in order on one node"
+    return ""
+
+
+def read_rop(rop: hou.RopNode, frames: Optional[FrameSpec] = None, *, batched: bool = False) -> RopInfo:
+    """``rop`` rendering ``frames`` (default: its own frame range); ``batched``: an input of a Batch ROP."""
     kind = base_type_name(rop)
     frames = frames if frames is not None else frame_range(rop)
     name = output_parm_name(rop)
     parm = rop.parm(name) if name else None
     pattern = parm.unexpandedString() if parm is not None else ""
     category = rop.type().category().name()
-    single = kind in WHOLE_RANGE_TYPES or category == "Sop" or kind.startswith("dop")
-    note = ""
-    if single:
-        note = "caches and simulations render in order on one node"
+    note = whole_range_reason(rop, batched)
+    single = bool(note)
     alf = ALF_PARMS.get(kind, "")
     return RopInfo(
         path=rop.path(),
@@ -207,56 +227,6 @@ def read_rop(rop: hou.RopNode, frames: Optional[FrameSpec] = None) -> RopInfo:
         alf_parm=alf if alf and rop.parm(alf) is not None else "",
         note=note,
     )
-
-
-def render_order(rop: hou.RopNode | Sequence[hou.RopNode],
-                 frames: Optional[FrameSpec] = None) -> list[RopInfo]:
-    """``rop`` and the ROPs it depends on, dependencies first (what ``render -p`` lists), each once.
-
-    Several ROPs (the Farmhand ROP's inputs) are walked like the inputs of one Merge ROP: in order, a
-    dependency they share listed once with every frame any of them requests.
-
-    As in Houdini, an input renders the frames its output requests (``frames``, default ``rop``'s own
-    range), not its own range, unless its *Valid Frame Range* is *Strict* (``trange`` 2): then only the
-    requested frames inside its range. An input requested by several outputs renders every frame any
-    of them needs. Routing nodes (merge, fetch, null) are followed but not listed; a bypassed ROP is
-    skipped while its inputs still render.
-    """
-    requested: dict[str, set[Frame]] = {}
-    nodes: dict[str, hou.RopNode] = {}
-    order: list[str] = []
-    active: set[str] = set()
-
-    def visit(node: hou.RopNode, wanted: tuple[Frame, ...]) -> None:
-        path = node.path()
-        if path in active:
-            return  # Houdini refuses cycles; never loop on one
-        if _int_parm(node, "trange") == 2:
-            own = set(frame_range(node))
-            wanted = tuple(f for f in wanted if f in own)
-        active.add(path)
-        for upstream in node.inputs():
-            if isinstance(upstream, hou.RopNode):
-                visit(upstream, wanted)
-        kind = base_type_name(node)
-        if kind == "fetch":
-            for source in _upstream(node):
-                visit(source, wanted)
-        active.discard(path)
-        if kind in ROUTING_TYPES or node.isBypassed() or not wanted:
-            return
-        requested.setdefault(path, set()).update(wanted)
-        nodes[path] = node
-        if path not in order:
-            order.append(path)
-
-    roots = [rop] if isinstance(rop, hou.RopNode) else list(rop)
-    for root in roots:
-        visit(root, tuple(frames if frames is not None else frame_range(root)))
-    if not order:
-        names = ", ".join(r.path() for r in roots)
-        raise UsageError(f"{names} renders nothing (bypassed, or only merges/fetches nothing)")
-    return [read_rop(nodes[p], FrameSpec(tuple(sorted(requested[p])))) for p in order]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import hou
 from farmhand.display import Severity
 from farmhand.errors import JobError, UsageError
 from farmhand.frames import FrameSpec, expand_output
-from farmhand.houdini import rops
+from farmhand.houdini import graph, rops
 from farmhand.houdini.pathmap import PathMap
 from farmhand.houdini.preflight import Finding, NodeFacts, SceneFacts, check
 from farmhand.jobs import ChunkPolicy, JobSpec
@@ -77,7 +77,7 @@ def plan(rop_path: str | Sequence[str], options: SubmitOptions, nodes: Sequence[
     if not targets:
         raise UsageError("no ROP to render; pick or connect one")
     frames = FrameSpec.parse(options.frames) if options.frames else None
-    order = (rops.render_order(targets, frames) if options.dependencies
+    order = (graph.render_order(targets, frames) if options.dependencies
              else [rops.read_rop(t, frames) for t in targets])
     target_paths = {t.path() for t in targets}
     scene = rops.scene_info()
@@ -106,7 +106,7 @@ def _rendered_by_hrender(jobs: list[tuple[rops.RopInfo, JobSpec]]) -> tuple[set[
     for info, spec in jobs:
         if spec.preset != HRENDER_PRESET or info.path in covered:
             continue
-        inputs = [i.path for i in rops.render_order(rops.find_rop(info.path), info.frames)
+        inputs = [i.path for i in graph.render_order(rops.find_rop(info.path), info.frames)
                   if i.path != info.path]
         if inputs:
             covered.update(inputs)

@@ -12,7 +12,7 @@ from typing import Any, Optional, cast
 
 from fake_hou import _nodes
 from fake_hou._nodes import Node, OpNode, Parm, RopNode, build_nodes, resolve_path, scene_node
-from fake_hou._render import dependency_plan
+from fake_hou._render import dependency_plan, rop_frames
 from fake_hou._session import SESSION, guard, hython_mode, read_scene
 from fake_hou._stubs import EnumValueBase, hipFileBase, qtBase, textBase, uiBase
 from fake_hou._values import LoadWarning, OperationFailed, severityType
@@ -289,16 +289,22 @@ def fileReferences(
 
 
 def hscript(command: str) -> tuple[str, ...]:
-    """Only ``render -p -c -F ROP`` (the frame plan) is modelled; anything else is an error line."""
+    """Only ``render -p -c -F [-f START END] [-i INC] ROP`` (the render plan) is modelled; anything else is
+    an error line."""
     guard()
     words = command.split()
     if words[:1] == ["render"] and "-p" in words and words[-1].startswith("/"):
         rop = scene_node(words[-1])
         if not isinstance(rop, RopNode):
             return ("", f"Invalid ROP: {words[-1]}\n")
+        requested: tuple[float, ...] = ()
+        if "-f" in words:
+            at = words.index("-f")
+            step = float(words[words.index("-i") + 1]) if "-i" in words else 1.0
+            requested = tuple(rop_frames(rop, (float(words[at + 1]), float(words[at + 2]), step)))
         lines = []
         order = {}
-        for index, (n, frames) in enumerate(dependency_plan(rop), start=1):
+        for index, (n, frames) in enumerate(dependency_plan(rop, requested), start=1):
             order[n.path()] = index
             deps = " ".join(str(order[i.path()]) for i in n.inputs() if i is not None and i.path() in order)
             span = f"( {_f(frames[0])} )" if len(frames) == 1 else (

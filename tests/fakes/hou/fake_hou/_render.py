@@ -74,7 +74,8 @@ def dependency_plan(rop: RopNode, frames: Sequence[float] = ()) -> list[tuple[Ro
     """Inputs first (depth first, each once), then ``rop``, each with the frames it renders.
 
     Like Houdini, an input renders the frames its output requests, not its own range, unless its
-    ``trange`` is 2 (strict): then only the requested frames inside its own range.
+    ``trange`` is 2 (strict): then only the requested frames inside its own range. A Switch ROP renders
+    only the input its ``index`` parm selects.
     """
     requested: dict[str, list[float]] = {}
     nodes: dict[str, RopNode] = {}
@@ -87,7 +88,7 @@ def dependency_plan(rop: RopNode, frames: Sequence[float] = ()) -> list[tuple[Ro
             own = rop_frames(node)
             wanted = [f for f in wanted if any(abs(f - o) < 1e-6 for o in own)]
         active.add(node.path())
-        for upstream in node.inputs():
+        for upstream in _routed_inputs(node):
             if isinstance(upstream, RopNode):
                 visit(upstream, wanted)
         source = _fetch_source(node)
@@ -100,6 +101,14 @@ def dependency_plan(rop: RopNode, frames: Sequence[float] = ()) -> list[tuple[Ro
 
     visit(rop, list(frames) or rop_frames(rop))
     return [(nodes[p], tuple(sorted(fs))) for p, fs in requested.items() if fs]
+
+
+def _routed_inputs(node: RopNode) -> tuple[RopNode | None, ...]:
+    inputs = node.inputs()
+    if node.type().name() != "switch":
+        return inputs
+    index = int(node.evalParm("index"))
+    return (inputs[index],) if 0 <= index < len(inputs) else ()
 
 
 def _span_of_inputs(rop: OpNode) -> list[float]:
@@ -151,7 +160,7 @@ def _render_frames(
 ) -> None:
     kind = rop.type().name()
     rop._errors.clear()
-    if rop.isBypassed() or kind in ("merge", "fetch", "null", "ropnet"):
+    if rop.isBypassed() or kind in ("merge", "fetch", "null", "ropnet", "switch", "batch"):
         return
     alf = (output_progress and verbose) or any(
         _int_parm(rop, name, 0) == 1 for name in ("vm_alfprogress", "alfprogress")

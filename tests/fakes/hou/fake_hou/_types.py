@@ -23,7 +23,8 @@ NODE_TYPES: dict[str, tuple[str, str, dict[str, Any]]] = {
     }),
     "karma": ("Driver", "RopNode", {**_RANGE, "picture": _IMAGE, "alfprogress": 0, "verbosity": ""}),
     "usdrender": ("Driver", "RopNode", {**_RANGE, "outputimage": _IMAGE, "alfprogress": 0, "verbosity": ""}),
-    "geometry": ("Driver", "RopNode", {**_RANGE, "sopoutput": _GEO, "soppath": "", "alfprogress": 0}),
+    "geometry": ("Driver", "RopNode", {**_RANGE, "sopoutput": _GEO, "soppath": "", "alfprogress": 0,
+                                       "initsim": 0}),
     "alembic": ("Driver", "RopNode", {**_RANGE, "filename": "$HIP/$OS.abc"}),
     "opengl": ("Driver", "RopNode", {**_RANGE, "picture": _IMAGE}),
     "Redshift_ROP": ("Driver", "RopNode", {**_RANGE, "RS_outputFileNamePrefix": _IMAGE}),
@@ -32,6 +33,9 @@ NODE_TYPES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "merge": ("Driver", "RopNode", {}),
     "fetch": ("Driver", "RopNode", {"source": ""}),
     "null": ("Driver", "RopNode", dict(_RANGE)),
+    # Switch renders the input "index" selects; Batch renders its inputs' whole range as one batch.
+    "switch": ("Driver", "RopNode", {"index": 0}),
+    "batch": ("Driver", "RopNode", dict(_RANGE)),
     "ropnet": ("Driver", "RopNode", {}),
     # Farmhand's own ROP (otls/farmhand.hda), with the parameters of its DialogScript
     "farmhand": ("Driver", "RopNode", {
