@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from farmhand.errors import AuthFailed, NodeUnreachable
-from farmhand.lab import LocalFarm
+from farmhand.lab import GATEWAY, LocalFarm
 from farmhand.ssh import SSHExecutor
 
 pytestmark = pytest.mark.lab
@@ -104,3 +104,60 @@ def test_default_identity_files_like_ssh(make_lab, farmhand_home: Path) -> None:
     (ssh_dir / "id_ed25519").unlink()
     with SSHExecutor() as ex, pytest.raises(AuthFailed, match="id_rsa is passphrase-protected: load it into"):
         ex.run("box", ["true"])
+
+
+def _established_from(farm: LocalFarm, node: str) -> list[str]:
+    """Peer addresses of the SSH connections the node's sshd holds right now."""
+    out = farm.run_on_node_checked(node, ["ss", "-Htn", "state", "established", "( sport = :22 )"])
+    return sorted(line.split()[-1].rsplit(":", 1)[0] for line in out.splitlines() if line.strip())
+
+
+def test_proxy_jump_chain_uses_every_hop_and_keeps_the_jumps(make_lab, farmhand_home: Path) -> None:  # type: ignore[no-untyped-def]
+    farm: LocalFarm = make_lab(n=3)
+    farm.trust()
+    a, b, c = farm.nodes
+    # c accepts SSH only from b, b only from a: the only way to c is a, then b.
+    for node, via in ((c, b), (b, a)):
+        farm.run_on_node_checked(node.name, ["iptables", "-A", "INPUT", "-p", "tcp", "--dport", "22",
+                                             "!", "-s", via.address, "-j", "DROP"])
+    _config(f"Host far\n  HostName {c.address}\n  ProxyJump {a.address},{b.address}\n"
+            f"Host *\n  IdentityFile {farm.identity_file}\n  User {farm.user}\n")
+    with farm.inside(), SSHExecutor() as ex:
+        res = ex.run("far", ["sh", "-c", 'echo "$SSH_CONNECTION"'])
+        assert res.ok and res.stdout.split()[0] == b.address  # the last hop carried the session
+        assert _established_from(farm, b.name) == [a.address]  # and b was reached through a
+        jumps = ex.connections.jump_hosts
+        first_hop = ex.connection(a.address)
+        # Reconnecting the node (dropped, or its connection found dead) reuses both jump connections.
+        for _ in range(3):
+            ex.drop("far")
+            assert ex.run("far", ["true"]).ok
+            ex.connection("far").close()
+            assert ex.run("far", ["echo", "back"]).stdout == "back\n"
+        assert ex.connections.jump_hosts == jumps and ex.connection(a.address) is first_hop
+        assert _established_from(farm, a.name) == [GATEWAY]
+        assert _established_from(farm, b.name) == [a.address]
+
+
+def test_include_match_patterns_and_tokens_against_the_lab(make_lab, farmhand_home: Path) -> None:  # type: ignore[no-untyped-def]
+    farm: LocalFarm = make_lab(n=3)
+    farm.trust()
+    a, b, c = farm.nodes
+    ssh_dir = Path(os.path.expanduser("~/.ssh"))
+    (ssh_dir / "farm.d").mkdir()
+    (ssh_dir / "farm.d" / "third.conf").write_text(f"Host third\n  HostName {c.address}\n")
+    ssh = (f"ssh -q -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+           f"-i {farm.identity_file} -l {farm.user}")
+    _config(f"Include {ssh_dir}/farm.d/*.conf\n"
+            "Host 1?\n  HostName 10.77.0.%h\n"                          # 11 -> 10.77.0.11
+            f"Match host {b.address}\n  ProxyCommand {ssh} -W %h:%p {a.address}\n"
+            f"Host *\n  IdentityFile {farm.identity_file}\n  User {farm.user}\n")
+    with farm.inside(), SSHExecutor() as ex:
+        def came_from(host: str) -> str:
+            res = ex.run(host, ["sh", "-c", 'echo "$SSH_CONNECTION"'])
+            assert res.ok, res
+            return res.stdout.split()[0]
+
+        assert came_from("11") == GATEWAY  # Host pattern + %h
+        assert came_from("12") == a.address  # Match host after HostName; %h/%p in ProxyCommand
+        assert came_from("third") == GATEWAY  # defined only in an included file

@@ -87,7 +87,7 @@ def test_garbage_in_known_hosts_does_not_fail_open(make_lab, farmhand_home: Path
     _openssh_known_hosts(b"\xff\xfe not UTF-8 at all\n" + known.encode() + b"\n")
     farm.change_host_key("render01")
     ex = _executor(farm, accept_new=True)
-    with farm.inside(), pytest.raises(HostKeyChanged, match="HOST KEY CHANGED for 10.77.0.11"):
+    with farm.inside(), pytest.raises(HostKeyChanged, match=r"HOST KEY CHANGED for 10\.77\.0\.11"):
         ex.run("render01", ["true"])
     ex.close()
     assert not (farmhand_home / "known_hosts").exists()  # accept-new recorded nothing

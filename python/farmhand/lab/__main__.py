@@ -41,25 +41,31 @@ def main() -> int:
 
 
 def _serve(n: int, mode: Mode, home: Path) -> int:
-    with LocalFarm(n=n, mode=mode) as farm:
-        farm.trust()
-        config = home / "ssh_config"
-        config.write_text(farm.ssh_config_text())
-        out = sys.stdout
-        out.write(f"lab up ({mode}); FARMHAND_HOME={home}\n")
-        for node in farm.nodes:
-            out.write(f"  {node.name:<10} {node.address}:{node.port}  hostname {node.hostname}\n")
-        out.write(f"shared directory: {farm.share_dir}\n")
-        out.write(f"ssh config: {config} (ssh -F {config} render01, from the lab shell)\n")
-        if mode == "netns":
-            out.write(f"shell in the lab: ip netns exec {farm.lab_ns} env FARMHAND_HOME={home} bash\n")
-        out.write("Ctrl-C to tear down\n")
-        out.flush()
-        try:
+    # The interrupt may come at any point, even while the lab starts or is being announced: the
+    # context manager tears down whatever exists by then.
+    try:
+        with LocalFarm(n=n, mode=mode) as farm:
+            _announce(farm, mode, home)
             signal.pause()
-        except KeyboardInterrupt:
-            pass
+    except KeyboardInterrupt:
+        pass
     return 0
+
+
+def _announce(farm: LocalFarm, mode: Mode, home: Path) -> None:
+    farm.trust()
+    config = home / "ssh_config"
+    config.write_text(farm.ssh_config_text())
+    out = sys.stdout
+    out.write(f"lab up ({mode}); FARMHAND_HOME={home}\n")
+    for node in farm.nodes:
+        out.write(f"  {node.name:<10} {node.address}:{node.port}  hostname {node.hostname}\n")
+    out.write(f"shared directory: {farm.share_dir}\n")
+    out.write(f"ssh config: {config} (ssh -F {config} render01, from the lab shell)\n")
+    if mode == "netns":
+        out.write(f"shell in the lab: ip netns exec {farm.lab_ns} env FARMHAND_HOME={home} bash\n")
+    out.write("Ctrl-C to tear down\n")
+    out.flush()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,7 @@
 """``SSHExecutor``: :class:`farmhand.remote.Executor` over paramiko, one reused connection per node.
 
-Thread-safe: one Transport per node, opened lazily by the first caller (others wait for it), one channel
-per command. At most ``handshake_cap`` handshakes run at once against one sshd (its MaxStartups drops
-bursts), and at most ``max_sessions`` channels are open per connection (sshd's MaxSessions, default 10).
+Thread-safe: connections (:mod:`farmhand.ssh.connections`) are opened lazily and shared; one channel
+per command, at most ``max_sessions`` open per connection (sshd's MaxSessions, default 10).
 The ssh-agent may be used to log in; it is never forwarded.
 """
 
@@ -10,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import threading
 import time
 from collections.abc import Sequence
@@ -22,30 +20,22 @@ from farmhand.errors import FarmhandError, NodeError, NodeUnreachable
 from farmhand.remote import Executor, OnLine, RemoteProcess, RunResult
 from farmhand.ssh import connect
 from farmhand.ssh.channel import LineSplitter, pump, result
+from farmhand.ssh.connections import Conn, Connections
 from farmhand.ssh.hostkeys import HostKeyInfo, HostKeyStore, info_for
 from farmhand.ssh.process import SSHProcess
 from farmhand.ssh.quoting import posix_join
-from farmhand.ssh.target import Target, load_config, parse_jump, resolve
+from farmhand.ssh.target import Target, load_config, resolve
 
 log = logging.getLogger(__name__)
 Resolver = Callable[[str], Target]
-_caps: dict[tuple[str, int], threading.BoundedSemaphore] = {}
-_caps_lock = threading.Lock()
-
-
-class _Conn:
-    def __init__(self, target: Target, transport: paramiko.Transport, max_sessions: int) -> None:
-        self.target = target
-        self.transport = transport
-        self.sessions = threading.BoundedSemaphore(max_sessions)
 
 
 class SSHExecutor:
     """Runs argv commands on nodes named by host name, alias or address.
 
     Args:
-        resolve: maps a host name to a :class:`Target` (default: ``~/.ssh/config`` plus the overrides
-            below). The registry passes its own resolver so recorded user/port/identity apply.
+        resolve: maps a host name to a :class:`Target` (default: the ssh configuration plus the
+            overrides below). The registry passes its own resolver so recorded user/port/identity apply.
         identity, user, port: command-line overrides used by the default resolver.
         accept_new: record unknown host keys instead of refusing (an explicit opt-in).
         use_agent: offer the ssh-agent's keys (never forwarded).
@@ -69,13 +59,12 @@ class SSHExecutor:
         self.accept_new = accept_new
         self.host_keys = host_keys or HostKeyStore()
         self.timeouts = timeouts
-        self.handshake_cap = handshake_cap
         self.max_sessions = max_sessions
         self._agent = paramiko.Agent() if use_agent and os.environ.get("SSH_AUTH_SOCK") else None
-        self._conns: dict[str, _Conn] = {}
-        self._host_locks: dict[str, threading.Lock] = {}
-        self._gateways: list[paramiko.Transport] = []
-        self._lock = threading.Lock()
+        self.connections = Connections(
+            self._resolve, self.host_keys, timeouts, lambda t: connect.load_keys(t, self._agent),
+            accept_new=accept_new, handshake_cap=handshake_cap, max_sessions=max_sessions,
+        )
 
     @staticmethod
     def _default_resolver(identity: Optional[str], user: Optional[str], port: Optional[int]) -> Resolver:
@@ -88,93 +77,14 @@ class SSHExecutor:
 
     def connection(self, host: str) -> paramiko.Transport:
         """The live authenticated Transport for ``host``, connecting (once) if needed."""
-        return self._conn(host).transport
-
-    def _conn(self, host: str) -> _Conn:
-        with self._lock:
-            conn = self._conns.get(host)
-            if conn is not None and conn.transport.is_active():
-                return conn
-            lock = self._host_locks.setdefault(host, threading.Lock())
-        with lock:
-            with self._lock:
-                conn = self._conns.get(host)
-            if conn is not None and conn.transport.is_active():
-                return conn
-            target = self._resolve(host)
-            transport = self._open(target)
-            conn = _Conn(target, transport, self.max_sessions)
-            with self._lock:
-                self._conns[host] = conn
-            return conn
-
-    def _cap(self, target: Target) -> threading.BoundedSemaphore:
-        # Process-wide: several executors (dispatcher, UI, probe) must not together burst one sshd.
-        with _caps_lock:
-            return _caps.setdefault(target.destination, threading.BoundedSemaphore(self.handshake_cap))
-
-    def _open(self, target: Target, *, accept_new: Optional[bool] = None) -> paramiko.Transport:
-        # The cap covers the TCP connect too: sshd counts a connection as a "startup" from accept().
-        # A drop during the handshake (sshd's MaxStartups, which can still bite when other clients
-        # connect too) is retried a few times with jittered back-off; nothing else is.
-        for attempt in range(4):
-            try:
-                with self._cap(target):
-                    sock = self._socket(target)
-                    return connect.handshake(
-                        target, sock, self.host_keys, lambda: connect.load_keys(target, self._agent),
-                        self.timeouts, accept_new=self.accept_new if accept_new is None else accept_new,
-                    )
-            except connect.HandshakeDropped:
-                if attempt == 3:
-                    raise
-                time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
-        raise AssertionError("unreachable")
-
-    def _socket(self, target: Target) -> connect.Sock:
-        if target.proxy_command:
-            try:
-                return paramiko.ProxyCommand(target.proxy_command)
-            except (paramiko.SSHException, OSError) as exc:
-                raise NodeError(target.name, f"ProxyCommand failed to start: {exc}") from exc
-        if target.proxy_jump:
-            user, host, port = parse_jump(target.proxy_jump)
-            gateway = self._conn(host) if (user, port) == (None, None) else None
-            if gateway is None:
-                gw_target = resolve(host, user=user, port=port, config=load_config())
-                gw_transport = self._open(gw_target)
-                with self._lock:
-                    self._gateways.append(gw_transport)  # closed with the executor
-            else:
-                gw_transport = gateway.transport
-            try:
-                return gw_transport.open_channel("direct-tcpip", target.destination, ("127.0.0.1", 0))
-            except (paramiko.SSHException, OSError) as exc:
-                raise NodeUnreachable(target.name, f"jump host {host} could not reach "
-                                      f"{target.hostname}:{target.port}: {exc}") from exc
-        sock = connect.tcp_connect(target, self.timeouts)
-        try:
-            connect.check_banner(target, sock, self.timeouts)
-        except BaseException:
-            sock.close()
-            raise
-        return sock
+        return self.connections.get(host).transport
 
     def drop(self, host: str) -> None:
         """Forget (and close) the connection to ``host``; the next command reconnects."""
-        with self._lock:
-            conn = self._conns.pop(host, None)
-        if conn is not None:
-            conn.transport.close()
+        self.connections.drop(host)
 
     def close(self) -> None:
-        with self._lock:
-            conns, self._conns = list(self._conns.values()), {}
-            gateways, self._gateways = self._gateways, []
-        for conn in conns:
-            conn.transport.close()
-        for gw in gateways:
-            gw.close()
+        self.connections.close()
 
     def __enter__(self) -> SSHExecutor:
         return self
@@ -186,7 +96,7 @@ class SSHExecutor:
     def fetch_host_key(self, host: str) -> HostKeyInfo:
         """Connect just far enough to see the node's host key (no login) and describe it."""
         target = self._resolve(host)
-        transport = connect.start_kex(target, self._socket(target), self.host_keys, self.timeouts)
+        transport = connect.start_kex(target, self.connections.socket(target), self.host_keys, self.timeouts)
         try:
             return info_for(target, transport.get_remote_server_key())
         finally:
@@ -197,7 +107,7 @@ class SSHExecutor:
         self.host_keys.save(info)
 
     # ----------------------------------------------------------------- commands
-    def _channel(self, host: str, conn: _Conn) -> paramiko.Channel:
+    def _channel(self, host: str, conn: Conn) -> paramiko.Channel:
         # sshd frees a session slot only once it has seen our close, so a refusal right after another
         # channel ended is transient (MaxSessions): retry briefly before giving up.
         deadline = time.monotonic() + self.timeouts.auth
@@ -259,11 +169,11 @@ class SSHExecutor:
             raise NodeUnreachable(host, f"connection lost while running {argv[0]}; retry")
         return res
 
-    def _session(self, host: str, wait: Optional[float]) -> tuple[_Conn, paramiko.Channel]:
+    def _session(self, host: str, wait: Optional[float]) -> tuple[Conn, paramiko.Channel]:
         """A session slot and an open channel. A cached connection that turns out to be dead (the node
         rebooted, sshd restarted) is replaced once; nothing has run on the node at that point."""
         for attempt in (0, 1):
-            conn = self._conn(host)
+            conn = self.connections.get(host)
             if not conn.sessions.acquire(timeout=wait):
                 raise NodeError(host, f"{self.max_sessions} sessions already open; wait for one to finish",
                                 retryable=True)

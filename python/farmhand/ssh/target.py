@@ -1,9 +1,11 @@
-"""Where and as whom to connect: a host name resolved through ``~/.ssh/config``.
+"""Where and as whom to connect: a host name resolved through the ssh configuration.
 
 Command-line values win over the config file, which wins over defaults (port 22, the local user name).
-Only the keys that matter to Farmhand are read: HostName, User, Port, IdentityFile, ProxyCommand,
-ProxyJump. Without an IdentityFile, OpenSSH's default keys (``~/.ssh/id_ed25519`` …) that exist are
-offered, as ``ssh`` does. ``ForwardAgent`` is deliberately ignored: Farmhand never forwards the agent.
+The configuration is resolved as OpenSSH resolves it (:mod:`farmhand.ssh.sshconfig`: ``ssh -G``, so
+``Include`` and ``Match`` count). Only the keys that matter to Farmhand are read: HostName, User, Port,
+IdentityFile, ProxyCommand, ProxyJump. Without an IdentityFile, OpenSSH's default keys
+(``~/.ssh/id_ed25519`` …) that exist are offered, as ``ssh`` does. ``ForwardAgent`` is deliberately
+ignored: Farmhand never forwards the agent.
 """
 
 from __future__ import annotations
@@ -12,12 +14,11 @@ import getpass
 import logging
 import os
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Optional
-
-import paramiko
+from typing import NamedTuple, Optional
 
 from farmhand.errors import ConfigError
+from farmhand.ssh.quoting import printable
+from farmhand.ssh.sshconfig import HostConfig, default_config_path, load_config
 
 log = logging.getLogger(__name__)
 
@@ -57,20 +58,6 @@ class Target:
         return (self.hostname, self.port)
 
 
-def default_config_path() -> Path:
-    return Path(os.path.expanduser("~/.ssh/config"))
-
-
-def load_config(path: Optional[Path] = None) -> paramiko.SSHConfig:
-    path = path or default_config_path()
-    if not path.exists():
-        return paramiko.SSHConfig()
-    try:
-        return paramiko.SSHConfig.from_path(str(path))
-    except (OSError, ValueError, paramiko.ConfigParseError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}; fix the file or move it aside") from exc
-
-
 def resolve(
     name: str,
     *,
@@ -78,14 +65,15 @@ def resolve(
     port: Optional[int] = None,
     identity: Optional[str] = None,
     hostname: Optional[str] = None,
-    config: Optional[paramiko.SSHConfig] = None,
+    config: Optional[HostConfig] = None,
 ) -> Target:
     """Resolve ``name`` through the ssh config; explicit arguments override it."""
     cfg = (config if config is not None else load_config()).lookup(name)
     try:
         cfg_port = int(cfg.get("port", 22))
     except ValueError as exc:
-        raise ConfigError(f"~/.ssh/config: Port for {name} is not a number: {cfg.get('port')}") from exc
+        raise ConfigError(f"ssh configuration: Port for {printable(name)} is not a number: "
+                          f"{printable(str(cfg.get('port')))}") from exc
     target = Target(
         name=name,
         hostname=hostname or str(cfg.get("hostname", name)),
@@ -107,23 +95,48 @@ def _identity_files(configured: object) -> tuple[str, ...]:
     return tuple(p for p in defaults if os.path.isfile(p))
 
 
-def parse_jump(spec: str) -> tuple[Optional[str], str, Optional[int]]:
-    """``[user@]host[:port]`` (the first hop of a ProxyJump list) → (user, host, port)."""
-    first = spec.split(",")[0].strip()
+class Hop(NamedTuple):
+    """One ProxyJump hop: ``[user@]host[:port]``; user and port None when not written."""
+
+    user: Optional[str]
+    host: str
+    port: Optional[int]
+
+    def spec(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.user + '@' if self.user else ''}{host}{':' + str(self.port) if self.port else ''}"
+
+
+def parse_jumps(spec: str) -> list[Hop]:
+    """A ProxyJump value (``jump1,user@jump2:2222``) → its hops, first hop first."""
+    hops = [_parse_hop(part.strip(), spec) for part in spec.split(",")]
+    if not hops:
+        raise ConfigError("ProxyJump is empty")
+    return hops
+
+
+def _parse_hop(text: str, spec: str) -> Hop:
+    if text.startswith("ssh://"):
+        text = text[len("ssh://"):].rstrip("/")
     user: Optional[str] = None
-    if "@" in first:
-        user, first = first.rsplit("@", 1)
-    port: Optional[int] = None
-    if first.startswith("["):
-        host, _, rest = first[1:].partition("]")
-        if rest.startswith(":"):
-            port = int(rest[1:])
-    elif first.count(":") == 1:
-        host, p = first.split(":")
-        port = int(p)
+    if "@" in text:
+        user, text = text.rsplit("@", 1)
+    port_text = ""
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest[1:] if rest.startswith(":") else rest
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
     else:
-        host = first
-    return user, host, port
+        host = text
+    if not host or (user is not None and not user):
+        raise ConfigError(f"ProxyJump '{printable(spec)}': '{printable(text)}' is not [user@]host[:port]")
+    port: Optional[int] = None
+    if port_text:
+        if not port_text.isascii() or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ConfigError(f"ProxyJump '{printable(spec)}': bad port '{printable(port_text)}'")
+        port = int(port_text)
+    return Hop(user, host, port)
 
 
 def _none_if_off(value: object) -> Optional[str]:
@@ -131,3 +144,8 @@ def _none_if_off(value: object) -> Optional[str]:
         return None
     text = str(value)
     return None if text.lower() == "none" else text
+
+
+__all__ = [
+    "DEFAULT_IDENTITIES", "Hop", "Target", "default_config_path", "load_config", "parse_jumps", "resolve",
+]
