@@ -14,19 +14,21 @@ import hou
 
 from farmhand.display import Severity as FindingSeverity
 from farmhand.errors import FarmhandError, JobError
-from farmhand.houdini import farm, interactive, rops, sending, submit
+from farmhand.houdini import farm, interactive, renderers, rops, sending, submit
 from farmhand.houdini.preflight import Finding, Fix
 from farmhand.houdini.submit import SubmitOptions
 
 log = logging.getLogger(__name__)
 
 
-def houdini_presets() -> tuple[str, ...]:
-    """Presets that render a Houdini ROP (hython-worker first: it is the default)."""
+def houdini_presets(scene_file: str = "") -> tuple[str, ...]:
+    """Presets that render ``scene_file`` (hython-worker first: it is the default); presets taking a USD
+    file (husk) only when it is one."""
     try:
         from farmhand.presets import list_presets
 
-        names = [p.name for p in list_presets(errors=[]) if getattr(p, "needs_houdini", False)]
+        names = [p.name for p in list_presets(errors=[]) if getattr(p, "needs_houdini", False)
+                 and (p.name not in renderers.USD_INPUT_PRESETS or renderers.is_usd(scene_file))]
     except FarmhandError as exc:
         log.warning("cannot list presets: %s", exc)
         names = []
@@ -60,7 +62,7 @@ def submit_context(rop_path: Optional[str]) -> Any:
     from farmhand.ui.records import SubmitContext
 
     scene = rops.scene_info()
-    presets = houdini_presets()
+    presets = houdini_presets(scene.hip_path)
     if not rop_path:
         return SubmitContext(hip_path=scene.hip_path, houdini_version=scene.houdini_version,
                              presets=presets, preset=presets[0])

@@ -63,6 +63,11 @@ def check(scene: SceneFacts, nodes: Sequence[NodeFacts], pmap: PathMap,
     findings += _visibility(scene, pmap)
     findings += _outputs(scene, pmap)
     findings += _nodes(scene, nodes, chosen)
+    return by_severity(findings)
+
+
+def by_severity(findings: Sequence[Finding]) -> list[Finding]:
+    """Errors first, then warnings, then notes (each group in its own order)."""
     order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
     return sorted(findings, key=lambda f: order[f.severity])
 

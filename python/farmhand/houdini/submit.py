@@ -23,9 +23,9 @@ import hou
 from farmhand.display import Severity
 from farmhand.errors import JobError, UsageError
 from farmhand.frames import FrameSpec, expand_output
-from farmhand.houdini import graph, rops
+from farmhand.houdini import graph, renderers, rops
 from farmhand.houdini.pathmap import PathMap
-from farmhand.houdini.preflight import Finding, NodeFacts, SceneFacts, check
+from farmhand.houdini.preflight import Finding, NodeFacts, SceneFacts, by_severity, check
 from farmhand.jobs import ChunkPolicy, JobSpec
 from farmhand.presets.progress import alf_scope_for_rop_type
 
@@ -90,7 +90,10 @@ def plan(rop_path: str | Sequence[str], options: SubmitOptions, nodes: Sequence[
     notes += [note for info, (_s, note) in built if note is not None and info.path not in covered]
     outputs = tuple(path for info in infos for _f, path in info.outputs)
     facts = SceneFacts(scene.hip_path, scene.houdini_version, scene.unsaved, scene.untitled, outputs, refs)
-    findings = check(facts, nodes, pmap, options.nodes) + notes
+    jobs = [renderers.JobFacts(info.path, info.type_name, spec.preset, spec.file or "")
+            for info, spec in zip(infos, specs)]
+    findings = by_severity(check(facts, nodes, pmap, options.nodes) + renderers.check(scene.hip_path, jobs)
+                           + notes)
     return SubmitPlan(", ".join(t.path() for t in targets), scene, infos, tuple(specs), tuple(findings))
 
 
