@@ -52,7 +52,8 @@ class EngineFarm:
         self.lab = lab
         self.home = home
         self.share = lab.share_dir
-        self.env = dict(os.environ, PYTHONPATH=str(REPO / "python"), FARMHAND_NODE_PACKAGE=str(REPO / "python" / "farmhand"))
+        package = str(REPO / "python" / "farmhand")
+        self.env = dict(os.environ, PYTHONPATH=str(REPO / "python"), FARMHAND_NODE_PACKAGE=package)
         self.client = Client(autostart=False)
 
     def register(self, cores: Optional[dict[str, int]] = None) -> None:

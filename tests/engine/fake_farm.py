@@ -88,61 +88,75 @@ class FakeRender:
             self.result = RunResult(self.host, " ".join(self.argv), exit_code, "", "", 0.0, signal)
 
     def advance(self, now: float) -> None:
-        b = self.behaviour
         if self.term_at is not None:
             if now >= self.term_at:
                 self.end(None, "TERM")
             return
-        if self.lock_wait_until is not None and self.result is None:
-            # Like the wrapper's "flock -w 3": wait for the node's previous render to exit.
-            if any(p is not self and p.result is None and p.holds_lock for p in self.ex.live(self.host)):
-                if now >= self.lock_wait_until:
-                    self.on_line("out", "FARMHAND_BUSY node is rendering for another dispatcher")
-                    self.end(nodescripts.BUSY_EXIT)
-                return
-            self.lock_wait_until = None
-            self.holds_lock = True
-            self.next_at = now + b.startup
+        if not self._has_lock(now):
+            return
         while self.result is None and not self.hung and self.next_at <= now:
             if self.worker:
                 self._worker_tick()
-                continue
-            if self.current is None:
-                if self.index >= len(self.frames):
-                    if b.exit_delay and self.exit_at is None:
-                        self.exit_at = now + b.exit_delay
-                    if self.exit_at is None or now >= self.exit_at:
-                        self.end(0)
-                    return
-                self.current = self.frames[self.index]
-                if b.hang_at is not None and self.current == b.hang_at:
-                    b.hang_at = None
-                    self.on_line("out", f"Fra:{self.current:g} Mem:1M | Sample 0/4")
-                    self.hung = True
-                    return
-                self.on_line("out", f"Fra:{self.current:g} Mem:1M | Sample 0/4")
-                self.on_line("out", "ALF_PROGRESS 0%")
-                self.next_at += b.spf
-                continue
-            frame = self.current
-            if (b.crash_at is not None and frame == b.crash_at) or b.crash_after == b.done_count:
-                b.crash_at = b.crash_after = None
-                self.on_line("err", "Segmentation fault (core dumped)")
-                self.end(None, "SEGV")
+            elif not (self._start_frame(now) if self.current is None else self._finish_frame()):
                 return
-            self.on_line("out", "ALF_PROGRESS 100%")
-            path = expand_output(self.output, frame)
-            if frame in b.skip_write:
-                b.skip_write.discard(frame)
-            else:
-                target = _on_node(b, path)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(b"\x89PNG fake " + self.host.encode())
-            self.ex.rendered.append((self.host, frame))
-            b.done_count += 1
-            self.on_line("out", f"Saved: '{path}'")
-            self.current = None
-            self.index += 1
+
+    def _has_lock(self, now: float) -> bool:
+        """Like the wrapper's "flock -w 3": wait for the node's previous render to exit."""
+        if self.lock_wait_until is None or self.result is not None:
+            return True
+        if any(p is not self and p.result is None and p.holds_lock for p in self.ex.live(self.host)):
+            if now >= self.lock_wait_until:
+                self.on_line("out", "FARMHAND_BUSY node is rendering for another dispatcher")
+                self.end(nodescripts.BUSY_EXIT)
+            return False
+        self.lock_wait_until = None
+        self.holds_lock = True
+        self.next_at = now + self.behaviour.startup
+        return True
+
+    def _start_frame(self, now: float) -> bool:
+        """Start the next frame (or exit after the last); False when nothing more happens this step."""
+        b = self.behaviour
+        if self.index >= len(self.frames):
+            if b.exit_delay and self.exit_at is None:
+                self.exit_at = now + b.exit_delay
+            if self.exit_at is None or now >= self.exit_at:
+                self.end(0)
+            return False
+        self.current = self.frames[self.index]
+        self.on_line("out", f"Fra:{self.current:g} Mem:1M | Sample 0/4")
+        if b.hang_at is not None and self.current == b.hang_at:
+            b.hang_at = None
+            self.hung = True
+            return False
+        self.on_line("out", "ALF_PROGRESS 0%")
+        self.next_at += b.spf
+        return True
+
+    def _finish_frame(self) -> bool:
+        """Finish the current frame (write its file), or crash on it; False when the process died."""
+        b = self.behaviour
+        frame = self.current
+        assert frame is not None
+        if (b.crash_at is not None and frame == b.crash_at) or b.crash_after == b.done_count:
+            b.crash_at = b.crash_after = None
+            self.on_line("err", "Segmentation fault (core dumped)")
+            self.end(None, "SEGV")
+            return False
+        self.on_line("out", "ALF_PROGRESS 100%")
+        path = expand_output(self.output, frame)
+        if frame in b.skip_write:
+            b.skip_write.discard(frame)
+        else:
+            target = _on_node(b, path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(b"\x89PNG fake " + self.host.encode())
+        self.ex.rendered.append((self.host, frame))
+        b.done_count += 1
+        self.on_line("out", f"Saved: '{path}'")
+        self.current = None
+        self.index += 1
+        return True
 
     def _worker_tick(self) -> None:
         b = self.behaviour

@@ -320,9 +320,11 @@ def test_after_orders_jobs_across_a_dispatcher_kill_and_fails_with_its_dependenc
 
 def test_scripts_not_visible_on_the_nodes_fails_with_what_to_set(engine_farm: Make) -> None:
     farm = engine_farm(n=2)
-    farm.env["FARMHAND_NODE_PACKAGE"] = f"/nonexistent-{os.getpid()}/farmhand/scripts"  # the dispatcher's view
+    # The dispatcher's view of the package: a folder no node has.
+    farm.env["FARMHAND_NODE_PACKAGE"] = f"/nonexistent-{os.getpid()}/farmhand/scripts"
     result = farm.farmhand("submit", "--wait", *demo_args(farm, "1-4"), check=False)
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
-    assert "cannot see Farmhand's node scripts at /nonexistent-" in last and "set FARMHAND_NODE_PACKAGE" in last
+    assert "cannot see Farmhand's node scripts at /nonexistent-" in last
+    assert "set FARMHAND_NODE_PACKAGE" in last
     assert not (farm.share / "out").exists()

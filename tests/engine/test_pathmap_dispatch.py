@@ -72,7 +72,8 @@ def test_a_node_that_cannot_see_the_scripts_is_blocked_with_what_to_set(farmhand
     snap = rig.snap(job)
     assert snap.state is JobState.FAILED
     error = snap.summary.error or ""
-    assert "cannot see Farmhand's node scripts at /nowhere/farmhand/scripts: set FARMHAND_NODE_PACKAGE" in error
+    assert "cannot see Farmhand's node scripts at /nowhere/farmhand/scripts: set FARMHAND_NODE_PACKAGE" \
+        in error
     assert all(f.attempts == 0 and f.error_kind is None for f in snap.frames)  # no frame is to blame
     assert {e.node for e in snap.events if e.kind == "scripts_missing"} == {"a", "b"}
     assert rig.fake.rendered == []
