@@ -21,6 +21,7 @@ from typing import Callable
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from farmhand.jobs import JobState, NodeActivity
 from farmhand.ui.panel import FarmhandPanel
 from farmhand.ui.qt import BINDING, QT_VERSION, QtWidgets
 from farmhand.ui.view.records import (
@@ -29,7 +30,6 @@ from farmhand.ui.view.records import (
     FrameView,
     JobDetail,
     JobNodeView,
-    JobStatus,
     JobView,
     NodeStatus,
     NodeView,
@@ -44,10 +44,10 @@ def farm(n_nodes: int, n_frames: int, tick: int) -> FarmSnapshot:
                   FrameStatus.RENDERING if i < done + n_nodes else FrameStatus.WAITING,
                   f"render{i % n_nodes:03d}", 1, 2.0)
         for i in range(n_frames))
-    nodes = tuple(JobNodeView(f"render{i:03d}", "rendering", float(1001 + done + i),
+    nodes = tuple(JobNodeView(f"render{i:03d}", NodeActivity.RENDERING, float(1001 + done + i),
                               float((tick * 7 + i) % 100), done // n_nodes, 8, (tick + i) % 8, 2.0, 10.0)
                   for i in range(n_nodes))
-    job = JobView("1", "shot010_beauty", JobStatus.RUNNING, 50, "anna", "hrender", n_frames, done, 0, n_nodes,
+    job = JobView("1", "shot010_beauty", JobState.RUNNING, 50, "anna", "hrender", n_frames, done, 0, n_nodes,
                   300.0 - tick)
     registry = tuple(NodeView(f"render{i:03d}", NodeStatus.RENDERING, f"10.0.{i // 250}.{i % 250}", True,
                               True, "", 32, 128.0, ("RTX A4000",), ("21.0.512",), (tick + i) % 8 / 4.0,
@@ -107,8 +107,7 @@ def panel_apply(app: QtWidgets.QApplication, n_nodes: int, n_frames: int) -> tup
 
 def node_table(app: QtWidgets.QApplication, n_nodes: int) -> tuple[float, float, int]:
     """The panel's per-node table alone: model + painted bars. Build ms, update+repaint ms, child widgets."""
-    from farmhand.ui.delegates import ProgressDelegate
-    from farmhand.ui.models import job_nodes_model
+    from farmhand.ui.models import ProgressDelegate, job_nodes_model
 
     snapshots = [farm(n_nodes, 10, tick).detail for tick in range(16)]
     model = job_nodes_model()

@@ -5,13 +5,13 @@ The scale variants (100 nodes, 5 000 frames) repeat the same patterns.
 
 from __future__ import annotations
 
+from farmhand.jobs import JobState, NodeActivity
 from farmhand.ui.view.records import (
     FarmSnapshot,
     FrameStatus,
     FrameView,
     JobDetail,
     JobNodeView,
-    JobStatus,
     JobView,
     NodeStatus,
     NodeView,
@@ -61,7 +61,7 @@ def frames(total: int = 240, done: int = 100, rendering: int = 4, failed: int = 
     return tuple(out)
 
 
-def job(job_id: str = "j1", total: int = 240, done: int = 100, status: JobStatus = JobStatus.RUNNING,
+def job(job_id: str = "j1", total: int = 240, done: int = 100, status: JobState = JobState.RUNNING,
         failed: int = 2, name: str = "shot010_beauty") -> JobView:
     return JobView(job_id=job_id, name=name, status=status, priority=50, owner="anna", preset="hrender",
                    frames_total=total, frames_done=done, frames_failed=failed, frames_rendering=4,
@@ -73,11 +73,11 @@ def job_nodes(n: int = 4, done_each: int = 25) -> tuple[JobNodeView, ...]:
     out = []
     for i in range(n):
         if i % 5 == 4:
-            out.append(JobNodeView(f"render{i + 1:02d}", "blocked", None, None, 3, 0, 0, 2.4, None,
+            out.append(JobNodeView(f"render{i + 1:02d}", NodeActivity.BLOCKED, None, None, 3, 0, 0, 2.4, None,
                                    "renderer crashed twice; blocklisted for this job"))
         else:
-            out.append(JobNodeView(f"render{i + 1:02d}", "rendering", float(1100 + i), 10.0 + 20 * (i % 4),
-                                   done_each + i, 8, 3 + i % 5, 2.0 + 0.5 * i, 12.0 + i))
+            out.append(JobNodeView(f"render{i + 1:02d}", NodeActivity.RENDERING, float(1100 + i),
+                                   10.0 + 20 * (i % 4), done_each + i, 8, 3 + i % 5, 2.0 + 0.5 * i, 12.0 + i))
     return tuple(out)
 
 
@@ -85,8 +85,8 @@ def snapshot(n_nodes: int = 7, total: int = 240, done: int = 100, detail: bool =
              job_nodes_n: int = 4) -> FarmSnapshot:
     main = job(total=total, done=done)
     queue = (main,
-             job("j2", 48, 48, JobStatus.DONE, failed=0, name="shot020_fx_cache"),
-             job("j3", 120, 0, JobStatus.QUEUED, failed=0, name="shot030_lighting"))
+             job("j2", 48, 48, JobState.DONE, failed=0, name="shot020_fx_cache"),
+             job("j3", 120, 0, JobState.QUEUED, failed=0, name="shot030_lighting"))
     return FarmSnapshot(
         jobs=queue, nodes=nodes(n_nodes),
         detail=JobDetail(main, job_nodes(job_nodes_n), frames(total, done)) if detail else None,

@@ -8,9 +8,11 @@ import pytest
 from farmhand.client import Client
 from farmhand.engine.store import append_log
 from farmhand.errors import NotFound
-from farmhand.jobs import FrameState, NodeActivity, NodeRow
-from farmhand.ui.client_backend import ClientBackend, frames_text, job_spec
-from farmhand.ui.view.records import ChunkPolicy, FrameStatus, JobStatus, NodeStatus, NodeView, SubmitRequest
+from farmhand.jobs import ChunkMode, ChunkPolicy, FrameState, JobState, NodeActivity, NodeRow
+from farmhand.ui.client_backend import ClientBackend
+from farmhand.ui.view.convert import frames_text, job_spec
+from farmhand.ui.view.records import FrameStatus, NodeStatus, NodeView, SubmitRequest
+from farmhand.ui.view.summaries import summary_html
 
 pytestmark = pytest.mark.ui
 
@@ -44,7 +46,7 @@ def test_submit_and_read_back(backend: ClientBackend) -> None:
     snap = backend.snapshot(job_id)
     (job,) = snap.jobs
     assert (job.job_id, job.name, job.status, job.priority, job.frames_total) == (
-        job_id, "shot010 beauty", JobStatus.QUEUED, 70, 12)
+        job_id, "shot010 beauty", JobState.QUEUED, 70, 12)
     assert "@" in job.owner  # user@host of the submitter
     assert snap.detail is not None and len(snap.detail.frames) == 12
     assert {f.status for f in snap.detail.frames} == {FrameStatus.WAITING}
@@ -52,13 +54,13 @@ def test_submit_and_read_back(backend: ClientBackend) -> None:
 
 
 def test_spec_from_request() -> None:
-    spec = job_spec(request(frame_start=1001, frame_end=1100, frame_step=2, chunk_policy=ChunkPolicy.FIXED,
+    spec = job_spec(request(frame_start=1001, frame_end=1100, frame_step=2, chunk_policy=ChunkMode.FIXED,
                             chunk_size=8, nodes=("render02",), single_node=True, houdini_version="21.0.512"))
     assert (spec.frames, spec.chunk, spec.nodes, spec.single_node, spec.houdini_version) == (
-        "1001-1100x2", 8, ("render02",), True, "21.0.512")
+        "1001-1100x2", ChunkPolicy.fixed(8), ("render02",), True, "21.0.512")
     assert (spec.file, spec.target, spec.preset) == ("/share/shot010.hip", "/out/karma1", "hrender")
-    assert job_spec(request(chunk_policy=ChunkPolicy.SINGLE_FRAMES)).chunk == 1
-    assert job_spec(request()).chunk == "auto"
+    assert job_spec(request(chunk_policy=ChunkMode.SINGLE)).chunk == ChunkPolicy.fixed(1)
+    assert job_spec(request()).chunk == ChunkPolicy()
     assert frames_text(request(frame_start=1.5, frame_end=3, frame_step=0.5)) == "1.5-3x0.5"
 
 
@@ -182,7 +184,6 @@ def test_buttons_reach_the_real_client(qtbot, backend: ClientBackend) -> None:
 
 def test_a_job_waiting_for_another_says_which(backend: ClientBackend) -> None:
     from farmhand.jobs import JobSpec, JobState
-    from farmhand.ui.jobs_tab import summary_html
 
     client = backend.client()
     sim = backend.submit(request(job_name="shot010_sim", single_node=True))
@@ -192,7 +193,7 @@ def test_a_job_waiting_for_another_says_which(backend: ClientBackend) -> None:
     client.store.update_job(render, state=JobState.WAITING.value)
     snap = backend.snapshot(render)
     job = next(j for j in snap.jobs if j.job_id == render)
-    assert job.status is JobStatus.WAITING  # not shown as "queued"
+    assert job.status is JobState.WAITING  # not shown as "queued"
     assert job.note == f"waiting for job {sim} (shot010_sim) to finish"
     assert snap.detail is not None and snap.detail.job.waiting_for == f"job {sim} (shot010_sim)"
     assert f"waiting for job {sim} (shot010_sim) to finish" in summary_html(snap.detail.job)
@@ -205,7 +206,6 @@ def test_a_job_waiting_for_another_says_which(backend: ClientBackend) -> None:
 
 def test_a_running_job_no_node_works_on_says_why(backend: ClientBackend) -> None:
     from farmhand.jobs import JobState
-    from farmhand.ui.jobs_tab import summary_html
 
     job_id = backend.submit(request(job_name="shot030_beauty"))
     store = backend.client().store

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from farmhand.ui import style
-from farmhand.ui.framegrid import FrameGrid, describe_frame, legend_html
+from farmhand.ui.framegrid import FrameGrid
 from farmhand.ui.qt import Qt, QtCore, QtWidgets
+from farmhand.ui.view import summaries as style
 from farmhand.ui.view.records import FrameStatus
+from farmhand.ui.view.summaries import describe_frame, legend_html
 
 from . import farm_data
 

@@ -10,6 +10,7 @@ from farmhand.errors import JobError
 from farmhand.ui.qt import Qt
 
 from .conftest import wait_snapshot
+from .qt_text import shown
 
 pytestmark = pytest.mark.ui
 
@@ -27,7 +28,7 @@ def test_panel_follows_the_running_job(qtbot, make_panel, backend) -> None:
     assert tab.selected_job().job_id == "j1"
     assert tab.job_nodes.rowCount() == 4
     assert len(tab.grid.frames()) == 240
-    assert "shot010_beauty" in tab.summary.text() and "ETA 5m 12s" in tab.summary.text()
+    assert "shot010_beauty" in tab.summary.text() and "ETA 5m12s" in tab.summary.text()
     assert "missing file: /share/tex/wood.rat" in tab.summary.text()
     assert "failed&nbsp;2" in tab.legend.text()
 
@@ -35,12 +36,12 @@ def test_panel_follows_the_running_job(qtbot, make_panel, backend) -> None:
 def test_reattaching_follows_the_rendering_job_not_the_one_waiting_for_it(qtbot, make_panel, backend) -> None:
     from dataclasses import replace
 
-    from farmhand.ui.view.records import JobStatus
+    from farmhand.jobs import JobState
 
     from . import farm_data
 
     # Newest first: the render submitted after its sim waits at the top of the queue.
-    waiting = replace(farm_data.job("j9", failed=0, name="shot010_render"), status=JobStatus.WAITING,
+    waiting = replace(farm_data.job("j9", failed=0, name="shot010_render"), status=JobState.WAITING,
                       waiting_for="job j1 (shot010_beauty)")
     backend.current = replace(backend.current, jobs=(waiting, *backend.current.jobs))
     _panel, tab = ready(qtbot, make_panel, backend)
@@ -91,12 +92,12 @@ def test_priority_and_requeue(qtbot, make_panel, backend) -> None:
 def test_pause_resume_enablement_follows_state(qtbot, make_panel, backend) -> None:
     from dataclasses import replace
 
-    from farmhand.ui.view.records import JobStatus
+    from farmhand.jobs import JobState
 
     panel, tab = ready(qtbot, make_panel, backend)
     assert tab.pause_button.isEnabled() and not tab.resume_button.isEnabled()
     snap = backend.current
-    paused = replace(snap.jobs[0], status=JobStatus.PAUSED)
+    paused = replace(snap.jobs[0], status=JobState.PAUSED)
     backend.current = replace(snap, jobs=(paused, *snap.jobs[1:]), detail=replace(snap.detail, job=paused))
     wait_snapshot(qtbot, panel)
     assert not tab.pause_button.isEnabled() and tab.resume_button.isEnabled()
@@ -142,7 +143,7 @@ def test_names_with_markup_are_shown_literally(qtbot, make_panel, backend) -> No
     # Qt would otherwise guess rich text from the tags, and draw (or load) them.
     assert panel.status.textFormat() == Qt.TextFormat.PlainText
     assert tab.log_title.textFormat() == Qt.TextFormat.PlainText
-    from farmhand.ui.jobs_tab import summary_html
+    from farmhand.ui.view.summaries import summary_html
 
     assert "&lt;b&gt;shot010&lt;/b&gt;" in summary_html(tab.selected_job())  # the summary is rich text
 
@@ -193,7 +194,7 @@ def test_hovering_a_frame_names_it(qtbot, make_panel, backend) -> None:
     event = QtGui.QHelpEvent(QtCore.QEvent.Type.ToolTip, pos, tab.grid.viewport().mapToGlobal(pos))
     QtWidgets.QApplication.sendEvent(tab.grid.viewport(), event)
     qtbot.waitUntil(lambda: QtWidgets.QToolTip.isVisible(), timeout=3000)
-    assert QtWidgets.QToolTip.text() == ("frame 1105: failed, on render01, attempt 4\n"
+    assert shown(QtWidgets.QToolTip.text()) == ("frame 1105: failed, on render01, attempt 4\n"
                                          "missing file: /share/tex/wood.rat")
 
 

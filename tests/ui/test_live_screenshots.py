@@ -17,12 +17,12 @@ import pytest
 from farmhand.client import Client, default_submitter
 from farmhand.jobs import JobSpec
 from farmhand.nodes.registry import NodeState, Registry
-from farmhand.ui import style
 from farmhand.ui.client_backend import ClientBackend
 from farmhand.ui.panel import FarmhandPanel
 from farmhand.ui.qt import BINDING, QtWidgets
-from farmhand.ui.view.records import FrameStatus, NodeStatus, PreflightFinding, Severity, SubmitContext
 from farmhand.ui.registry_nodes import RegistryNodes
+from farmhand.ui.view.records import FrameStatus, NodeStatus, PreflightFinding, Severity, SubmitContext
+from farmhand.ui.widgets import apply_standalone_look
 
 pytestmark = [pytest.mark.ui, pytest.mark.lab, pytest.mark.slow]
 
@@ -45,7 +45,7 @@ def test_screenshots_of_a_live_job(qtbot, trusted_lab, in_lab, tmp_path: Path) -
     app = QtWidgets.QApplication.instance()
     assert isinstance(app, QtWidgets.QApplication)
     old_style, old_palette = app.style().objectName(), app.palette()
-    style.apply_standalone_look(app)
+    apply_standalone_look(app)
     panel = FarmhandPanel(ClientBackend(nodes=RegistryNodes(share="")), poll_seconds=0.2)
     qtbot.addWidget(panel)
     try:

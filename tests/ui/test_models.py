@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from farmhand.ui import style
+from farmhand.jobs import JobState, NodeActivity
 from farmhand.ui.models import (
     KeyRole,
     ProgressRole,
@@ -17,9 +17,11 @@ from farmhand.ui.models import (
     nodes_model,
 )
 from farmhand.ui.qt import Qt
-from farmhand.ui.view.records import JobStatus, NodeStatus
+from farmhand.ui.view import summaries as style
+from farmhand.ui.view.records import NodeStatus
 
 from . import farm_data
+from .qt_text import shown
 
 pytestmark = pytest.mark.ui
 
@@ -43,14 +45,14 @@ def test_jobs_model_rows_and_roles(qtbot) -> None:
     assert model.index(0, column(model, "Job")).data(ProgressRole) is None
     assert model.index(1, 0).data(KeyRole) == "j2"
     assert model.index(2, 0).data(RecordRole) is snap.jobs[2]
-    assert model.index(0, column(model, "ETA")).data(DISPLAY) == "5m 12s"
+    assert model.index(0, column(model, "ETA")).data(DISPLAY) == "5m12s"
     # A finished job has no ETA.
     assert model.index(1, column(model, "ETA")).data(DISPLAY) == ""
     assert model.index(0, column(model, "Note")).data(DISPLAY).startswith("2 frames failed: missing file")
 
 
-@pytest.mark.parametrize("status", list(JobStatus))
-def test_job_state_colours(qtbot, status: JobStatus) -> None:
+@pytest.mark.parametrize("status", list(JobState))
+def test_job_state_colours(qtbot, status: JobState) -> None:
     model = jobs_model()
     model.set_rows([replace(farm_data.job(), status=status)])
     state = model.index(0, column(model, "State"))
@@ -61,12 +63,13 @@ def test_job_state_colours(qtbot, status: JobStatus) -> None:
 
 def test_a_waiting_job_says_what_it_waits_for(qtbot) -> None:
     model = jobs_model()
-    waiting = replace(farm_data.job(failed=0), status=JobStatus.WAITING, waiting_for="job 7 (shot010_sim)")
-    model.set_rows([waiting, replace(farm_data.job("j2", failed=0), status=JobStatus.WAITING)])
+    waiting = replace(farm_data.job(failed=0), status=JobState.WAITING, waiting_for="job 7 (shot010_sim)")
+    model.set_rows([waiting, replace(farm_data.job("j2", failed=0), status=JobState.WAITING)])
     note = model.index(0, column(model, "Note"))
     assert note.data(DISPLAY) == "waiting for job 7 (shot010_sim) to finish"
     assert note.data(FOREGROUND).name() == style.GREY  # not painted as a problem
-    assert model.index(0, column(model, "State")).data(Qt.ItemDataRole.ToolTipRole) == note.data(DISPLAY)
+    state_tip = model.index(0, column(model, "State")).data(Qt.ItemDataRole.ToolTipRole)
+    assert shown(state_tip) == note.data(DISPLAY)
     assert model.index(1, column(model, "Note")).data(DISPLAY) == "waiting for another job to finish"
     # A problem still reads as one, in red.
     failing = jobs_model()
@@ -76,8 +79,8 @@ def test_a_waiting_job_says_what_it_waits_for(qtbot) -> None:
 
 def test_state_colours_tell_states_apart() -> None:
     assert style.NODE_COLOURS[NodeStatus.IDLE] != style.NODE_COLOURS[NodeStatus.RENDERING]
-    assert style.JOB_COLOURS[JobStatus.RUNNING] != style.JOB_COLOURS[JobStatus.FAILED]
-    live = [JobStatus.QUEUED, JobStatus.WAITING, JobStatus.RUNNING, JobStatus.PAUSED]
+    assert style.JOB_COLOURS[JobState.RUNNING] != style.JOB_COLOURS[JobState.FAILED]
+    live = [JobState.QUEUED, JobState.WAITING, JobState.RUNNING, JobState.PAUSED]
     assert len({style.JOB_COLOURS[s] for s in live}) == len(live)
     assert len(set(style.FRAME_COLOURS.values())) == len(style.FRAME_COLOURS)
 
@@ -98,13 +101,14 @@ def test_nodes_model_shows_inventory_and_state(qtbot) -> None:
     model.set_rows([replace(farm_data.nodes(1)[0], host="10.77.0.11", address="10.77.0.11", fingerprint="",
                             note="", trusted=False, status=NodeStatus.UNTRUSTED, rendering_for="")])
     assert model.index(0, column(model, "Address")).data(DISPLAY) == ""
-    assert "press Trust" in model.index(0, column(model, "State")).data(int(Qt.ItemDataRole.ToolTipRole))
+    state_tip = model.index(0, column(model, "State")).data(int(Qt.ItemDataRole.ToolTipRole))
+    assert "press Trust" in shown(state_tip)
     model.set_rows(farm_data.nodes(7))
     unreachable = model.row_of("render04")
     state = model.index(unreachable, column(model, "State"))
     assert state.data(DISPLAY) == "unreachable"
     assert state.data(StateColourRole).name() == style.RED
-    assert state.data(int(Qt.ItemDataRole.ToolTipRole)) == "no answer on port 22 for 3 s"
+    assert shown(state.data(int(Qt.ItemDataRole.ToolTipRole))) == "no answer on port 22 for 3 s"
     untrusted = model.row_of("render06")
     assert model.index(untrusted, column(model, "State")).data(DISPLAY) == "untrusted"
     assert model.index(untrusted, column(model, "State")).data(StateColourRole).name() == style.ORANGE
@@ -127,7 +131,7 @@ def test_job_nodes_model_bars(qtbot) -> None:
     assert model.index(blocked, column(model, "State")).data(StateColourRole).name() == style.RED
     # The dispatcher's activity names read as words.
     assert model.index(blocked, column(model, "State")).data(DISPLAY) == "blocklisted"
-    model.set_rows([replace(farm_data.job_nodes(1)[0], state="backoff")])
+    model.set_rows([replace(farm_data.job_nodes(1)[0], state=NodeActivity.BACKOFF)])
     assert model.index(0, column(model, "State")).data(DISPLAY) == "backing off"
     assert model.index(0, column(model, "State")).data(StateColourRole).name() == style.ORANGE
 
@@ -153,18 +157,8 @@ def test_same_keys_signal_only_changed_rows(qtbot) -> None:
     assert model.rowCount() == 5
 
 
-def test_formatters() -> None:
-    assert style.format_duration(None) == "—"
-    assert style.format_duration(45) == "45s"
-    assert style.format_duration(245) == "4m 05s"
-    assert style.format_duration(7380) == "2h 03m"
-    assert style.format_frame(12.0) == "12"
-    assert style.format_frame(12.5) == "12.5"
-    assert style.format_frame(-3.0) == "-3"
-
-
 def test_state_cell_of_a_selected_row_reads_in_the_highlight_colour(qtbot) -> None:
-    from farmhand.ui.delegates import StateDelegate
+    from farmhand.ui.models import StateDelegate
     from farmhand.ui.qt import QtGui, QtWidgets
     from farmhand.ui.widgets import table_view
 

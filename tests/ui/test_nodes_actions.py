@@ -166,7 +166,7 @@ def test_an_empty_farm_says_how_to_start(qtbot, make_panel, backend) -> None:
 
 
 def test_blocklisted_note_names_the_job() -> None:
-    from farmhand.ui.client_backend import blocked_words
+    from farmhand.ui.view.words import blocked_words
 
     assert blocked_words("shot010 (anna)", "blocklisted for this job after 2 failures: out of memory") == (
         "blocklisted for shot010 (anna) after 2 failures: out of memory")

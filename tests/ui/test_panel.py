@@ -9,8 +9,8 @@ import pytest
 
 from farmhand.ui.panel import FarmhandPanel, floating_panel, show_floating
 from farmhand.ui.qt import Qt, QtCore, QtWidgets
-from farmhand.ui.view.records import FarmSnapshot
 from farmhand.ui.threads import MAX_RATE_HZ, Poller
+from farmhand.ui.view.records import FarmSnapshot
 
 from . import farm_data
 from .conftest import wait_snapshot

@@ -21,8 +21,8 @@ from farmhand.jobs import (
     NodeActivity,
     NodeRow,
 )
-from farmhand.ui.client_backend import job_detail
-from farmhand.ui.view.records import FarmSnapshot, FrameStatus, JobStatus
+from farmhand.ui.view.convert import job_detail
+from farmhand.ui.view.records import FarmSnapshot, FrameStatus
 
 from .conftest import wait_snapshot
 from .fake_backend import FakeBackend
@@ -49,7 +49,7 @@ def test_the_recorded_job_in_the_panels_words() -> None:
     detail = job_detail(load())
     job = detail.job
     assert (job.name, job.status, job.frames_done, job.frames_total, job.owner) == (
-        "shot010_beauty", JobStatus.RUNNING, 60, 240, "anna@ws-anna")
+        "shot010_beauty", JobState.RUNNING, 60, 240, "anna@ws-anna")
     nodes = {n.host: n for n in detail.nodes}
     assert nodes["render01"].state == "blocked"
     assert nodes["render01"].error == "blocklisted for this job after 2 failures: out of memory: Killed"

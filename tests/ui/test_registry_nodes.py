@@ -13,11 +13,11 @@ from farmhand.client import Client
 from farmhand.errors import NodeError
 from farmhand.lab import LocalFarm
 from farmhand.nodes.registry import NodeState, Registry
-from farmhand.ui.view.backend import ScanProgress
 from farmhand.ui.client_backend import ClientBackend
 from farmhand.ui.qt import Qt
-from farmhand.ui.view.records import NodeStatus, NodeView
 from farmhand.ui.registry_nodes import RegistryNodes
+from farmhand.ui.view.backend import ScanProgress
+from farmhand.ui.view.records import NodeStatus, NodeView
 
 if TYPE_CHECKING:
     from farmhand.ui.panel import FarmhandPanel

@@ -69,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
         _check_screenshot(args.screenshot)
     _check_display(args.screenshot is not None)
     from farmhand.errors import ConfigError
-    from farmhand.ui import style
     from farmhand.ui.panel import create_panel
     from farmhand.ui.qt import QtCore, QtWidgets, binding_problem, exec_app
+    from farmhand.ui.widgets import apply_standalone_look
 
     problem = binding_problem()
     if problem:
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(["farmhand monitor"])
     assert isinstance(app, QtWidgets.QApplication)
-    style.apply_standalone_look(app)
+    apply_standalone_look(app)
     panel = create_panel()
     panel.resize(1100, 760)
     panel.tabs.setCurrentIndex(TABS.index(args.tab))

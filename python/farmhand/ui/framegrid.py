@@ -11,24 +11,13 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Optional
 
-from farmhand.ui import style
 from farmhand.ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal, mouse_pos
 from farmhand.ui.view.records import FrameStatus, FrameView
+from farmhand.ui.view.summaries import describe_frame, tooltip
+from farmhand.ui.widgets import frame_colour
 
 CELL = 12
 GAP = 2
-
-
-def describe_frame(frame: FrameView) -> str:
-    parts = [f"frame {style.format_frame(frame.frame)}: {frame.status.value}"]
-    if frame.host:
-        parts.append(f"on {frame.host}")
-    if frame.seconds is not None:
-        parts.append(f"{style.format_seconds(frame.seconds)} s")
-    if frame.attempts > 1:
-        parts.append(f"attempt {frame.attempts}")
-    text = ", ".join(parts)
-    return f"{text}\n{frame.error}" if frame.error else text
 
 
 class FrameGrid(QtWidgets.QAbstractScrollArea):
@@ -126,7 +115,7 @@ class FrameGrid(QtWidgets.QAbstractScrollArea):
             last_row = (offset + self.viewport().height()) // (CELL + GAP) + 1
             stop = min(len(self._frames), (last_row + 1) * columns)
             for index in range(first_row * columns, stop):
-                painter.fillRect(self.cell_rect(index), style.frame_colour(self._frames[index].status))
+                painter.fillRect(self.cell_rect(index), frame_colour(self._frames[index].status))
             if 0 <= self._selected < stop:
                 painter.setPen(QtGui.QPen(self.palette().color(QtGui.QPalette.ColorRole.Text), 2))
                 painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -139,7 +128,8 @@ class FrameGrid(QtWidgets.QAbstractScrollArea):
             help_event: QtGui.QHelpEvent = event  # type: ignore[assignment]
             index = self.index_at(help_event.pos())
             if index >= 0:
-                QtWidgets.QToolTip.showText(help_event.globalPos(), describe_frame(self._frames[index]), self)
+                text = tooltip(describe_frame(self._frames[index]))
+                QtWidgets.QToolTip.showText(help_event.globalPos(), text, self)
             else:
                 QtWidgets.QToolTip.hideText()
             return True
@@ -157,14 +147,3 @@ class FrameGrid(QtWidgets.QAbstractScrollArea):
             self.frameMenuRequested.emit(frame, self.viewport().mapToGlobal(pos))
         else:
             self.frameClicked.emit(frame)
-
-
-def legend_html(counts: Counter[FrameStatus]) -> str:
-    """``■ done 120  ■ rendering 4 …`` in each state's colour, for a QLabel under the grid."""
-    parts = []
-    for status in FrameStatus:
-        count = counts.get(status, 0)
-        if count or status in (FrameStatus.WAITING, FrameStatus.RENDERING, FrameStatus.DONE):
-            hex_colour = style.FRAME_COLOURS[status]
-            parts.append(f'<span style="color:{hex_colour}">&#9632;</span>&nbsp;{status.value}&nbsp;{count}')
-    return "&nbsp;&nbsp;&nbsp;".join(parts)

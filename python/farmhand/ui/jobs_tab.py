@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import html
 import time
 from typing import Callable, Optional
 
-from farmhand.ui import style
-from farmhand.ui.view.backend import FarmBackend
-from farmhand.ui.delegates import ProgressDelegate, StateDelegate
-from farmhand.ui.framegrid import FrameGrid, legend_html
-from farmhand.ui.models import RecordRole, job_nodes_model, jobs_model
+from farmhand.display import safe_text
+from farmhand.frames import format_frame
+from farmhand.jobs import JobState
+from farmhand.ui.framegrid import FrameGrid
+from farmhand.ui.models import ProgressDelegate, RecordRole, StateDelegate, job_nodes_model, jobs_model
 from farmhand.ui.qt import QAction, Qt, QtCore, QtGui, QtWidgets, Signal, exec_menu
-from farmhand.ui.view.records import FarmSnapshot, JobDetail, JobStatus, JobView
 from farmhand.ui.threads import TaskRunner
+from farmhand.ui.view.backend import FarmBackend
+from farmhand.ui.view.records import FarmSnapshot, JobDetail, JobView
+from farmhand.ui.view.summaries import legend_html, summary_html
 from farmhand.ui.widgets import Confirm, ask, fit_columns, table_view
 
 #: How often the log on screen is re-read while its job runs.
@@ -167,7 +168,7 @@ class JobsTab(QtWidgets.QWidget):
             # Reattaching: follow what renders now (newest first), else the newest unfinished job, so a
             # reopened panel shows work in progress rather than a job waiting for it.
             jobs = snapshot.jobs
-            follow = ([j for j in jobs if j.status is JobStatus.RUNNING]
+            follow = ([j for j in jobs if j.status is JobState.RUNNING]
                       or [j for j in jobs if not j.status.finished] or list(jobs))
             self.select_job(follow[0].job_id)
         detail = snapshot.detail
@@ -233,8 +234,8 @@ class JobsTab(QtWidgets.QWidget):
         job = self.selected_job()
         live = job is not None and not job.status.finished
         self.cancel_button.setEnabled(live)
-        self.pause_button.setEnabled(live and job is not None and job.status != JobStatus.PAUSED)
-        self.resume_button.setEnabled(job is not None and job.status == JobStatus.PAUSED)
+        self.pause_button.setEnabled(live and job is not None and job.status is not JobState.PAUSED)
+        self.resume_button.setEnabled(job is not None and job.status is JobState.PAUSED)
         self.retry_button.setEnabled(job is not None and job.frames_failed > 0)
         self.priority_button.setEnabled(live)
         self.requeue_button.setEnabled(job is not None and self.grid.selected_frame() is not None)
@@ -253,7 +254,7 @@ class JobsTab(QtWidgets.QWidget):
         job = self.selected_job()
         if job is None:
             return
-        if self.confirm("Cancel job", f"Cancel {job.name}? Frames already rendered are kept."):
+        if self.confirm("Cancel job", f"Cancel {safe_text(job.name)}? Frames already rendered are kept."):
             self._act("cancel", self._backend.cancel)
 
     def set_priority(self) -> None:
@@ -269,7 +270,7 @@ class JobsTab(QtWidgets.QWidget):
             self.requeue_frame(frame)
 
     def requeue_frame(self, frame: float) -> None:
-        label = style.format_frame(frame)
+        label = format_frame(frame)
         self._act(f"requeue frame {label} of", lambda job_id: self._backend.requeue_frame(job_id, frame))
 
     # -- logs ------------------------------------------------------------------------------------------
@@ -285,7 +286,7 @@ class JobsTab(QtWidgets.QWidget):
     def _frame_menu(self, frame: float, pos: QtCore.QPoint) -> None:
         self._update_buttons()
         menu = QtWidgets.QMenu(self)
-        label = style.format_frame(frame)
+        label = format_frame(frame)
         requeue = QAction(f"Requeue frame {label}", menu)
         show = QAction(f"Show log of frame {label}", menu)
         requeue.triggered.connect(lambda *_: self.requeue_frame(frame))
@@ -306,9 +307,9 @@ class JobsTab(QtWidgets.QWidget):
         self._log_loaded_at = time.monotonic()
         what = "job"
         if host:
-            what = f"node {host}"
+            what = f"node {safe_text(host)}"
         elif frame is not None:
-            what = f"frame {style.format_frame(frame)}"
+            what = f"frame {format_frame(frame)}"
         if not follow:
             self.log_title.setText(f"Log: {what} (loading…)")
 
@@ -342,24 +343,3 @@ class JobsTab(QtWidgets.QWidget):
         if self._log_loading or time.monotonic() - self._log_loaded_at < LOG_FOLLOW_SECONDS:
             return
         self._show_log(target[1], target[2], follow=True)
-
-
-def summary_html(job: JobView) -> str:
-    colour = style.JOB_COLOURS.get(job.status, style.GREY)
-    parts = [
-        f"<b>{html.escape(job.name)}</b>",
-        f'<span style="color:{colour}">{job.status.value}</span>',
-        f"{job.frames_done}/{job.frames_total} frames ({100 * job.progress:.0f}%)",
-    ]
-    if job.frames_rendering:
-        parts.append(f"{job.frames_rendering} rendering now")
-    if job.frames_failed:
-        parts.append(f'<span style="color:{style.RED}">{job.frames_failed} failed</span>')
-    if job.status is JobStatus.WAITING:
-        parts.append(html.escape(job.note))
-    elif not job.status.finished:
-        parts.append(f"ETA {style.format_duration(job.eta_seconds)}")
-    text = " — ".join(parts)
-    if job.message:
-        text += f'<br><span style="color:{style.RED}">{html.escape(job.message)}</span>'
-    return text

@@ -1,24 +1,31 @@
-"""Table models for the queue, the per-node rows of a job, and the node list.
+"""Table models for the queue, the per-node rows of a job and the node list, and the delegates that paint
+their progress bars and state dots.
 
-Each model holds a tuple of frozen records and is refreshed in one call with a whole new tuple. When the
-keys are unchanged (the common case while a job renders) only changed rows are signalled, so the views
-keep their selection and scroll position and a 100-row refresh costs a few hundred microseconds.
+What each column shows is :mod:`farmhand.ui.view.columns` (Qt-free); a model serves it to Qt, escaping
+every text and tooltip here, in one place. Each model holds a tuple of frozen records and is refreshed in
+one call with a whole new tuple. When the keys are unchanged (the common case while a job renders) only
+changed rows are signalled, so the views keep their selection and scroll position and a 100-row refresh
+costs a few hundred microseconds.
+
+A bar per cell is painted, not a QProgressBar widget per cell: a 100-node job has 200 bars, and widgets
+in cells would each cost a native child, a layout and a style pass on every update.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Callable, Generic, Optional, TypeVar
 
-from farmhand.ui import style
-from farmhand.ui.qt import Qt, QtCore, QtGui
-from farmhand.ui.view.records import JobNodeView, JobView, NodeStatus, NodeView
-from farmhand.ui.view.words import activity_words
+from farmhand.display import safe_text
+from farmhand.ui.qt import Qt, QtCore, QtGui, QtWidgets
+from farmhand.ui.view.columns import JOB_COLUMNS, JOB_NODE_COLUMNS, NODE_COLUMNS, Column, column_index
+from farmhand.ui.view.records import JobNodeView, JobView, NodeView
+from farmhand.ui.view.summaries import BLUE, GREEN, tooltip
+from farmhand.ui.widgets import colour
 
 T = TypeVar("T")
 
-#: 0..1 for a bar painted by :class:`farmhand.ui.delegates.ProgressDelegate`; None: no bar.
+#: 0..1 for a bar painted by :class:`ProgressDelegate`; None: no bar.
 ProgressRole = int(Qt.ItemDataRole.UserRole) + 1
 #: The row's key (job id, host name).
 KeyRole = int(Qt.ItemDataRole.UserRole) + 2
@@ -32,16 +39,6 @@ _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
 _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 _ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-
-
-@dataclass(frozen=True)
-class Column(Generic[T]):
-    title: str
-    text: Callable[[T], str]
-    progress: Optional[Callable[[T], Optional[float]]] = None
-    tooltip: Optional[Callable[[T], str]] = None
-    colour: Optional[Callable[[T], QtGui.QColor]] = None
-    numeric: bool = False
 
 
 class RecordTableModel(QtCore.QAbstractTableModel, Generic[T]):
@@ -74,13 +71,13 @@ class RecordTableModel(QtCore.QAbstractTableModel, Generic[T]):
         record = self._rows[index.row()]
         column = self._columns[index.column()]
         if role == _DISPLAY:
-            return column.text(record)
+            return safe_text(column.text(record))
         if role == ProgressRole:
             return column.progress(record) if column.progress else None
         if role == _TOOLTIP:
-            return column.tooltip(record) if column.tooltip else None
-        if role == _FOREGROUND or role == StateColourRole:
-            return column.colour(record) if column.colour else None
+            return tooltip(column.tooltip(record)) or None if column.tooltip else None
+        if role in (_FOREGROUND, StateColourRole):
+            return colour(column.colour(record)) if column.colour else None
         if role == KeyRole:
             return self._keys[index.row()]
         if role == RecordRole:
@@ -118,87 +115,13 @@ class RecordTableModel(QtCore.QAbstractTableModel, Generic[T]):
 
     def column(self, title: str) -> int:
         """The index of the column titled ``title`` (the tabs place delegates and widths by title)."""
-        return next(i for i, column in enumerate(self._columns) if column.title == title)
+        return column_index(self._columns, title)
 
     def row_of(self, key: str) -> int:
         try:
             return self._keys.index(key)
         except ValueError:
             return -1
-
-
-def _pct(value: float) -> str:
-    return f"{100.0 * value:.0f}%"
-
-
-def _job_progress_text(job: JobView) -> str:
-    text = f"{job.frames_done}/{job.frames_total}  {_pct(job.progress)}"
-    return text + (f"  ({job.frames_failed} failed)" if job.frames_failed else "")
-
-
-JOB_COLUMNS: tuple[Column[JobView], ...] = (
-    Column("Job", lambda j: j.name, tooltip=lambda j: f"{j.name}\nid {j.job_id}\npreset {j.preset}"),
-    Column("State", lambda j: j.status.value, colour=lambda j: style.job_colour(j.status),
-           tooltip=lambda j: j.note or j.status.value),
-    Column("Priority", lambda j: str(j.priority), numeric=True),
-    Column("Progress", _job_progress_text, progress=lambda j: j.progress),
-    Column("ETA", lambda j: "" if j.status.finished else style.format_duration(j.eta_seconds), numeric=True),
-    Column("Owner", lambda j: j.owner),
-    # A problem in red; otherwise what holds the job ("waiting for job 7 (shot010_sim) to finish").
-    Column("Note", lambda j: j.note, tooltip=lambda j: j.note,
-           colour=lambda j: style.colour(style.RED if j.message else style.GREY)),
-)
-
-JOB_NODE_COLUMNS: tuple[Column[JobNodeView], ...] = (
-    Column("Node", lambda n: n.host),
-    Column("State", lambda n: activity_words(n.state), colour=lambda n: style.job_node_colour(n.state)),
-    Column("Frame", lambda n: style.format_frame(n.current_frame), numeric=True),
-    Column("Frame %", lambda n: "" if n.frame_percent is None else f"{n.frame_percent:.0f}%",
-           progress=lambda n: None if n.frame_percent is None else n.frame_percent / 100.0),
-    Column("Share", lambda n: f"{n.chunk_done}/{n.chunk_frames} frames" if n.chunk_frames else "",
-           progress=lambda n: n.share if n.chunk_frames else None,
-           tooltip=lambda n: "frames of this node's current share (chunk) that are done"),
-    Column("Done", lambda n: str(n.frames_done), numeric=True),
-    Column("s/frame", lambda n: style.format_seconds(n.sec_per_frame), numeric=True),
-    Column("ETA", lambda n: "" if n.eta_seconds is None else style.format_duration(n.eta_seconds),
-           numeric=True),
-    Column("Problem", lambda n: n.error, tooltip=lambda n: n.error, colour=lambda n: style.colour(style.RED)),
-)
-
-
-def _listed(node: NodeView, items: tuple[str, ...]) -> str:
-    # "none" only once the node was inventoried; blank means "not known yet".
-    return ", ".join(items) if items else ("none" if node.cores is not None else "")
-
-
-def _gb(value: Optional[float]) -> str:
-    return "" if value is None else f"{value:.0f} GB"
-
-
-def _state_words(node: NodeView) -> str:
-    note = node.note or node.status.value
-    if node.status is NodeStatus.UNTRUSTED:
-        return f"{note} (press Trust…)" if "Trust" not in note else note
-    return note
-
-
-# Most telling first: at the panel's usual width (and with PySide2's larger fonts) what scrolls out of
-# view on the right is the inventory, not what the node is doing. Trust is in the State column
-# ("untrusted", orange) and in the line under the table, so it needs no column of its own.
-NODE_COLUMNS: tuple[Column[NodeView], ...] = (
-    Column("Node", lambda n: n.host, tooltip=lambda n: f"{n.host} {n.address}".strip()),
-    Column("Address", lambda n: n.address if n.address != n.host else "", tooltip=lambda n: n.address),
-    Column("State", lambda n: n.status.value, colour=lambda n: style.node_colour(n.status),
-           tooltip=_state_words),
-    # The whole text is also under the table when the node is selected (NodesTab.details).
-    Column("Job / note", lambda n: n.rendering_for or n.note, tooltip=lambda n: n.rendering_for or n.note),
-    Column("Enabled", lambda n: "yes" if n.enabled else "no"),
-    Column("Cores", lambda n: "" if n.cores is None else str(n.cores), numeric=True),
-    Column("RAM", lambda n: _gb(n.ram_gb), numeric=True),
-    Column("Load", lambda n: "" if n.load is None else f"{n.load:.2f}", numeric=True),
-    Column("GPUs", lambda n: _listed(n, n.gpus), tooltip=lambda n: "\n".join(n.gpus)),
-    Column("Houdini", lambda n: _listed(n, n.houdini), tooltip=lambda n: "\n".join(n.houdini)),
-)
 
 
 def jobs_model(parent: Optional[QtCore.QObject] = None) -> RecordTableModel[JobView]:
@@ -211,3 +134,72 @@ def job_nodes_model(parent: Optional[QtCore.QObject] = None) -> RecordTableModel
 
 def nodes_model(parent: Optional[QtCore.QObject] = None) -> RecordTableModel[NodeView]:
     return RecordTableModel(NODE_COLUMNS, lambda n: n.host, parent)
+
+
+# -- delegates ---------------------------------------------------------------------------------------------
+
+_TRACK = "#50555d"
+_TEXT_ON_BAR = "#f2f2f2"
+
+
+class ProgressDelegate(QtWidgets.QStyledItemDelegate):
+    """Paints ``ProgressRole`` (0..1) as a bar with the cell's text on top; plain text when None."""
+
+    def paint(self, painter: QtGui.QPainter, option: QtWidgets.QStyleOptionViewItem, index: Any) -> None:
+        value = index.data(ProgressRole)
+        if value is None:
+            super().paint(painter, option, index)
+            return
+        fraction = min(max(float(value), 0.0), 1.0)
+        rect: QtCore.QRect = option.rect.adjusted(2, 3, -2, -3)
+        painter.save()
+        try:
+            if option.state & QtWidgets.QStyle.StateFlag.State_Selected:
+                painter.fillRect(option.rect, option.palette.highlight())
+            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
+            painter.fillRect(rect, colour(_TRACK))
+            fill = QtCore.QRect(rect)
+            fill.setWidth(round(rect.width() * fraction))
+            bar = colour(GREEN if fraction >= 1.0 else BLUE)
+            painter.fillRect(fill, bar)
+            painter.setPen(colour(_TEXT_ON_BAR))
+            text = str(index.data(int(Qt.ItemDataRole.DisplayRole)) or "")
+            painter.drawText(rect.adjusted(4, 0, -4, 0),
+                             int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), text)
+        finally:
+            painter.restore()
+
+    def sizeHint(self, option: QtWidgets.QStyleOptionViewItem, index: Any) -> QtCore.QSize:
+        hint = super().sizeHint(option, index)
+        return QtCore.QSize(max(hint.width(), 110), hint.height())
+
+
+class StateDelegate(QtWidgets.QStyledItemDelegate):
+    """Paints a coloured dot before the state's name, so a column of states reads at a glance."""
+
+    def paint(self, painter: QtGui.QPainter, option: QtWidgets.QStyleOptionViewItem, index: Any) -> None:
+        dot_colour: Optional[QtGui.QColor] = index.data(StateColourRole)
+        if dot_colour is None:
+            super().paint(painter, option, index)
+            return
+        rect: QtCore.QRect = option.rect
+        selected = bool(option.state & QtWidgets.QStyle.StateFlag.State_Selected)
+        painter.save()
+        try:
+            if selected:
+                painter.fillRect(rect, option.palette.highlight())
+            painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, True)
+            size = 9
+            dot = QtCore.QRect(rect.left() + 6, rect.center().y() - size // 2, size, size)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(dot_colour)
+            painter.drawEllipse(dot)
+            # On a selected row the plain text colour is dim against the highlight.
+            role = QtGui.QPalette.ColorRole.HighlightedText if selected else QtGui.QPalette.ColorRole.Text
+            painter.setPen(option.palette.color(role))
+            text_rect = rect.adjusted(6 + size + 6, 0, -2, 0)
+            text = option.fontMetrics.elidedText(str(index.data(int(Qt.ItemDataRole.DisplayRole)) or ""),
+                                                 Qt.TextElideMode.ElideRight, text_rect.width())
+            painter.drawText(text_rect, int(Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft), text)
+        finally:
+            painter.restore()

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import threading
-import time
 from typing import Callable, Optional
 
-from farmhand.ui.view.backend import FarmBackend
-from farmhand.ui.delegates import StateDelegate
-from farmhand.ui.models import nodes_model
+from farmhand.display import safe_text
+from farmhand.ui.models import StateDelegate, nodes_model
 from farmhand.ui.qt import Qt, QtWidgets, Signal
-from farmhand.ui.view.records import FarmSnapshot, NodeStatus, NodeView
 from farmhand.ui.threads import TaskRunner
+from farmhand.ui.view.backend import FarmBackend
+from farmhand.ui.view.records import FarmSnapshot
+from farmhand.ui.view.summaries import node_counts, node_details
+from farmhand.ui.view.words import count_words
 from farmhand.ui.widgets import Confirm, ask, fit_columns, table_view
 
 
@@ -30,6 +31,13 @@ class NodesTab(QtWidgets.QWidget):
         self.confirm: Confirm = ask(self)
         self._scan_cancel: Optional[threading.Event] = None
 
+        self._build_table()
+        self._build_controls()
+        self._layout()
+        self._connect()
+        self._update_buttons()
+
+    def _build_table(self) -> None:
         self.model = nodes_model(self)
         self.view = table_view(self.model, self)
         self.view.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -42,13 +50,14 @@ class NodesTab(QtWidgets.QWidget):
             column("Cores"): "128", column("RAM"): "1024 GB", column("Load"): "99.99",
             column("GPUs"): "NVIDIA RTX A4000"}, dotted=(column("State"),))
         #: The selected node in full: address, OS, MACs, share, last probe, and the note the column cuts.
-        self.details = QtWidgets.QLabel(self)
-        self.details.setWordWrap(True)
-        self.details.setTextFormat(Qt.TextFormat.PlainText)
+        self.details = _plain_label(self)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.count_label = _plain_label(self)
 
+    def _build_controls(self) -> None:
         self.range_edit = QtWidgets.QLineEdit(self)
         self.range_edit.setPlaceholderText("address range, e.g. 10.0.0.0/24 or 10.0.0.10-60")
+        self.range_edit.setMinimumWidth(120)
         self.scan_button = QtWidgets.QPushButton("Scan", self)
         self.scan_cancel_button = QtWidgets.QPushButton("Stop scan", self)
         self.scan_cancel_button.setEnabled(False)
@@ -56,6 +65,7 @@ class NodesTab(QtWidgets.QWidget):
         self.scan_progress.setTextVisible(True)
         self.scan_progress.setFormat("idle")
         self.scan_progress.setValue(0)
+        self.scan_progress.setMinimumWidth(60)
         self.probe_button = QtWidgets.QPushButton("Probe", self)
         self.trust_button = QtWidgets.QPushButton("Trust…", self)
         self.enable_button = QtWidgets.QPushButton("Enable", self)
@@ -63,24 +73,21 @@ class NodesTab(QtWidgets.QWidget):
         self.wake_button = QtWidgets.QPushButton("Wake", self)
         self.add_edit = QtWidgets.QLineEdit(self)
         self.add_edit.setPlaceholderText("host name or address")
+        self.add_edit.setMinimumWidth(160)
         self.add_button = QtWidgets.QPushButton("Add node", self)
-        self.count_label = QtWidgets.QLabel(self)
-        self.count_label.setWordWrap(True)
 
+    def _layout(self) -> None:
         scan_row = QtWidgets.QHBoxLayout()
         scan_row.addWidget(self.range_edit, 2)
         scan_row.addWidget(self.scan_button)
         scan_row.addWidget(self.scan_cancel_button)
         scan_row.addWidget(self.scan_progress, 1)
-        self.range_edit.setMinimumWidth(120)
-        self.scan_progress.setMinimumWidth(60)
         # Tool bars: a narrow docked pane shows what fits and puts the rest behind the » button.
         action_row = QtWidgets.QToolBar(self)
         for button in (self.probe_button, self.trust_button, self.enable_button, self.disable_button,
                        self.wake_button):
             action_row.addWidget(button)
         action_row.addSeparator()
-        self.add_edit.setMinimumWidth(160)
         action_row.addWidget(self.add_edit)
         action_row.addWidget(self.add_button)
         layout = QtWidgets.QVBoxLayout(self)
@@ -90,6 +97,7 @@ class NodesTab(QtWidgets.QWidget):
         layout.addWidget(self.details)
         layout.addWidget(self.count_label)
 
+    def _connect(self) -> None:
         self.scan_button.clicked.connect(self.start_scan)
         self.range_edit.returnPressed.connect(self.start_scan)
         self.scan_cancel_button.clicked.connect(self.cancel_scan)
@@ -104,7 +112,6 @@ class NodesTab(QtWidgets.QWidget):
         self.add_button.clicked.connect(self.add_node)
         self.add_edit.returnPressed.connect(self.add_node)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
-        self._update_buttons()
 
     def apply(self, snapshot: FarmSnapshot) -> None:
         selected = set(self.selected_hosts())
@@ -117,13 +124,7 @@ class NodesTab(QtWidgets.QWidget):
                 if row >= 0:
                     selection.select(self.model.index(row, 0), selection.SelectionFlag.Select
                                      | selection.SelectionFlag.Rows)
-        counts: dict[NodeStatus, int] = {}
-        for node in snapshot.nodes:
-            counts[node.status] = counts.get(node.status, 0) + 1
-        summary = ", ".join(f"{count} {status.value}" for status, count in counts.items())
-        total = len(snapshot.nodes)
-        self.count_label.setText(f"{total} node{'' if total == 1 else 's'}"
-                                 + (f": {summary}" if summary else ""))
+        self.count_label.setText(node_counts(snapshot.nodes))
         self._update_buttons()
         self._show_details()
 
@@ -187,7 +188,7 @@ class NodesTab(QtWidgets.QWidget):
         self.scan_button.setEnabled(False)
         self.scan_cancel_button.setEnabled(True)
         self.scan_progress.setRange(0, 0)
-        self.scan_progress.setFormat(f"scanning {spec}…")
+        self.scan_progress.setFormat(f"scanning {safe_text(spec)}…")
 
         def report(checked: int, total: int, found: int) -> None:
             self._scan_progress.emit(checked, total, found)
@@ -196,7 +197,7 @@ class NodesTab(QtWidgets.QWidget):
             count = len(found) if isinstance(found, (list, tuple)) else 0
             stopped = cancel.is_set()
             self._scan_ended(f"scan of {spec} {'stopped' if stopped else 'done'}: "
-                             f"{count} node{'' if count == 1 else 's'} found")
+                             f"{count_words(count, 'node')} found")
 
         self._runner.run(lambda: self._backend.scan(spec, report, cancel.is_set), done=finished,
                          error=lambda text: self._scan_ended(f"scan of {spec} failed: {text}"), name="scan")
@@ -235,7 +236,7 @@ class NodesTab(QtWidgets.QWidget):
         host = hosts[0]
 
         def ask_user(fingerprint: object) -> None:
-            question = (f"Trust {host}?\n\nIt presents the host key\n{fingerprint}\n\n"
+            question = (f"Trust {safe_text(host)}?\n\nIt presents the host key\n{safe_text(fingerprint)}\n\n"
                         "Compare it with the key on the machine (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) "
                         "before trusting it.")
             if self.confirm("Trust node", question):
@@ -262,33 +263,9 @@ class NodesTab(QtWidgets.QWidget):
                          error=lambda text: self.message.emit(f"could not add {name}: {text}"), name="add")
 
 
-def node_details(node: NodeView) -> str:
-    """One node in full, for the line under the table:
-    ``render02 · 10.0.0.12 · Debian GNU/Linux 12 x86_64 · MAC 52:54:00:12:34:56 · share 812 GB free ·
-    probed 11:41:30`` and, on its own line, what it renders or why it cannot."""
-    parts = [node.host]
-    if node.address and node.address != node.host:
-        parts.append(node.address)
-    if node.os:
-        parts.append(node.os)
-    # Also here because a narrow pane scrolls those columns out of view.
-    if node.gpus:
-        parts.append(", ".join(node.gpus))
-    if node.houdini:
-        parts.append("Houdini " + ", ".join(node.houdini))
-    if node.macs:
-        parts.append(("MACs " if len(node.macs) > 1 else "MAC ") + ", ".join(node.macs))
-    elif node.probed_at is not None:
-        parts.append("no MAC address (Wake cannot reach it)")
-    if node.share_free_gb is not None:
-        parts.append(f"share {node.share_free_gb:.0f} GB free")
-    parts.append(time.strftime("probed %H:%M:%S", time.localtime(node.probed_at)) if node.probed_at
-                 else "not probed yet")
-    if not node.trusted:
-        parts.append("host key not trusted yet")
-    text = " · ".join(parts)
-    if node.rendering_for:
-        text += f"\nrendering for {node.rendering_for}"
-    elif node.note:
-        text += f"\n{node.note}"
-    return text
+def _plain_label(parent: QtWidgets.QWidget) -> QtWidgets.QLabel:
+    """A wrapping label that shows node names and notes literally, never as Qt rich text."""
+    label = QtWidgets.QLabel(parent)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.PlainText)
+    return label

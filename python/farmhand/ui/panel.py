@@ -12,14 +12,15 @@ import logging
 import time
 from typing import Optional
 
-from farmhand.ui import style
-from farmhand.ui.view.backend import FarmBackend
+from farmhand.display import safe_text
 from farmhand.ui.jobs_tab import JobsTab
 from farmhand.ui.nodes_tab import NodesTab
 from farmhand.ui.qt import Qt, QtGui, QtWidgets, Signal, binding_problem, is_alive
-from farmhand.ui.view.records import FarmSnapshot, SubmitContext
 from farmhand.ui.submit_tab import ContextProvider, SubmitHandler, SubmitTab
 from farmhand.ui.threads import Poller, TaskRunner
+from farmhand.ui.view.backend import FarmBackend
+from farmhand.ui.view.records import FarmSnapshot, SubmitContext
+from farmhand.ui.view.summaries import RED
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class FarmhandPanel(QtWidgets.QWidget):
         self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.updated_label = QtWidgets.QLabel(self)
+        self.updated_label.setTextFormat(Qt.TextFormat.PlainText)
         status_row = QtWidgets.QHBoxLayout()
         status_row.addWidget(self.status, 1)
         status_row.addWidget(self.updated_label)
@@ -95,8 +97,9 @@ class FarmhandPanel(QtWidgets.QWidget):
         self.tabs.setCurrentWidget(self.submit_tab)
 
     def show_message(self, text: str) -> None:
+        """One line in the status bar; messages quote names and errors from the farm, so escaped."""
         log.info("%s", text)
-        self.status.setText(text)
+        self.status.setText(safe_text(text))
 
     def apply_snapshot(self, snapshot: object) -> None:
         if not isinstance(snapshot, FarmSnapshot) or not is_alive(self):
@@ -104,13 +107,15 @@ class FarmhandPanel(QtWidgets.QWidget):
         started = time.perf_counter()
         if snapshot.error:
             # Keep the last good data on screen; say what went wrong.
-            self.updated_label.setText(f"<span style='color:{style.RED}'>showing the last good data</span>")
+            self.updated_label.setStyleSheet(f"color: {RED}")
+            self.updated_label.setText("showing the last good data")
             self.show_message(f"could not refresh: {snapshot.error}")
         else:
             self.last_snapshot = snapshot
             self.nodes_tab.apply(snapshot)
             self.submit_tab.apply(snapshot)
             self.jobs_tab.apply(snapshot)
+            self.updated_label.setStyleSheet("")
             stamp = time.strftime("updated %H:%M:%S", time.localtime(snapshot.taken_at))
             self.updated_label.setText(f"{snapshot.dispatcher}  ·  {stamp}" if snapshot.dispatcher else stamp)
         self.apply_seconds = time.perf_counter() - started

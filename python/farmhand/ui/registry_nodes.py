@@ -63,7 +63,7 @@ def _address(node: Node, inv: Optional[Inventory]) -> str:
 
 
 class RegistryNodes:
-    """:class:`farmhand.ui.nodes_source.NodesSource` over this ``FARMHAND_HOME``'s registry."""
+    """:class:`farmhand.ui.view.backend.NodesSource` over this ``FARMHAND_HOME``'s registry."""
 
     def __init__(self, registry: Optional[Registry] = None, *, share: Optional[str] = None,
                  houdini_roots: Sequence[str] = ()) -> None:

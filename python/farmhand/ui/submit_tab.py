@@ -8,32 +8,30 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from farmhand.display import Severity, safe_text
 from farmhand.errors import FarmhandError
-from farmhand.ui import style
-from farmhand.ui.view.backend import FarmBackend
-from farmhand.ui.qt import QtWidgets, Signal
-from farmhand.ui.view.records import (
-    ChunkPolicy,
-    FarmSnapshot,
-    PreflightFinding,
-    Severity,
-    SubmitContext,
-    SubmitRequest,
-)
+from farmhand.frames import format_frame
+from farmhand.jobs import ChunkMode
+from farmhand.ui.qt import Qt, QtWidgets, Signal
 from farmhand.ui.threads import TaskRunner, describe_exception
-from farmhand.ui.widgets import ElidedLabel
+from farmhand.ui.view.backend import FarmBackend
+from farmhand.ui.view.records import FarmSnapshot, PreflightFinding, SubmitContext, SubmitRequest
+from farmhand.ui.view.summaries import GREY, ORANGE, RED, tooltip
+from farmhand.ui.widgets import ElidedLabel, colour
 
 #: Re-reads the scene (selected ROP, range, findings); runs on the UI thread.
 ContextProvider = Callable[[], SubmitContext]
 #: Submits a request and returns the job id; when injected by the host it runs on the UI thread.
 SubmitHandler = Callable[[SubmitRequest], str]
 
-_SEVERITY_COLOURS = {Severity.INFO: style.GREY, Severity.WARNING: style.ORANGE, Severity.ERROR: style.RED}
+_SEVERITY_COLOURS = {Severity.INFO: GREY, Severity.WARNING: ORANGE, Severity.ERROR: RED}
 _CHUNK_LABELS = {
-    ChunkPolicy.ADAPTIVE: "adaptive (faster nodes get more)",
-    ChunkPolicy.FIXED: "fixed chunk size",
-    ChunkPolicy.SINGLE_FRAMES: "one frame per task",
+    ChunkMode.ADAPTIVE: "adaptive (faster nodes get more)",
+    ChunkMode.FIXED: "fixed chunk size",
+    ChunkMode.SINGLE: "one frame per task",
 }
+#: Where a node list item keeps the node's name as the farm knows it (its text is escaped for display).
+_HOST_ROLE = int(Qt.ItemDataRole.UserRole)
 
 
 class FrameSpin(QtWidgets.QDoubleSpinBox):
@@ -46,11 +44,7 @@ class FrameSpin(QtWidgets.QDoubleSpinBox):
         self.setMinimumWidth(90)
 
     def textFromValue(self, value: float) -> str:
-        return style.format_frame(round(value, 3))
-
-
-def _spin(parent: QtWidgets.QWidget) -> FrameSpin:
-    return FrameSpin(parent)
+        return format_frame(round(value, 3))
 
 
 class SubmitTab(QtWidgets.QWidget):
@@ -70,25 +64,43 @@ class SubmitTab(QtWidgets.QWidget):
         self._context = SubmitContext()
         self._known_nodes: tuple[str, ...] = ()
 
+        self._build_scene_fields(context_provider is not None)
+        self._build_job_fields()
+        self._build_preflight()
+        self._layout()
+
+        self.from_scene_button.clicked.connect(self.refresh_context)
+        self.chunk_combo.currentIndexChanged.connect(lambda *_: self._update_enabled())
+        self.single_node_check.toggled.connect(lambda *_: self._update_enabled())
+        self.findings_view.itemSelectionChanged.connect(self._update_enabled)
+        self.fix_button.clicked.connect(self.fix_selected)
+        self.fix_all_button.clicked.connect(self.fix_all)
+        self.submit_button.clicked.connect(self.submit)
+        self.set_context(SubmitContext())
+
+    def _build_scene_fields(self, from_host: bool) -> None:
         self.rop_edit = QtWidgets.QLineEdit(self)
         self.rop_edit.setPlaceholderText("/out/karma1")
         self.from_scene_button = QtWidgets.QPushButton("From selection", self)
-        self.from_scene_button.setVisible(context_provider is not None)
+        self.from_scene_button.setVisible(from_host)
         # A long scene path must not force the pane wider: shortened from the left, whole in the tooltip.
         self.hip_label = ElidedLabel(self)
         # Apart from the path, so shortening a long path never cuts the Houdini version.
         self.version_label = QtWidgets.QLabel(self)
+        self.version_label.setTextFormat(Qt.TextFormat.PlainText)
         # Outside Houdini (`farmhand monitor`) no host names the scene: the wrangler types it.
         self.scene_edit = QtWidgets.QLineEdit(self)
         self.scene_edit.setPlaceholderText("scene file as the nodes see it: /share/shot010/shot010_v012.hip")
         self.name_edit = QtWidgets.QLineEdit(self)
         self.name_edit.setPlaceholderText("job name (default: hip name and ROP)")
-        self.start_spin, self.end_spin, self.step_spin = _spin(self), _spin(self), _spin(self)
+        self.start_spin, self.end_spin, self.step_spin = FrameSpin(self), FrameSpin(self), FrameSpin(self)
         self.step_spin.setRange(0.001, 100_000.0)
+
+    def _build_job_fields(self) -> None:
         self.preset_combo = QtWidgets.QComboBox(self)
         self.chunk_combo = QtWidgets.QComboBox(self)
-        for policy, label in _CHUNK_LABELS.items():
-            self.chunk_combo.addItem(label, policy.value)
+        for mode, label in _CHUNK_LABELS.items():
+            self.chunk_combo.addItem(label, mode.value)
         self.chunk_spin = QtWidgets.QSpinBox(self)
         self.chunk_spin.setRange(1, 10_000)
         self.chunk_spin.setValue(5)
@@ -104,6 +116,8 @@ class SubmitTab(QtWidgets.QWidget):
         self.nodes_list.setWrapping(True)
         self.nodes_list.setResizeMode(QtWidgets.QListView.ResizeMode.Adjust)
         self.nodes_list.setSpacing(2)
+
+    def _build_preflight(self) -> None:
         self.findings_view = QtWidgets.QTreeWidget(self)
         self.findings_view.setHeaderLabels(["", "Finding", "Fix"])
         self.findings_view.setRootIsDecorated(False)
@@ -113,19 +127,10 @@ class SubmitTab(QtWidgets.QWidget):
         self.fix_button = QtWidgets.QPushButton("Fix selected", self)
         self.fix_all_button = QtWidgets.QPushButton("Fix all", self)
         self.blocked_label = QtWidgets.QLabel(self)
-        self.blocked_label.setStyleSheet(f"color: {style.RED}")
+        self.blocked_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.blocked_label.setStyleSheet(f"color: {RED}")
         self.submit_button = QtWidgets.QPushButton("Submit", self)
         self.submit_button.setDefault(True)
-        self._layout()
-
-        self.from_scene_button.clicked.connect(self.refresh_context)
-        self.chunk_combo.currentIndexChanged.connect(lambda *_: self._update_enabled())
-        self.single_node_check.toggled.connect(lambda *_: self._update_enabled())
-        self.findings_view.itemSelectionChanged.connect(self._update_enabled)
-        self.fix_button.clicked.connect(self.fix_selected)
-        self.fix_all_button.clicked.connect(self.fix_all)
-        self.submit_button.clicked.connect(self.submit)
-        self.set_context(SubmitContext())
 
     def _layout(self) -> None:
         form = QtWidgets.QFormLayout()
@@ -237,25 +242,27 @@ class SubmitTab(QtWidgets.QWidget):
         self._known_nodes = hosts
         self.nodes_list.clear()
         for host in hosts:
-            item = QtWidgets.QListWidgetItem(host, self.nodes_list)
+            item = QtWidgets.QListWidgetItem(safe_text(host), self.nodes_list)
+            item.setData(_HOST_ROLE, host)
             item.setSelected(host in chosen)
 
     def selected_nodes(self) -> list[str]:
         items = (self.nodes_list.item(i) for i in range(self.nodes_list.count()))
-        return [item.text() for item in items if item.isSelected()]
+        return [str(item.data(_HOST_ROLE)) for item in items if item.isSelected()]
 
     def select_nodes(self, hosts: list[str]) -> None:
         for i in range(self.nodes_list.count()):
             item = self.nodes_list.item(i)
-            item.setSelected(item.text() in hosts)
+            item.setSelected(item.data(_HOST_ROLE) in hosts)
 
     # -- findings ---------------------------------------------------------------------------------------
     def _show_findings(self, findings: tuple[PreflightFinding, ...]) -> None:
         self.findings_view.clear()
         for finding in findings:
-            item = QtWidgets.QTreeWidgetItem([finding.severity.value, finding.message, finding.fix_label])
-            item.setForeground(0, style.colour(_SEVERITY_COLOURS[finding.severity]))
-            item.setToolTip(1, finding.message)
+            message = safe_text(finding.message)
+            item = QtWidgets.QTreeWidgetItem([finding.severity.value, message, safe_text(finding.fix_label)])
+            item.setForeground(0, colour(_SEVERITY_COLOURS[finding.severity]))
+            item.setToolTip(1, tooltip(finding.message))
             self.findings_view.addTopLevelItem(item)
         if not findings:
             QtWidgets.QTreeWidgetItem(self.findings_view, ["ok", "No problems found in the scene.", ""])
@@ -288,10 +295,10 @@ class SubmitTab(QtWidgets.QWidget):
         self.refresh_context()
 
     def blocking_findings(self) -> list[PreflightFinding]:
-        return [f for f in self._context.findings if f.severity == Severity.ERROR]
+        return [f for f in self._context.findings if f.severity is Severity.ERROR]
 
     def _update_enabled(self) -> None:
-        self.chunk_spin.setEnabled(self.chunk_combo.currentData() == ChunkPolicy.FIXED.value
+        self.chunk_spin.setEnabled(self.chunk_combo.currentData() == ChunkMode.FIXED.value
                                    and not self.single_node_check.isChecked())
         self.chunk_combo.setEnabled(not self.single_node_check.isChecked())
         finding = self._selected_finding()
@@ -314,7 +321,7 @@ class SubmitTab(QtWidgets.QWidget):
         start, end, step = self.start_spin.value(), self.end_spin.value(), self.step_spin.value()
         if end < start:
             raise FarmhandError(
-                f"frame range {style.format_frame(start)}-{style.format_frame(end)} ends before it starts; "
+                f"frame range {format_frame(start)}-{format_frame(end)} ends before it starts; "
                 "swap start and end")
         if not self.preset_combo.currentText():
             raise FarmhandError("choose a preset (none are installed: see 'farmhand presets')")
@@ -325,7 +332,7 @@ class SubmitTab(QtWidgets.QWidget):
             frame_end=end,
             frame_step=step,
             preset=self.preset_combo.currentText(),
-            chunk_policy=ChunkPolicy(self.chunk_combo.currentData()),
+            chunk_policy=ChunkMode(self.chunk_combo.currentData()),
             chunk_size=self.chunk_spin.value(),
             nodes=tuple(self.selected_nodes()),
             priority=self.priority_spin.value(),

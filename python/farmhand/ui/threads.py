@@ -14,8 +14,8 @@ import time
 from typing import Any, Callable, Optional
 
 from farmhand.errors import FarmhandError
-from farmhand.ui.view.backend import FarmBackend
 from farmhand.ui.qt import QtCore, Signal
+from farmhand.ui.view.backend import FarmBackend
 from farmhand.ui.view.records import FarmSnapshot
 
 log = logging.getLogger(__name__)

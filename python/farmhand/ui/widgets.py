@@ -1,19 +1,99 @@
-"""Small widget helpers shared by the tabs: read-only tables, column sizing, confirmation."""
+"""Small pieces the tabs share: state colours as QColors, the standalone look, read-only tables, column
+sizing, an eliding label, and a confirmation that shows names as plain text.
+
+Which colour a state has is decided in :mod:`farmhand.ui.view.summaries` (``#rrggbb`` names, Qt-free);
+here they become cached ``QColor`` objects. Text from the farm is never given to Qt as markup: labels that
+show it are plain text, and tooltips go through :func:`farmhand.ui.view.summaries.tooltip`.
+"""
 
 from __future__ import annotations
 
 from typing import Callable
 
-from farmhand.ui.qt import Qt, QtCore, QtGui, QtWidgets
+from farmhand.jobs import JobState, NodeActivity
+from farmhand.ui.qt import Qt, QtCore, QtGui, QtWidgets, exec_dialog
+from farmhand.ui.view.records import FrameStatus, NodeStatus
+from farmhand.ui.view.summaries import (
+    ACTIVITY_COLOURS,
+    FRAME_COLOURS,
+    GREY,
+    JOB_COLOURS,
+    NODE_COLOURS,
+    tooltip,
+)
 
 #: Asks the user to confirm: ``(title, question) -> yes``. Injected so hosts and tests can decide.
 Confirm = Callable[[str, str], bool]
 
+_CACHE: dict[str, QtGui.QColor] = {}
+
+
+def colour(name: str) -> QtGui.QColor:
+    """A cached QColor for ``#rrggbb`` (painting 5 000 cells must not parse 5 000 strings)."""
+    found = _CACHE.get(name)
+    if found is None:
+        found = _CACHE[name] = QtGui.QColor(name)
+    return found
+
+
+def frame_colour(status: FrameStatus) -> QtGui.QColor:
+    return colour(FRAME_COLOURS.get(status, GREY))
+
+
+def node_colour(status: NodeStatus) -> QtGui.QColor:
+    return colour(NODE_COLOURS.get(status, GREY))
+
+
+def job_colour(status: JobState) -> QtGui.QColor:
+    return colour(JOB_COLOURS.get(status, GREY))
+
+
+def job_node_colour(state: NodeActivity) -> QtGui.QColor:
+    return colour(ACTIVITY_COLOURS.get(state, GREY))
+
+
+def dark_palette() -> QtGui.QPalette:
+    """A dark palette close to Houdini's, for the standalone monitor (inside Houdini its own applies)."""
+    palette = QtGui.QPalette()
+    role = QtGui.QPalette.ColorRole
+    for name, value in (
+        (role.Window, "#3a3a3a"), (role.WindowText, "#d8d8d8"), (role.Base, "#2b2b2b"),
+        (role.AlternateBase, "#323232"), (role.ToolTipBase, "#464646"), (role.ToolTipText, "#e0e0e0"),
+        (role.Text, "#d8d8d8"), (role.Button, "#464646"), (role.ButtonText, "#d8d8d8"),
+        (role.BrightText, "#ffffff"), (role.Highlight, "#4f6f99"), (role.HighlightedText, "#ffffff"),
+        (role.PlaceholderText, "#8a8a8a"), (role.Mid, "#2f2f2f"), (role.Dark, "#262626"),
+    ):
+        palette.setColor(name, colour(value))
+    disabled = QtGui.QPalette.ColorGroup.Disabled
+    for name in (role.WindowText, role.Text, role.ButtonText):
+        palette.setColor(disabled, name, colour("#7a7a7a"))
+    return palette
+
+
+def apply_standalone_look(app: QtWidgets.QApplication) -> None:
+    """Fusion with the dark palette: the monitor then looks like the panel does inside Houdini."""
+    app.setStyle("Fusion")
+    app.setPalette(dark_palette())
+
+
+def question_box(parent: QtWidgets.QWidget, title: str, question: str) -> QtWidgets.QMessageBox:
+    """A Yes/No question whose text is shown literally (``QMessageBox.question`` would render a node
+    name or a fingerprint that looks like markup as rich text)."""
+    buttons = QtWidgets.QMessageBox.StandardButton
+    box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Question, title, question,
+                                buttons.Yes | buttons.No, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setDefaultButton(buttons.No)
+    return box
+
 
 def ask(parent: QtWidgets.QWidget) -> Confirm:
     def confirm(title: str, question: str) -> bool:
-        answer = QtWidgets.QMessageBox.question(parent, title, question)
-        return bool(answer == QtWidgets.QMessageBox.StandardButton.Yes)
+        box = question_box(parent, title, question)
+        try:
+            return bool(exec_dialog(box) == QtWidgets.QMessageBox.StandardButton.Yes)
+        finally:
+            box.deleteLater()
 
     return confirm
 
@@ -57,11 +137,12 @@ class ElidedLabel(QtWidgets.QLabel):
         super().__init__(parent)
         self._full = ""
         self.setMinimumWidth(40)
+        self.setTextFormat(Qt.TextFormat.PlainText)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Preferred)
 
     def set_full_text(self, text: str) -> None:
         self._full = text
-        self.setToolTip(text)
+        self.setToolTip(tooltip(text))
         self._elide()
 
     def full_text(self) -> str:

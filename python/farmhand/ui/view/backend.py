@@ -2,8 +2,9 @@
 
 Every method may block (SQLite, SSH), so the panel calls them from worker threads only; each returns
 plain records from :mod:`farmhand.ui.view.records` or raises :class:`farmhand.errors.FarmhandError`, whose
-one-line message the panel shows. :class:`farmhand.ui.client_backend.ClientBackend` implements this
-over ``farmhand.client`` and the node registry.
+one-line message the panel shows. :class:`farmhand.ui.client_backend.ClientBackend` implements
+:class:`FarmBackend` over ``farmhand.client``, taking its nodes from a :class:`NodesSource`
+(:class:`farmhand.ui.registry_nodes.RegistryNodes`: the node registry, discovery and SSH).
 """
 
 from __future__ import annotations
@@ -63,3 +64,24 @@ class FarmBackend(Protocol):
 
     def add_node(self, name: str) -> NodeView:
         """Register a node by host name or address."""
+
+
+class NodesSource(Protocol):
+    """Where the Nodes tab's data and actions come from; kept apart from the jobs so each side works
+    (and is tested) on its own and a host can plug in another node list."""
+
+    def nodes(self) -> list[NodeView]: ...
+
+    def scan(self, spec: str, progress: ScanProgress, cancelled: Callable[[], bool]) -> list[NodeView]: ...
+
+    def probe(self, host: str) -> NodeView: ...
+
+    def fingerprint(self, host: str) -> str: ...
+
+    def trust(self, host: str, fingerprint: str) -> None: ...
+
+    def set_enabled(self, host: str, enabled: bool) -> None: ...
+
+    def wake(self, host: str) -> None: ...
+
+    def add(self, name: str) -> NodeView: ...

@@ -1,8 +1,12 @@
 """Plain records the panel displays and the requests it makes.
 
-The widgets know only these types. :mod:`farmhand.ui.view.backend` fills them from the job store and the node
-registry, tests fill them from recorded snapshots, and :mod:`farmhand.houdini` fills a
-:class:`SubmitContext` from the scene. Nothing here imports Qt.
+The widgets know only these types and the shared vocabulary of :mod:`farmhand.jobs` (job states, node
+activities, chunk policies) and :mod:`farmhand.display` (severity). :mod:`farmhand.ui.view.convert`
+fills them from the job store's records, :mod:`farmhand.ui.registry_nodes` from the node registry, tests
+from recorded snapshots, and :mod:`farmhand.houdini` fills a :class:`SubmitContext` from the scene.
+
+Names and messages in these records are kept as the farm gave them (a node name is also the key an
+action is sent with); the widgets escape them where they are shown.
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ import time
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Callable, Optional
+
+from farmhand.display import Severity
+from farmhand.jobs import ChunkMode, ChunkPolicy, JobState, NodeActivity
 
 
 class NodeStatus(str, Enum):
@@ -23,22 +30,10 @@ class NodeStatus(str, Enum):
     UNKNOWN = "unknown"
 
 
-class JobStatus(str, Enum):
-    QUEUED = "queued"
-    #: Held until the jobs it was submitted ``after`` are done (``JobView.waiting_for`` names them).
-    WAITING = "waiting"
-    RUNNING = "running"
-    PAUSED = "paused"
-    DONE = "done"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-    @property
-    def finished(self) -> bool:
-        return self in (JobStatus.DONE, JobStatus.FAILED, JobStatus.CANCELLED)
-
-
 class FrameStatus(str, Enum):
+    """A frame as the grid paints it: :class:`farmhand.jobs.FrameState`, with the store's "rendering"
+    split into the one frame a node is on and the rest of its chunk (:attr:`ASSIGNED`)."""
+
     WAITING = "waiting"
     #: Handed to a node as part of its chunk, not started yet.
     ASSIGNED = "assigned"
@@ -46,7 +41,6 @@ class FrameStatus(str, Enum):
     DONE = "done"
     FAILED = "failed"
     RETRYING = "retrying"
-    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True)
@@ -81,7 +75,7 @@ class JobView:
 
     job_id: str
     name: str
-    status: JobStatus
+    status: JobState
     priority: int = 50
     owner: str = ""
     preset: str = ""
@@ -101,7 +95,7 @@ class JobView:
         """What the queue says next to the job: its problem, or what it waits for."""
         if self.message:
             return self.message
-        if self.status is JobStatus.WAITING:
+        if self.status is JobState.WAITING:
             return f"waiting for {self.waiting_for or 'another job'} to finish"
         return ""
 
@@ -116,7 +110,7 @@ class JobNodeView:
     """One node's part in the selected job."""
 
     host: str
-    state: str
+    state: NodeActivity
     current_frame: Optional[float] = None
     #: Progress of the current frame (ALF %), 0..100; None when the renderer reports none.
     frame_percent: Optional[float] = None
@@ -167,12 +161,6 @@ class FarmSnapshot:
     dispatcher: str = ""
 
 
-class Severity(str, Enum):
-    INFO = "info"
-    WARNING = "warning"
-    ERROR = "error"
-
-
 @dataclass(frozen=True)
 class PreflightFinding:
     """A problem found in the scene before submitting, with an optional one-click fix.
@@ -203,12 +191,6 @@ class SubmitContext:
     job_name: str = ""
 
 
-class ChunkPolicy(str, Enum):
-    ADAPTIVE = "adaptive"
-    FIXED = "fixed"
-    SINGLE_FRAMES = "single"
-
-
 @dataclass(frozen=True)
 class SubmitRequest:
     """What the user asked for on the Submit tab."""
@@ -219,10 +201,32 @@ class SubmitRequest:
     frame_end: float
     frame_step: float
     preset: str
-    chunk_policy: ChunkPolicy = ChunkPolicy.ADAPTIVE
+    #: The Chunks menu and the size beside it (used when the menu says fixed); :attr:`chunk` reads both.
+    chunk_policy: ChunkMode = ChunkMode.ADAPTIVE
     chunk_size: int = 1
     nodes: tuple[str, ...] = ()
     priority: int = 50
     single_node: bool = False
     job_name: str = ""
     houdini_version: str = ""
+
+    @property
+    def chunk(self) -> ChunkPolicy:
+        """The chunk policy the job gets."""
+        return ChunkPolicy.from_setting(self.chunk_policy, self.chunk_size)
+
+
+__all__ = [
+    "FarmSnapshot",
+    "FrameStatus",
+    "FrameView",
+    "JobDetail",
+    "JobNodeView",
+    "JobView",
+    "NodeStatus",
+    "NodeView",
+    "PreflightFinding",
+    "Severity",
+    "SubmitContext",
+    "SubmitRequest",
+]
