@@ -30,7 +30,7 @@ def read_output(
     Returns (parser, failure or None, every event the parser gave)."""
     parser = LineParser(preset, frames=frames, alf_scope=alf_scope)
     events = [e for stream, line in lines for e in parser.feed(stream, line)]
-    failure = classify(preset, exit_code, sig, parser.errors, [line for _, line in lines][-TAIL:])
+    failure = classify(preset.error_rules, exit_code, sig, parser.errors, [line for _, line in lines][-TAIL:])
     events += parser.finish(failure is None)
     return parser, failure, events
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from farmhand.presets import Preset, load_preset
-from farmhand.presets.failures import Failure, FailureKind, classify, failure, signal_name, with_message
-from farmhand.presets.progress import ErrorLine
+from farmhand.presets.failures import (
+    ErrorLine,
+    Failure,
+    FailureKind,
+    classify,
+    failure,
+    signal_name,
+    with_message,
+)
 
 
 def hrender() -> Preset:
@@ -22,8 +29,8 @@ def kind_of(result: Failure | None) -> str | None:
 
 
 def test_clean_exit_is_success() -> None:
-    assert classify(demo(), 0, None, [], ["Saved: '/o/1.png'"]) is None
-    assert classify(hrender(), 0, None, [], "17:00:00  m frame 1\nALF_PROGRESS 100%") is None
+    assert classify(demo().error_rules, 0, None, [], ["Saved: '/o/1.png'"]) is None
+    assert classify(hrender().error_rules, 0, None, [], "17:00:00  m frame 1\nALF_PROGRESS 100%") is None
 
 
 @pytest.mark.parametrize(
@@ -49,47 +56,47 @@ def test_clean_exit_is_success() -> None:
     ],
 )
 def test_kinds(exit_code: int | None, sig: str | None, tail: list[str], kind: str) -> None:
-    assert kind_of(classify(hrender(), exit_code, sig, [], tail)) == kind
+    assert kind_of(classify(hrender().error_rules, exit_code, sig, [], tail)) == kind
 
 
 def test_unknown_failure_names_the_status_and_last_line() -> None:
-    result = classify(hrender(), 2, None, [], ["a", "the last words", "  "])
+    result = classify(hrender().error_rules, 2, None, [], ["a", "the last words", "  "])
     assert result is not None and result.message == "exit status 2: the last words"
 
 
 def test_crash_message_names_the_signal() -> None:
-    result = classify(hrender(), 139, None, [], [])
+    result = classify(hrender().error_rules, 139, None, [], [])
     assert result is not None and result.message == "the renderer crashed (exit status 139, SIGSEGV)"
-    result = classify(hrender(), None, 11, [], [])
+    result = classify(hrender().error_rules, None, 11, [], [])
     assert result is not None and "SIGSEGV" in result.message
-    term = classify(hrender(), 143, None, [], [])
+    term = classify(hrender().error_rules, 143, None, [], [])
     assert term is not None and term.kind is FailureKind.CRASH and "terminated" in term.message
 
 
 def test_licence_beats_the_crash_it_caused() -> None:
     lines = [ErrorLine(FailureKind.LICENCE, "No licenses could be found to run this application.")]
-    result = classify(hrender(), 139, None, lines, [])
+    result = classify(hrender().error_rules, 139, None, lines, [])
     assert result is not None and result.kind is FailureKind.LICENCE
 
 
 def test_exit_zero_with_errors_is_a_failure_for_hrender_only() -> None:
     tail = ["17:00:00  m frame 1", "hou.OperationFailed: The attempted operation failed."]
-    result = classify(hrender(), 0, None, [], tail)
+    result = classify(hrender().error_rules, 0, None, [], tail)
     assert result is not None and result.kind is FailureKind.UNKNOWN
     assert result.message == "exited 0 but reported: hou.OperationFailed: The attempted operation failed."
     # the demo preset has no exit-0 rule: its error-looking output does not turn success into failure
-    assert classify(demo(), 0, None, [], ["hou.OperationFailed: whatever"]) is None
+    assert classify(demo().error_rules, 0, None, [], ["hou.OperationFailed: whatever"]) is None
 
 
 def test_error_lines_from_the_parser_count_even_when_the_tail_lost_them() -> None:
     lines = [ErrorLine(FailureKind.MISSING_FILE, "Error: Cannot find file /a.hip.")]
-    result = classify(hrender(), 1, None, lines, ["*****"])
+    result = classify(hrender().error_rules, 1, None, lines, ["*****"])
     assert result is not None and result.kind is FailureKind.MISSING_FILE
     assert result.message == "Error: Cannot find file /a.hip."
 
 
 def test_cancelled_wins() -> None:
-    assert kind_of(classify(hrender(), 143, None, [], [], cancelled=True)) == "cancelled"
+    assert kind_of(classify(hrender().error_rules, 143, None, [], [], cancelled=True)) == "cancelled"
 
 
 @pytest.mark.parametrize(

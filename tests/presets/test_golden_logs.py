@@ -13,8 +13,8 @@ import pytest
 
 from farmhand.frames import FrameSpec, normalise
 from farmhand.presets import load_preset
-from farmhand.presets.failures import classify
-from farmhand.presets.progress import ErrorLine, FrameDone, FrameProgress, LineParser, OutputWritten
+from farmhand.presets.failures import ErrorLine, classify
+from farmhand.presets.progress import FrameDone, FrameProgress, LineParser, OutputWritten
 
 from .golden import all_captures, load
 from .preset_run import read_output
@@ -67,7 +67,7 @@ def test_denoiser_message_is_the_failure_message() -> None:
     parser = LineParser(preset)
     for line in capture.lines:
         parser.feed("err", line)
-    failure = classify(preset, 1, None, parser.errors, capture.lines)
+    failure = classify(preset.error_rules, 1, None, parser.errors, capture.lines)
     assert failure is not None
     assert failure.message == "Error: Build without OpenImageDenoiser"
     assert failure.deterministic and not failure.blame_node
@@ -76,6 +76,6 @@ def test_denoiser_message_is_the_failure_message() -> None:
 def test_hrender_exit_zero_licence_is_caught_from_the_tail_alone() -> None:
     # Even when the parser missed the lines (e.g. the dispatcher restarted), the tail is enough.
     capture = load(next(p for p in all_captures() if "nolicence-exit0" in p.name))
-    failure = classify(load_preset("hrender", search_dirs=[]), 0, None, [], capture.lines)
+    failure = classify(load_preset("hrender", search_dirs=[]).error_rules, 0, None, [], capture.lines)
     assert failure is not None and failure.kind.value == "licence"
     assert failure.retry_same_node and not failure.blame_node and failure.backoff_seconds > 0

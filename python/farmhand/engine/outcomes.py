@@ -303,7 +303,7 @@ class Outcomes:
         if task.kill_cause is StopCause.STALLED:
             return fl.failure(FailureKind.STALLED, "stalled: no output and no progress")
         return fl.classify(
-            job.preset,
+            job.preset.error_rules,
             result.exit_code,
             result.signal,
             task.parser.errors,

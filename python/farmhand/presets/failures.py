@@ -1,23 +1,22 @@
 """Why a chunk failed, decided from its exit status and output, and what the scheduler should do about it.
 
-:func:`classify` is pure: it looks at the preset, the exit code or signal, the error lines the
-:class:`farmhand.presets.progress.LineParser` found, and the tail of the output. The *policy* flags on a
-:class:`Failure` (retry on the same node? blame the node? deterministic?) are defaults per kind; the
-dispatcher decides the counts (how many nodes must agree before a deterministic failure fails the job).
+:func:`classify` is pure: it looks at the preset's :class:`ErrorRules`, the exit code or signal, the
+:class:`ErrorLine` events the :class:`farmhand.presets.progress.LineParser` found, and the tail of the
+output. The *policy* flags on a :class:`Failure` (retry on the same node? blame the node? deterministic?)
+are defaults per kind; the dispatcher decides the counts (how many nodes must agree before a deterministic
+failure fails the job).
 """
 
 from __future__ import annotations
 
 import re
 import signal as signal_module
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from enum import Enum
-from typing import TYPE_CHECKING, Optional, Union
+from typing import Optional, Union
 
-if TYPE_CHECKING:
-    from farmhand.presets import Preset
-    from farmhand.presets.progress import ErrorLine
+from farmhand.presets.lines import clean_line, one_line
 
 
 class FailureKind(str, Enum):
@@ -33,6 +32,14 @@ class FailureKind(str, Enum):
     OUTPUT_MISSING = "output_missing"
     CANCELLED = "cancelled"
     UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class ErrorLine:
+    """An output line (or a worker's error event) that names a failure of ``kind``."""
+
+    kind: FailureKind
+    message: str
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ def failure(kind: Union[FailureKind, str], message: str) -> Failure:
     stalled, unreachable, output_missing, cancelled)."""
     kind = FailureKind(kind)
     retry_same, blame, deterministic, backoff = _POLICY[kind]
-    return Failure(kind, message, retry_same, blame, deterministic, backoff)
+    return Failure(kind, one_line(message), retry_same, blame, deterministic, backoff)
 
 
 #: Lines that mean the same thing whichever renderer printed them; a preset's own patterns are tried first.
@@ -133,18 +140,41 @@ def _signal_from_exit(exit_code: Optional[int]) -> Optional[str]:
     return None
 
 
-def match_error(patterns: Iterable[tuple[str, FailureKind]], line: str) -> Optional[FailureKind]:
-    """The kind of the first pattern that matches ``line`` (``re.search``), else None."""
-    for pattern, kind in patterns:
-        if re.search(pattern, line):
-            return kind
-    return None
+@dataclass(frozen=True)
+class ErrorRules:
+    """What a preset says about a run's output (``Preset.error_rules``).
+
+    Attributes:
+        patterns: ``(regex, kind)`` pairs naming failures; tried before :data:`COMMON_ERROR_PATTERNS`.
+        not_success: regexes for lines that make even exit status 0 a failure (hrender exits 0 when the
+            ROP failed).
+    """
+
+    patterns: tuple[tuple[str, FailureKind], ...] = ()
+    not_success: tuple[str, ...] = ()
+    _errors: tuple[tuple[re.Pattern[str], FailureKind], ...] = field(init=False, repr=False, compare=False)
+    _spoilers: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        errors = tuple((re.compile(p), kind) for p, kind in self.patterns + COMMON_ERROR_PATTERNS)
+        object.__setattr__(self, "_errors", errors)
+        object.__setattr__(self, "_spoilers", tuple(re.compile(p) for p in self.not_success))
+
+    def kind_of(self, line: str) -> Optional[FailureKind]:
+        """The kind of the first error pattern found in ``line`` (a cleaned line), else None."""
+        for pattern, kind in self._errors:
+            if pattern.search(line):
+                return kind
+        return None
+
+    def spoils_success(self, line: str) -> bool:
+        """True when ``line`` makes a run that exited 0 a failure."""
+        return any(p.search(line) for p in self._spoilers)
 
 
 def _lines(tail: Union[str, Sequence[str]]) -> list[str]:
-    if isinstance(tail, str):
-        return tail.splitlines()
-    return [line for chunk in tail for line in chunk.splitlines()]
+    chunks = [tail] if isinstance(tail, str) else tail
+    return [clean_line(line) for chunk in chunks for line in chunk.splitlines()]
 
 
 def _worst(found: Sequence[tuple[FailureKind, str]]) -> Optional[tuple[FailureKind, str]]:
@@ -154,7 +184,7 @@ def _worst(found: Sequence[tuple[FailureKind, str]]) -> Optional[tuple[FailureKi
 
 
 def classify(
-    preset: Preset,
+    rules: ErrorRules,
     exit_code: Optional[int],
     signal: Union[str, int, None],
     error_lines: Sequence[ErrorLine],
@@ -165,62 +195,62 @@ def classify(
     """Classify one finished run; None means it succeeded.
 
     Args:
-        preset: the preset that built the command (its error patterns and exit-0 rules apply).
+        rules: the preset's error patterns and exit-0 rules (``preset.error_rules``).
         exit_code: the exit status, None when the process died from a signal or the connection dropped.
         signal: the signal that killed it (``"SEGV"``, ``"SIGKILL"`` or a number), if any.
-        error_lines: the :class:`~farmhand.presets.progress.ErrorLine` events seen while it ran.
+        error_lines: the :class:`ErrorLine` events seen while it ran.
         tail: the last lines of its output (searched again, in case the parser saw only part of it).
         cancelled: the dispatcher stopped it on purpose.
     """
     if cancelled:
         return failure(FailureKind.CANCELLED, "cancelled")
     sig = signal_name(signal) or _signal_from_exit(exit_code)
-    tail_lines = _lines(tail)
-    found: list[tuple[FailureKind, str]] = [(FailureKind(e.kind), e.message) for e in error_lines]
-    patterns = tuple(preset.error_patterns) + COMMON_ERROR_PATTERNS
-    for line in tail_lines:
-        kind = match_error(patterns, line)
-        if kind is not None:
-            found.append((kind, line.strip()))
-    worst = _worst(found)
-
     if exit_code is None and sig is None:
         return failure(FailureKind.UNREACHABLE,
                        "the connection to the node was lost before the render finished")
-
+    tail_lines = _lines(tail)
+    found = [(FailureKind(e.kind), e.message) for e in error_lines]
+    for line in tail_lines:
+        kind = rules.kind_of(line)
+        if kind is not None:
+            found.append((kind, line.strip()))
     if exit_code == 0 and sig is None:
-        not_ok = [line for line in tail_lines + [m for _, m in found]
-                  if any(re.search(p, line) for p in preset.exit_zero_is_not_success_when)]
-        if not not_ok:
-            return None
-        if worst is not None:
-            return failure(worst[0], f"exited 0 but reported: {worst[1]}")
-        return failure(FailureKind.UNKNOWN, f"exited 0 but reported: {not_ok[0].strip()}")
+        return _exited_zero(rules, tail_lines, found)
+    return _failed(exit_code, sig, _worst(found), tail_lines)
 
-    # From here on the run failed. The printed cause beats the bare status, except that a licence or
-    # disk message must not be hidden by the crash it caused, and a kill is OOM only when nothing
-    # more specific was printed.
+
+def _exited_zero(rules: ErrorRules, tail_lines: Sequence[str],
+                 found: Sequence[tuple[FailureKind, str]]) -> Optional[Failure]:
+    not_ok = [line for line in [*tail_lines, *(m for _, m in found)] if rules.spoils_success(line)]
+    if not not_ok:
+        return None
+    worst = _worst(found)
+    if worst is not None:
+        return failure(worst[0], f"exited 0 but reported: {worst[1]}")
+    return failure(FailureKind.UNKNOWN, f"exited 0 but reported: {not_ok[0].strip()}")
+
+
+def _failed(exit_code: Optional[int], sig: Optional[str], worst: Optional[tuple[FailureKind, str]],
+            tail_lines: Sequence[str]) -> Failure:
+    # The printed cause beats the bare status, except that a licence or disk message must not be hidden
+    # by the crash it caused, and a kill is OOM only when nothing more specific was printed.
     if worst is not None and worst[0] in _EXPLAINS_EXIT:
         return failure(worst[0], worst[1])
-    if sig in _OOM_SIGNALS or (worst is not None and worst[0] is FailureKind.OOM):
-        detail = worst[1] if worst is not None and worst[0] is FailureKind.OOM else f"killed by SIG{sig}"
-        return failure(FailureKind.OOM, f"out of memory: {detail}")
+    if worst is not None and worst[0] is FailureKind.OOM:
+        return failure(FailureKind.OOM, f"out of memory: {worst[1]}")
+    if sig in _OOM_SIGNALS:
+        return failure(FailureKind.OOM, f"out of memory: killed by SIG{sig}")
     if sig is not None:
         status = f"exit status {exit_code}, " if exit_code is not None else ""
-        message = f"the renderer crashed ({status}SIG{sig})"
-        if sig in _CANCEL_SIGNALS:
-            message = f"the renderer was terminated ({status}SIG{sig})"
-        if worst is not None:
-            message += f": {worst[1]}"
-        return failure(FailureKind.CRASH, message)
+        verb = "was terminated" if sig in _CANCEL_SIGNALS else "crashed"
+        message = f"the renderer {verb} ({status}SIG{sig})"
+        return failure(FailureKind.CRASH, message + (f": {worst[1]}" if worst is not None else ""))
     if worst is not None:
-        result = failure(worst[0], worst[1])
-        return result
+        return failure(worst[0], worst[1])
     last = next((line.strip() for line in reversed(tail_lines) if line.strip()), "")
-    message = f"exit status {exit_code}" + (f": {last}" if last else "")
-    return failure(FailureKind.UNKNOWN, message)
+    return failure(FailureKind.UNKNOWN, f"exit status {exit_code}" + (f": {last}" if last else ""))
 
 
 def with_message(result: Failure, message: str) -> Failure:
     """The same failure with another message (the dispatcher adds the host and frames)."""
-    return replace(result, message=message)
+    return replace(result, message=one_line(message))

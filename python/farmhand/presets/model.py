@@ -12,11 +12,12 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from functools import cached_property
 from typing import Optional, Union
 
 from farmhand.errors import ConfigError, UsageError
 from farmhand.frames import Frame, contiguous_runs, format_frame, normalise, run_count, to_hash_padding
-from farmhand.presets.failures import FailureKind
+from farmhand.presets.failures import ErrorRules, FailureKind
 
 #: One argv element, or an optional group (a tuple) that is left out when any placeholder in it has no value.
 ArgTemplate = Union[str, tuple[str, ...]]
@@ -132,6 +133,12 @@ class Preset:
     #: True for the ``command`` preset, whose argv comes from the user at submit time.
     needs_command: bool = False
     source: str = "builtin"
+
+    @cached_property
+    def error_rules(self) -> ErrorRules:
+        """This preset's error patterns and exit-0 rules, compiled, as the output parser and
+        :func:`~farmhand.presets.failures.classify` use them."""
+        return ErrorRules(self.error_patterns, self.exit_zero_is_not_success_when)
 
     # --- what the template uses ----------------------------------------------------------------
 

@@ -9,6 +9,11 @@ and most renderers, but the whole range for geometry ROPs; the preset says which
 a job may override it (:func:`alf_scope_for_rop_type`). When a renderer prints no frame-start lines
 (husk) and the chunk's frames are known, frame boundaries are inferred from ALF progress reaching 100% or
 starting again from a lower value.
+
+Output is untrusted data: each line is capped and decoded leniently first
+(:func:`farmhand.presets.lines.clean_line`), a number that is not finite or out of range is ignored, and
+``FARMHAND_EVENT`` lines are honoured only when the preset's mode is the worker protocol (anywhere else
+they are ordinary output). What the parser remembers is bounded too, whatever a process prints.
 """
 
 from __future__ import annotations
@@ -19,9 +24,21 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from farmhand.frames import Frame, normalise
-from farmhand.presets.failures import COMMON_ERROR_PATTERNS, FailureKind, match_error
+from farmhand.presets import lines, worker_protocol
+from farmhand.presets.failures import ErrorLine, FailureKind
 from farmhand.presets.model import Preset, PresetMode, ProgressScope
-from farmhand.presets.worker_protocol import parse_event
+
+__all__ = [
+    "ErrorLine",
+    "Event",
+    "FrameDone",
+    "FrameProgress",
+    "FrameStarted",
+    "LineParser",
+    "OutputWritten",
+    "WorkerEvent",
+    "alf_scope_for_rop_type",
+]
 
 
 @dataclass(frozen=True)
@@ -52,12 +69,6 @@ class OutputWritten:
 
 
 @dataclass(frozen=True)
-class ErrorLine:
-    kind: FailureKind
-    message: str
-
-
-@dataclass(frozen=True)
 class WorkerEvent:
     """A ``FARMHAND_EVENT`` line from the hython worker, as its JSON object (see worker_protocol)."""
 
@@ -70,9 +81,10 @@ class WorkerEvent:
 
 Event = Union[FrameStarted, FrameProgress, FrameDone, OutputWritten, ErrorLine, WorkerEvent]
 
-# Worker error kinds (worker_protocol.ERROR_KINDS) in Farmhand's failure vocabulary.
-_WORKER_KINDS = {"load": FailureKind.SCENE_LOAD, "licence": FailureKind.LICENCE,
-                 "missing_file": FailureKind.MISSING_FILE, "render": FailureKind.UNKNOWN}
+#: How many frames (started, done) a parser lists; a process claiming more is not believed further.
+MAX_REMEMBERED_FRAMES = 10_000
+#: How many texts (outputs, error lines, exit-0 spoilers) a parser keeps; one error of each kind always is.
+MAX_REMEMBERED_TEXTS = 256
 
 # ROP types whose ALF progress covers the whole frame range rather than one frame.
 _RANGE_ROPS = ("geometry", "rop_geometry", "alembic", "rop_alembic", "filecache", "dop", "rop_dop",
@@ -95,14 +107,23 @@ def _group(match: re.Match[str], name: str) -> Optional[str]:
         return None
 
 
+def _plain(match: re.Match[str]) -> Optional[str]:
+    """The one plain group of a pattern without named groups, else None."""
+    return match.group(1) if match.re.groups >= 1 and not match.re.groupindex else None
+
+
 def _frame_of(match: re.Match[str]) -> Optional[Frame]:
     text = _group(match, "frame")
-    if text is None and match.re.groups >= 1 and not match.re.groupindex:
-        text = match.group(1)
-    try:
-        return normalise(float(text)) if text is not None else None
-    except ValueError:
-        return None
+    return lines.frame(text if text is not None else _plain(match))
+
+
+def _search(patterns: Sequence[re.Pattern[str]], text: str) -> Optional[re.Match[str]]:
+    """The match of the first pattern found in ``text`` (the rest are not tried)."""
+    for pattern in patterns:
+        match = pattern.search(text)
+        if match:
+            return match
+    return None
 
 
 class LineParser:
@@ -118,40 +139,56 @@ class LineParser:
         self.preset = preset
         self.frames = tuple(normalise(f) for f in frames)
         self.scope = ProgressScope(alf_scope or preset.progress_scope).value
-        self._errors = tuple(preset.error_patterns) + COMMON_ERROR_PATTERNS
+        self.rules = preset.error_rules
+        self._worker_mode = preset.mode is PresetMode.WORKER
         self._start = [re.compile(p) for p in preset.frame_start_patterns]
         self._done = [re.compile(p) for p in preset.frame_done_patterns]
         self._progress = [re.compile(p) for p in preset.progress_patterns]
         self._output = [re.compile(p) for p in preset.output_patterns]
-        self._not_success = [re.compile(p) for p in preset.exit_zero_is_not_success_when]
         self._infer = not self._start and bool(self.frames) and self.scope == ProgressScope.FRAME.value
         self._alf_index = 0
         self._last_percent: Optional[float] = None
         self.current: Optional[Frame] = None
         self.started: list[Frame] = []
         self.done: list[Frame] = []
+        self._started_set: set[Frame] = set()
+        self._done_set: set[Frame] = set()
         self.outputs: list[str] = []
         self.errors: list[ErrorLine] = []
+        self._error_kinds: set[FailureKind] = set()
         #: Lines that make even an exit status of 0 a failure (hrender exits 0 when the ROP failed).
         self.not_success: list[str] = []
+
+    # --- what the parser remembers (bounded) ----------------------------------------------------------
+
+    def _note_started(self, frame: Frame) -> None:
+        if frame not in self._started_set and len(self.started) < MAX_REMEMBERED_FRAMES:
+            self._started_set.add(frame)
+            self.started.append(frame)
+
+    def _keep_error(self, error: ErrorLine) -> None:
+        # Past the limit only a kind not seen yet is kept: classify() still sees every cause.
+        if len(self.errors) < MAX_REMEMBERED_TEXTS or error.kind not in self._error_kinds:
+            self.errors.append(error)
+            self._error_kinds.add(error.kind)
 
     # --- state helpers ------------------------------------------------------------------------------
 
     def _begin(self, frame: Frame, events: list[Event]) -> None:
         if frame == self.current:
             return
-        if self.current is not None and self.current not in self.done:
+        if self.current is not None and self.current not in self._done_set:
             # Renderers work through a chunk in order: a new frame starting means the last one finished.
             self._finish(self.current, events)
         self.current = frame
-        if frame not in self.started:
-            self.started.append(frame)
+        self._note_started(frame)
         events.append(FrameStarted(frame))
 
     def _finish(self, frame: Optional[Frame], events: list[Event]) -> None:
-        if frame is not None and frame in self.done:
+        if frame is not None and frame in self._done_set:
             return
-        if frame is not None:
+        if frame is not None and len(self.done) < MAX_REMEMBERED_FRAMES:
+            self._done_set.add(frame)
             self.done.append(frame)
         events.append(FrameDone(frame))
 
@@ -174,66 +211,64 @@ class LineParser:
 
     # --- the public step ----------------------------------------------------------------------------
 
-    def feed(self, stream: str, line: str) -> list[Event]:
-        """Events carried by one line of output (``stream`` is ``"out"`` or ``"err"``)."""
+    def feed(self, stream: str, line: Union[str, bytes]) -> list[Event]:
+        """Events carried by one line of output (``stream`` is ``"out"`` or ``"err"``).
+
+        ``line`` may be text or raw bytes, of any length and encoding: it is cleaned first
+        (:func:`farmhand.presets.lines.clean_line`). Nothing a line holds makes this raise.
+        """
         events: list[Event] = []
-        text = line.rstrip("\r\n")
-        worker = parse_event(text)
-        if worker is not None:
-            self._worker(worker, events)
-            return events
-        if any(p.search(text) for p in self._not_success):
-            self.not_success.append(text.strip())
-        kind = match_error(self._errors, text)
-        if kind is not None:
-            error = ErrorLine(kind, text.strip())
-            self.errors.append(error)
-            events.append(error)
-        for pattern in self._start:
-            match = pattern.search(text)
-            if match:
-                frame = _frame_of(match)
-                if frame is not None:
-                    self._begin(frame, events)
-                break
-        for pattern in self._progress:
-            match = pattern.search(text)
-            if match:
-                self._progress_event(match, events)
-                break
-        for pattern in self._output:
-            match = pattern.search(text)
-            if match:
-                path = _group(match, "path") or (match.group(1) if match.re.groups else "")
-                if path:
-                    self.outputs.append(path)
-                    events.append(OutputWritten(path, self.current))
-                break
-        for pattern in self._done:
-            match = pattern.search(text)
-            if match:
-                frame = _frame_of(match)
-                self._finish(frame if frame is not None else self.current, events)
-                break
+        text = lines.clean_line(line)
+        if self._worker_mode:
+            data = worker_protocol.parse_event(text)
+            if data is not None:
+                self._worker(data, events)
+                return events
+        self._judge(text, events)
+        match = _search(self._start, text)
+        if match:
+            frame = _frame_of(match)
+            if frame is not None:
+                self._begin(frame, events)
+        match = _search(self._progress, text)
+        if match:
+            self._progress_event(match, events)
+        match = _search(self._output, text)
+        if match:
+            self._output_event(match, events)
+        match = _search(self._done, text)
+        if match:
+            frame = _frame_of(match)
+            self._finish(frame if frame is not None else self.current, events)
         return events
 
+    def _judge(self, text: str, events: list[Event]) -> None:
+        if self.rules.spoils_success(text) and len(self.not_success) < MAX_REMEMBERED_TEXTS:
+            self.not_success.append(lines.one_line(text))
+        kind = self.rules.kind_of(text)
+        if kind is not None:
+            error = ErrorLine(kind, lines.one_line(text))
+            self._keep_error(error)
+            events.append(error)
+
+    def _output_event(self, match: re.Match[str], events: list[Event]) -> None:
+        path = _group(match, "path") or _plain(match)
+        if path:
+            if len(self.outputs) < MAX_REMEMBERED_TEXTS:
+                self.outputs.append(path)
+            events.append(OutputWritten(path, self.current))
+
     def _progress_event(self, match: re.Match[str], events: list[Event]) -> None:
-        percent_text = _group(match, "percent")
-        plain = match.re.groups >= 1 and not match.re.groupindex
-        if plain:  # one plain group: it is the percentage (not a frame number)
-            percent_text = match.group(1)
-        done, total = _group(match, "done"), _group(match, "total")
-        try:
-            if percent_text is not None:
-                percent = float(percent_text)
-            elif done is not None and total is not None and float(total) > 0:
-                percent = 100.0 * float(done) / float(total)
-            else:
-                return
-        except ValueError:
+        plain = _plain(match)
+        if plain is not None:  # one plain group: it is the percentage (not a frame number)
+            percent = lines.percent(plain)
+        elif _group(match, "percent") is not None:
+            percent = lines.percent(_group(match, "percent"))
+        else:
+            percent = lines.ratio_percent(_group(match, "done"), _group(match, "total"))
+        if percent is None:
             return
-        percent = max(0.0, min(100.0, percent))
-        frame = None if plain else _frame_of(match)
+        frame = None if plain is not None else _frame_of(match)
         if frame is not None:
             self._begin(frame, events)
         if self.scope == ProgressScope.RANGE.value:
@@ -250,28 +285,26 @@ class LineParser:
     def _worker(self, data: dict[str, Any], events: list[Event]) -> None:
         events.append(WorkerEvent(data))
         name = data.get("event")
-        raw = data.get("frame")
-        frame = normalise(float(raw)) if isinstance(raw, (int, float)) and not isinstance(raw, bool) else None
+        frame = lines.frame(data.get("frame"))
         if name == "start" and frame is not None:
             # A worker frame is finished only by its own "done" event, never implied by the next start.
             self.current = frame
-            if frame not in self.started:
-                self.started.append(frame)
+            self._note_started(frame)
             events.append(FrameStarted(frame))
         elif name == "progress":
-            percent = data.get("percent")
-            if isinstance(percent, (int, float)):
-                events.append(FrameProgress(frame, max(0.0, min(100.0, float(percent))), "frame"))
+            percent = lines.percent(data.get("percent"))
+            if percent is not None:
+                events.append(FrameProgress(frame, percent, "frame"))
         elif name == "done":
             for path in data.get("outputs") or ():
-                if isinstance(path, str):
+                if len(self.outputs) < MAX_REMEMBERED_TEXTS:
                     self.outputs.append(path)
-                    events.append(OutputWritten(path, frame))
+                events.append(OutputWritten(path, frame))
             self._finish(frame, events)
         elif name in ("error", "fatal"):
-            kind = _WORKER_KINDS.get(str(data.get("kind")), FailureKind.UNKNOWN)
-            error = ErrorLine(kind, str(data.get("message", "")).strip() or f"worker {name}")
-            self.errors.append(error)
+            kind = worker_protocol.failure_kind(data.get("kind"))
+            error = ErrorLine(kind, lines.one_line(str(data.get("message", ""))) or f"worker {name}")
+            self._keep_error(error)
             events.append(error)
 
     def finish(self, success: bool) -> list[Event]:
@@ -282,8 +315,8 @@ class LineParser:
         ``success`` says (so calling this before :func:`farmhand.presets.failures.classify` is safe too).
         """
         events: list[Event] = []
-        if self.preset.mode is PresetMode.WORKER or self.not_success:
+        if self._worker_mode or self.not_success:
             return events
-        if success and self.current is not None and self.current not in self.done:
+        if success and self.current is not None and self.current not in self._done_set:
             self._finish(self.current, events)
         return events
