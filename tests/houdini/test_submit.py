@@ -106,7 +106,7 @@ def test_inputs_of_an_hrender_job_are_not_sent_again(make_scene: Any, hou_sessio
 
 def test_outputs_that_vary_by_more_than_the_frame_are_not_verified(make_scene: Any, tmp_path: Any) -> None:
     make_scene([{"path": "/out/m", "type": "ifd",
-                 "parms": {"trange": 1, "f1": 1, "f2": 3, "vm_picture": "$HIP/r/$FF.exr"}}])
+                 "parms": {"trange": 1, "f1": 1, "f2": 3, "vm_picture": "$HIP/r/$F/$F4.exr"}}])
     plan = submit.plan("/out/m", SubmitOptions(), NODES, _pmap(tmp_path))
     assert plan.specs[0].output is None
     assert "outputs_unverifiable" in {f.code for f in plan.findings}

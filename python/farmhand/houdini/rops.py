@@ -185,6 +185,18 @@ def outputs(rop: hou.RopNode, frames: FrameSpec) -> tuple[tuple[Frame, str], ...
     return tuple((f, parm.evalAsStringAtFrame(float(f))) for f in frames)
 
 
+def unexpanded(parm: hou.Parm) -> str:
+    """A string parm as typed (``$HIP/render/$OS.$F4.exr``); for an expression or keyframes, where
+    ``unexpandedString()`` raises, the expression itself (its evaluated paths are read per frame)."""
+    try:
+        return parm.unexpandedString()
+    except hou.OperationFailed:
+        try:
+            return parm.expression()
+        except hou.OperationFailed:
+            return ""
+
+
 def whole_range_reason(rop: hou.RopNode, batched: bool = False) -> str:
     """Why ``rop`` must render its whole range in order on one node ("" when it may be split).
 
@@ -210,7 +222,7 @@ def read_rop(rop: hou.RopNode, frames: Optional[FrameSpec] = None, *, batched: b
     frames = frames if frames is not None else frame_range(rop)
     name = output_parm_name(rop)
     parm = rop.parm(name) if name else None
-    pattern = parm.unexpandedString() if parm is not None else ""
+    pattern = unexpanded(parm) if parm is not None else ""
     category = rop.type().category().name()
     note = whole_range_reason(rop, batched)
     single = bool(note)
@@ -242,12 +254,23 @@ def scene_info() -> SceneInfo:
     hip = hou.hipFile.path()
     return SceneInfo(
         hip_path=hip,
-        job_dir=hou.getenv("JOB") or os.path.dirname(hip),
+        job_dir=explicit_job(hip),
         houdini_version=hou.applicationVersionString(),
         # hython's hasUnsavedChanges() always answers True: only a graphical session can tell.
         unsaved=hou.hipFile.hasUnsavedChanges() if hou.isUIAvailable() else False,
         untitled=hou.hipFile.isNewFile(),
     )
+
+
+def explicit_job(hip: str) -> str:
+    """``$JOB`` as Houdini expands it, when it was really set (in the environment Houdini started with,
+    or saved in the .hip); "" when it is unset or Houdini's default (the .hip's folder): the nodes then
+    derive it from the .hip as they see it, instead of being forced to this machine's folder."""
+    job = hou.text.expandString("$JOB")
+    if not job or job == "$JOB":
+        return ""
+    same = os.path.normcase(os.path.normpath(job)) == os.path.normcase(os.path.dirname(os.path.abspath(hip)))
+    return "" if same else job
 
 
 #: Reference prefixes that are not files on disk (node paths, embedded asset sections, Houdini temp).

@@ -168,13 +168,13 @@ def _job_param(preset: str, job_dir: str) -> tuple[tuple[str, str], ...]:
 def output_pattern(info: rops.RopInfo) -> tuple[Optional[str], Optional[Finding]]:
     """The output as a pattern the engine expands per frame (``/share/shot/beauty.$F4.exr``).
 
-    Houdini variables other than the frame were already expanded by Houdini for every frame; the
-    pattern is rebuilt from the first frame's path and checked against every frame's real path.
+    Houdini expanded the output parm for every frame (variables, expressions, keyframes); the pattern
+    is rebuilt from those paths and checked against every one of them.
     """
     if not info.outputs:
         return None, None
     candidate = _pattern_from(info)
-    if candidate is not None and all(expand_output(candidate, f) == path for f, path in info.outputs):
+    if candidate is not None:
         return candidate, None
     return None, Finding("outputs_unverifiable", Severity.INFO,
                          f"{info.path}: the output name {info.output_pattern!r} changes in ways other than "
@@ -182,18 +182,26 @@ def output_pattern(info: rops.RopInfo) -> tuple[Optional[str], Optional[Finding]
 
 
 def _pattern_from(info: rops.RopInfo) -> Optional[str]:
-    tokens = list(_FRAME_TOKEN.finditer(info.output_pattern))
-    if not tokens:
-        # One file for the whole range (an Alembic, a single image): every frame checks that file.
-        first = info.outputs[0][1]
-        return first if all(path == first for _f, path in info.outputs) else None
+    """The pattern whose expansion gives every frame's path: found from the paths themselves, so an
+    expression-driven or keyframed output name is handled like a plain ``$F4`` one."""
     frame, path = info.outputs[0]
-    token = tokens[0]
-    width = int(token.group(1) or token.group(2) or 0)
-    text = f"{int(frame):0{width}d}" if width else str(int(frame))
-    if not float(frame).is_integer() or path.count(text) != 1:
+    if all(other == path for _f, other in info.outputs):
+        return path  # one file for the whole range (an Alembic, a single image)
+    if not float(frame).is_integer():
         return None
-    return path.replace(text, f"$F{width}" if width else "$F")
+    tokens = list(_FRAME_TOKEN.finditer(info.output_pattern))
+    widths = ([int(tokens[0].group(1) or tokens[0].group(2) or 0)] if tokens
+              else [4, 0, 3, 2, 5, 6, 7, 8, 9])
+    for width in widths:
+        text = f"{int(frame):0{width}d}" if width else str(int(frame))
+        token = f"$F{width}" if width else "$F"
+        at = path.rfind(text)
+        while at >= 0:  # the frame number nearest the end first: it is rarely in a folder name
+            candidate = path[:at] + token + path[at + len(text):]
+            if all(expand_output(candidate, f) == other for f, other in info.outputs):
+                return candidate
+            at = path.rfind(text, 0, at)
+    return None
 
 
 def _submitter() -> str:

@@ -64,17 +64,18 @@ def type_name(node: hou.OpNode) -> str:
 
 
 def force_variables(hip: str, job: Optional[str]) -> None:
-    """Make ``$HIP`` and ``$JOB`` what this node sees, not what was saved in the file.
+    """Make ``$HIP`` (and ``$JOB`` when the submitter set one) what this node sees.
 
     Both are stored in the .hip; without ``allowEnvironmentToOverwriteVariable`` (called before the
-    load) the submitter's values would win, and paths would point at the artist's machine.
+    load) the saved values would win, and paths would point at the artist's machine. ``$JOB`` is only
+    overwritten with ``--job``: a node's own ``JOB`` environment variable must not replace the one the
+    scene saved.
     """
     os.environ["HIP"] = os.path.dirname(os.path.abspath(hip))
+    hou.allowEnvironmentToOverwriteVariable("HIP", True)
     if job:
         os.environ["JOB"] = job
-    for name in ("HIP", "JOB"):
-        if name in os.environ:
-            hou.allowEnvironmentToOverwriteVariable(name, True)
+        hou.allowEnvironmentToOverwriteVariable("JOB", True)
 
 
 def load(hip: str) -> tuple[float, list[str]]:

@@ -131,10 +131,17 @@ class Parm(ParmBase):
         return str(value)
 
     def unexpandedString(self) -> str:
+        # Real Houdini raises here for a string parm driven by an expression or keyframes too.
         raw = self._raw()
         if not isinstance(raw, str):
-            raise OperationFailed(f"Parameter {self.path()} is not a string parameter")
+            raise OperationFailed(f"Parameter {self.path()} has an expression or keyframes, or is no string")
         return raw
+
+    def expression(self) -> str:
+        raw = self._raw()
+        if not isinstance(raw, dict):
+            raise OperationFailed(f"Parameter {self.path()} has no expression")
+        return str(raw["expr"])
 
     def rawValue(self) -> str:
         raw = self._raw()

@@ -178,6 +178,9 @@ if TYPE_CHECKING:
         m34 = fake_cat.name
         m35 = rop.inputs
         m35 = fake_rop.inputs
+        m59 = parm.expression
+        m59 = fake_parm.expression
+        del m59
         del m01, m02, m03, m04, m05, m06, m07, m08, m09, m10, m11, m12, m13, m14, m15, m16, m17
         del m18, m19, m20, m21, m22, m23, m24, m25, m26, m27, m28, m29, m30, m31, m32, m33, m34, m35
 
