@@ -78,7 +78,7 @@ def claim_chunk(
                 "WITH picked AS (SELECT f.job, f.idx FROM frames f WHERE f.job = %(job)s"
                 " AND f.state IN {open} AND (%(idxs)s::int[] IS NULL OR f.idx = ANY(%(idxs)s::int[]))"
                 " AND EXISTS (SELECT 1 FROM jobs j WHERE j.num = %(job)s AND j.state IN {runnable})"
-                " ORDER BY f.idx LIMIT %(n)s FOR UPDATE OF f SKIP LOCKED)"
+                " ORDER BY f.idx LIMIT %(n)s FOR NO KEY UPDATE OF f SKIP LOCKED)"
                 " UPDATE frames SET state = %(rendering)s, node = %(node)s FROM picked"
                 " WHERE frames.job = picked.job AND frames.idx = picked.idx"
                 " RETURNING frames.idx, frames.frame"
@@ -92,8 +92,12 @@ def claim_chunk(
         row = conn.execute(
             "WITH chunk AS (INSERT INTO chunks(job, node, frames, state, started, persistent, dispatcher)"
             " VALUES (%(job)s, %(node)s, %(frames)s, %(starting)s, %(t)s, %(persistent)s, %(d)s)"
+            # The first claim marks the job running; when a rival holds the job row, skipping beats
+            # queueing behind it. NO KEY: a FOR UPDATE lock would also block every rival's foreign-key
+            # check on the job (chunks.job), serialising all claims of the job behind this one.
             " RETURNING id), job AS (UPDATE jobs SET state = %(running)s, updated = %(t)s"
-            " WHERE num = %(job)s AND state = %(queued)s) SELECT id FROM chunk",
+            " WHERE num IN (SELECT num FROM jobs WHERE num = %(job)s AND state = %(queued)s"
+            " FOR NO KEY UPDATE SKIP LOCKED)) SELECT id FROM chunk",
             {"job": num, "node": node, "frames": Jsonb([i for i, _ in picked]),
              "starting": ChunkState.STARTING.value, "t": started, "persistent": persistent, "d": dispatcher,
              "running": JobState.RUNNING.value, "queued": JobState.QUEUED.value},
