@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from farmhand.client import Client, default_submitter
-from farmhand.jobs import JobSpec
+from farmhand.jobs import JobSpec, NodeActivity
+from farmhand.lab import LocalFarm
 from farmhand.nodes.registry import NodeState, Registry
 from farmhand.ui.client_backend import ClientBackend
 from farmhand.ui.panel import FarmhandPanel
@@ -29,6 +30,82 @@ pytestmark = [pytest.mark.ui, pytest.mark.lab, pytest.mark.slow]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 
+def _submit(client: Client, share: Path) -> str:
+    spec = JobSpec(
+        preset="demo", frames="1001-1400", output=str(share / "shot010_beauty.$F4.png"),
+        name="shot010_beauty", priority=60, submitter=default_submitter(),
+        params=(("seconds_per_frame", "0.6"), ("fail_at", "1013"), ("fail_mode", "oom")),
+    )
+    return client.submit(spec)
+
+
+def _rendering_well(panel: FarmhandPanel, job_id: str) -> bool:
+    detail = panel.last_snapshot.detail if panel.last_snapshot else None
+    if detail is None or detail.job.job_id != job_id:
+        return False
+    counts = {s: sum(f.status is s for f in detail.frames) for s in FrameStatus}
+    busy = [n for n in detail.nodes if n.state is NodeActivity.RENDERING and n.frame_percent is not None]
+    return counts[FrameStatus.DONE] >= 40 and len(busy) >= 2 and (
+        counts[FrameStatus.FAILED] + counts[FrameStatus.RETRYING] > 0 or any(f.error for f in detail.frames))
+
+
+def _check_nodes(panel: FarmhandPanel, lab: LocalFarm, job_id: str) -> None:
+    # One node selected: the line under the table shows it in full (address, OS, MACs, its note).
+    blocked = [n.host for n in panel.nodes_tab.model.records() if n.status is NodeStatus.BLOCKLISTED]
+    panel.nodes_tab.select_hosts((blocked or [lab.nodes[0].name])[:1])
+    assert " · MAC" in panel.nodes_tab.details.text()
+    selected = panel.jobs_tab.selected_job()
+    assert selected is not None and selected.job_id == job_id
+    snap = panel.last_snapshot
+    assert snap is not None and snap.detail is not None
+    # Every frame 1013 attempt dies, so a node may be blocklisted for the job by now.
+    assert {n.status for n in snap.nodes} <= {NodeStatus.RENDERING, NodeStatus.IDLE, NodeStatus.BLOCKLISTED}
+    # Failures read as words, not exit codes.
+    assert any("out of memory" in f.error for f in snap.detail.frames if f.error)
+
+
+def _houdini_context(panel: FarmhandPanel, share: Path) -> None:
+    """What farmhand.houdini injects for a selected ROP (there is no Houdini here)."""
+    saved: list[bool] = []
+    panel.submit_tab.set_context(SubmitContext(
+        rop_path="/out/karma_beauty", frame_start=1001, frame_end=1400, frame_step=1,
+        hip_path=str(share / "shot010_lighting_v012.hip"), houdini_version="21.0.512",
+        presets=("hython-worker", "hrender", "husk"), preset="hython-worker", job_name="shot010_beauty",
+        findings=(PreflightFinding(Severity.WARNING, "The scene has unsaved changes; the farm renders "
+                                   "the saved file", "Save", lambda: saved.append(True)),
+                  PreflightFinding(Severity.INFO, "Output $HIP/render/beauty.$F4.exr is on the share"))))
+
+
+def _save_tabs(qtbot, panel: FarmhandPanel) -> Path:
+    tab = panel.jobs_tab
+    tab.grid.select_frame(1013.0)
+    tab._show_log(None, 1013.0)
+    qtbot.waitUntil(lambda: "1013" in tab.log_view.toPlainText(), timeout=10_000)
+    out = ARTIFACTS / BINDING
+    out.mkdir(parents=True, exist_ok=True)
+    for name, widget in (("nodes", panel.nodes_tab), ("submit", panel.submit_tab), ("jobs", tab)):
+        panel.tabs.setCurrentWidget(widget)
+        qtbot.wait(300)
+        path = out / f"{name}.png"
+        assert panel.grab().save(str(path)), path
+        assert path.stat().st_size > 20_000
+    return out
+
+
+def _reattach(qtbot, client: Client, job_id: str) -> None:
+    """Houdini reopened: a new panel finds the job still running and sees it progress."""
+    done_at_close = client.job(job_id).summary.frames_done
+    time.sleep(1.5)
+    assert not client.job(job_id).state.finished
+    again = FarmhandPanel(ClientBackend(nodes=RegistryNodes(share="")), poll_seconds=0.2)
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitUntil(lambda: again.jobs_tab.grid.frames() != (), timeout=10_000)
+    selected = again.jobs_tab.selected_job()
+    assert selected is not None and selected.job_id == job_id and selected.frames_done > done_at_close
+    again.detach()
+
+
 def test_screenshots_of_a_live_job(qtbot, trusted_lab, in_lab, tmp_path: Path) -> None:
     registry = Registry()
     for node in in_lab.nodes:
@@ -36,12 +113,7 @@ def test_screenshots_of_a_live_job(qtbot, trusted_lab, in_lab, tmp_path: Path) -
     client = Client()
     share = tmp_path / "share"
     share.mkdir()
-    spec = JobSpec(
-        preset="demo", frames="1001-1400", output=str(share / "shot010_beauty.$F4.png"),
-        name="shot010_beauty", priority=60, submitter=default_submitter(),
-        params=(("seconds_per_frame", "0.6"), ("fail_at", "1013"), ("fail_mode", "oom")),
-    )
-    job_id = client.submit(spec)
+    job_id = _submit(client, share)
     app = QtWidgets.QApplication.instance()
     assert isinstance(app, QtWidgets.QApplication)
     old_style, old_palette = app.style().objectName(), app.palette()
@@ -56,66 +128,14 @@ def test_screenshots_of_a_live_job(qtbot, trusted_lab, in_lab, tmp_path: Path) -
         # The panel's own Probe button, run in worker threads, over real SSH.
         panel.nodes_tab.select_hosts([node.name for node in in_lab.nodes])
         panel.nodes_tab.probe_button.click()
-        tab = panel.jobs_tab
-
-        def rendering_well() -> bool:
-            detail = panel.last_snapshot.detail if panel.last_snapshot else None
-            if detail is None or detail.job.job_id != job_id:
-                return False
-            counts = {s: sum(f.status == s for f in detail.frames) for s in FrameStatus}
-            busy = [n for n in detail.nodes if n.state == "rendering" and n.frame_percent is not None]
-            return counts[FrameStatus.DONE] >= 40 and len(busy) >= 2 and (
-                counts[FrameStatus.FAILED] + counts[FrameStatus.RETRYING] > 0
-                or any(f.error for f in detail.frames))
-
-        qtbot.waitUntil(rendering_well, timeout=90_000)
+        qtbot.waitUntil(lambda: _rendering_well(panel, job_id), timeout=90_000)
         qtbot.waitUntil(lambda: all(n.cores for n in panel.nodes_tab.model.records()), timeout=30_000)
-        # One node selected: the line under the table shows it in full (address, OS, MACs, its note).
-        blocked = [n.host for n in panel.nodes_tab.model.records() if n.status is NodeStatus.BLOCKLISTED]
-        panel.nodes_tab.select_hosts((blocked or [in_lab.nodes[0].name])[:1])
-        assert " · MAC" in panel.nodes_tab.details.text()
-        assert tab.selected_job() is not None and tab.selected_job().job_id == job_id
-        snap = panel.last_snapshot
-        assert snap is not None
-        # Every frame 1013 attempt dies, so a node may be blocklisted for the job by now.
-        allowed = {NodeStatus.RENDERING, NodeStatus.IDLE, NodeStatus.BLOCKLISTED}
-        assert {n.status for n in snap.nodes} <= allowed
-        # Failures read as words, not exit codes.
-        assert any("out of memory" in f.error for f in snap.detail.frames if f.error)
-
-        # What farmhand.houdini injects for a selected ROP (there is no Houdini here).
-        saved: list[bool] = []
-        panel.submit_tab.set_context(SubmitContext(
-            rop_path="/out/karma_beauty", frame_start=1001, frame_end=1400, frame_step=1,
-            hip_path=str(share / "shot010_lighting_v012.hip"), houdini_version="21.0.512",
-            presets=("hython-worker", "hrender", "husk"), preset="hython-worker", job_name="shot010_beauty",
-            findings=(PreflightFinding(Severity.WARNING, "The scene has unsaved changes; the farm renders "
-                                       "the saved file", "Save", lambda: saved.append(True)),
-                      PreflightFinding(Severity.INFO, "Output $HIP/render/beauty.$F4.exr is on the share"))))
-        tab.grid.select_frame(1013.0)
-        tab._show_log(None, 1013.0)
-        qtbot.waitUntil(lambda: "1013" in tab.log_view.toPlainText(), timeout=10_000)
-        out = ARTIFACTS / BINDING
-        out.mkdir(parents=True, exist_ok=True)
-        for name, widget in (("nodes", panel.nodes_tab), ("submit", panel.submit_tab), ("jobs", tab)):
-            panel.tabs.setCurrentWidget(widget)
-            qtbot.wait(300)
-            path = out / f"{name}.png"
-            assert panel.grab().save(str(path)), path
-            assert path.stat().st_size > 20_000
-        # Closing the panel leaves the job running in the dispatcher ...
+        _check_nodes(panel, in_lab, job_id)
+        _houdini_context(panel, share)
+        out = _save_tabs(qtbot, panel)
+        # Closing the panel leaves the job running in the dispatcher.
         panel.close()
-        done_at_close = client.job(job_id).summary.frames_done
-        time.sleep(1.5)
-        assert not client.job(job_id).state.finished
-        # ... and a new panel (Houdini reopened) reattaches to it and sees it progress.
-        again = FarmhandPanel(ClientBackend(nodes=RegistryNodes(share="")), poll_seconds=0.2)
-        qtbot.addWidget(again)
-        again.show()
-        qtbot.waitUntil(lambda: again.jobs_tab.grid.frames() != (), timeout=10_000)
-        assert again.jobs_tab.selected_job().job_id == job_id
-        assert again.jobs_tab.selected_job().frames_done > done_at_close
-        again.detach()
+        _reattach(qtbot, client, job_id)
     finally:
         panel.detach()
         app.setStyle(old_style or "Fusion")
