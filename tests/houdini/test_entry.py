@@ -14,6 +14,7 @@ from farmhand.houdini import entry, hda, interactive, submit
 from farmhand.houdini import farm as wiring
 from farmhand.houdini.pathmap import PathMap
 from farmhand.houdini.preflight import NodeFacts
+from farmhand.jobs import ChunkPolicy
 
 from .fakesink import RecordingSink
 
@@ -153,7 +154,7 @@ def test_farmhand_rop_submits_its_inputs_with_its_settings(make_scene: Any, hou_
     assert sorted(s.target for s in farm.specs) == ["/out/karma1", "/out/mantra1"]
     spec = farm.specs[0]
     assert (spec.frames, spec.priority, spec.chunk, spec.nodes, spec.preset, spec.name) == (
-        "2-6x2", 90, 3, ("n1",), "hrender", "lookdev")
+        "2-6x2", 90, ChunkPolicy.fixed(3), ("n1",), "hrender", "lookdev")
     options = hda.options_from_node(hou_session.node("/out/farm"))
     assert options.single_node is None
     hou_session.node("/out/farm").parm("use_rop_range").set(1)

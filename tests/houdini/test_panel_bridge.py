@@ -11,6 +11,7 @@ import pytest
 
 from farmhand.errors import JobError
 from farmhand.houdini import panel
+from farmhand.jobs import ChunkPolicy as JobChunks
 from farmhand.ui.records import ChunkPolicy, Severity, SubmitRequest
 
 from .fakesink import RecordingSink
@@ -67,10 +68,10 @@ def test_submit_request_becomes_jobs(make_scene: Any, hou_session: Any, farm: Re
     assert panel.submit_handler(request) == "job1"
     spec = farm.specs[0]
     assert (spec.frames, spec.preset, spec.chunk, spec.nodes, spec.priority, spec.name) == (
-        "1-9x2", "hrender", 3, ("n1",), 80, "lookdev")
+        "1-9x2", "hrender", JobChunks.fixed(3), ("n1",), 80, "lookdev")
     plain = SubmitRequest("/out/m", str(hip), 1, 1, 1, "", ChunkPolicy.ADAPTIVE)
     adaptive = panel.options_from_request(plain)
-    assert adaptive.chunk == "auto" and adaptive.preset is None
+    assert adaptive.chunk == JobChunks() and adaptive.preset is None
     hou_session.SESSION.unsaved = True
     with pytest.raises(JobError, match="unsaved changes"):
         panel.submit_handler(request)

@@ -14,6 +14,7 @@ from farmhand.houdini import sending, submit
 from farmhand.houdini.pathmap import PathMap, PathRule
 from farmhand.houdini.preflight import NodeFacts
 from farmhand.houdini.submit import SubmitOptions
+from farmhand.jobs import ChunkPolicy
 
 from .fakesink import RecordingSink
 
@@ -73,12 +74,12 @@ def test_dependencies_render_the_frames_their_output_requests(make_scene: Any, t
         {"path": "/out/loop", "type": "geometry", "parms": {"trange": 2, "f1": 1, "f2": 6}},
         {"path": "/out/beauty", "type": "ifd", "inputs": ["/out/cache", "/out/loop"]},
     ])
-    plan = submit.plan("/out/beauty", SubmitOptions(frames="5-7", preset="hython-worker", chunk=2), NODES,
-                       _pmap(tmp_path))
+    options = SubmitOptions(frames="5-7", preset="hython-worker", chunk=ChunkPolicy.fixed(2))
+    plan = submit.plan("/out/beauty", options, NODES, _pmap(tmp_path))
     assert [(s.target, s.frames) for s in plan.specs] == [
         ("/out/cache", "5-7"), ("/out/loop", "5-6"), ("/out/beauty", "5-7")]
     assert {s.preset for s in plan.specs} == {"hython-worker"}
-    assert {s.chunk for s in plan.specs} == {2}
+    assert {s.chunk for s in plan.specs} == {ChunkPolicy.fixed(2)}
     only = submit.plan("/out/beauty", SubmitOptions(dependencies=False), NODES, _pmap(tmp_path))
     assert [s.target for s in only.specs] == ["/out/beauty"]
 

@@ -7,7 +7,7 @@ in input order, each with its dependencies (a dependency they share once).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import hou
 
@@ -16,9 +16,7 @@ from farmhand.frames import FrameSpec, normalise
 from farmhand.houdini import interactive, rops
 from farmhand.houdini.sending import Sent
 from farmhand.houdini.submit import SubmitOptions
-
-#: Menu tokens of the asset's ``chunk_policy`` parm.
-CHUNK_AUTO, CHUNK_FIXED = "auto", "fixed"
+from farmhand.jobs import ChunkPolicy
 
 
 def options_from_node(node: hou.OpNode) -> SubmitOptions:
@@ -33,8 +31,9 @@ def options_from_node(node: hou.OpNode) -> SubmitOptions:
         frames = str(FrameSpec.from_range(normalise(start), normalise(end), normalise(step)))
     if _eval_int(node, "use_rop_range", 0):
         frames = None
-    policy = _eval_str(node, "chunk_policy", CHUNK_AUTO)
-    chunk: Any = "auto" if policy == CHUNK_AUTO else max(1, _eval_int(node, "chunk_size", 1))
+    # The asset's chunk_policy menu tokens ("auto", "fixed") are ChunkPolicy's own spellings.
+    chunk = ChunkPolicy.from_setting(_eval_str(node, "chunk_policy", "auto"),
+                                     max(1, _eval_int(node, "chunk_size", 1)))
     nodes = tuple(n for n in _eval_str(node, "nodes", "").replace(",", " ").split() if n)
     preset = _eval_str(node, "preset", "") or None
     return SubmitOptions(

@@ -17,6 +17,7 @@ from farmhand.errors import FarmhandError, JobError
 from farmhand.houdini import farm, interactive, renderers, rops, sending, submit
 from farmhand.houdini.preflight import Finding, Fix
 from farmhand.houdini.submit import SubmitOptions
+from farmhand.jobs import ChunkPolicy
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def options_from_request(request: Any) -> SubmitOptions:
     frames = FrameSpec.from_range(normalise(request.frame_start), normalise(request.frame_end),
                                   normalise(request.frame_step))
     policy = getattr(request.chunk_policy, "value", request.chunk_policy)
-    chunk: Any = "auto" if policy == "adaptive" else 1 if policy == "single" else int(request.chunk_size)
+    chunk = ChunkPolicy.from_setting(str(policy), int(request.chunk_size))
     return SubmitOptions(preset=request.preset or None, frames=str(frames), nodes=tuple(request.nodes),
                          chunk=chunk, priority=int(request.priority),
                          single_node=True if request.single_node else None, name=request.job_name or None)

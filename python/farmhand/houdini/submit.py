@@ -46,7 +46,7 @@ class SubmitOptions:
     preset: Optional[str] = None  # None: hython-worker, or hrender for whole-range jobs
     frames: Optional[str] = None  # None: the ROP's own range
     nodes: tuple[str, ...] = ()
-    chunk: ChunkPolicy = "auto"
+    chunk: ChunkPolicy = field(default_factory=ChunkPolicy)
     priority: int = 50
     single_node: Optional[bool] = None  # None: decided per ROP (caches/sims single)
     dependencies: bool = True  # also render the ROP's input ROPs, first
