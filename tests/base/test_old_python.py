@@ -15,7 +15,10 @@ MODULES = [
     "python/farmhand/presets/__init__.py",
     "python/farmhand/presets/model.py",
     "python/farmhand/presets/loader.py",
-    "python/farmhand/presets/minitoml.py",
+    "python/farmhand/presets/lines.py",
+    "python/farmhand/presets/regexcheck.py",
+    "python/farmhand/presets/validate.py",
+    "python/farmhand/presets/worker_protocol.py",
     "python/farmhand/lab/demo_render.py",
 ]
 

@@ -177,7 +177,7 @@ def test_done_pattern_with_its_own_frame_and_plain_groups() -> None:
             "patterns": {
                 "frame_start": [r"begin (\d+)"],
                 "frame_done": [r"end (?P<frame>\d+)"],
-                "progress": [r"(?P<done>\d+) of (?P<total>\d+) tiles"],
+                "progress": [r"^(?P<done>\d+) of (?P<total>\d+) tiles"],
                 "output": [r"wrote (\S+)"],
             },
         },

@@ -13,8 +13,6 @@ from farmhand.presets.loader import (
     list_presets,
     load_file,
     load_preset,
-    parser_name,
-    preset_from_dict,
     read_toml,
     user_dirs,
 )
@@ -28,6 +26,7 @@ from farmhand.presets.model import (
     ProgressScope,
     placeholders_in,
 )
+from farmhand.presets.validate import preset_from_dict
 
 __all__ = [
     "BUILTIN_DIR",
@@ -42,7 +41,6 @@ __all__ = [
     "list_presets",
     "load_file",
     "load_preset",
-    "parser_name",
     "placeholders_in",
     "preset_from_dict",
     "read_toml",

@@ -1,4 +1,5 @@
-"""One line of a renderer's output as Farmhand reads it: capped, decoded leniently, numbers range-checked.
+"""One line of a renderer's output as Farmhand reads it (capped, decoded leniently, numbers range-checked),
+and the records of what a line can say.
 
 Whatever a node prints is data from an untrusted source (a scene can print anything, at any length, in any
 encoding). Every line goes through :func:`clean_line` before a pattern sees it, so no line costs more
@@ -10,7 +11,8 @@ number read from a line is used only when it is finite and in range (:func:`numb
 from __future__ import annotations
 
 import math
-from typing import Optional, Union
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
 
 from farmhand.frames import Frame, frame_or_none
 
@@ -89,3 +91,44 @@ def ratio_percent(done: object, total: object) -> Optional[float]:
     if part is None or whole is None or whole <= 0 or part < 0:
         return None
     return percent(100.0 * part / whole)
+
+
+# --- what a line can say (the output parser's events; ErrorLine is in farmhand.presets.failures) ---
+
+
+@dataclass(frozen=True)
+class FrameStarted:
+    frame: Frame
+
+
+@dataclass(frozen=True)
+class FrameProgress:
+    """``percent`` (0–100) of the frame (scope ``"frame"``) or of the process's whole range (``"range"``)."""
+
+    frame: Optional[Frame]
+    percent: float
+    scope: str = "frame"
+
+
+@dataclass(frozen=True)
+class FrameDone:
+    """The renderer finished ``frame`` (None: it said so without naming one, and no frame was current)."""
+
+    frame: Optional[Frame]
+
+
+@dataclass(frozen=True)
+class OutputWritten:
+    path: str
+    frame: Optional[Frame] = None
+
+
+@dataclass(frozen=True)
+class WorkerEvent:
+    """A ``FARMHAND_EVENT`` line from the hython worker, as its JSON object (see worker_protocol)."""
+
+    data: dict[str, Any] = field(hash=False)
+
+    @property
+    def event(self) -> str:
+        return str(self.data.get("event", ""))

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 from farmhand.frames import Frame, normalise
 from farmhand.presets import lines, worker_protocol
 from farmhand.presets.failures import ErrorLine, FailureKind
+from farmhand.presets.lines import FrameDone, FrameProgress, FrameStarted, OutputWritten, WorkerEvent
 from farmhand.presets.model import Preset, PresetMode, ProgressScope
 
 __all__ = [
@@ -39,44 +39,6 @@ __all__ = [
     "WorkerEvent",
     "alf_scope_for_rop_type",
 ]
-
-
-@dataclass(frozen=True)
-class FrameStarted:
-    frame: Frame
-
-
-@dataclass(frozen=True)
-class FrameProgress:
-    """``percent`` (0–100) of the frame (scope ``"frame"``) or of the process's whole range (``"range"``)."""
-
-    frame: Optional[Frame]
-    percent: float
-    scope: str = "frame"
-
-
-@dataclass(frozen=True)
-class FrameDone:
-    """The renderer finished ``frame`` (None: it said so without naming one, and no frame was current)."""
-
-    frame: Optional[Frame]
-
-
-@dataclass(frozen=True)
-class OutputWritten:
-    path: str
-    frame: Optional[Frame] = None
-
-
-@dataclass(frozen=True)
-class WorkerEvent:
-    """A ``FARMHAND_EVENT`` line from the hython worker, as its JSON object (see worker_protocol)."""
-
-    data: dict[str, Any] = field(hash=False)
-
-    @property
-    def event(self) -> str:
-        return str(self.data.get("event", ""))
 
 
 Event = Union[FrameStarted, FrameProgress, FrameDone, OutputWritten, ErrorLine, WorkerEvent]
