@@ -28,6 +28,7 @@ from farmhand.engine.pg.errors import (
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Conn = psycopg.Connection[Any]
+MAX_CONFLICTS = 10  # deadlocks with rivals in a row before a unit gives up
 
 
 class PgDatabase:
@@ -85,6 +86,7 @@ class PgDatabase:
         """``unit(conn)`` in one transaction; on a lost connection, reconnect and run it again."""
         deadline: Optional[float] = None
         delay = 0.1
+        conflicts = 0
         while True:
             conn: Optional[Conn] = None
             try:
@@ -93,6 +95,13 @@ class PgDatabase:
                     return unit(conn)
             except StoreUnavailable as exc:
                 reason: str = exc.message
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as exc:
+                # The server rolled the unit back to break a conflict with a rival: run it again.
+                conflicts += 1
+                if conflicts > MAX_CONFLICTS:
+                    raise translate(exc, self.url.where, what) from None
+                log.info("farm database %s: %s; running it again", self.url.where, first_line(exc))
+                continue
             except psycopg.Error as exc:
                 if not is_disconnect(exc, conn):
                     raise translate(exc, self.url.where, what) from None
