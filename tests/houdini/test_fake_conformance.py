@@ -78,8 +78,8 @@ def test_every_fake_method_is_name_checked_in_conformance() -> None:
     text = (FAKE_HOU / "fake_hou" / "conformance.py").read_text(encoding="utf-8")
     missing = []
     for cls in (fake_hou.RopNode, fake_hou.OpNode, fake_hou.Parm, fake_hou.hipFile, fake_hou.text,
-                fake_hou.ui,
-                fake_hou.NodeType):
+                fake_hou.ui, fake_hou.NodeType, fake_hou.pypanel, fake_hou.Desktop, fake_hou.PaneTab,
+                fake_hou.PythonPanel, fake_hou.PythonPanelInterface):
         for attr in vars(cls):
             if attr.startswith("_") or not callable(getattr(cls, attr)):
                 continue

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from fakes import houdini_packages
-from farmhand.houdini import entry, hda
+from farmhand.houdini import entry, hda, panel
 
 ROOT = Path(__file__).resolve().parents[2]
 HDA = ROOT / "otls" / "farmhand.hda"
@@ -115,7 +115,7 @@ def test_python_panel(monkeypatch: pytest.MonkeyPatch) -> None:
     item = root.find("interfacesMenu/interfaceItem")
     interface = root.find("interface")
     assert item is not None and interface is not None
-    assert item.get("name") == interface.get("name") == "farmhand::panel"
+    assert item.get("name") == interface.get("name") == panel.INTERFACE  # what the shelf's Farm Panel opens
     assert interface.get("label") == "Farmhand"
     assert interface.find("includeInPaneTabMenu") is not None
     made: list[Any] = []

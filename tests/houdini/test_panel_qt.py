@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from farmhand.houdini import entry, farm
+from farmhand.houdini import entry, farm, panel
 from farmhand.houdini.pathmap import PathMap
 from farmhand.houdini.preflight import NodeFacts
 
@@ -17,6 +17,9 @@ from .fakesink import RecordingSink
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 pytestmark = pytest.mark.ui
+
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_pane_tab_widget_shows_the_scene_and_submits(
@@ -48,16 +51,35 @@ def test_pane_tab_widget_shows_the_scene_and_submits(
     widget.close()
 
 
-def test_farm_panel_and_scan_tools_open_one_floating_panel(qtbot: Any, make_scene: Any, hou_session: Any,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_farm_panel_opens_one_native_pane_tab(qtbot: Any, make_scene: Any, hou_session: Any,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shelf's Farm Panel opens the pypanel's interface in a Houdini pane tab (as New Pane Tab Type >
+    Farmhand does), and brings that tab to the front instead of opening a second one."""
+    import farmhand.ui.client_backend
+    from ui.fake_backend import FakeBackend
+
+    monkeypatch.setattr(farmhand.ui.client_backend, "ClientBackend", FakeBackend)
+    make_scene([{"path": "/out/m", "type": "ifd"}])
+    hou_session.pypanel.installFile(str(ROOT / "python_panels" / "farmhand.pypanel"))  # Houdini's startup
+    first = entry.open_panel({})
+    qtbot.addWidget(first)
+    (tab,) = hou_session.ui.paneTabs()
+    assert tab.type() == hou_session.paneTabType.PythonPanel and tab.isCurrentTab()
+    assert tab.activeInterface().name() == panel.INTERFACE and tab.activeInterfaceRootWidget() is first
+    hou_session.ui.curDesktop().createFloatingPaneTab(hou_session.paneTabType.Parm)  # something else in front
+    scanning = entry.scan_for_nodes({})
+    assert scanning is first and len(hou_session.ui.paneTabs()) == 2 and tab.isCurrentTab()
+    assert first.tabs.currentWidget() is first.nodes_tab
+
+
+def test_without_the_pypanel_the_panel_opens_as_a_window(qtbot: Any, make_scene: Any, hou_session: Any,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     import farmhand.ui.client_backend
     from ui.fake_backend import FakeBackend
 
     monkeypatch.setattr(farmhand.ui.client_backend, "ClientBackend", FakeBackend)
     make_scene([{"path": "/out/m", "type": "ifd"}])
     first = entry.open_panel({})
-    assert first.isVisible()
-    scanning = entry.scan_for_nodes({})
-    assert scanning is first  # the shelf never opens a second copy
-    assert first.tabs.currentWidget() is first.nodes_tab
+    assert first.isVisible() and hou_session.ui.paneTabs() == ()
+    assert entry.scan_for_nodes({}) is first
     first.close()

@@ -79,13 +79,13 @@ def menu_context(kwargs: Kwargs) -> bool:
 
 
 def open_panel(kwargs: Kwargs = None) -> Any:
-    """Shelf "Farm Panel": the panel as a floating window over Houdini's main window."""
-    return panel.open_floating()
+    """Shelf "Farm Panel": the panel in a native pane tab (one, brought to the front if open)."""
+    return panel.open_pane_tab()
 
 
 def scan_for_nodes(kwargs: Kwargs = None) -> Any:
-    """Shelf "Scan for Nodes": the panel on its Nodes tab, scanning the configured range."""
-    return panel.open_floating(scan=True)
+    """Shelf "Scan for Nodes": the panel's pane tab on its Nodes tab, scanning the configured range."""
+    return panel.open_pane_tab(scan=True)
 
 
 def create_panel_widget(kwargs: Kwargs = None) -> Any:

@@ -129,6 +129,35 @@ def create_widget() -> Any:
     return create_panel(context_provider=current_context, submit_handler=submit_handler)
 
 
+#: The interface ``python_panels/farmhand.pypanel`` installs (New Pane Tab Type > Farmhand).
+INTERFACE = "farmhand::panel"
+
+
+def open_pane_tab(scan: bool = False) -> Any:
+    """The panel in a native Houdini pane tab (the pypanel's interface): the open one brought to the
+    front, or a new floating pane tab. Falls back to a plain floating window when the pypanel is not
+    installed (Farmhand's folder is not on HOUDINI_PATH). Returns the panel widget."""
+    interface = hou.pypanel.interfaceByName(INTERFACE)
+    if interface is None:
+        log.warning("the %s Python Panel is not installed; opening the panel as a window", INTERFACE)
+        return open_floating(scan)
+    tab = next((t for t in hou.ui.paneTabs() if _shows(t, interface)), None)
+    if tab is None:
+        tab = hou.ui.curDesktop().createFloatingPaneTab(hou.paneTabType.PythonPanel, size=(1100, 700))
+        if isinstance(tab, hou.PythonPanel):
+            tab.setActiveInterface(interface)
+    tab.setIsCurrentTab()
+    panel: Any = tab.activeInterfaceRootWidget() if isinstance(tab, hou.PythonPanel) else None
+    if scan and panel is not None:
+        panel.tabs.setCurrentWidget(panel.nodes_tab)
+        panel.nodes_tab.start_scan()
+    return panel
+
+
+def _shows(tab: hou.PaneTab, interface: hou.PythonPanelInterface) -> bool:
+    return isinstance(tab, hou.PythonPanel) and tab.activeInterface() == interface
+
+
 def open_floating(scan: bool = False) -> Any:
     from farmhand.ui.panel import show_floating
 

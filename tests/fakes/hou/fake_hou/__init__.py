@@ -54,6 +54,15 @@ from fake_hou._nodes import (
     RopNode,
     SopNode,
 )
+from fake_hou._panes import (
+    Desktop,
+    PaneTab,
+    PythonPanel,
+    PythonPanelInterface,
+    paneTabType,
+    pypanel,
+    reset_panes,
+)
 from fake_hou._session import SESSION, Session, env_build
 from fake_hou._values import (
     EnumValue,
@@ -94,6 +103,7 @@ def reset() -> None:
     UI_LOG.list_answers.clear()
     UI_LOG.inputs.clear()
     qt.main_window = None
+    reset_panes()
     use_release(env_build())
 
 
@@ -122,6 +132,7 @@ __all__ = [
     "RELEASES",
     "SESSION",
     "UI_LOG",
+    "Desktop",
     "EnumValue",
     "Error",
     "LoadWarning",
@@ -133,8 +144,11 @@ __all__ = [
     "OpNodeType",
     "OpNodeTypeCategory",
     "OperationFailed",
+    "PaneTab",
     "Parm",
     "ParmTuple",
+    "PythonPanel",
+    "PythonPanelInterface",
     "Release",
     "RopNode",
     "SopNode",
@@ -153,7 +167,9 @@ __all__ = [
     "isUIAvailable",
     "load_scene",
     "node",
+    "paneTabType",
     "putenv",
+    "pypanel",
     "qt",
     "release",
     "renderMethod",

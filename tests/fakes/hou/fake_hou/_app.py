@@ -12,6 +12,7 @@ from typing import Any, Optional, cast
 
 from fake_hou import _nodes
 from fake_hou._nodes import Node, OpNode, Parm, RopNode, build_nodes, resolve_path, scene_node
+from fake_hou._panes import DESKTOP, Desktop, PaneTab
 from fake_hou._render import dependency_plan, rop_frames
 from fake_hou._session import SESSION, guard, hython_mode, read_scene
 from fake_hou._stubs import EnumValueBase, hipFileBase, qtBase, textBase, uiBase
@@ -197,6 +198,17 @@ class ui(uiBase):
     def setStatusMessage(message: str, severity: EnumValueBase = severityType.Message) -> None:
         guard()
         UI_LOG.status.append(message)
+
+
+    @staticmethod
+    def curDesktop() -> Desktop:
+        guard()
+        return DESKTOP
+
+    @staticmethod
+    def paneTabs() -> tuple[PaneTab, ...]:
+        guard()
+        return DESKTOP.paneTabs()
 
 
 class qt(qtBase):

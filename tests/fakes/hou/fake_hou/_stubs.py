@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from hou import Desktop as DesktopBase
     from hou import EnumValue as EnumValueBase
     from hou import Error as ErrorBase
     from hou import LoadWarning as LoadWarningBase
@@ -22,12 +23,17 @@ if TYPE_CHECKING:
     from hou import OpNode as OpNodeBase
     from hou import OpNodeType as OpNodeTypeBase
     from hou import OpNodeTypeCategory as OpNodeTypeCategoryBase
+    from hou import PaneTab as PaneTabBase
     from hou import Parm as ParmBase
     from hou import ParmTuple as ParmTupleBase
+    from hou import PythonPanel as PythonPanelBase
+    from hou import PythonPanelInterface as PythonPanelInterfaceBase
     from hou import RopNode as RopNodeBase
     from hou import SopNode as SopNodeBase
     from hou import hipFile as hipFileBase
+    from hou import paneTabType as paneTabTypeBase
     from hou import playbar as playbarBase
+    from hou import pypanel as pypanelBase
     from hou import qt as qtBase
     from hou import renderMethod as renderMethodBase
     from hou import ropRenderEventType as ropRenderEventTypeBase
@@ -35,6 +41,24 @@ if TYPE_CHECKING:
     from hou import text as textBase
     from hou import ui as uiBase
 else:
+
+    class DesktopBase:
+        pass
+
+    class PaneTabBase:
+        pass
+
+    class PythonPanelBase(PaneTabBase):
+        pass
+
+    class PythonPanelInterfaceBase:
+        pass
+
+    class paneTabTypeBase:
+        pass
+
+    class pypanelBase:
+        pass
 
     class EnumValueBase:
         pass
@@ -106,6 +130,7 @@ else:
 
 
 __all__ = [
+    "DesktopBase",
     "EnumValueBase",
     "ErrorBase",
     "LoadWarningBase",
@@ -117,12 +142,17 @@ __all__ = [
     "OpNodeTypeBase",
     "OpNodeTypeCategoryBase",
     "OperationFailedBase",
+    "PaneTabBase",
     "ParmBase",
     "ParmTupleBase",
+    "PythonPanelBase",
+    "PythonPanelInterfaceBase",
     "RopNodeBase",
     "SopNodeBase",
     "hipFileBase",
+    "paneTabTypeBase",
     "playbarBase",
+    "pypanelBase",
     "qtBase",
     "renderMethodBase",
     "ropRenderEventTypeBase",

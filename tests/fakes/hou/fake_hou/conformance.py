@@ -184,6 +184,56 @@ if TYPE_CHECKING:
         del m01, m02, m03, m04, m05, m06, m07, m08, m09, m10, m11, m12, m13, m14, m15, m16, m17
         del m18, m19, m20, m21, m22, m23, m24, m25, m26, m27, m28, m29, m30, m31, m32, m33, m34, m35
 
+    def _panes(
+        desk: hou.Desktop, fake_desk: fake_hou.Desktop, tab: hou.PaneTab, fake_tab: fake_hou.PaneTab,
+        panel: hou.PythonPanel, fake_panel: fake_hou.PythonPanel,
+        face: hou.PythonPanelInterface, fake_face: fake_hou.PythonPanelInterface,
+    ) -> None:
+        p01 = hou.ui.curDesktop
+        p01 = fake_hou.ui.curDesktop
+        p02 = hou.ui.paneTabs
+        p02 = fake_hou.ui.paneTabs
+        p03 = hou.pypanel.installFile
+        p03 = fake_hou.pypanel.installFile
+        p04 = hou.pypanel.interfacesInFile
+        p04 = fake_hou.pypanel.interfacesInFile
+        p05 = hou.pypanel.interfaces
+        p05 = fake_hou.pypanel.interfaces
+        p06 = hou.pypanel.interfaceByName
+        p06 = fake_hou.pypanel.interfaceByName
+        p07 = desk.createFloatingPaneTab
+        p07 = fake_desk.createFloatingPaneTab
+        p08 = desk.paneTabs
+        p08 = fake_desk.paneTabs
+        p09 = desk.name
+        p09 = fake_desk.name
+        p10 = tab.type
+        p10 = fake_tab.type
+        p11 = tab.name
+        p11 = fake_tab.name
+        p12 = tab.isCurrentTab
+        p12 = fake_tab.isCurrentTab
+        p13 = tab.setIsCurrentTab
+        p13 = fake_tab.setIsCurrentTab
+        p14 = tab.isFloating
+        p14 = fake_tab.isFloating
+        p15 = tab.close
+        p15 = fake_tab.close
+        p16 = panel.activeInterface
+        p16 = fake_panel.activeInterface
+        p17 = panel.setActiveInterface
+        p17 = fake_panel.setActiveInterface
+        p18 = panel.activeInterfaceRootWidget
+        p18 = fake_panel.activeInterfaceRootWidget
+        p19 = face.name
+        p19 = fake_face.name
+        p20 = face.label
+        p20 = fake_face.label
+        p21 = face.filePath
+        p21 = fake_face.filePath
+        del p01, p02, p03, p04, p05, p06, p07, p08, p09, p10, p11, p12
+        del p13, p14, p15, p16, p17, p18, p19, p20, p21
+
     def _classes_are_the_stub_classes() -> None:
         # A fake class must be usable wherever code typed against hou expects the real one.
         rop: type[hou.RopNode] = fake_hou.RopNode
