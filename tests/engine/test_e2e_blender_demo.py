@@ -108,8 +108,8 @@ def test_farmhand_demo_renders_and_cleans_up(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--nodes", "0"], "--nodes 0: the demo farm has 1 to 16 nodes"),
-        (["--frames", "10-1"], "frame range '10-1' goes backwards"),
+        (["--nodes", "0"], "argument --nodes: '0' is out of range; use 1 to 16"),
+        (["--frames", "10-1"], "argument --frames: frame range '10-1' goes backwards"),
     ],
 )
 def test_farmhand_demo_bad_input_is_one_line_before_any_node_starts(extra: list[str], message: str) -> None:
@@ -120,5 +120,6 @@ def test_farmhand_demo_bad_input_is_one_line_before_any_node_starts(extra: list[
         env={"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "PYTHONPATH": str(REPO / "python")},
     )
     assert result.returncode == 2
-    assert result.stderr.strip().startswith(f"farmhand: {message}")
+    assert result.stderr.strip().startswith(f"farmhand: error: {message}")
+    assert len(result.stderr.strip().splitlines()) == 1
     assert "starting" not in result.stderr

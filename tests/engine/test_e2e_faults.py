@@ -134,7 +134,7 @@ def test_dispatcher_sigkill_and_restart_loses_nothing(engine_farm: Make) -> None
     farm.assert_no_orphans(timeout=10)
     farm.farmhand("status", job)  # a read-only command does not start it ...
     assert farm.dispatcher_pid() is None
-    farm.farmhand("resume", job)  # ... but one that needs the dispatcher does
+    farm.farmhand("priority", job, "60")  # ... but one that needs the dispatcher does
     snap = farm.wait(job)
     assert_complete(farm, snap)
     assert done_before <= {r.frame for r in snap.frames if r.state is FrameState.DONE}
@@ -300,7 +300,7 @@ def test_after_orders_jobs_across_a_dispatcher_kill_and_fails_with_its_dependenc
     assert pid is not None
     os.kill(pid, signal.SIGKILL)
     farm.assert_no_orphans(timeout=10)
-    farm.farmhand("resume", cache)  # starts a new dispatcher, which knows the order from the store
+    farm.farmhand("priority", cache, "60")  # starts a new dispatcher, which knows the order from the store
     first = farm.wait(cache)
     assert_complete(farm, first)
     second = farm.wait(render)
