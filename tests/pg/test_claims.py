@@ -7,13 +7,13 @@ from collections import Counter
 from typing import Any
 
 import pytest
+from tests.pg.conftest import FarmDb
 
 from farmhand.engine.pg import leases, submit, work
 from farmhand.engine.pg.db import PgDatabase
 from farmhand.engine.pg.errors import LeaseLost
 from farmhand.engine.pg.roles import FarmRole
 from farmhand.jobs import CommandOp, JobSpec
-from tests.pg.conftest import FarmDb
 
 SPEC = JobSpec(preset="demo", frames="1-200")
 
@@ -121,7 +121,9 @@ def test_claim_marks_the_job_running_and_respects_chosen_frames(farm_db: FarmDb)
     job = _job(farm_db, frames=10)
     service = farm_db.user(FarmRole.DISPATCHER, "service")
     db = _dispatcher(service.url, "a", ["n1"])
-    claim = db.run(lambda c: work.claim_chunk(c, dispatcher="a", node="n1", job_id=job, count=5, idxs=[7, 2, 9]))
+    claim = db.run(
+        lambda c: work.claim_chunk(c, dispatcher="a", node="n1", job_id=job, count=5, idxs=[7, 2, 9])
+    )
     assert claim is not None and claim.idxs == (2, 7, 9) and claim.frames == (3, 8, 10)
     with farm_db.admin() as conn:
         assert conn.execute("SELECT state FROM jobs").fetchone() == ("running",)

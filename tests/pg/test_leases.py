@@ -6,14 +6,14 @@ import threading
 import time
 from collections import Counter
 
+import pytest
+from tests.pg.conftest import FarmDb
+
 from farmhand.engine.pg import leases, submit, work
 from farmhand.engine.pg.db import PgDatabase
 from farmhand.engine.pg.errors import LeaseLost
 from farmhand.engine.pg.roles import FarmRole
 from farmhand.jobs import ChunkState, JobSpec
-from tests.pg.conftest import FarmDb
-
-import pytest
 
 NODES = [f"render{i:02d}" for i in range(40)]
 
@@ -80,7 +80,8 @@ def test_a_dead_dispatchers_nodes_and_chunks_are_adopted(farm_db: FarmDb) -> Non
     a.run(lambda c: leases.acquire(c, "a", ["n1", "n2"], ttl=10, now=0.0))
     first = _claim_on(a, "a", "n1", job)
     second = _claim_on(a, "a", "n2", job)
-    a.run(lambda c: work.close_chunk(c, dispatcher="a", chunk_id=second.chunk_id, state=ChunkState.DONE, now=2.0))
+    a.run(lambda c: work.close_chunk(c, dispatcher="a", chunk_id=second.chunk_id, state=ChunkState.DONE,
+                                     now=2.0))
 
     assert b.run(lambda c: leases.adopt(c, "b", ttl=10, now=9.0)) == []  # not expired yet
     adopted = b.run(lambda c: leases.adopt(c, "b", ttl=10, now=10.0))

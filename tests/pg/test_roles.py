@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import psycopg
 import pytest
+from tests.pg.conftest import FarmDb, User
 
 from farmhand.engine.pg import roles, submit, work
 from farmhand.engine.pg.db import PgDatabase
 from farmhand.engine.pg.errors import AccessDenied
+from farmhand.engine.pg.roles import FarmRole
 from farmhand.errors import FarmhandError, NotFound
 from farmhand.jobs import CommandOp, JobSpec
-from farmhand.engine.pg.roles import FarmRole
-from tests.pg.conftest import FarmDb, User
 
 SPEC = JobSpec(preset="demo", frames="1-4")
 
@@ -87,7 +85,8 @@ def test_a_dispatcher_updates_anyones_frames(farm_db: FarmDb) -> None:
     service = farm_db.user(FarmRole.DISPATCHER, "dispatcher")
     job = int(_submit(alice))
     done = PgDatabase(service.url).run(
-        lambda c: c.execute("UPDATE frames SET state = 'done' WHERE job = %s RETURNING idx", (job,)).fetchall()
+        lambda c: c.execute("UPDATE frames SET state = 'done' WHERE job = %s RETURNING idx", (job,))
+        .fetchall()
     )
     assert len(done) == 4
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import psycopg
 import pytest
+from tests.pg.conftest import FarmDb
 
 from farmhand.engine.pg import schema
 from farmhand.engine.store import Store
 from farmhand.errors import ConfigError
-from tests.pg.conftest import FarmDb
 
 # SQLite's declared types and the PostgreSQL types that may stand for them.
 EQUIVALENT = {
