@@ -143,3 +143,20 @@ def test_to_node_applies_node_rules_then_general_rules_then_node_rules_on_the_re
     assert pmap.to_node("/mnt/p/shot/a.hip", "mac01") == "/Volumes/p/shot/a.hip"
     assert pmap.to_node("P:/shot/a.hip", "win01") == "//fs/p/shot/a.hip"  # its own rule first
     assert pmap.to_node("/share/a.hip", "mac01") == "/share/a.hip"
+
+
+def test_houdini_pathmap_is_built_from_the_same_rules() -> None:
+    """HOUDINI_PATHMAP for a node maps what the .hip names to what that node names, rule for rule, so
+    absolute paths inside the .hip resolve on the node as the .hip's own path does."""
+    import json
+
+    from farmhand.houdini.pathmap import houdini_pathmap
+
+    pmap = PathMap(shares=("P:/",), rules=(PathRule("P:/", "/mnt/projects/"),),
+                   node_rules={"mac01": (PathRule("/mnt/projects/", "/Volumes/projects/"),)})
+    linux = json.loads(houdini_pathmap(pmap, "render01"))
+    assert linux == {"P:/": "/mnt/projects/", "P:\\": "/mnt/projects/"}
+    assert pmap.to_node("P:/shot/tex/a.rat", "render01") == linux["P:/"] + "shot/tex/a.rat"
+    mac = json.loads(houdini_pathmap(pmap, "mac01"))
+    assert mac["P:/"] == "/Volumes/projects/" and mac["/mnt/projects/"] == "/Volumes/projects/"
+    assert houdini_pathmap(PathMap(shares=("/mnt/projects",)), "render01") == ""
