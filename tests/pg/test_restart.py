@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -72,7 +73,10 @@ def test_claims_survive_a_server_restart_mid_job(make_cluster: Callable[..., PgC
     assert left == (0,)
 
 
-def test_a_server_down_too_long_is_one_retryable_line(make_cluster: Callable[..., PgCluster]) -> None:
+def test_a_server_down_too_long_is_one_retryable_line(
+    make_cluster: Callable[..., PgCluster], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="farmhand.engine.pg")
     cluster = make_cluster()
     url = _farm(cluster)
     clock = [0.0]
@@ -91,6 +95,7 @@ def test_a_server_down_too_long_is_one_retryable_line(make_cluster: Callable[...
     assert err.value.message.startswith("reading the queue: farm database 127.0.0.1:")
     assert "\n" not in err.value.message and cluster.password not in err.value.message
     assert naps and naps == sorted(naps) and max(naps) <= 2.0  # backs off, capped
+    assert "reconnecting" in caplog.text and cluster.password not in caplog.text
     cluster.start_server()
     assert db.run(lambda c: c.execute("SELECT count(*) FROM frames").fetchone()) == (FRAMES,)
 
