@@ -88,7 +88,8 @@ def failure(kind: Union[FailureKind, str], message: str) -> Failure:
     stalled, unreachable, output_missing, cancelled)."""
     kind = FailureKind(kind)
     retry_same, blame, deterministic, backoff = _POLICY[kind]
-    return Failure(kind, one_line(message), retry_same, blame, deterministic, backoff)
+    text = one_line(message) or kind.value.replace("_", " ")  # never an empty message
+    return Failure(kind, text, retry_same, blame, deterministic, backoff)
 
 
 #: Lines that mean the same thing whichever renderer printed them; a preset's own patterns are tried first.

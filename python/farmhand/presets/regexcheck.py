@@ -21,8 +21,11 @@ import functools
 import importlib
 import re
 import time
+import warnings
 from collections.abc import Sequence
 from typing import Any, Callable, Optional
+
+from farmhand.presets.lines import one_line
 
 #: The longest a single probe search may take, in seconds, before the pattern is refused.
 PROBE_LIMIT = 0.02
@@ -350,9 +353,11 @@ def problem(pattern: str, run_probe: bool = True) -> Optional[str]:
     """Why ``pattern`` cannot be a preset pattern, or None: it does not compile, a static check refuses
     it, or (with ``run_probe``) it is slow on long lines. The answer is one line, for a ConfigError."""
     try:
-        re.compile(pattern)
+        with warnings.catch_warnings():  # "possible nested set" and the like: the pattern still works
+            warnings.simplefilter("ignore")
+            re.compile(pattern)
     except (re.error, RecursionError, OverflowError, ValueError) as exc:
-        return f"is not a valid regular expression ({exc})"
+        return f"is not a valid regular expression ({one_line(str(exc), 200)})"
     try:
         found = static_problem(pattern)
     except RecursionError:

@@ -82,12 +82,20 @@ def _bounded_int(text: str) -> int:
     return int(text) if len(text.lstrip("-")) <= _MAX_INT_DIGITS else _refuse(text)
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _is_frame(value: object) -> bool:
-    return value is None or lines.frame(value) is not None
+    return value is None or (_is_number(value) and lines.frame(value) is not None)
+
+
+def _is_percent(value: object) -> bool:
+    return _is_number(value) and lines.percent(value) is not None
 
 
 def _is_seconds(value: object) -> bool:
-    seconds = lines.number(value)
+    seconds = lines.number(value) if _is_number(value) else None
     return seconds is not None and 0 <= seconds <= _MAX_SECONDS
 
 
@@ -102,7 +110,7 @@ def _is_texts(value: object) -> bool:
 # What each known field must hold; a field that fails its check refuses the whole event.
 _FIELDS: Mapping[str, Callable[[object], bool]] = {
     "frame": _is_frame,
-    "percent": lambda value: lines.percent(value) is not None,
+    "percent": _is_percent,
     "seconds": _is_seconds,
     "load_seconds": _is_seconds,
     "outputs": _is_texts,
@@ -125,7 +133,7 @@ def parse_event(line: str) -> Optional[dict[str, Any]]:
                          parse_int=_bounded_int)
     except (ValueError, RecursionError):
         return None
-    if not isinstance(obj, dict) or obj.get("event") not in EVENTS:
+    if not isinstance(obj, dict) or not isinstance(obj.get("event"), str) or obj["event"] not in EVENTS:
         return None
     for key, check in _FIELDS.items():
         if key in obj and not check(obj[key]):
