@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import sqlite3
 import threading
@@ -94,7 +95,19 @@ def test_scan_trust_probe_list_wake(farm: LocalFarm, capsys: pytest.CaptureFixtu
     assert listed["10.77.0.12"]["inventory"]["hostname"] == "render02"
     assert listed["10.77.0.13"]["enabled"] is False and listed["10.77.0.13"]["inventory"] is None
 
-    # Wake-on-LAN: capture the broadcast inside render02's namespace.
+    _wake_reaches_render02(farm, capsys)
+
+    assert "10.77.0.11 " in paths.known_hosts().read_text()
+    code, out, _ = fh(farm, capsys, "nodes", "rm", "10.77.0.11")
+    assert code == 0
+    kept = paths.known_hosts().read_text()
+    assert "10.77.0.11 " not in kept and "10.77.0.12 " in kept  # only that node's key is forgotten
+    code, out, _ = fh(farm, capsys, "nodes", "list", "--json")
+    assert "10.77.0.11" not in [n["name"] for n in json.loads(out)]
+
+
+def _wake_reaches_render02(farm: LocalFarm, capsys: pytest.CaptureFixture[str]) -> None:
+    """Wake-on-LAN: the broadcast is captured inside render02's namespace."""
     got: list[bytes] = []
     ready = threading.Event()
 
@@ -115,14 +128,6 @@ def test_scan_trust_probe_list_wake(farm: LocalFarm, capsys: pytest.CaptureFixtu
     mac = bytes.fromhex(farm.mac("render02").replace(":", ""))
     assert got == [b"\xff" * 6 + mac * 16]
     assert "10.77.0.255" in json.loads(out)["sent_to"]
-
-    assert "10.77.0.11 " in paths.known_hosts().read_text()
-    code, out, _ = fh(farm, capsys, "nodes", "rm", "10.77.0.11")
-    assert code == 0
-    kept = paths.known_hosts().read_text()
-    assert "10.77.0.11 " not in kept and "10.77.0.12 " in kept  # only that node's key is forgotten
-    code, out, _ = fh(farm, capsys, "nodes", "list", "--json")
-    assert "10.77.0.11" not in [n["name"] for n in json.loads(out)]
 
 
 def test_add_alias_from_ssh_config(farm: LocalFarm, capsys: pytest.CaptureFixture[str]) -> None:
@@ -271,3 +276,40 @@ def test_scan_shows_progress_on_a_terminal(farm: LocalFarm) -> None:
     assert code == 0
     assert "scanning: 254/254 addresses, 3 ssh" in screen
     assert "scanned 254 addresses: 3 ssh" in screen
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_scan_stops_within_one_deadline_on_a_signal(farm: LocalFarm, sig: signal.Signals) -> None:
+    import subprocess
+    import sys
+
+    farm.add_silent_range("10.78.0.0/17")
+    # 32 769 addresses, 256 at a time, 1 s each: over two minutes if nothing stopped it.
+    proc = farm.popen_in_lab([sys.executable, "-m", "farmhand", "scan", "10.77.0.11-13", "10.78.0.0/17",
+                              "--json", "--timeout", "1", "--fixed-timeout", "--concurrency", "256"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 20
+    while "10.78." not in farm.run_in_lab(["ss", "-Htn", "state", "syn-sent"]).stdout:
+        assert time.monotonic() < deadline and proc.poll() is None, "the scan never started"
+        time.sleep(0.05)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=20)  # a scan that ignores the signal fails here
+    assert proc.returncode == 128 + sig, err
+    rows = json.loads(out)
+    found = [r["address"] for r in rows if r["state"] == "ssh"]
+    assert found == ["10.77.0.11", "10.77.0.12", "10.77.0.13"]
+    assert 3 < len(rows) < 32769 and {r["state"] for r in rows} == {"ssh", "silent"}
+    stopped = f"farmhand: scan stopped by {sig.name} after {len(rows)} of 32769 addresses"
+    assert err.decode().strip() == stopped
+    kept = [row[0] for row in registry_snapshot()]
+    assert kept == ["10.77.0.11", "10.77.0.12", "10.77.0.13"]  # what was found is recorded
+
+
+def test_remote_text_is_shown_escaped(farm: LocalFarm, capsys: pytest.CaptureFixture[str]) -> None:
+    farm.add_fake_service("10.77.0.61", b"SSH-2.0-\x1b]0;owned\x07\x1b[2Jx\r\n")
+    farm.add_fake_service("10.77.0.62", b"\x1b]52;c;ZXZpbA==\x07hello\r\n")
+    code, out, _ = fh(farm, capsys, "scan", "10.77.0.61-62")
+    assert code == 0 and "\x1b" not in out and "\x07" not in out
+    assert "SSH-2.0-\\x1b]0;owned\\x07\\x1b[2Jx" in out and "\\x1b]52;c;ZXZpbA==\\x07hello" in out
+    code, out, _ = fh(farm, capsys, "scan", "10.77.0.61", "--json", "--no-record")
+    assert "\x1b" not in out and json.loads(out)[0]["banner"] == "SSH-2.0-\x1b]0;owned\x07\x1b[2Jx"

@@ -1,18 +1,28 @@
-"""`farmhand scan TARGET...`: find SSH servers and record them as discovered nodes."""
+"""`farmhand scan TARGET...`: find SSH servers and record them as discovered nodes.
+
+Ctrl-C or SIGTERM stops the scan within one probe deadline: no address is started after the signal,
+the probes in flight end by their deadlines, and what was found is shown and recorded (exit 130/143).
+A second signal stops at once. Text from the scanned hosts (banners) is shown escaped.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
+from types import FrameType
 from typing import Any, Optional
 
 from farmhand.errors import FarmhandError, UsageError
 from farmhand.nodes import discovery
 from farmhand.nodes.discovery import ProbeResult, ProbeState
+from farmhand.ssh.quoting import printable
 
 
 def register(sub: Any) -> None:
@@ -39,25 +49,39 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"invalid port {args.port}: use 1-65535")
     if not 0 < args.timeout <= 60:
         raise UsageError(f"invalid timeout {args.timeout}: use a number of seconds between 0 and 60")
-    if args.concurrency is not None and args.concurrency < 1:
-        raise UsageError("--concurrency must be at least 1")
+    if args.concurrency is not None and not 1 <= args.concurrency <= 65536:
+        raise UsageError("--concurrency must be between 1 and 65536")
     # Commas as in the panel's range field: "10.0.0.5,10.0.0.9" is two targets, not a host name to resolve.
     args.targets = [t for arg in args.targets for t in arg.replace(",", " ").split()]
     spans = discovery.parse_targets(args.targets)
     total = discovery.count(spans)
     if total > discovery.BIG_SCAN and not args.yes:
-        raise UsageError(f"{' '.join(args.targets)} is {total} addresses (more than a /16); "
+        raise UsageError(f"{printable(' '.join(args.targets))} is {total} addresses (more than a /16); "
                          "add --yes to scan that many")
     progress = _Progress(total) if sys.stderr.isatty() and not args.json else None
-    stream = discovery.scan_iter(
-        discovery.iter_addresses(spans), port=args.port, timeout=args.timeout,
-        adaptive=not args.fixed_timeout, concurrency=args.concurrency,
-    )
-    if total > discovery.BIG_SCAN:
-        return _run_big(stream, args, progress)
+    stop = _Stop()
+    with stop.on_signals():
+        stream = discovery.scan_iter(
+            discovery.iter_addresses(spans), port=args.port, timeout=args.timeout,
+            adaptive=not args.fixed_timeout, concurrency=args.concurrency, should_stop=stop.is_set,
+        )
+        if total > discovery.BIG_SCAN:
+            _run_big(stream, args, progress, stop)
+        else:
+            _run_small(stream, args, progress, stop, spans)
+    if stop.signal is not None:
+        print(f"farmhand: scan stopped by {signal.Signals(stop.signal).name} after {stop.seen} of {total} "
+              "addresses", file=sys.stderr)
+        return 128 + stop.signal
+    return 0
+
+
+def _run_small(stream: Iterator[ProbeResult], args: argparse.Namespace, progress: Optional[_Progress],
+               stop: _Stop, spans: list[tuple[int, int]]) -> None:
     results = []
     for r in stream:
         results.append(r)
+        stop.seen += 1
         if progress:
             progress.update(r)
     if progress:
@@ -65,16 +89,16 @@ def run(args: argparse.Namespace) -> int:
     order = {a: i for i, a in enumerate(discovery.expand(spans))}
     results.sort(key=lambda r: order[r.address])
     found = [r for r in results if r.state is ProbeState.SSH]
-    notes = _record(found, args) if not args.no_record else {}
+    notes = _record(found, args, stop) if not args.no_record else {}
     if args.json:
         json.dump([_item(r, notes) for r in results], sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         _table(results, notes, Counter(r.state for r in results))
-    return 0
 
 
-def _run_big(stream: Iterator[ProbeResult], args: argparse.Namespace, progress: Optional[_Progress]) -> int:
+def _run_big(stream: Iterator[ProbeResult], args: argparse.Namespace, progress: Optional[_Progress],
+             stop: _Stop) -> None:
     """More than a /16: results are written as they come (completion order), never all held in memory."""
     counts: Counter[ProbeState] = Counter()
     shown: list[ProbeResult] = []
@@ -82,6 +106,7 @@ def _run_big(stream: Iterator[ProbeResult], args: argparse.Namespace, progress: 
         sys.stdout.write("[")
     for i, r in enumerate(stream):
         counts[r.state] += 1
+        stop.seen += 1
         if r.state in (ProbeState.SSH, ProbeState.OPEN):
             shown.append(r)
         if args.json:
@@ -90,14 +115,44 @@ def _run_big(stream: Iterator[ProbeResult], args: argparse.Namespace, progress: 
             progress.update(r)
     if progress:
         progress.done()
-    notes = _record([r for r in shown if r.state is ProbeState.SSH], args) if not args.no_record else {}
+    found = [r for r in shown if r.state is ProbeState.SSH]
+    notes = _record(found, args, stop) if not args.no_record else {}
     if args.json:
         sys.stdout.write("\n]\n")
         for address, note in notes.items():
-            print(f"farmhand: {address}: {note}", file=sys.stderr)
+            print(f"farmhand: {address}: {printable(note)}", file=sys.stderr)
     else:
         _table(shown, notes, counts)
-    return 0
+
+
+class _Stop:
+    """The scan's stop flag, set by the first SIGINT/SIGTERM (a second one interrupts at once)."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self.signal: Optional[int] = None
+        self.seen = 0
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def _handle(self, signum: int, frame: Optional[FrameType]) -> None:
+        if self._event.is_set():
+            raise KeyboardInterrupt
+        self.signal = signum
+        self._event.set()
+
+    @contextlib.contextmanager
+    def on_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield  # signal handlers belong to the main thread; an embedding caller stops us otherwise
+            return
+        old = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
 
 
 def _item(r: ProbeResult, notes: dict[str, str]) -> dict[str, object]:
@@ -107,7 +162,7 @@ def _item(r: ProbeResult, notes: dict[str, str]) -> dict[str, object]:
     return item
 
 
-def _record(found: list[ProbeResult], args: argparse.Namespace) -> dict[str, str]:
+def _record(found: list[ProbeResult], args: argparse.Namespace, stop: _Stop) -> dict[str, str]:
     from farmhand.nodes.registry import Registry
 
     notes: dict[str, str] = {}
@@ -116,7 +171,7 @@ def _record(found: list[ProbeResult], args: argparse.Namespace) -> dict[str, str
     reg = Registry()
     for r in found:
         reg.record_discovered(r.address, r.banner)
-    if args.accept_new:
+    if args.accept_new and not stop.is_set():  # stopped: no SSH logins after the user said stop
         from dataclasses import replace
 
         from farmhand.nodes import actions as nodeops
@@ -125,12 +180,14 @@ def _record(found: list[ProbeResult], args: argparse.Namespace) -> dict[str, str
         # Trust on first use: no one is asked, but a key that differs from a recorded one is refused.
         with SSHExecutor(resolve=lambda h: replace(reg.target(h), port=args.port)) as ex:
             for r in found:
+                if stop.is_set():
+                    break
                 try:
                     nodeops.trust(reg, ex, r.address)
                     notes[r.address] = "trusted"
                 except FarmhandError as exc:
                     notes[r.address] = exc.message
-                    print(f"farmhand: {exc.message}", file=sys.stderr)
+                    print(f"farmhand: {printable(exc.message, 1000)}", file=sys.stderr)
     return notes
 
 
@@ -139,8 +196,8 @@ def _table(results: list[ProbeResult], notes: dict[str, str], counts: Counter[Pr
     if shown:
         print(f"{'ADDRESS':<16} {'STATE':<6} BANNER")
         for r in shown:
-            note = f"  [{notes[r.address]}]" if r.address in notes else ""
-            print(f"{r.address:<16} {r.state.value:<6} {r.banner or ''}{note}")
+            note = f"  [{printable(notes[r.address], 1000)}]" if r.address in notes else ""
+            print(f"{r.address:<16} {r.state.value:<6} {printable(r.banner or '')}{note}")
     summary = ", ".join(f"{counts[s]} {s.value}" for s in ProbeState if counts[s])
     print(f"scanned {sum(counts.values())} addresses: {summary}")
     if counts[ProbeState.SSH]:
