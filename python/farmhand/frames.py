@@ -135,8 +135,13 @@ class FrameSpec:
         if not self.frames:
             raise UsageError("frame spec is empty; give at least one frame, e.g. 1-240")
         unique = {normalise(f) for f in self.frames}
-        if any(f != f for f in unique):  # NaN is the one value not equal to itself
-            raise UsageError("frame spec has a frame that is not a number")
+        try:
+            finite = math.isfinite(math.fsum(unique))  # NaN and infinities make the sum so, in one C loop
+        except OverflowError:  # a value beyond any float, far past the limit
+            finite = False
+        if not finite:
+            raise UsageError(f"frame spec has a frame that is not a number between {-FRAME_LIMIT} and "
+                             f"{FRAME_LIMIT}")
         ordered = tuple(sorted(unique))
         for bound in (ordered[0], ordered[-1]):
             checked_frame(bound)
