@@ -23,7 +23,7 @@ def facts_from_registry_node(node: Any) -> NodeFacts:
     inventory = node.inventory or {}
     builds = tuple(str(h.get("version", "")) for h in inventory.get("houdini") or () if isinstance(h, dict))
     return NodeFacts(host=node.name, enabled=bool(node.enabled), trusted=node.state is NodeState.TRUSTED,
-                     houdini=builds)
+                     houdini=builds, gpus=len(inventory.get("gpus") or ()))
 
 
 def registry_nodes() -> list[NodeFacts]:

@@ -87,10 +87,12 @@ def submit_interactive(rop_path: str | Sequence[str], options: Optional[SubmitOp
     plan = make_plan(rop_path, options)
     if not hou.isUIAvailable():
         submit.refuse(plan)
+        submit.write_local_files(plan)
         return sending.send(plan.specs, farm.sink_factory())
     approved = _preflight_dialog(plan, rop_path, options)
     if approved is None:
         return None
+    submit.write_local_files(approved)  # here, on the main thread: it uses hou
     return _send_in_background(approved)
 
 

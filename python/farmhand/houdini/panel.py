@@ -115,6 +115,7 @@ def submit_handler(request: Any) -> str:
     errors = [f for f in plan.findings if f.severity is FindingSeverity.ERROR]
     if errors:
         raise JobError("; ".join(f.text for f in errors))
+    submit.write_local_files(plan)
     sent = sending.send(plan.specs, farm.sink_factory())
     return sent.job_ids[0]
 

@@ -43,6 +43,7 @@ class NodeFacts:
     enabled: bool = True
     trusted: bool = True
     houdini: tuple[str, ...] = ()  # builds installed, e.g. ("21.0.512", "20.5.487")
+    gpus: int = 0  # GPUs the inventory found
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ import hou
 
 from farmhand.errors import NotFound, UsageError
 from farmhand.frames import Frame, FrameSpec, normalise
+from farmhand.houdini import solaris
 from farmhand.houdini.compat import as_op_node
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class RopInfo:
     single_node: bool  # caches and simulations: one node renders the whole range in order
     alf_parm: str = ""
     note: str = ""
+    usd: Optional[solaris.UsdRender] = None  # a Karma / USD Render ROP: what it renders
 
     @property
     def type_with_category(self) -> str:
@@ -238,6 +240,7 @@ def read_rop(rop: hou.RopNode, frames: Optional[FrameSpec] = None, *, batched: b
         single_node=single,
         alf_parm=alf if alf and rop.parm(alf) is not None else "",
         note=note,
+        usd=solaris.read(rop, kind, hou.hipFile.path()),
     )
 
 

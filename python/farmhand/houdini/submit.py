@@ -23,7 +23,7 @@ import hou
 from farmhand.display import Severity
 from farmhand.errors import JobError, UsageError
 from farmhand.frames import FrameSpec, expand_output
-from farmhand.houdini import graph, renderers, rops
+from farmhand.houdini import graph, renderers, rops, solaris
 from farmhand.houdini.pathmap import PathMap
 from farmhand.houdini.preflight import Finding, NodeFacts, SceneFacts, by_severity, check
 from farmhand.jobs import ChunkPolicy, JobSpec
@@ -51,6 +51,7 @@ class SubmitOptions:
     single_node: Optional[bool] = None  # None: decided per ROP (caches/sims single)
     dependencies: bool = True  # also render the ROP's input ROPs, first
     name: Optional[str] = None
+    usd: solaris.UsdMode = solaris.UsdMode.ROP  # how Karma / USD Render ROPs go to the farm
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class SubmitPlan:
     rops: tuple[rops.RopInfo, ...]
     specs: tuple[JobSpec, ...]
     findings: tuple[Finding, ...] = field(default=())
+    local_usd: tuple[tuple[solaris.UsdRender, FrameSpec], ...] = ()  # write before sending (main thread)
 
     @property
     def blocked(self) -> bool:
@@ -86,15 +88,25 @@ def plan(rop_path: str | Sequence[str], options: SubmitOptions, nodes: Sequence[
              for info in order]
     covered, notes = _rendered_by_hrender([(info, spec) for info, (spec, _n) in built])
     infos = tuple(info for info, _ in built if info.path not in covered)
-    specs = [spec for info, (spec, _n) in built if info.path not in covered]
+    usd = solaris.plan_jobs(options.usd, [(info.usd, info.frames, spec) for info, (spec, _n) in built
+                                          if info.path not in covered], nodes)
+    specs = list(usd.specs)
     notes += [note for info, (_s, note) in built if note is not None and info.path not in covered]
     outputs = tuple(path for info in infos for _f, path in info.outputs)
     facts = SceneFacts(scene.hip_path, scene.houdini_version, scene.unsaved, scene.untitled, outputs, refs)
-    jobs = [renderers.JobFacts(info.path, info.type_name, spec.preset, spec.file or "")
-            for info, spec in zip(infos, specs)]
+    kinds = {info.path: info.type_name for info in infos}
+    jobs = [renderers.JobFacts(s.target or "", kinds.get(s.target or "", ""), s.preset, s.file or "")
+            for s in specs]
     findings = by_severity(check(facts, nodes, pmap, options.nodes) + renderers.check(scene.hip_path, jobs)
-                           + notes)
-    return SubmitPlan(", ".join(t.path() for t in targets), scene, infos, tuple(specs), tuple(findings))
+                           + notes + list(usd.findings))
+    return SubmitPlan(", ".join(t.path() for t in targets), scene, infos, tuple(specs), tuple(findings),
+                      usd.local)
+
+
+def write_local_files(plan_: SubmitPlan) -> None:
+    """What the plan writes here before its jobs are sent (USD stages written locally). Main thread."""
+    for render, frames in plan_.local_usd:
+        solaris.write_locally(render, frames)
 
 
 def _rendered_by_hrender(jobs: list[tuple[rops.RopInfo, JobSpec]]) -> tuple[set[str], list[Finding]]:

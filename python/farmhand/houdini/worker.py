@@ -1,6 +1,12 @@
 """Farmhand's persistent render worker, run by ``hython`` on a render node.
 
     hython farmhand_worker.py --hip /share/shot.hip --rop /out/mantra1 [--job /share/proj] [--with-inputs]
+    hython farmhand_worker.py --hip /share/shot.hip --rop /out/karma1 --export-usd /share/shot.usd \
+        --range 1 240 1
+
+In the second form (one shot, no stdin) it writes the stage a Karma / USD Render ROP renders to a USD
+file, for the range, with a temporary USD ROP (the .hip is never saved), and exits: the USD is then
+rendered in chunks by husk.
 
 It loads the scene once, then renders the frames the dispatcher sends on stdin, one JSON object per line
 (``{"op": "render", "frame": 12}``; ``{"op": "quit"}`` or closing stdin ends it), and prints one
@@ -154,6 +160,42 @@ def render_frame(rop: hou.RopNode, frame: float, with_inputs: bool) -> None:
     emit("done", frame=frame, seconds=round(time.monotonic() - started, 3), outputs=outputs(rop, frame))
 
 
+def export_usd(rop: hou.RopNode, path: str, start: float, end: float, step: float) -> int:
+    """Write the stage ``rop`` renders (its ``loppath``) to ``path`` for the range; 0 when written."""
+    loppath = rop.parm("loppath")
+    lop = rop.node(loppath.evalAsString()) if loppath is not None else None
+    out = hou.node("/out")
+    if lop is None or out is None:
+        emit("fatal", message=f"{rop.path()} names no LOP node to write USD from", kind="load")
+        return 1
+    writer = out.createNode("usd", "farmhand_usd_export")
+    try:
+        problem = _write_usd(writer, lop.path(), path, (start, end, step))
+    finally:
+        writer.destroy()
+    if problem:
+        emit("fatal", message=problem, kind=classify(problem))
+        return 1
+    emit("done", frame=None, outputs=[path])
+    return 0
+
+
+def _write_usd(writer: hou.Node, lop: str, path: str, frames: tuple[float, float, float]) -> str:
+    """Render the temporary USD ROP; what went wrong, or "" when the file was written."""
+    if not isinstance(writer, hou.RopNode):
+        return "Houdini made no USD ROP to write the stage with"
+    for name, value in (("loppath", lop), ("lopoutput", path), ("trange", 1)):
+        parm = writer.parm(name)
+        if parm is None:
+            return f"the USD ROP has no {name} parameter in this Houdini"
+        parm.set(value)
+    try:
+        writer.render(frame_range=frames, verbose=True)
+    except hou.Error as exc:
+        return str(exc).strip() or "writing the USD failed"
+    return "; ".join(e for e in writer.errors() if e)
+
+
 def serve(rop: hou.RopNode, with_inputs: bool) -> None:
     for raw in sys.stdin:
         line = raw.strip()
@@ -178,6 +220,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--rop", required=True, help="the ROP to render, e.g. /out/mantra1")
     parser.add_argument("--job", help="force $JOB to this directory")
     parser.add_argument("--with-inputs", action="store_true", help="also render the ROP's inputs per frame")
+    parser.add_argument("--export-usd", metavar="PATH",
+                        help="write the ROP's stage to this USD file, then exit")
+    parser.add_argument("--range", nargs=3, type=float, metavar=("START", "END", "STEP"), default=None,
+                        help="the frames --export-usd writes")
     args = parser.parse_args(argv)
     if not os.path.isfile(args.hip):
         emit("fatal", message=f"Cannot find file {args.hip} on this node", kind="missing_file")
@@ -191,6 +237,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         kind = classify(message)
         emit("fatal", message=message, kind="load" if kind == "render" else kind)
         return 1
+    if args.export_usd:
+        start, end, step = args.range or (hou.frame(), hou.frame(), 1.0)
+        return export_usd(rop, args.export_usd, start, end, step)
     enable_alf_progress(rop)
     render_given_frames(rop)
     emit("ready", hip=hou.hipFile.path(), rop=rop.path(), load_seconds=round(seconds, 3), warnings=warnings)

@@ -251,6 +251,33 @@ class OpNode(Node, OpNodeBase):
             found.append(cast("Self | None", scene_node(resolve_path(self.path(), path))))
         return tuple(found)
 
+    def createNode(
+        self,
+        node_type_name: str,
+        node_name: Optional[str] = None,
+        run_init_scripts: bool = True,
+        load_contents: bool = True,
+        exact_type_name: bool = False,
+        force_valid_node_name: bool = False,
+    ) -> OpNode:
+        guard()
+        base = node_name or f"{node_type_name}1"
+        name, n = base, 1
+        while f"{self.path().rstrip('/')}/{name}" in NODES:
+            n += 1
+            name = f"{base.rstrip('0123456789')}{n}"
+        build_node({"path": f"{self.path().rstrip('/')}/{name}", "type": node_type_name})
+        SESSION.unsaved = True
+        created = NODES[f"{self.path().rstrip('/')}/{name}"]
+        return created
+
+    def destroy(self, disable_safety_checks: bool = False) -> None:
+        guard()
+        prefix = self.path().rstrip("/") + "/"
+        for path in [p for p in NODES if p == self.path() or p.startswith(prefix)]:
+            del NODES[path]
+        SESSION.unsaved = True
+
     # parameters -----------------------------------------------------------------------------------
     def parm(self, parm_path: str) -> Optional[Parm]:
         guard()
@@ -395,27 +422,32 @@ def build_nodes(specs: Sequence[dict[str, Any]]) -> None:
     NODES.clear()
     NODES["/"] = OpNode({"path": "/", "type": "root"})
     for raw in specs:
-        spec = dict(raw)
-        kind = str(spec["type"])
-        _category, cls_name, defaults = type_info(kind)
-        spec["parms"] = {**defaults, **dict(spec.get("parms", {}))}
-        path = resolve_path("/", str(spec["path"]))
-        spec["path"] = path
-        _ensure_parents(path)
-        cls: type[OpNode] = {"RopNode": RopNode, "SopNode": SopNode}.get(cls_name, OpNode)
-        NODES[path] = cls(spec)
-        if kind == "filecache":
-            # The file cache SOP renders through a geometry ROP inside it, like the real asset.
-            inner = {
-                "path": path + "/render",
-                "type": "rop_geometry",
-                "parms": {**spec["parms"], "sopoutput": spec["parms"]["file"]},
-                "seconds_per_frame": spec.get("seconds_per_frame", 0.0),
-                "failures": spec.get("failures", []),
-                "file_parms": [],
-            }
-            inner["parms"].pop("file", None)
-            NODES[inner["path"]] = RopNode(inner)
+        build_node(raw)
+
+
+def build_node(raw: dict[str, Any]) -> None:
+    """One node of a scene (or created in the session) with its type defaults and implied parents."""
+    spec = dict(raw)
+    kind = str(spec["type"])
+    _category, cls_name, defaults = type_info(kind)
+    spec["parms"] = {**defaults, **dict(spec.get("parms", {}))}
+    path = resolve_path("/", str(spec["path"]))
+    spec["path"] = path
+    _ensure_parents(path)
+    cls: type[OpNode] = {"RopNode": RopNode, "SopNode": SopNode}.get(cls_name, OpNode)
+    NODES[path] = cls(spec)
+    if kind == "filecache":
+        # The file cache SOP renders through a geometry ROP inside it, like the real asset.
+        inner = {
+            "path": path + "/render",
+            "type": "rop_geometry",
+            "parms": {**spec["parms"], "sopoutput": spec["parms"]["file"]},
+            "seconds_per_frame": spec.get("seconds_per_frame", 0.0),
+            "failures": spec.get("failures", []),
+            "file_parms": [],
+        }
+        inner["parms"].pop("file", None)
+        NODES[inner["path"]] = RopNode(inner)
 
 
 def _ensure_parents(path: str) -> None:

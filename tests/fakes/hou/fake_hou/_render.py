@@ -20,7 +20,7 @@ from fake_hou._values import EnumValue, OperationFailed, renderMethod, ropRender
 OUTPUT_PARMS = {
     "ifd": "vm_picture", "karma": "picture", "usdrender": "outputimage", "geometry": "sopoutput",
     "rop_geometry": "sopoutput", "alembic": "filename", "rop_alembic": "filename", "opengl": "picture",
-    "Redshift_ROP": "RS_outputFileNamePrefix", "arnold": "ar_picture",
+    "Redshift_ROP": "RS_outputFileNamePrefix", "arnold": "ar_picture", "usd": "lopoutput",
 }
 LICENCE_MESSAGE = "No licenses could be found to run this application."
 

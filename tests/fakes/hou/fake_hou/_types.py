@@ -12,6 +12,9 @@ _RANGE: dict[str, Any] = {
     "take": "_current_",
 }
 _IMAGE = "$HIP/render/$HIPNAME.$OS.$F4.exr"
+#: What a USD render ROP renders: a LOP node's stage, its RenderSettings prim, a Hydra delegate.
+_LOP: dict[str, Any] = {"loppath": "/stage/karmarendersettings1", "rendersettings": "/Render/rendersettings",
+                        "renderer": "BRAY_HdKarma"}
 _GEO = "$HIP/geo/$HIPNAME.$OS.$F4.bgeo.sc"
 
 #: type name -> (category name, fake class name, default parms)
@@ -21,8 +24,11 @@ NODE_TYPES: dict[str, tuple[str, str, dict[str, Any]]] = {
         **_RANGE, "vm_picture": _IMAGE, "vm_alfprogress": 0, "vm_verbose": 0, "override_camerares": 0,
         "res_fraction": "specific", "res_overridex": 1920, "res_overridey": 1080,
     }),
-    "karma": ("Driver", "RopNode", {**_RANGE, "picture": _IMAGE, "alfprogress": 0, "verbosity": ""}),
-    "usdrender": ("Driver", "RopNode", {**_RANGE, "outputimage": _IMAGE, "alfprogress": 0, "verbosity": ""}),
+    "karma": ("Driver", "RopNode", {**_RANGE, "picture": _IMAGE, "alfprogress": 0, "verbosity": "", **_LOP}),
+    "usdrender": ("Driver", "RopNode", {**_RANGE, "outputimage": _IMAGE, "alfprogress": 0, "verbosity": "",
+                                        **_LOP}),
+    # The USD ROP writes a LOP network's stage to a USD file (one file for the range by default).
+    "usd": ("Driver", "RopNode", {**_RANGE, "loppath": "", "lopoutput": "$HIP/usd/$OS.usd"}),
     "geometry": ("Driver", "RopNode", {**_RANGE, "sopoutput": _GEO, "soppath": "", "alfprogress": 0,
                                        "initsim": 0}),
     "alembic": ("Driver", "RopNode", {**_RANGE, "filename": "$HIP/$OS.abc"}),
@@ -41,13 +47,15 @@ NODE_TYPES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "farmhand": ("Driver", "RopNode", {
         "trange": 1, "f1": {"expr": "$FSTART"}, "f2": {"expr": "$FEND"}, "f3": 1, "use_rop_range": 0,
         "preset": "auto", "chunk_policy": "auto", "chunk_size": 5, "nodes": "", "priority": 50,
-        "single_node": 0, "job_name": "",
+        "single_node": 0, "job_name": "", "usd_mode": "rop",
     }),
     # SOP-level ROPs and the file cache
     "rop_geometry": ("Sop", "RopNode", {**_RANGE, "sopoutput": _GEO, "alfprogress": 0}),
     "rop_alembic": ("Sop", "RopNode", {**_RANGE, "filename": "$HIP/$OS.abc"}),
     "filecache": ("Sop", "SopNode", {**_RANGE, "file": _GEO}),
     "file": ("Sop", "SopNode", {"file": "default.bgeo"}),
+    # LOP nodes (a stage a USD render ROP renders)
+    "karmarendersettings": ("Lop", "OpNode", {}),
     # containers
     "geo": ("Object", "OpNode", {}),
     "subnet": ("Object", "OpNode", {}),

@@ -234,6 +234,13 @@ if TYPE_CHECKING:
         del p01, p02, p03, p04, p05, p06, p07, p08, p09, p10, p11, p12
         del p13, p14, p15, p16, p17, p18, p19, p20, p21
 
+    def _network(node: hou.OpNode, fake_node: fake_hou.OpNode) -> None:
+        n01 = node.createNode
+        n01 = fake_node.createNode
+        n02 = node.destroy
+        n02 = fake_node.destroy
+        del n01, n02
+
     def _classes_are_the_stub_classes() -> None:
         # A fake class must be usable wherever code typed against hou expects the real one.
         rop: type[hou.RopNode] = fake_hou.RopNode
