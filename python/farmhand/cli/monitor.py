@@ -9,11 +9,15 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from farmhand.cli import args as types
 from farmhand.display import safe_text
 from farmhand.errors import UsageError
+
+if TYPE_CHECKING:  # Qt is imported only when the window opens
+    from farmhand.ui.panel import FarmhandPanel
+    from farmhand.ui.qt import QtWidgets
 
 TABS = ("nodes", "submit", "jobs")
 #: Longest --after: a screenshot is for docs and tests, not for watching a farm.
@@ -70,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     _check_display(args.screenshot is not None)
     from farmhand.errors import ConfigError
     from farmhand.ui.panel import create_panel
-    from farmhand.ui.qt import QtCore, QtWidgets, binding_problem, exec_app
+    from farmhand.ui.qt import QtWidgets, binding_problem, exec_app
     from farmhand.ui.widgets import apply_standalone_look
 
     problem = binding_problem()
@@ -84,36 +88,44 @@ def run(args: argparse.Namespace) -> int:
     panel.resize(1100, 760)
     panel.tabs.setCurrentIndex(TABS.index(args.tab))
     if args.job:
-        job_id = str(args.job)
-        pending = [True]
-
-        def select(_snapshot: object) -> None:
-            # Once, on the first snapshot that has a queue: the job must be in it to be selected.
-            if not pending or panel.last_snapshot is None:
-                return
-            pending.clear()
-            if panel.jobs_tab.jobs.row_of(job_id) >= 0:
-                panel.jobs_tab.select_job(job_id)
-            else:
-                panel.show_message(f"no job {safe_text(job_id)} in the queue; see 'farmhand jobs'")
-
-        panel.snapshotApplied.connect(select)
+        _select_when_listed(panel, str(args.job))
     panel.show()
     if args.screenshot is not None:
-        target: Path = args.screenshot
-
-        def shoot() -> None:
-            try:
-                if not panel.grab().save(str(target)):
-                    panel.show_message(f"could not write {target}")
-            finally:  # whatever happened, the window closes and the command returns
-                panel.close()
-                app.quit()
-
-        QtCore.QTimer.singleShot(int(args.after * 1000), shoot)
+        _shoot_after(panel, app, args.screenshot, args.after)
     code = exec_app(app)
     panel.detach()
     if args.screenshot is not None and not Path(args.screenshot).exists():
         raise UsageError(f"could not write the screenshot {args.screenshot}; check the folder exists and is "
                          "writable")
     return code
+
+
+def _select_when_listed(panel: FarmhandPanel, job_id: str) -> None:
+    """Select ``job_id`` once, on the first snapshot that has a queue (the job must be in it)."""
+    pending = [True]
+
+    def select(_snapshot: object) -> None:
+        if not pending or panel.last_snapshot is None:
+            return
+        pending.clear()
+        if panel.jobs_tab.jobs.row_of(job_id) >= 0:
+            panel.jobs_tab.select_job(job_id)
+        else:
+            panel.show_message(f"no job {safe_text(job_id)} in the queue; see 'farmhand jobs'")
+
+    panel.snapshotApplied.connect(select)
+
+
+def _shoot_after(panel: FarmhandPanel, app: QtWidgets.QApplication, target: Path, seconds: float) -> None:
+    """Save a picture of the panel after ``seconds``, then close it and end the event loop."""
+    from farmhand.ui.qt import QtCore
+
+    def shoot() -> None:
+        try:
+            if not panel.grab().save(str(target)):
+                panel.show_message(f"could not write {target}")
+        finally:  # whatever happened, the window closes and the command returns
+            panel.close()
+            app.quit()
+
+    QtCore.QTimer.singleShot(int(seconds * 1000), shoot)

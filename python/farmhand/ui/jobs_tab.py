@@ -40,13 +40,22 @@ class JobsTab(QtWidgets.QWidget):
         self._log_loaded_at = 0.0
         self._detail: Optional[JobDetail] = None
 
+        self._last_jobs: tuple[JobView, ...] = ()
+        self._build_tables()
+        self._build_detail()
+        self._build_actions()
+        self._layout()
+        self._connect()
+        self._update_buttons()
+
+    def _build_tables(self) -> None:
         self.jobs = jobs_model(self)
         self.job_nodes = job_nodes_model(self)
         self.jobs_view = table_view(self.jobs, self)
         self.jobs_view.setItemDelegateForColumn(1, StateDelegate(self.jobs_view))
         self.jobs_view.setItemDelegateForColumn(3, ProgressDelegate(self.jobs_view))
         fit_columns(self.jobs_view, {0: "shot010_lighting_v012", 1: "cancelled", 2: "100",
-                                     3: "1000/1000  100%  (9 failed)", 4: "59m 59s", 5: "anna@ws-anna"},
+                                     3: "1000/1000  100%  (9 failed)", 4: "59m59s", 5: "anna@ws-anna"},
                     dotted=(1,))
         self.nodes_view = table_view(self.job_nodes, self)
         self.nodes_view.setItemDelegateForColumn(1, StateDelegate(self.nodes_view))
@@ -54,8 +63,10 @@ class JobsTab(QtWidgets.QWidget):
         self.nodes_view.setItemDelegateForColumn(3, bars)
         self.nodes_view.setItemDelegateForColumn(4, bars)
         fit_columns(self.nodes_view, {0: "render01", 1: "busy elsewhere", 2: "1001", 3: "100%    ",
-                                      4: "100/100 frames", 5: "1000", 6: "100.0", 7: "59m 59s"},
+                                      4: "100/100 frames", 5: "1000", 6: "100.0", 7: "59m59s"},
                     dotted=(1,))
+
+    def _build_detail(self) -> None:
         self.grid = FrameGrid(self)
         self.legend = QtWidgets.QLabel(self)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
@@ -70,6 +81,7 @@ class JobsTab(QtWidgets.QWidget):
         self.log_view.setLineWrapMode(QtWidgets.QPlainTextEdit.LineWrapMode.NoWrap)
         self.log_view.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont))
 
+    def _build_actions(self) -> None:
         self.cancel_button = QtWidgets.QPushButton("Cancel", self)
         self.pause_button = QtWidgets.QPushButton("Pause", self)
         self.resume_button = QtWidgets.QPushButton("Resume", self)
@@ -82,10 +94,6 @@ class JobsTab(QtWidgets.QWidget):
         self.job_log_button = QtWidgets.QPushButton("Job log", self)
         self.hide_finished_check = QtWidgets.QCheckBox("Hide finished", self)
         self.hide_finished_check.setToolTip("Show only queued, waiting, running and paused jobs")
-        self._last_jobs: tuple[JobView, ...] = ()
-        self._layout()
-        self._connect()
-        self._update_buttons()
 
     def _layout(self) -> None:
         # A tool bar, so a narrow docked pane shows what fits and puts the rest behind its » button.

@@ -58,6 +58,18 @@ class FarmhandPanel(QtWidgets.QWidget):
         self.tabs.addTab(self.nodes_tab, "Nodes")
         self.tabs.addTab(self.submit_tab, "Submit")
         self.tabs.addTab(self.jobs_tab, "Jobs")
+        self._build_status_row()
+        self._connect()
+        if context is not None:
+            self.submit_tab.set_context(context)
+        elif context_provider is not None:
+            self.submit_tab.refresh_context()
+        self.submit_tab.load_presets()
+        self.tabs.setCurrentWidget(self.jobs_tab)
+        if autostart:
+            self.poller.start()
+
+    def _build_status_row(self) -> None:
         # Long messages wrap rather than widen a docked pane.
         self.status = QtWidgets.QLabel(self)
         self.status.setWordWrap(True)
@@ -74,21 +86,13 @@ class FarmhandPanel(QtWidgets.QWidget):
         layout.addWidget(self.tabs, 1)
         layout.addLayout(status_row)
 
+    def _connect(self) -> None:
         self.poller.updated.connect(self.apply_snapshot)
         self.jobs_tab.jobSelected.connect(self.poller.set_job)
         for tab in (self.nodes_tab, self.submit_tab, self.jobs_tab):
             tab.message.connect(self.show_message)
         self.nodes_tab.changed.connect(self.poller.poll_now)
         self.submit_tab.submitted.connect(self._follow_new_job)
-
-        if context is not None:
-            self.submit_tab.set_context(context)
-        elif context_provider is not None:
-            self.submit_tab.refresh_context()
-        self.submit_tab.load_presets()
-        self.tabs.setCurrentWidget(self.jobs_tab)
-        if autostart:
-            self.poller.start()
 
     # -- host API -------------------------------------------------------------------------------------
     def set_submit_context(self, context: SubmitContext) -> None:
