@@ -313,3 +313,22 @@ def test_remote_text_is_shown_escaped(farm: LocalFarm, capsys: pytest.CaptureFix
     assert "SSH-2.0-\\x1b]0;owned\\x07\\x1b[2Jx" in out and "\\x1b]52;c;ZXZpbA==\\x07hello" in out
     code, out, _ = fh(farm, capsys, "scan", "10.77.0.61", "--json", "--no-record")
     assert "\x1b" not in out and json.loads(out)[0]["banner"] == "SSH-2.0-\x1b]0;owned\x07\x1b[2Jx"
+
+
+def test_nodes_list_shows_what_nodes_reported_escaped(farm: LocalFarm,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from dataclasses import replace
+
+    from farmhand.nodes.inventory import HoudiniInstall, parse
+    from farmhand.nodes.registry import Registry
+
+    reg = Registry()
+    reg.add("render01", "10.77.0.11")
+    capture = Path(__file__).parents[1] / "data" / "inventory_linux_lab_render01.txt"
+    evil = HoudiniInstall("/opt/hfs", "21.0\x1b]0;owned\x07")
+    hostile = replace(parse(capture.read_text()), houdini=(evil,))
+    reg.record_inventory("render01", hostile.to_dict())
+    reg.record_error("render01", "render01: node said: \x1b[2J\x1b]52;c;ZXZpbA==\x07")
+    code, out, _ = fh(farm, capsys, "nodes", "list")
+    assert code == 0 and "\x1b" not in out and "\x07" not in out
+    assert "21.0\\x1b]0;owned\\x07" in out and "node said: \\x1b[2J\\x1b]52;c;ZXZpbA==\\x07" in out

@@ -1,4 +1,9 @@
-"""`farmhand nodes list|add|rm|enable|disable|trust|probe|wake` (all with --json)."""
+"""`farmhand nodes list|add|rm|enable|disable|trust|probe|wake` (all with --json).
+
+Everything a node reported (inventory strings, error notes, host names) is shown escaped
+(:func:`farmhand.ssh.quoting.printable`): a node must not be able to drive the artist's terminal.
+JSON output escapes control characters by itself.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from farmhand.nodes import actions as nodeops
 from farmhand.nodes.inventory import Inventory
 from farmhand.nodes.registry import Node, NodeState, Registry
 from farmhand.ssh import SSHExecutor, Target
+from farmhand.ssh.quoting import printable
 
 
 def register(sub: Any) -> None:
@@ -86,11 +92,11 @@ def _summary(n: Node) -> str:
     inv = Inventory.from_dict(n.inventory) if n.inventory else None
     cores = f"{inv.cpus_logical}c" if inv else "-"
     ram = f"{inv.mem_total_mb / 1024:.0f}G" if inv else "-"
-    hou = ",".join(h.version for h in inv.houdini) if inv and inv.houdini else "-"
+    hou = printable(",".join(h.version for h in inv.houdini), 60) if inv and inv.houdini else "-"
     seen = time.strftime("%m-%d %H:%M", time.localtime(n.last_seen)) if n.last_seen else "-"
-    err = f"  ! {n.last_error}" if n.last_error else ""
-    return (f"{n.name:<18} {n.address:<16} {n.state.value:<10} {'yes' if n.enabled else 'no':<4} "
-            f"{cores:>5} {ram:>5}  {hou:<16} {seen}{err}")
+    err = f"  ! {printable(n.last_error, 300)}" if n.last_error else ""
+    return (f"{printable(n.name):<18} {printable(n.address):<16} {n.state.value:<10} "
+            f"{'yes' if n.enabled else 'no':<4} {cores:>5} {ram:>5}  {hou:<16} {seen}{err}")
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -107,19 +113,20 @@ def _add(args: argparse.Namespace) -> int:
     node = nodeops.add(Registry(), args.name, args.address, port=args.port, user=args.user,
                        identity=args.identity)
     hint = "" if node.state is NodeState.TRUSTED else f"; next: farmhand nodes trust {node.name}"
-    _out(args, node.to_json(), f"added {node.name} ({node.address}, {node.state.value}){hint}")
+    _out(args, node.to_json(), f"added {printable(node.name)} ({printable(node.address)}, "
+                               f"{node.state.value}){printable(hint)}")
     return 0
 
 
 def _rm(args: argparse.Namespace) -> int:
     node = nodeops.remove(Registry(), args.name)
-    _out(args, node.to_json(), f"removed {node.name}")
+    _out(args, node.to_json(), f"removed {printable(node.name)}")
     return 0
 
 
 def _enable(args: argparse.Namespace) -> int:
     node = Registry().set_enabled(args.name, args.enabled)
-    _out(args, node.to_json(), f"{node.name} {'enabled' if node.enabled else 'disabled'}")
+    _out(args, node.to_json(), f"{printable(node.name)} {'enabled' if node.enabled else 'disabled'}")
     return 0
 
 
@@ -129,9 +136,10 @@ def _trust(args: argparse.Namespace) -> int:
             return True
         if not sys.stdin.isatty():
             raise UsageError(
-                f"{args.name}: host key {key.shown} is not trusted; "
+                f"{printable(args.name)}: host key {key.shown} is not trusted; "
                 "check it and re-run with --yes to trust it non-interactively")
-        answer = input(f"{args.name} ({key.info.host_key_name}) host key {key.shown}\nTrust this key? [y/N] ")
+        answer = input(f"{printable(args.name)} ({printable(key.info.host_key_name)}) host key {key.shown}\n"
+                       "Trust this key? [y/N] ")
         return answer.strip().lower() in ("y", "yes")
 
     reg = Registry()
@@ -140,7 +148,8 @@ def _trust(args: argparse.Namespace) -> int:
                                   identity=args.identity)
     data = {"node": node.to_json(), "fingerprint": key.info.fingerprint, "key_type": key.info.key_type,
             "already_trusted": key.trusted}
-    _out(args, data, f"{node.name}: {key.shown} {'was already trusted' if key.trusted else 'trusted'}")
+    _out(args, data, f"{printable(node.name)}: {key.shown} "
+                     f"{'was already trusted' if key.trusted else 'trusted'}")
     return 0
 
 
@@ -162,21 +171,27 @@ def _probe(args: argparse.Namespace) -> int:
         if isinstance(res, BaseException):
             failed += 1
             msg = nodeops.error_message(name, res)
-            print(f"farmhand: {msg}", file=sys.stderr)
+            print(f"farmhand: {printable(msg, 1000)}", file=sys.stderr)
             data[name] = {"error": msg}
             continue
         data[name] = res.to_dict()
-        hou = ", ".join(h.version for h in res.houdini) or "none"
-        gpus = ", ".join(g.name for g in res.gpus) or "no GPU"
-        share = f"; share free {res.share_free_mb / 1024:.1f}G" if res.share_free_mb is not None else ""
-        lines.append(f"{name:<18} {res.hostname:<16} {res.os:<7} {res.arch:<7} {res.cpus_logical:>3}c/"
-                     f"{res.cpus_physical}p {res.mem_total_mb / 1024:5.1f}G  {gpus}; Houdini: {hou}{share}")
+        lines.append(_probe_line(name, res))
     _out(args, data, "\n".join(lines))
     return 1 if failed else 0
+
+
+def _probe_line(name: str, res: Inventory) -> str:
+    """One node's inventory on one line; every string in it came from the node."""
+    hou = ", ".join(h.version for h in res.houdini) or "none"
+    gpus = ", ".join(g.name for g in res.gpus) or "no GPU"
+    share = f"; share free {res.share_free_mb / 1024:.1f}G" if res.share_free_mb is not None else ""
+    return (f"{printable(name):<18} {printable(res.hostname, 64):<16} {printable(res.os, 32):<7} "
+            f"{printable(res.arch, 32):<7} {res.cpus_logical:>3}c/{res.cpus_physical}p "
+            f"{res.mem_total_mb / 1024:5.1f}G  {printable(gpus, 200)}; Houdini: {printable(hou, 200)}{share}")
 
 
 def _wake(args: argparse.Namespace) -> int:
     node, macs, sent = nodeops.wake(Registry(), args.name, args.broadcast)
     _out(args, {"node": node.name, "macs": macs, "sent_to": sent},
-         f"wake packet for {node.name} ({', '.join(macs)}) sent to {', '.join(sent)}")
+         f"wake packet for {printable(node.name)} ({printable(', '.join(macs))}) sent to {', '.join(sent)}")
     return 0

@@ -7,6 +7,7 @@
         proc.close()                                                  # remote watchdog kills the group
         ex.kill_group("render01", pgid)                               # TERM, then KILL after a grace
         results = fan_out(hosts, lambda h: ex.run(h, ["uptime"]))     # host -> result | exception
+        pool = ThreadPoolExecutor(max_workers=pool_size())            # grows with the farm, no fixed cap
         info = ex.fetch_host_key("render05"); ex.trust(info)          # `farmhand nodes trust`
 
 Errors are :mod:`farmhand.errors` types naming the host: NodeUnreachable, AuthFailed, HostKeyUnknown,
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from farmhand.ssh.connect import Timeouts
 from farmhand.ssh.executor import SSHExecutor
-from farmhand.ssh.fanout import FanOut, fan_out
+from farmhand.ssh.fanout import FanOut, fan_out, pool_size
 from farmhand.ssh.hostkeys import HostKeyInfo, HostKeyRevoked, HostKeyStore, fingerprint
 from farmhand.ssh.process import SSHProcess
 from farmhand.ssh.quoting import posix_join, powershell_join, powershell_quote
@@ -25,5 +26,6 @@ from farmhand.ssh.target import Target, resolve
 
 __all__ = [
     "FanOut", "HostKeyInfo", "HostKeyRevoked", "HostKeyStore", "SSHExecutor", "SSHProcess", "Target",
-    "Timeouts", "fan_out", "fingerprint", "posix_join", "powershell_join", "powershell_quote", "resolve",
+    "Timeouts", "fan_out", "fingerprint", "pool_size", "posix_join", "powershell_join", "powershell_quote",
+    "resolve",
 ]

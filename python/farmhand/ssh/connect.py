@@ -21,6 +21,7 @@ import paramiko
 
 from farmhand.errors import AuthFailed, NodeError, NodeUnreachable
 from farmhand.ssh.hostkeys import HostKeyStore
+from farmhand.ssh.quoting import printable
 from farmhand.ssh.target import Target
 
 log = logging.getLogger(__name__)
@@ -192,7 +193,7 @@ def handshake(
 
 
 def _kex_error(target: Target, exc: BaseException) -> NodeError:
-    text = str(exc)
+    text = printable(str(exc))  # paramiko quotes what the peer sent ("Indecipherable protocol version")
     if isinstance(exc, (EOFError, ConnectionResetError)) or "banner" in text.lower():
         return HandshakeDropped(
             target.name, f"SSH handshake with {target.hostname} failed ({text or 'closed'}): "
@@ -216,7 +217,8 @@ def _authenticate(
         except paramiko.AuthenticationException:
             continue
         except (paramiko.SSHException, EOFError, OSError) as exc:
-            raise NodeUnreachable(target.name, f"connection lost during login: {exc or 'closed'}") from exc
+            why = printable(str(exc)) or "closed"
+            raise NodeUnreachable(target.name, f"connection lost during login: {why}") from exc
         if transport.is_authenticated():
             return
     which = ", ".join(target.identity_files) or "the ssh-agent's keys"

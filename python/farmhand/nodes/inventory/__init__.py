@@ -24,6 +24,7 @@ from farmhand.nodes.inventory.model import (
 from farmhand.nodes.inventory.scripts import posix_argv, powershell_script, windows_command
 from farmhand.remote import Executor
 from farmhand.ssh.fanout import FanOut, fan_out
+from farmhand.ssh.quoting import printable
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +38,14 @@ def probe(
     try:
         return parse(res.stdout)
     except InventoryParseError as exc:
-        detail = (res.stderr.strip().splitlines() or [""])[-1][:120]
+        detail = printable((res.stderr.strip().splitlines() or [""])[-1], 120)  # the node's words
         raise NodeError(host, f"inventory failed (exit {res.exit_code}): {exc}"
                         + (f"; node said: {detail}" if detail else "")) from exc
 
 
 def probe_many(
     executor: Executor, hosts: Sequence[str], *, share: str = "", extra_roots: Sequence[str] = (),
-    timeout: Optional[float] = 30.0, workers: int = 32,
+    timeout: Optional[float] = 30.0, workers: Optional[int] = None,
 ) -> FanOut[Inventory]:
     return fan_out(hosts, lambda h: probe(executor, h, share=share, extra_roots=extra_roots, timeout=timeout),
                    workers=workers)
