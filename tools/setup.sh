@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install everything Farmhand's demo and tests need on a fresh Debian machine (run as root or with sudo).
+# Install everything Farmhand's demo and tests need on a fresh Debian machine (as root, or a user with sudo).
 #   tools/setup.sh            system packages + the main virtualenv (.venv, PySide6)
 #   tools/setup.sh --pyside2  also the PySide2 virtualenv (.venv-pyside2, Debian's PySide2 on /usr/bin/python3)
 set -euo pipefail
@@ -40,7 +40,7 @@ if [ "$want_pyside2" = 1 ]; then
   if [ ! -x .venv-pyside2/bin/python ]; then
     /usr/bin/python3 -m venv --system-site-packages .venv-pyside2
   fi
-  .venv-pyside2/bin/python -m pip install -q 'pytest>=7' 'pytest-qt>=4.2,<4.5' 'paramiko>=3.4'  # 4.5 dropped PySide2
+  .venv-pyside2/bin/python -m pip install -q 'pytest>=7' 'pytest-qt>=4.2,<4.5' 'paramiko>=3.4' 'hypothesis>=6.100'  # 4.5 dropped PySide2
   .venv-pyside2/bin/python -m pip install -q --no-deps -e .
 fi
 echo "setup: ready"

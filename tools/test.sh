@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The README's test command: sets up everything (apt + venvs) and runs lint, types and every test,
-# the Qt tests under both PySide6 and PySide2. Needs root (network namespaces for the sshd node lab).
+# the Qt tests under both PySide6 and PySide2. Needs root (network namespaces for the sshd node lab): run as
+# root, or as a user with sudo (asked once; files in the checkout stay the user's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. tools/as_root.sh
 bash tools/setup.sh --pyside2
 export QT_QPA_PLATFORM=offscreen
 mkdir -p artifacts
