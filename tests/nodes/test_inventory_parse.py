@@ -6,6 +6,8 @@ import base64
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from farmhand.nodes.inventory import Inventory, InventoryParseError, parse, posix_argv, windows_command
 from farmhand.nodes.inventory.scripts import BEGIN, END, POSIX_SCRIPT
@@ -96,3 +98,27 @@ def test_posix_script_is_valid_sh() -> None:
     import subprocess
 
     assert subprocess.run(["sh", "-n", "-c", POSIX_SCRIPT]).returncode == 0
+
+
+_KEYS = ["hostname", "os", "cpus_logical", "cpus_physical", "mem_total_kb", "load", "load_percent", "gpu",
+         "houdini", "iface", "ipv4", "share_free_kb"]
+_VALUES = ["inf", "-inf", "nan", "1e400", "9" * 5000, "x|y|z", "eth0 mac=00:11:22:33:44:55",
+           "eth0 10.0.0.5/24", "", "|", "\x1b]0;t\x07", "٣", "-3", "0.5 0.6 nan"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_KEYS), st.one_of(st.sampled_from(_VALUES), st.text(max_size=20))),
+                max_size=20))
+def test_fuzz_node_output_parses_or_fails_cleanly(lines: list[tuple[str, str]]) -> None:
+    """What a broken or hostile node prints: a sane Inventory (finite numbers, valid JSON) or one
+    InventoryParseError, never anything else."""
+    import json
+
+    text = "\n".join([BEGIN, "hostname=n", "os=Linux", *(f"{k}={v}" for k, v in lines), END])
+    try:
+        inv = parse(text)
+    except InventoryParseError:
+        return
+    json.dumps(inv.to_dict(), allow_nan=False)  # the registry stores it as JSON
+    assert inv.cpus_logical >= 0 and inv.mem_total_mb >= 0
+    assert Inventory.from_dict(inv.to_dict()) == inv

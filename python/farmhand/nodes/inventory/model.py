@@ -31,7 +31,9 @@ class HoudiniInstall:
 
     @property
     def version_tuple(self) -> tuple[int, ...]:
-        return tuple(int(p) for p in re.findall(r"\d+", self.version))
+        # ASCII digits, at most 9 at a time: a node's version text must not be able to raise (int() refuses
+        # over 4300 digits) or sort by digits of other scripts.
+        return tuple(int(p) for p in re.findall(r"[0-9]{1,9}", self.version))
 
 
 @dataclass(frozen=True)
@@ -99,61 +101,79 @@ def parse(output: str) -> Inventory:
     end = output.find(END, start + 1) if start >= 0 else -1
     if start < 0 or end < 0:
         raise InventoryParseError("inventory output has no begin/end markers (command failed or cut short)")
-    values: dict[str, str] = {}
-    ifaces: dict[str, tuple[Optional[str], list[str]]] = {}
-    gpus: list[Gpu] = []
-    houdini: list[HoudiniInstall] = []
+    lines = _Lines()
     for raw in output[start + len(BEGIN):end].splitlines():
-        line = raw.strip()
-        if "=" not in line:
-            continue
-        key, _, value = line.partition("=")
+        key, eq, value = raw.strip().partition("=")
+        if eq:
+            lines.add(key, value)
+    return lines.inventory()
+
+
+_KNOWN = frozenset({"hostname", "os", "os_name", "kernel", "arch", "cpus_logical", "cpus_physical",
+                    "mem_total_kb", "mem_available_kb", "load", "load_percent", "share", "share_free_kb"})
+
+
+class _Lines:
+    """The ``key=value`` lines of one inventory, collected, then turned into an :class:`Inventory`."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+        self.ifaces: dict[str, tuple[Optional[str], list[str]]] = {}
+        self.gpus: list[Gpu] = []
+        self.houdini: list[HoudiniInstall] = []
+
+    def add(self, key: str, value: str) -> None:
         if key == "iface":
             name, _, rest = value.partition(" mac=")
-            ifaces.setdefault(name.strip(), (None, []))
-            ifaces[name.strip()] = (normalise_mac(rest), ifaces[name.strip()][1])
+            _mac, addrs = self.ifaces.setdefault(name.strip(), (None, []))
+            self.ifaces[name.strip()] = (normalise_mac(rest), addrs)
         elif key == "ipv4":
             name, _, addr = value.partition(" ")
-            _mac, addrs = ifaces.setdefault(name.strip(), (None, []))
+            _mac, addrs = self.ifaces.setdefault(name.strip(), (None, []))
             if addr.strip():
                 addrs.append(_cidr(addr.strip()))
         elif key == "gpu":
             parts = [*value.split("|"), "", ""][:3]
-            gpus.append(Gpu(parts[0].strip(), _int(parts[1]) or None, parts[2].strip() or None))
+            self.gpus.append(Gpu(parts[0].strip(), _int(parts[1]) or None, parts[2].strip() or None))
         elif key == "houdini":
             path, _, version = value.partition("|")
-            if path and all(h.path != path for h in houdini):
-                houdini.append(HoudiniInstall(path, version or "unknown"))
+            if path and all(h.path != path for h in self.houdini):
+                self.houdini.append(HoudiniInstall(path, version or "unknown"))
         else:
-            values[key] = value.strip()
-    if "hostname" not in values or "os" not in values:
-        raise InventoryParseError("inventory output lacks hostname/os lines")
-    load = tuple(float(x) for x in values.get("load", "").split() if _is_float(x))
-    percent = values.get("load_percent", "")
-    if not load and _is_float(percent):
-        load = (float(percent) / 100.0 * max(1, _int(values.get("cpus_logical"))),)
-    known = {"hostname", "os", "os_name", "kernel", "arch", "cpus_logical", "cpus_physical", "mem_total_kb",
-             "mem_available_kb", "load", "load_percent", "share", "share_free_kb"}
-    logical = _int(values.get("cpus_logical"))
-    share_free = values.get("share_free_kb")
-    return Inventory(
-        hostname=values["hostname"],
-        os=values["os"],
-        os_name=values.get("os_name", ""),
-        kernel=values.get("kernel", ""),
-        arch=values.get("arch", ""),
-        cpus_logical=logical,
-        cpus_physical=_int(values.get("cpus_physical")) or logical,
-        mem_total_mb=_int(values.get("mem_total_kb")) // 1024,
-        mem_available_mb=_int(values.get("mem_available_kb")) // 1024,
-        load=load,
-        interfaces=tuple(Interface(n, m, tuple(a)) for n, (m, a) in sorted(ifaces.items())),
-        gpus=tuple(gpus),
-        houdini=tuple(sorted(houdini, key=lambda h: h.version_tuple)),
-        share_path=values.get("share"),
-        share_free_mb=_int(share_free) // 1024 if share_free else None,
-        extra={k: v for k, v in values.items() if k not in known},
-    )
+            self.values[key] = value.strip()
+
+    def _load(self) -> tuple[float, ...]:
+        values = self.values
+        load = tuple(float(x) for x in values.get("load", "").split() if _is_float(x))
+        percent = values.get("load_percent", "")
+        if not load and _is_float(percent):
+            load = (float(percent) / 100.0 * max(1, _int(values.get("cpus_logical"))),)
+        return load
+
+    def inventory(self) -> Inventory:
+        values = self.values
+        if "hostname" not in values or "os" not in values:
+            raise InventoryParseError("inventory output lacks hostname/os lines")
+        logical = _int(values.get("cpus_logical"))
+        share_free = values.get("share_free_kb")
+        return Inventory(
+            hostname=values["hostname"],
+            os=values["os"],
+            os_name=values.get("os_name", ""),
+            kernel=values.get("kernel", ""),
+            arch=values.get("arch", ""),
+            cpus_logical=logical,
+            cpus_physical=_int(values.get("cpus_physical")) or logical,
+            mem_total_mb=_int(values.get("mem_total_kb")) // 1024,
+            mem_available_mb=_int(values.get("mem_available_kb")) // 1024,
+            load=self._load(),
+            interfaces=tuple(Interface(n, m, tuple(a)) for n, (m, a) in sorted(self.ifaces.items())),
+            gpus=tuple(self.gpus),
+            houdini=tuple(sorted(self.houdini, key=lambda h: h.version_tuple)),
+            share_path=values.get("share"),
+            share_free_mb=_int(share_free) // 1024 if share_free else None,
+            extra={k: v for k, v in values.items() if k not in _KNOWN},
+        )
 
 
 def _cidr(addr: str) -> str:
