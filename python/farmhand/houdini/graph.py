@@ -19,7 +19,7 @@ import hou
 
 from farmhand.errors import UsageError
 from farmhand.frames import Frame, FrameSpec, contiguous_runs, format_frame, normalise
-from farmhand.houdini import rops
+from farmhand.houdini import rops, takes
 
 _STEP = re.compile(r"^\s*(\d+)\s*\[([^\]]*)\]\s*(\S+)\s*(.*)$")
 _GROUP = re.compile(r"\(([^)]*)\)")
@@ -108,14 +108,22 @@ def _batched(plan: dict[str, set[Frame]]) -> set[str]:
     return found
 
 
-def render_order(roots: hou.RopNode | Sequence[hou.RopNode],
-                 frames: Optional[FrameSpec] = None) -> list[rops.RopInfo]:
+def render_order(roots: hou.RopNode | Sequence[hou.RopNode], frames: Optional[FrameSpec] = None,
+                 take: Optional[str] = None) -> list[rops.RopInfo]:
     """The ROPs rendering ``roots`` runs, dependencies first, each once with every frame it renders.
 
     Several roots (the Farmhand ROP's inputs) are planned in order like the inputs of one Merge ROP: a
     dependency they share is listed once, where it first appears, with every frame any of them needs.
-    ``frames`` replaces each root's own range.
+    ``frames`` replaces each root's own range; ``take`` plans and reads everything in that take.
     """
+    if take:
+        with takes.current(take):
+            return _render_order(roots, frames, take)
+    return _render_order(roots, frames, None)
+
+
+def _render_order(roots: hou.RopNode | Sequence[hou.RopNode], frames: Optional[FrameSpec],
+                  take: Optional[str]) -> list[rops.RopInfo]:
     chosen = [roots] if isinstance(roots, hou.RopNode) else list(roots)
     order: dict[str, set[Frame]] = {}
     for root in chosen:
@@ -129,7 +137,8 @@ def render_order(roots: hou.RopNode | Sequence[hou.RopNode],
         node = hou.node(path)
         if not isinstance(node, hou.RopNode) or not renders_itself(node) or not wanted:
             continue
-        infos.append(rops.read_rop(node, FrameSpec(tuple(sorted(wanted))), batched=path in batched))
+        frames_of = FrameSpec(tuple(sorted(wanted)))
+        infos.append(rops.read_rop(node, frames_of, batched=path in batched, take=take))
     if not infos:
         names = ", ".join(r.path() for r in chosen)
         raise UsageError(f"{names} renders nothing (bypassed, or only routes to nothing)")

@@ -13,7 +13,7 @@ import hou
 
 from farmhand.errors import UsageError
 from farmhand.frames import FrameSpec, normalise
-from farmhand.houdini import interactive, rops, solaris
+from farmhand.houdini import interactive, rops, solaris, takes
 from farmhand.houdini.sending import Sent
 from farmhand.houdini.submit import SubmitOptions
 from farmhand.jobs import ChunkPolicy
@@ -44,8 +44,15 @@ def options_from_node(node: hou.OpNode) -> SubmitOptions:
         priority=_eval_int(node, "priority", 50),
         single_node=True if _eval_int(node, "single_node", 0) else None,
         name=_eval_str(node, "job_name", "") or None,
+        take=_take(node),
         usd=solaris.UsdMode(_eval_str(node, "usd_mode", "") or solaris.UsdMode.ROP.value),
     )
+
+
+def _take(node: hou.OpNode) -> Optional[str]:
+    """The take the asset's *Render With Take* names (None: each ROP's own take)."""
+    value = _eval_str(node, "take", takes.CURRENT)
+    return None if value in ("", takes.CURRENT) else value
 
 
 def input_rops(node: hou.OpNode) -> list[str]:

@@ -16,7 +16,7 @@ import hou
 
 from farmhand.errors import NotFound, UsageError
 from farmhand.frames import Frame, FrameSpec, normalise
-from farmhand.houdini import solaris
+from farmhand.houdini import solaris, takes
 from farmhand.houdini.compat import as_op_node
 
 log = logging.getLogger(__name__)
@@ -218,8 +218,15 @@ def whole_range_reason(rop: hou.RopNode, batched: bool = False) -> str:
     return ""
 
 
-def read_rop(rop: hou.RopNode, frames: Optional[FrameSpec] = None, *, batched: bool = False) -> RopInfo:
-    """``rop`` rendering ``frames`` (default: its own frame range); ``batched``: an input of a Batch ROP."""
+def read_rop(rop: hou.RopNode, frames: Optional[FrameSpec] = None, *, batched: bool = False,
+             take: Optional[str] = None) -> RopInfo:
+    """``rop`` rendering ``frames`` (default: its own frame range), read in the take it renders in
+    (``take`` overrides its ``take`` parm); ``batched``: an input of a Batch ROP."""
+    with takes.current(takes.render_take(rop, take)):
+        return _read_rop(rop, frames, batched)
+
+
+def _read_rop(rop: hou.RopNode, frames: Optional[FrameSpec], batched: bool) -> RopInfo:
     kind = base_type_name(rop)
     frames = frames if frames is not None else frame_range(rop)
     name = output_parm_name(rop)

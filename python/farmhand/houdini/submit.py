@@ -23,7 +23,7 @@ import hou
 from farmhand.display import Severity
 from farmhand.errors import JobError, UsageError
 from farmhand.frames import FrameSpec, expand_output
-from farmhand.houdini import graph, renderers, rops, solaris
+from farmhand.houdini import graph, renderers, rops, solaris, takes
 from farmhand.houdini.pathmap import PathMap
 from farmhand.houdini.preflight import Finding, NodeFacts, SceneFacts, by_severity, check
 from farmhand.jobs import ChunkPolicy, JobSpec
@@ -51,6 +51,7 @@ class SubmitOptions:
     single_node: Optional[bool] = None  # None: decided per ROP (caches/sims single)
     dependencies: bool = True  # also render the ROP's input ROPs, first
     name: Optional[str] = None
+    take: Optional[str] = None  # render in this take (None: the take each ROP's take parm names)
     usd: solaris.UsdMode = solaris.UsdMode.ROP  # how Karma / USD Render ROPs go to the farm
 
 
@@ -79,8 +80,10 @@ def plan(rop_path: str | Sequence[str], options: SubmitOptions, nodes: Sequence[
     if not targets:
         raise UsageError("no ROP to render; pick or connect one")
     frames = FrameSpec.parse(options.frames) if options.frames else None
-    order = (graph.render_order(targets, frames) if options.dependencies
-             else [rops.read_rop(t, frames) for t in targets])
+    if options.take:
+        takes.check(options.take)
+    order = (graph.render_order(targets, frames, take=options.take) if options.dependencies
+             else [rops.read_rop(t, frames, take=options.take) for t in targets])
     target_paths = {t.path() for t in targets}
     scene = rops.scene_info()
     refs = tuple(rops.file_references())
@@ -144,6 +147,15 @@ def job_spec(info: rops.RopInfo, scene: rops.SceneInfo, options: SubmitOptions, 
     name = options.name or f"{os.path.basename(scene.hip_path)} {info.path}"
     if not is_target:
         name = f"{name} (dependency)" if options.name else name
+    if options.take:
+        name = f"{name} [take {options.take}]"
+    wanted = {"job": scene.job_dir, "take": options.take or ""}
+    params, missing = preset_params(preset, wanted)
+    if "take" in missing:
+        note = Finding("take_not_passed", Severity.ERROR,
+                       f"{info.path}: the {preset} preset cannot render in the take {options.take!r} "
+                       "(it has no 'take' parameter)", "render in the scene's take, or use a preset "
+                       "with a 'take' parameter")
     spec = JobSpec(
         preset=preset,
         frames=str(frames),
@@ -159,22 +171,24 @@ def job_spec(info: rops.RopInfo, scene: rops.SceneInfo, options: SubmitOptions, 
         name=name,
         submitter=_submitter(),
         alf_scope=alf_scope_for_rop_type(info.type_name),
-        params=_job_param(preset, scene.job_dir),
+        params=params,
     )
     return spec, note
 
 
-def _job_param(preset: str, job_dir: str) -> tuple[tuple[str, str], ...]:
-    """``$JOB`` for presets that take it (the hython worker forces it before loading the scene); the
-    dispatcher maps it per node like the .hip."""
+def preset_params(preset: str, wanted: dict[str, str]) -> tuple[tuple[tuple[str, str], ...], set[str]]:
+    """The ``wanted`` values (empty ones left out) the preset declares parameters for, and the names it
+    lacks. ``job`` is ``$JOB`` (the worker forces it before loading the scene; the dispatcher maps it per
+    node like the .hip); ``take`` the take to render in."""
     from farmhand.errors import FarmhandError
     from farmhand.presets import load_preset
 
     try:
         declared = {name for name, _ in load_preset(preset).params}
     except FarmhandError:
-        return ()  # an unknown preset is refused, with its own message, when the job is submitted
-    return (("job", job_dir),) if job_dir and "job" in declared else ()
+        return (), set()  # an unknown preset is refused, with its own message, when the job is submitted
+    given = {k: v for k, v in wanted.items() if v}
+    return tuple((k, v) for k, v in given.items() if k in declared), set(given) - declared
 
 
 def output_pattern(info: rops.RopInfo) -> tuple[Optional[str], Optional[Finding]]:

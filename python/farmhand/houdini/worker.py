@@ -1,6 +1,7 @@
 """Farmhand's persistent render worker, run by ``hython`` on a render node.
 
-    hython farmhand_worker.py --hip /share/shot.hip --rop /out/mantra1 [--job /share/proj] [--with-inputs]
+    hython farmhand_worker.py --hip /share/shot.hip --rop /out/mantra1 [--job /share/proj] [--take NAME]
+        [--with-inputs]
     hython farmhand_worker.py --hip /share/shot.hip --rop /out/karma1 --export-usd /share/shot.usd \
         --range 1 240 1
 
@@ -120,6 +121,20 @@ def render_given_frames(rop: hou.RopNode) -> None:
         pass
 
 
+def use_take(rop: hou.RopNode, name: str) -> bool:
+    """Render ``rop`` in the take ``name``: its ``take`` parm (as the stock ``hrender.py -t`` sets it), and
+    the current take too, so the outputs this worker reports are read with that take's values."""
+    parm = rop.parm("take")
+    take = hou.takes.findTake(name)
+    if take is None or parm is None:
+        what = f"no take {name!r}" if parm is not None else f"no take parameter on {rop.path()}"
+        emit("fatal", message=f"this scene has {what}", kind="load")
+        return False
+    parm.set(name)
+    hou.takes.setCurrentTake(take)
+    return True
+
+
 def enable_alf_progress(rop: hou.RopNode) -> None:
     for name in ALF_PARMS:
         parm = rop.parm(name)
@@ -220,6 +235,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--rop", required=True, help="the ROP to render, e.g. /out/mantra1")
     parser.add_argument("--job", help="force $JOB to this directory")
     parser.add_argument("--with-inputs", action="store_true", help="also render the ROP's inputs per frame")
+    parser.add_argument("--take", help="render in this take (sets the ROP's take parm, as hrender -t does)")
     parser.add_argument("--export-usd", metavar="PATH",
                         help="write the ROP's stage to this USD file, then exit")
     parser.add_argument("--range", nargs=3, type=float, metavar=("START", "END", "STEP"), default=None,
@@ -236,6 +252,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         message = str(exc).strip()
         kind = classify(message)
         emit("fatal", message=message, kind="load" if kind == "render" else kind)
+        return 1
+    if args.take and not use_take(rop, args.take):
         return 1
     if args.export_usd:
         start, end, step = args.range or (hou.frame(), hou.frame(), 1.0)

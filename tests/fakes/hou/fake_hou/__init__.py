@@ -64,6 +64,7 @@ from fake_hou._panes import (
     reset_panes,
 )
 from fake_hou._session import SESSION, Session, env_build
+from fake_hou._takes import Take, takes
 from fake_hou._values import (
     EnumValue,
     Error,
@@ -152,6 +153,7 @@ __all__ = [
     "Release",
     "RopNode",
     "SopNode",
+    "Take",
     "allowEnvironmentToOverwriteVariable",
     "applicationName",
     "applicationVersion",
@@ -179,6 +181,7 @@ __all__ = [
     "selectedNodes",
     "setFrame",
     "severityType",
+    "takes",
     "text",
     "ui",
     "use_release",

@@ -38,6 +38,7 @@ class hipFile(hipFileBase):
         SESSION.saved_vars = {str(k): str(v) for k, v in doc.get("vars", {}).items()}
         SESSION.frame = float(doc.get("frame", 1))
         SESSION.unsaved = bool(doc.get("unsaved", False))
+        SESSION.current_take = str(doc.get("current_take", "Main"))
         SESSION.new_file = False
         build_nodes(doc.get("nodes", []))
         warnings = [str(w) for w in doc.get("load_warnings", [])]

@@ -74,7 +74,10 @@ class Parm(ParmBase):
         self._name = name
 
     def _raw(self) -> Any:
-        return self._node._spec["parms"][self._name]
+        from fake_hou._takes import override
+
+        taken, value = override(self._node.path(), self._name)
+        return value if taken else self._node._spec["parms"][self._name]
 
     def node(self) -> OpNode:
         return self._node

@@ -140,6 +140,21 @@ def render(
     verbose: bool,
     output_progress: bool,
 ) -> None:
+    take = rop.parm("take")
+    chosen = take.evalAsString() if take is not None else ""
+    if chosen not in ("", "_current_"):
+        # A ROP set to render in a take renders with that take's parameter values.
+        previous, SESSION.current_take = SESSION.current_take, chosen
+        try:
+            _render_steps(rop, frame_range, output_file, ignore_inputs, method, verbose, output_progress)
+        finally:
+            SESSION.current_take = previous
+        return
+    _render_steps(rop, frame_range, output_file, ignore_inputs, method, verbose, output_progress)
+
+
+def _render_steps(rop: RopNode, frame_range: tuple[float, ...], output_file: str | None, ignore_inputs: bool,
+                  method: Any, verbose: bool, output_progress: bool) -> None:
     frames = rop_frames(rop, frame_range)
     if ignore_inputs:
         steps = [(rop, frames)]

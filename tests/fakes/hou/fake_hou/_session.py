@@ -42,6 +42,7 @@ class Session:
     unsaved: bool = False
     new_file: bool = True
     selected: list[str] = field(default_factory=list)
+    current_take: str = "Main"
     main_thread: threading.Thread = field(default_factory=threading.main_thread)
     enforce_main_thread: bool = True
     messages: list[str] = field(default_factory=list)

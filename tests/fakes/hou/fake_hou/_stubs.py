@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from hou import PythonPanelInterface as PythonPanelInterfaceBase
     from hou import RopNode as RopNodeBase
     from hou import SopNode as SopNodeBase
+    from hou import Take as TakeBase
     from hou import hipFile as hipFileBase
     from hou import paneTabType as paneTabTypeBase
     from hou import playbar as playbarBase
@@ -38,11 +39,18 @@ if TYPE_CHECKING:
     from hou import renderMethod as renderMethodBase
     from hou import ropRenderEventType as ropRenderEventTypeBase
     from hou import severityType as severityTypeBase
+    from hou import takes as takesBase
     from hou import text as textBase
     from hou import ui as uiBase
 else:
 
     class DesktopBase:
+        pass
+
+    class TakeBase:
+        pass
+
+    class takesBase:
         pass
 
     class PaneTabBase:
@@ -149,6 +157,7 @@ __all__ = [
     "PythonPanelInterfaceBase",
     "RopNodeBase",
     "SopNodeBase",
+    "TakeBase",
     "hipFileBase",
     "paneTabTypeBase",
     "playbarBase",
@@ -157,6 +166,7 @@ __all__ = [
     "renderMethodBase",
     "ropRenderEventTypeBase",
     "severityTypeBase",
+    "takesBase",
     "textBase",
     "uiBase",
 ]

@@ -241,6 +241,25 @@ if TYPE_CHECKING:
         n02 = fake_node.destroy
         del n01, n02
 
+    def _takes(take: hou.Take, fake_take: fake_hou.Take) -> None:
+        t01 = hou.takes.takes
+        t01 = fake_hou.takes.takes
+        t02 = hou.takes.currentTake
+        t02 = fake_hou.takes.currentTake
+        t03 = hou.takes.setCurrentTake
+        t03 = fake_hou.takes.setCurrentTake
+        t04 = hou.takes.rootTake
+        t04 = fake_hou.takes.rootTake
+        t05 = hou.takes.findTake
+        t05 = fake_hou.takes.findTake
+        t06 = take.name
+        t06 = fake_take.name
+        t07 = take.path
+        t07 = fake_take.path
+        t08 = take.isCurrent
+        t08 = fake_take.isCurrent
+        del t01, t02, t03, t04, t05, t06, t07, t08
+
     def _classes_are_the_stub_classes() -> None:
         # A fake class must be usable wherever code typed against hou expects the real one.
         rop: type[hou.RopNode] = fake_hou.RopNode
