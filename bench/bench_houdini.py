@@ -31,9 +31,8 @@ sys.path[:0] = [str(ROOT / "tests" / "fakes" / "hou" / "pythonpath"), str(ROOT /
 import fake_hou  # noqa: E402
 import hdefereval  # noqa: E402
 
-from farmhand.client import Client  # noqa: E402
-from farmhand.engine import process as dispatcher_process  # noqa: E402
-from farmhand.houdini import entry, submit  # noqa: E402
+from farmhand.client import Client, dispatcher_running  # noqa: E402
+from farmhand.houdini import entry, farm, interactive, submit  # noqa: E402
 from farmhand.houdini.pathmap import PathMap  # noqa: E402
 from farmhand.houdini.preflight import NodeFacts  # noqa: E402
 
@@ -64,14 +63,14 @@ def farmhand_submit() -> float:
     sent.thread.join(30)
     hdefereval.process_events(timeout=5)
     deadline = time.monotonic() + 20
-    while not dispatcher_process.running() and time.monotonic() < deadline:
+    while not dispatcher_running() and time.monotonic() < deadline:
         time.sleep(0.05)
     return blocked
 
 
 def naive_submit() -> float:
     started = time.perf_counter()
-    plan = entry.make_plan("/out/beauty", submit.SubmitOptions())
+    plan = interactive.make_plan("/out/beauty", submit.SubmitOptions())
     Client().submit(plan.specs[0])  # waits for the dispatcher to come up, on the main thread
     return time.perf_counter() - started
 
@@ -82,14 +81,14 @@ def main() -> None:
         share = Path(tmp) / "share"
         fake_hou.reset()
         fake_hou.SESSION.main_thread = threading.current_thread()
-        entry.nodes_provider = lambda: [NodeFacts("n1", houdini=("21.0.512",))]
-        entry.pathmap_loader = lambda: PathMap(shares=(str(share),))
+        farm.nodes_provider = lambda: [NodeFacts("n1", houdini=("21.0.512",))]
+        farm.pathmap_loader = lambda: PathMap(shares=(str(share),))
         scene(share, rops=200, refs=2000)
 
         plan_times = []
         for _ in range(ROUNDS):
             started = time.perf_counter()
-            entry.make_plan("/out/beauty", submit.SubmitOptions())
+            interactive.make_plan("/out/beauty", submit.SubmitOptions())
             plan_times.append(time.perf_counter() - started)
 
         ours, naive = [], []
