@@ -15,7 +15,7 @@ import os
 import re
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Optional
 
 import hou
@@ -23,7 +23,7 @@ import hou
 from farmhand.display import Severity
 from farmhand.errors import JobError, UsageError
 from farmhand.frames import FrameSpec, expand_output
-from farmhand.houdini import graph, renderers, rops, solaris, takes
+from farmhand.houdini import graph, renderers, rops, solaris, takes, wedges
 from farmhand.houdini.pathmap import PathMap
 from farmhand.houdini.preflight import Finding, NodeFacts, SceneFacts, by_severity, check
 from farmhand.jobs import ChunkPolicy, JobSpec
@@ -52,6 +52,7 @@ class SubmitOptions:
     dependencies: bool = True  # also render the ROP's input ROPs, first
     name: Optional[str] = None
     take: Optional[str] = None  # render in this take (None: the take each ROP's take parm names)
+    wedge: Optional[tuple[str, int]] = None  # set by plan(): the Wedge ROP and wedge number of a chain
     usd: solaris.UsdMode = solaris.UsdMode.ROP  # how Karma / USD Render ROPs go to the farm
 
 
@@ -76,9 +77,42 @@ def plan(rop_path: str | Sequence[str], options: SubmitOptions, nodes: Sequence[
     Several ROPs (the Farmhand ROP's inputs) make one plan: one chain of jobs in which a dependency
     they share renders once (two jobs writing the same cache files at once would corrupt them).
     """
-    targets = [rops.find_rop(p) for p in ([rop_path] if isinstance(rop_path, str) else rop_path)]
-    if not targets:
+    paths = [rop_path] if isinstance(rop_path, str) else list(rop_path)
+    if not paths:
         raise UsageError("no ROP to render; pick or connect one")
+    if options.wedge is None and any(wedges.is_wedge(hou.node(p)) for p in paths):
+        return _wedged(paths, options, nodes, pmap)
+    with wedges.numbered(options.wedge[1] if options.wedge else None):
+        return _plan(paths, options, nodes, pmap)
+
+
+def _wedged(paths: Sequence[str], options: SubmitOptions, nodes: Sequence[NodeFacts],
+            pmap: PathMap) -> SubmitPlan:
+    """One chain per wedge of each Wedge ROP (its driver with that wedge), after the other ROPs' chain."""
+    plain = [p for p in paths if not wedges.is_wedge(hou.node(p))]
+    parts = [plan(plain, options, nodes, pmap)] if plain else []
+    for path in paths:
+        node = hou.node(path)
+        if isinstance(node, hou.RopNode) and wedges.is_wedge(node):
+            driver = wedges.driver(node).path()
+            parts += [plan(driver, replace(options, wedge=(path, i)), nodes, pmap)
+                      for i in range(wedges.count(node))]
+    findings = list(dict.fromkeys(f for part in parts for f in part.findings))
+    seen: dict[tuple[Optional[str], Optional[str]], int] = {}
+    for spec in (s for part in parts for s in part.specs):
+        seen[(spec.target, spec.output)] = seen.get((spec.target, spec.output), 0) + 1
+    if any(n > 1 and output for (_t, output), n in seen.items()):
+        findings.append(Finding("wedges_share_outputs", Severity.WARNING,
+                                "Several wedges write the same output files",
+                                "name the outputs with $WEDGENUM (or $WEDGE) so each wedge keeps its own"))
+    return SubmitPlan(", ".join(paths), parts[0].scene, tuple(i for p in parts for i in p.rops),
+                      tuple(s for p in parts for s in p.specs), tuple(by_severity(findings)),
+                      tuple(u for p in parts for u in p.local_usd))
+
+
+def _plan(paths: Sequence[str], options: SubmitOptions, nodes: Sequence[NodeFacts],
+          pmap: PathMap) -> SubmitPlan:
+    targets = [rops.find_rop(p) for p in paths]
     frames = FrameSpec.parse(options.frames) if options.frames else None
     if options.take:
         takes.check(options.take)
@@ -150,7 +184,19 @@ def job_spec(info: rops.RopInfo, scene: rops.SceneInfo, options: SubmitOptions, 
     if options.take:
         name = f"{name} [take {options.take}]"
     wanted = {"job": scene.job_dir, "take": options.take or ""}
+    if options.wedge:
+        name = f"{name} [wedge {options.wedge[1]}]"
+        wanted.update(wedge=options.wedge[0], wedgenum=str(options.wedge[1]))
+        if output and "$WEDGE" in output:  # set by the Wedge ROP on the node only: unknown here
+            output, note = None, Finding("outputs_unverifiable", Severity.INFO,
+                                         f"{info.path}: the output name uses $WEDGE",
+                                         "frames are trusted on the renderer's word, without file checks")
     params, missing = preset_params(preset, wanted)
+    if {"wedge", "wedgenum"} & missing:
+        note = Finding("wedge_not_passed", Severity.ERROR,
+                       f"{info.path}: the {preset} preset cannot apply a Wedge ROP's wedges "
+                       "(it has no 'wedge' and 'wedgenum' parameters)",
+                       "use a preset with 'wedge' and 'wedgenum' parameters (the hython worker's --wedge)")
     if "take" in missing:
         note = Finding("take_not_passed", Severity.ERROR,
                        f"{info.path}: the {preset} preset cannot render in the take {options.take!r} "

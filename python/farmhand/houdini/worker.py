@@ -1,7 +1,7 @@
 """Farmhand's persistent render worker, run by ``hython`` on a render node.
 
     hython farmhand_worker.py --hip /share/shot.hip --rop /out/mantra1 [--job /share/proj] [--take NAME]
-        [--with-inputs]
+        [--wedge /out/wedge1 --wedge-num N] [--with-inputs]
     hython farmhand_worker.py --hip /share/shot.hip --rop /out/karma1 --export-usd /share/shot.usd \
         --range 1 240 1
 
@@ -135,6 +135,25 @@ def use_take(rop: hou.RopNode, name: str) -> bool:
     return True
 
 
+def apply_wedge(path: str, number: Optional[int]) -> bool:
+    """Apply wedge ``number`` of the Wedge ROP at ``path`` with that asset's own functions (``getwedges``,
+    ``setenvvariable("WEDGENUM")``, ``applyspecificwedge``), before rendering."""
+    node = hou.node(path)
+    if not isinstance(node, hou.RopNode) or number is None:
+        emit("fatal", message="--wedge needs --wedge-num" if node is not None else f"no Wedge ROP at {path}",
+             kind="load")
+        return False
+    module = node.hdaModule()
+    allwedge, _stashed, error = module.getwedges(node)
+    if error or not 0 <= number < len(allwedge):
+        emit("fatal", message=str(error).strip() or f"{path} has no wedge {number} (it has {len(allwedge)})",
+             kind="load")
+        return False
+    module.setenvvariable("WEDGENUM", str(number))
+    module.applyspecificwedge(node, allwedge[number])
+    return True
+
+
 def enable_alf_progress(rop: hou.RopNode) -> None:
     for name in ALF_PARMS:
         parm = rop.parm(name)
@@ -236,6 +255,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--job", help="force $JOB to this directory")
     parser.add_argument("--with-inputs", action="store_true", help="also render the ROP's inputs per frame")
     parser.add_argument("--take", help="render in this take (sets the ROP's take parm, as hrender -t does)")
+    parser.add_argument("--wedge", metavar="ROP", help="a Wedge ROP whose wedge --wedge-num applies")
+    parser.add_argument("--wedge-num", type=int, metavar="N", help="the wedge to apply (0 is the first)")
     parser.add_argument("--export-usd", metavar="PATH",
                         help="write the ROP's stage to this USD file, then exit")
     parser.add_argument("--range", nargs=3, type=float, metavar=("START", "END", "STEP"), default=None,
@@ -254,6 +275,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         emit("fatal", message=message, kind="load" if kind == "render" else kind)
         return 1
     if args.take and not use_take(rop, args.take):
+        return 1
+    if args.wedge and not apply_wedge(args.wedge, args.wedge_num):
         return 1
     if args.export_usd:
         start, end, step = args.range or (hou.frame(), hou.frame(), 1.0)

@@ -40,6 +40,7 @@ from fake_hou._app import (
     setFrame,
     text,
     ui,
+    unsetenv,
 )
 from fake_hou._nodes import (
     NODES,
@@ -184,6 +185,7 @@ __all__ = [
     "takes",
     "text",
     "ui",
+    "unsetenv",
     "use_release",
     "write_scene",
 ]

@@ -275,6 +275,10 @@ def putenv(name: str, value: str) -> None:
     SESSION.saved_vars[name] = value
 
 
+def unsetenv(name: str) -> None:
+    SESSION.saved_vars.pop(name, None)
+
+
 def allowEnvironmentToOverwriteVariable(name: str, onoff: bool) -> None:
     if onoff:
         SESSION.overwrite_allowed.add(name)

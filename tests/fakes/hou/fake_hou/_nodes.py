@@ -311,6 +311,15 @@ class OpNode(Node, OpNodeBase):
             return [str(n) for n in declared]
         return [n for n in self._spec["parms"] if n in FILE_PARMS]
 
+    def hdaModule(self) -> Any:
+        """The asset's Python module; only the Wedge ROP's is modelled (getwedges, applyspecificwedge,
+        setenvvariable), as Deadline's submitters call it."""
+        from fake_hou._wedge import WedgeModule
+
+        if self.type().name() != "wedge":
+            raise OperationFailed(f"{self.path()} is not a digital asset with a Python module")
+        return WedgeModule()
+
     # state ----------------------------------------------------------------------------------------
     def errors(self) -> tuple[str, ...]:
         guard()

@@ -175,7 +175,7 @@ def _render_frames(
 ) -> None:
     kind = rop.type().name()
     rop._errors.clear()
-    if rop.isBypassed() or kind in ("merge", "fetch", "null", "ropnet", "switch", "batch"):
+    if rop.isBypassed() or kind in ("merge", "fetch", "null", "ropnet", "switch", "batch", "wedge"):
         return
     alf = (output_progress and verbose) or any(
         _int_parm(rop, name, 0) == 1 for name in ("vm_alfprogress", "alfprogress")

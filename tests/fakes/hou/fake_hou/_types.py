@@ -39,6 +39,9 @@ NODE_TYPES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "merge": ("Driver", "RopNode", {}),
     "fetch": ("Driver", "RopNode", {"source": ""}),
     "null": ("Driver", "RopNode", dict(_RANGE)),
+    # The Wedge ROP renders its driver once per wedge; a scene lists its wedges as
+    # "wedges": [[["/obj/geo1/box/scale", 2.0]], ...] (parm path and value per change).
+    "wedge": ("Driver", "RopNode", {"driver": "", "prefix": "wedge"}),
     # Switch renders the input "index" selects; Batch renders its inputs' whole range as one batch.
     "switch": ("Driver", "RopNode", {"index": 0}),
     "batch": ("Driver", "RopNode", dict(_RANGE)),

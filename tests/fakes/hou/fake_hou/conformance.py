@@ -239,7 +239,11 @@ if TYPE_CHECKING:
         n01 = fake_node.createNode
         n02 = node.destroy
         n02 = fake_node.destroy
-        del n01, n02
+        n03 = node.hdaModule
+        n03 = fake_node.hdaModule
+        n04 = hou.unsetenv
+        n04 = fake_hou.unsetenv
+        del n01, n02, n03, n04
 
     def _takes(take: hou.Take, fake_take: fake_hou.Take) -> None:
         t01 = hou.takes.takes
