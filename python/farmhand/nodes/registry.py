@@ -24,7 +24,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS nodes (
     last_error  TEXT
 );
 CREATE INDEX IF NOT EXISTS nodes_address ON nodes(address);
+CREATE TABLE IF NOT EXISTS node_tags (node TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (node, tag));
 """
 
 
@@ -177,6 +178,7 @@ class Registry:
                 ).fetchone()
                 if placeholder is not None:
                     db.execute("UPDATE nodes SET name = ? WHERE name = ?", (name, address))
+                    db.execute("UPDATE node_tags SET node = ? WHERE node = ?", (name, address))
                     old = db.execute("SELECT * FROM nodes WHERE name = ?", (name,)).fetchone()
             if old is None:
                 db.execute(
@@ -224,7 +226,27 @@ class Registry:
         node = self.get(name)
         with self._db() as db:
             db.execute("DELETE FROM nodes WHERE name = ?", (node.name,))
+            db.execute("DELETE FROM node_tags WHERE node = ?", (node.name,))
         return node
+
+    def tag(self, name: str, tags: Iterable[str], *, remove: bool = False) -> Node:
+        """Give the node these tags (checked by :func:`farmhand.labels.tag`), or take them away."""
+        from farmhand import labels
+
+        node, checked = self.get(name), [labels.tag(t) for t in tags]
+        sql = "DELETE FROM node_tags WHERE node = ? AND tag = ?" if remove else \
+            "INSERT OR IGNORE INTO node_tags (node, tag) VALUES (?, ?)"
+        with self._db() as db:
+            db.executemany(sql, [(node.name, t) for t in checked])
+        return node
+
+    def manual_tags(self) -> dict[str, tuple[str, ...]]:
+        """The tags given by hand, by node name (tags read from the inventory: farmhand.nodes.tags)."""
+        out: dict[str, tuple[str, ...]] = {}
+        with self._db() as db:
+            for r in db.execute("SELECT node, tag FROM node_tags ORDER BY node, tag"):
+                out[r["node"]] = (*out.get(r["node"], ()), r["tag"])
+        return out
 
     def set_enabled(self, name: str, enabled: bool) -> Node:
         return self._update(name, "enabled = ?", int(enabled))
