@@ -31,6 +31,7 @@ from typing import Any, Optional
 
 from farmhand.engine import process as dispatcher_process
 from farmhand.engine.store import Store, read_logs
+from farmhand.engine.store.farm import FarmTables
 from farmhand.errors import NotFound, UsageError
 from farmhand.frames import Frame, FrameSpec, normalise
 from farmhand.jobs import (
@@ -72,6 +73,7 @@ class Client:
         spec = absolute_paths(spec)
         frames, outputs = prepare(spec)
         spec = self._check_after(spec)
+        self._check_farm(spec)
         job_id = self.store.insert_job(spec, frames, outputs)
         log.info("job %s submitted: %d frames", job_id, len(frames))
         self._ensure()
@@ -89,15 +91,43 @@ class Client:
                 ) from None
         return dataclasses.replace(spec, after=tuple(dict.fromkeys(ids)))
 
+    def _check_farm(self, spec: JobSpec) -> None:
+        """Some trusted, enabled node (of ``spec.nodes``) is in every group the job and its preset ask
+        for, and every limit the job names exists."""
+        from farmhand.nodes.registry import NodeState, Registry
+        from farmhand.nodes.tags import node_tags, unmatched
+        from farmhand.presets import load_preset
+
+        groups = tuple(dict.fromkeys((*spec.groups, *load_preset(spec.preset).groups)))
+        if groups:
+            registry = Registry()
+            manual = registry.manual_tags()
+            sets = [node_tags(n.inventory, manual.get(n.name, ())) for n in registry.list(
+                enabled=True, state=NodeState.TRUSTED) if not spec.nodes or n.name in spec.nodes]
+            why = unmatched(groups, sets)
+            if why:
+                raise UsageError(why)
+        for name in spec.limits:
+            self.farm.limit(name)  # NotFound names the command that creates it
+
+    @property
+    def farm(self) -> FarmTables:
+        """The farm's limits, power rules, node power states and job holds (``engine/store/farm.py``)."""
+        return FarmTables(self.store)
+
+    def _held(self, summaries: list[JobSummary]) -> list[JobSummary]:
+        holds = self.farm.holds()
+        return [dataclasses.replace(s, hold=holds[s.id]) if s.id in holds else s for s in summaries]
+
     def jobs(self) -> list[JobSummary]:
-        """Every job in the store, oldest first."""
-        return self.store.summaries()
+        """Every job in the store, oldest first (``hold`` says what holds a job back: limits, waking)."""
+        return self._held(self.store.summaries())
 
     def job(self, job_id: str, *, events: int = 50) -> JobSnapshot:
         """One job: its summary, spec, per-node progress, every frame and the latest ``events`` events."""
         store = self.store
         with store.read():
-            summary = store.summary(job_id)
+            summary = self._held([store.summary(job_id)])[0]
             return JobSnapshot(
                 summary=summary,
                 spec=store.spec(job_id),

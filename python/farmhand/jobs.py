@@ -12,6 +12,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
+from farmhand import labels
 from farmhand.errors import UsageError
 from farmhand.frames import Frame
 
@@ -190,9 +191,20 @@ class JobSpec:
     #: If one of them fails or is cancelled, so is this job.
     after: tuple[str, ...] = ()
 
+    #: Node groups every node rendering the job must be in: tags (``gpu``) or ``cores>=N``/``ram>=N``.
+    groups: tuple[str, ...] = ()
+    #: Limits (``farmhand limits``) each running chunk holds one of, such as licence seats.
+    limits: tuple[str, ...] = ()
+    #: Environment for the renderer on every node, over the preset's ``env`` (sorted NAME, VALUE pairs).
+    env: tuple[tuple[str, str], ...] = ()
+
     def __post_init__(self) -> None:
         # Callers may still pass the stored spelling ("auto" or a number); inside, it is a policy.
         object.__setattr__(self, "chunk", ChunkPolicy.of(self.chunk))
+        # Lists, mappings and "NAME=VALUE" strings are accepted; inside, checked tuples (farmhand.labels).
+        object.__setattr__(self, "groups", labels.names(self.groups, labels.group))
+        object.__setattr__(self, "limits", labels.names(self.limits, labels.limit_name))
+        object.__setattr__(self, "env", labels.env(self.env))
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -200,6 +212,7 @@ class JobSpec:
         data["nodes"] = list(self.nodes)
         data["after"] = list(self.after)
         data["params"] = dict(self.params)
+        data["groups"], data["limits"], data["env"] = list(self.groups), list(self.limits), dict(self.env)
         return data
 
     @classmethod
@@ -264,6 +277,8 @@ class JobSummary:
     error: Optional[str] = None
     updated: float = 0.0
     after: tuple[str, ...] = ()  # the jobs this one waits for (see JobSpec.after)
+    #: What holds a job back beside ``after``: a limit at capacity, nodes waking (set by the client).
+    hold: Optional[str] = None
 
     @property
     def percent(self) -> float:

@@ -13,6 +13,7 @@ import logging
 from typing import Any, Optional
 
 from farmhand.engine import eligibility, noderun
+from farmhand.engine.farmrules import FarmRules
 from farmhand.engine.jobrun import FrameRec, JobRun
 from farmhand.engine.noderun import StopCause, Task, TaskPhase
 from farmhand.engine.nodewatch import NodeWatch
@@ -37,9 +38,16 @@ class Assigner:
     def __init__(self, state: EngineState, nodes: NodeWatch) -> None:
         self.state = state
         self.nodes = nodes
+        self.rules = FarmRules(state)  # limits, environment, sleeping and waking nodes
 
     def assign(self, now: float) -> None:
-        """One assignment pass: feed workers, then give every free node the work it should take."""
+        """One assignment pass: feed workers, give every free node the work it should take, then let the
+        farm's rules wake nodes jobs need and put idle ones to sleep."""
+        self.rules.begin(now)
+        self._assign(now)
+        self.rules.end(now, self.state.jobs.values())
+
+    def _assign(self, now: float) -> None:
         self._feed_workers(now)
         jobs = self.state.jobs
         active = [j for j in jobs.values() if j.state in _TAKING]
@@ -49,7 +57,7 @@ class Assigner:
         if not order:
             return
         for node in sorted(self.state.farm.values(), key=lambda n: (-n.cores, n.name)):
-            if not self.nodes.free(node.name, now):
+            if not self.rules.usable(node.name) or not self.nodes.free(node.name, now):
                 continue
             takers = [j for j in order if self._can_take(j, node, now)]
             waiting = next((j for j in takers if j.waiting()), None)
@@ -68,9 +76,9 @@ class Assigner:
         stat = job.nodes.get(node.name)
         if stat is not None and stat.backoff_until > now:
             return False
-        if job.spec.single_node or not job.preset.splittable:
-            return not self.state.tasks_of(job.id)
-        return True
+        if (job.spec.single_node or not job.preset.splittable) and self.state.tasks_of(job.id):
+            return False
+        return self.rules.may_start(job, node)
 
     # --- starting a chunk -----------------------------------------------------------------------------
 
@@ -104,6 +112,7 @@ class Assigner:
             job.set_state(JobState.FAILED, error=exc.message, now=now)
             job.event("failed", exc.message, now)
             return None
+        argv = self.rules.command(job, node.name, argv)
         mapping = [(f.idx, f.frame) for f in job.frames] if persistent else [(r.idx, r.frame) for r in recs]
         chunk_id = self.state.store.insert_chunk(
             job.id, node.name, [] if persistent else [r.idx for r in recs], now,

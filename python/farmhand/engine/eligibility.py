@@ -10,9 +10,11 @@ import re
 from collections.abc import Iterable
 from typing import Optional
 
+from farmhand import labels
 from farmhand.engine.jobrun import JobRun
 from farmhand.engine.scheduler import NodeSpeed
 from farmhand.engine.state import FarmNode
+from farmhand.nodes.tags import unmatched
 
 
 def _version_key(version: str) -> tuple[int, ...]:
@@ -36,9 +38,17 @@ def pick_hfs(job: JobRun, node: FarmNode) -> Optional[str]:
     return same[-1] if same else None
 
 
+def groups_of(job: JobRun) -> tuple[str, ...]:
+    """The groups a node must be in to render the job: the job's own and its preset's."""
+    return tuple(dict.fromkeys((*job.spec.groups, *job.preset.groups)))
+
+
 def suitable(job: JobRun, node: FarmNode) -> bool:
-    """The node is selected for the job, not blocklisted for it, and has a Houdini build if it needs one."""
+    """The node is selected for the job, in its groups, not blocklisted for it, and has a Houdini build
+    if it needs one."""
     if job.spec.nodes and node.name not in job.spec.nodes:
+        return False
+    if not labels.groups_match(groups_of(job), node.tags):
         return False
     stat = job.nodes.get(node.name)
     if stat is not None and stat.blocked:
@@ -57,6 +67,10 @@ def why_no_node(job: JobRun, farm: Iterable[FarmNode]) -> str:
     if not selected:
         return (f"none of the nodes given by --nodes ({', '.join(job.spec.nodes)}) is a trusted, "
                 "enabled node; see 'farmhand nodes list'")
+    groups = groups_of(job)
+    if not any(labels.groups_match(groups, n.tags) for n in selected):
+        return unmatched(groups, [n.tags for n in selected]) or "no selected node is in the job's groups"
+    selected = [n for n in selected if labels.groups_match(groups, n.tags)]
     free = [n for n in selected if not (job.nodes.get(n.name) and job.nodes[n.name].blocked)]
     if not free:
         last = next((st.message for st in job.nodes.values() if st.blocked and st.message), None)

@@ -176,16 +176,19 @@ def registry_nodes(registry: Any) -> Callable[[], list[Any]]:
     """A node source for the dispatcher: the registry's trusted, enabled nodes with their inventory."""
     from farmhand.engine.state import FarmNode
     from farmhand.nodes.registry import NodeState
+    from farmhand.nodes.tags import node_tags
 
     def nodes() -> list[Any]:
         out = []
+        manual = registry.manual_tags()
         for node in registry.list(enabled=True, state=NodeState.TRUSTED):
             inv = node.inventory or {}
             cores = int(inv.get("cpus_logical") or inv.get("cpus_physical") or 1)
             houdini = tuple(
                 (str(h.get("version", "")), str(h.get("path", ""))) for h in inv.get("houdini") or ()
             )
-            out.append(FarmNode(node.name, max(cores, 1), houdini))
+            tags = node_tags(node.inventory, manual.get(node.name, ()))
+            out.append(FarmNode(node.name, max(cores, 1), houdini, tags))
         return out
 
     return nodes

@@ -36,6 +36,7 @@ class FarmNode:
     name: str
     cores: int = 1
     houdini: tuple[tuple[str, str], ...] = ()  # (version, install directory), newest last
+    tags: frozenset[str] = frozenset()  # from its inventory and given by hand (farmhand.nodes.tags)
 
 
 NodeSource = Callable[[], Sequence[FarmNode]]

@@ -132,6 +132,12 @@ class Preset:
     params: tuple[tuple[str, Optional[str]], ...] = ()
     #: True for the ``command`` preset, whose argv comes from the user at submit time.
     needs_command: bool = False
+    #: Node groups every node must be in for this preset (Karma XPU: ``gpu``), added to a job's own.
+    groups: tuple[str, ...] = ()
+    #: Limits each chunk of this preset holds (a renderer's licence), added to a job's own.
+    limits: tuple[str, ...] = ()
+    #: Environment for the renderer (sorted NAME, VALUE pairs); a job's ``env`` overrides a name.
+    env: tuple[tuple[str, str], ...] = ()
     source: str = "builtin"
 
     @cached_property

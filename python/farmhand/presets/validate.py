@@ -13,7 +13,8 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from typing import Any, Optional, TypeVar
 
-from farmhand.errors import ConfigError
+from farmhand import labels
+from farmhand.errors import ConfigError, UsageError
 from farmhand.presets import regexcheck
 from farmhand.presets.failures import FailureKind
 from farmhand.presets.model import (
@@ -28,7 +29,7 @@ from farmhand.presets.model import (
 
 TOP_KEYS = frozenset({"name", "description", "argv", "mode", "splittable", "needs_houdini", "progress_scope",
                       "output_syntax", "integer_frames", "integer_step", "negative_frames", "needs_command",
-                      "patterns", "errors", "params"})
+                      "patterns", "errors", "params", "groups", "limits", "env"})
 #: ``[patterns]`` keys and the :class:`Preset` fields they fill.
 PATTERN_KEYS = {"progress": "progress_patterns", "frame_start": "frame_start_patterns",
                 "frame_done": "frame_done_patterns", "output": "output_patterns",
@@ -159,6 +160,24 @@ def _errors(where: str, raw: Any, probe: bool) -> tuple[tuple[str, FailureKind],
     return tuple(found)
 
 
+def _farm(where: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``groups`` and ``limits`` (lists of names) and the ``[env]`` table, checked by farmhand.labels."""
+    found: dict[str, Any] = {}
+    try:
+        for key, check in (("groups", labels.group), ("limits", labels.limit_name)):
+            raw = data.get(key, [])
+            if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+                raise ConfigError(f"{where}: {key} must be a list of names, e.g. [\"gpu\"]")
+            found[key] = labels.names(raw, check)
+        env = data.get("env", {})
+        if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+            raise ConfigError(f"{where}: [env] must be a table of NAME = \"value\" (strings)")
+        found["env"] = labels.env(env)
+    except UsageError as exc:
+        raise ConfigError(f"{where}: {exc.message}") from None
+    return found
+
+
 def preset_from_dict(data: Mapping[str, Any], name: str, source: str, *, probe: bool = True) -> Preset:
     """Validate a parsed preset file and build the :class:`Preset`.
 
@@ -195,6 +214,7 @@ def preset_from_dict(data: Mapping[str, Any], name: str, source: str, *, probe: 
         integer_step=flags["integer_step"],
         negative_frames=flags["negative_frames"],
         error_patterns=_errors(where, data.get("errors", {}), probe),
+        **_farm(where, data),
         source=source,
         **_patterns(where, data.get("patterns", {}), probe),
     )
