@@ -29,7 +29,7 @@ def test_host_names_resolve_through_the_resolver_given() -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("10.0.0.1\n; rm -rf ~", "invalid scan target '10.0.0.1\\\\n; rm -rf ~'"),  # escaped, one line
+    ("10.0.0.1\n; rm -rf ~", "invalid scan target '10.0.0.1\\\\x0a; rm -rf ~'"),  # escaped, one line
     ("\x1b]0;owned\x07", "invalid scan target '\\\\x1b]0;owned\\\\x07'"),
     ("١٠.0.0.1", "invalid scan target"),  # Arabic-Indic digits pass str.isdigit(), not IPv4
     ("10.0.0.0/²4", "invalid scan target"),

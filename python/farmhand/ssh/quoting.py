@@ -12,8 +12,9 @@ or write to the clipboard of the artist's terminal, and a newline would split a 
 from __future__ import annotations
 
 import shlex
-import unicodedata
 from collections.abc import Sequence
+
+from farmhand.display import safe_text
 
 # PowerShell treats the typographic single quotes as quote characters too; doubling each of them is the
 # language's documented escape inside a single-quoted (verbatim) string.
@@ -57,21 +58,7 @@ def powershell_encoded(script: str) -> str:
     return base64.b64encode(script.encode("utf-16-le")).decode("ascii")
 
 
-#: Unicode categories escaped by :func:`printable`: controls, format characters (bidi overrides, zero
-#: width), surrogates (undecodable bytes), line and paragraph separators.
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
-
-
 def printable(text: str, limit: int = 200) -> str:
-    """``text`` safe for a terminal and for a one-line message: every control or format character
-    escaped (``\\x1b``, ``\\n``, ``\\u202e``), cut to ``limit`` characters with an ellipsis."""
-    cut = len(text) > limit
-    out: list[str] = []
-    for ch in text[:limit] if cut else text:
-        if ch.isascii() and (ch.isprintable() or ch == " "):
-            out.append(ch)
-        elif unicodedata.category(ch) in _UNSAFE_CATEGORIES:
-            out.append(repr(ch)[1:-1])  # \n, \x1b, \u202e: Python's own escapes
-        else:
-            out.append(ch)
-    return "".join(out) + ("…" if cut else "")
+    """``text`` safe for a terminal and for a one-line message (:func:`farmhand.display.safe_text`, cut
+    to ``limit`` characters): remote text quoted in an error stays one harmless line."""
+    return safe_text(text, limit=limit)
