@@ -160,7 +160,10 @@ def _errors(where: str, raw: Any, probe: bool) -> tuple[tuple[str, FailureKind],
     return tuple(found)
 
 
-def _farm(where: str, data: Mapping[str, Any]) -> dict[str, Any]:
+_Farm = tuple[tuple[str, ...], tuple[str, ...], tuple[tuple[str, str], ...]]  # groups, limits, env
+
+
+def _farm(where: str, data: Mapping[str, Any]) -> _Farm:
     """``groups`` and ``limits`` (lists of names) and the ``[env]`` table, checked by farmhand.labels."""
     found: dict[str, Any] = {}
     try:
@@ -175,7 +178,7 @@ def _farm(where: str, data: Mapping[str, Any]) -> dict[str, Any]:
         found["env"] = labels.env(env)
     except UsageError as exc:
         raise ConfigError(f"{where}: {exc.message}") from None
-    return found
+    return found["groups"], found["limits"], found["env"]
 
 
 def preset_from_dict(data: Mapping[str, Any], name: str, source: str, *, probe: bool = True) -> Preset:
@@ -197,6 +200,7 @@ def preset_from_dict(data: Mapping[str, Any], name: str, source: str, *, probe: 
     needs_command = _bool(where, "needs_command", data.get("needs_command", False))
     argv = _argv(where, data.get("argv", []), {*PLACEHOLDERS, *(k for k, _ in params)}, needs_command)
     flags = {key: _bool(where, key, data.get(key, _DEFAULT_FLAGS.get(key, False))) for key in _FLAGS}
+    groups, limits, env = _farm(where, data)
     return Preset(
         name=name,
         description=description,
@@ -214,7 +218,9 @@ def preset_from_dict(data: Mapping[str, Any], name: str, source: str, *, probe: 
         integer_step=flags["integer_step"],
         negative_frames=flags["negative_frames"],
         error_patterns=_errors(where, data.get("errors", {}), probe),
-        **_farm(where, data),
+        groups=groups,
+        limits=limits,
+        env=env,
         source=source,
         **_patterns(where, data.get("patterns", {}), probe),
     )
