@@ -156,6 +156,7 @@ class CommandOp(str, enum.Enum):
     RETRY = "retry"  # failed frames (and a failed/cancelled job) go back to waiting
     PRIORITY = "priority"  # arg: {"priority": int}
     REQUEUE_FRAME = "requeue_frame"  # arg: {"frame": number}
+    REQUEUE_FRAMES = "requeue_frames"  # arg: {"frames": [number, ...]}
     STOP = "stop"  # the dispatcher process exits after this step
 
 
@@ -190,6 +191,12 @@ class JobSpec:
     #: Ids of jobs that must be done before this one starts (a cache before the render reading it).
     #: If one of them fails or is cancelled, so is this job.
     after: tuple[str, ...] = ()
+    #: A command line run when the job ends (done, failed, cancelled): the job as JSON on its stdin,
+    #: ``FARMHAND_JOB_ID``/``FARMHAND_JOB_STATE`` in its environment (see docs/hooks.md).
+    on_end: Optional[str] = None
+    #: Check that each output is a readable image before the frame counts as done (a truncated EXR is
+    #: rendered again); None follows the preset (on where it says its outputs are images).
+    check_images: Optional[bool] = None
 
     #: Node groups every node rendering the job must be in: tags (``gpu``) or ``cores>=N``/``ram>=N``.
     groups: tuple[str, ...] = ()
@@ -227,10 +234,50 @@ class JobSpec:
 
     @property
     def title(self) -> str:
-        if self.name:
-            return self.name
-        base = (self.file or self.command or self.preset).rsplit("/", 1)[-1]
-        return f"{base} {self.target}" if self.target else base
+        """The job's name, or what it renders: the scene and ROP, or the command's program."""
+        return self.name or default_title(self)
+
+
+#: Programs that run a script: a command's title names the script too (``python3 cache.py``).
+_INTERPRETERS = ("python", "hython", "sh", "bash", "zsh", "dash", "perl", "ruby", "node", "blender", "husk")
+
+
+def _basename(path: str) -> str:
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or path
+
+
+def _program(command: str) -> str:
+    """The program a command line runs, as its file name, with the script an interpreter runs
+    (``python3 /x/cache.py --from {start}`` is ``python3 cache.py``); never a later argument."""
+    import shlex
+
+    try:
+        # Backslashes are Windows paths here, not escapes.
+        words = command.split() if "\\" in command else shlex.split(command)
+    except ValueError:  # an unclosed quote: the words as typed
+        words = command.replace('"', " ").replace("'", " ").split()
+    while len(words) > 1 and ("=" in words[0].split("/", 1)[0] or _basename(words[0]) == "env"):
+        words = words[1:]  # leading VAR=value assignments, and env running the real program
+    if not words:
+        return ""
+    program = _basename(words[0])
+    if program.rstrip("0123456789.").lower() not in _INTERPRETERS:
+        return program
+    script = next((w for w in words[1:] if not w.startswith("-")), "")
+    return f"{program} {_basename(script)}" if script and not script.startswith("{") else program
+
+
+def default_title(spec: JobSpec) -> str:
+    """What a job without a name renders: ``shot010_v012.hip /out/mantra1``, ``mycache sim.hip``,
+    ``python3 cache.py``, else the preset's name."""
+    parts = []
+    if spec.command:
+        parts.append(_program(spec.command))
+    if spec.file:
+        parts.append(_basename(spec.file))
+    if spec.target:
+        parts.append(spec.target)
+    return " ".join(p for p in parts if p) or spec.preset
 
 
 @dataclass(frozen=True)

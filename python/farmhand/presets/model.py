@@ -132,6 +132,8 @@ class Preset:
     params: tuple[tuple[str, Optional[str]], ...] = ()
     #: True for the ``command`` preset, whose argv comes from the user at submit time.
     needs_command: bool = False
+    #: Its outputs are images: verification reads them whole by default (``JobSpec.check_images``).
+    outputs_images: bool = False
     #: Node groups every node must be in for this preset (Karma XPU: ``gpu``), added to a job's own.
     groups: tuple[str, ...] = ()
     #: Limits each chunk of this preset holds (a renderer's licence), added to a job's own.

@@ -29,12 +29,13 @@ from farmhand.presets.model import (
 
 TOP_KEYS = frozenset({"name", "description", "argv", "mode", "splittable", "needs_houdini", "progress_scope",
                       "output_syntax", "integer_frames", "integer_step", "negative_frames", "needs_command",
-                      "patterns", "errors", "params", "groups", "limits", "env"})
+                      "patterns", "errors", "params", "groups", "limits", "env", "outputs_images"})
 #: ``[patterns]`` keys and the :class:`Preset` fields they fill.
 PATTERN_KEYS = {"progress": "progress_patterns", "frame_start": "frame_start_patterns",
                 "frame_done": "frame_done_patterns", "output": "output_patterns",
                 "exit_zero_is_not_success_when": "exit_zero_is_not_success_when"}
-_FLAGS = ("splittable", "needs_houdini", "integer_frames", "integer_step", "negative_frames")
+_FLAGS = ("splittable", "needs_houdini", "integer_frames", "integer_step", "negative_frames",
+          "outputs_images")
 _DEFAULT_FLAGS = {"splittable": True, "negative_frames": True}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -217,6 +218,7 @@ def preset_from_dict(data: Mapping[str, Any], name: str, source: str, *, probe: 
         integer_frames=flags["integer_frames"],
         integer_step=flags["integer_step"],
         negative_frames=flags["negative_frames"],
+        outputs_images=flags["outputs_images"],
         error_patterns=_errors(where, data.get("errors", {}), probe),
         groups=groups,
         limits=limits,
