@@ -1,15 +1,18 @@
 """Handing work to free nodes and feeding persistent workers.
 
-Each step, :meth:`Assigner.assign` streams the next frames to ready hython workers, then walks the free
-nodes (most cores first) and gives each the next chunk of the first job, by priority then age, that it
-may take; with nothing waiting, a free node may re-split a slow chunk or back up its frame in progress.
-The decisions themselves (chunk sizes, tail actions) are the pure code in :mod:`farmhand.engine.scheduler`,
-explained there; which nodes may take a job is :mod:`farmhand.engine.eligibility`.
+Each step, :meth:`Assigner.assign` streams the next frames to loaded hython workers, then walks the free
+nodes (most cores first) and asks the policy what each should do for the first job, by priority then age,
+that it may take: start a chunk of waiting frames, re-split a slow chunk, back up a frame in progress, or
+nothing (the job's other nodes finish its frames sooner; the node may serve the next job). The decisions
+themselves are the pure code in :mod:`farmhand.engine.scheduler`, explained there; this module only
+describes the job's nodes and chunks to it (:class:`JobView`) and carries out what it says. Which nodes
+may take a job is :mod:`farmhand.engine.eligibility`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, Optional
 
 from farmhand.engine import eligibility, noderun
@@ -17,7 +20,17 @@ from farmhand.engine.farmrules import FarmRules
 from farmhand.engine.jobrun import FrameRec, JobRun
 from farmhand.engine.noderun import StopCause, Task, TaskPhase
 from farmhand.engine.nodewatch import NodeWatch
-from farmhand.engine.scheduler import NodeSpeed, RunningWork, TailKind, chunk_size, job_order, tail_action
+from farmhand.engine.scheduler import (
+    DecisionKind,
+    Estimates,
+    NodeSpeed,
+    RunningWork,
+    job_order,
+    next_work,
+    tail_action,
+    work_left,
+    worker_holding,
+)
 from farmhand.engine.state import EngineState, FarmNode
 from farmhand.errors import UsageError
 from farmhand.frames import contiguous_runs, format_frame
@@ -27,9 +40,43 @@ from farmhand.presets.progress import LineParser
 
 log = logging.getLogger(__name__)
 
-WORKER_DEPTH = 2  # frames sent ahead to a persistent worker, so it never waits for the next one
-WORKER_SLOW_FRAME = 2.0  # seconds: frames this slow gain nothing from being sent ahead
 _TAKING = (JobState.QUEUED, JobState.RUNNING)  # job states that are handed new work
+
+
+class JobView:
+    """One job as the policy sees it at one moment: its team (the eligible nodes that are free for it or
+    run it) with their speeds, and its tasks in flight as :class:`RunningWork`."""
+
+    def __init__(self, state: EngineState, job: JobRun, free: Sequence[str], now: float) -> None:
+        tasks = [t for t in state.tasks_of(job.id) if not t.kill_reason and not t.draining]
+        running = {t.node for t in tasks}
+        self.team = [s for s in eligibility.speeds(job, state.farm.values())
+                     if s.node in running or s.node in free]
+        known = Estimates(self.team)
+        by_node = {s.node: s for s in self.team}
+        backed = {t.backup_of for t in tasks if t.backup_of is not None}
+        self.works: dict[int, RunningWork] = {}
+        for t in tasks:
+            speed = by_node.get(t.node, NodeSpeed(t.node))
+            spf = known.spf(speed) or eligibility.job_spf(job) or 1.0
+            left = work_left(spf, speed.startup_seconds, t.started, t.current_started, now)
+            doubled = t.current is not None and len(job.frames[t.current].owners) > 1
+            is_backed = t.backup_of is not None or t.chunk_id in backed or doubled
+            self.works[t.chunk_id] = RunningWork(
+                t.chunk_id, t.node, len(t.pending()), left, spf, t.current is not None, is_backed,
+                t.persistent,
+            )
+        self.by_node = by_node
+
+    def me(self, node: FarmNode, loaded: bool = False) -> NodeSpeed:
+        """The asking node (a loaded worker asks with no start cost: it pays none for more frames)."""
+        speed = self.by_node.get(node.name, NodeSpeed(node.name, node.cores))
+        if loaded:
+            return NodeSpeed(speed.node, speed.cores, speed.seconds_per_frame, 0.0, speed.weight)
+        return speed
+
+    def others(self, node: str) -> list[RunningWork]:
+        return [w for w in self.works.values() if w.node != node]
 
 
 class Assigner:
@@ -56,19 +103,27 @@ class Assigner:
             self._skip_existing(job, now)
         if not order:
             return
-        for node in sorted(self.state.farm.values(), key=lambda n: (-n.cores, n.name)):
-            if not self.rules.usable(node.name) or not self.nodes.free(node.name, now):
-                continue
+        # Nodes with a task that is still rendering are not free: skip them before NodeWatch.free, which
+        # looks at every task (a pass over a large farm stays linear in its size).
+        occupied = {t.node for t in self.state.tasks.values() if not t.draining}
+        farm = sorted(self.state.farm.values(), key=lambda n: (-n.cores, n.name))
+        free = [n for n in farm if n.name not in occupied and self.rules.usable(n.name)
+                and self.nodes.free(n.name, now)]
+        names = {n.name for n in free}
+        for node in free:
             takers = [j for j in order if self._can_take(j, node, now)]
-            waiting = next((j for j in takers if j.waiting()), None)
-            if waiting is not None:
-                self.start_chunk(waiting, node, now)
-                continue
-            for job in takers:
-                if self._tail(job, node, now):
-                    break
+            # Waiting frames of any job come before the tail of a higher-priority one.
+            if any(self._serve(j, node, names, now) for j in takers if j.waiting()) or any(
+                self._serve(j, node, names, now) for j in takers if not j.waiting()
+            ):
+                names.discard(node.name)
 
     def _can_take(self, job: JobRun, node: FarmNode, now: float) -> bool:
+        return self._may_join(job, node, now) and self.rules.may_start(job, node)
+
+    def _may_join(self, job: JobRun, node: FarmNode, now: float) -> bool:
+        """The job may have work for the node (the farm's limits aside: they are asked only when it would
+        start something, and they note why a job waits)."""
         if job.state not in _TAKING or not job.skip_checked or not job.deps_met:
             return False
         if not eligibility.suitable(job, node):
@@ -76,9 +131,35 @@ class Assigner:
         stat = job.nodes.get(node.name)
         if stat is not None and stat.backoff_until > now:
             return False
-        if (job.spec.single_node or not job.preset.splittable) and self.state.tasks_of(job.id):
+        return not ((job.spec.single_node or not job.preset.splittable) and self.state.tasks_of(job.id))
+
+    def _serve(self, job: JobRun, node: FarmNode, free: set[str], now: float) -> bool:
+        """Do for ``job`` what the policy says ``node`` should; True when the node got work."""
+        waiting = job.waiting()
+        persistent = job.preset.mode is PresetMode.WORKER
+        if persistent and not waiting:
+            return False  # a new worker would first load the scene: the tail is for loaded workers
+        if waiting and (job.spec.single_node or not job.preset.splittable):
+            return self.start_chunk(job, node, now) is not None
+        team = [n for n in free if self._may_join(job, self.state.farm[n], now)]
+        view = JobView(self.state, job, team, now)
+        fixed = 1 if job.preset.per_frame else job.spec.chunk.frames
+        decision = next_work(view.me(node), view.team, len(waiting), view.others(node.name),
+                             self.state.policy, fixed)
+        if decision is None:
             return False
-        return self.rules.may_start(job, node)
+        if decision.kind is DecisionKind.TAKE:
+            recs = self._take(job, decision.frames, persistent)
+            return self.start_chunk(job, node, now, recs=recs) is not None
+        victim = self.state.tasks.get(decision.chunk_id or -1)
+        if victim is None:
+            return False
+        if decision.kind is DecisionKind.STEAL:
+            return self._steal(job, node, victim, decision.frames, now)
+        if victim.current is None:
+            return False
+        recs = [job.frames[victim.current]]
+        return self.start_chunk(job, node, now, recs=recs, backup_of=victim.chunk_id) is not None
 
     # --- starting a chunk -----------------------------------------------------------------------------
 
@@ -93,7 +174,7 @@ class Assigner:
         """Start the next frames of ``job`` (or ``recs``) on ``node``: a chunk, or a worker session."""
         persistent = job.preset.mode is PresetMode.WORKER
         if recs is None:
-            recs = self._take(job, node, persistent)
+            recs = self._take(job, None, persistent)
         if not recs:
             return None
         values = [r.frame for r in recs]
@@ -138,7 +219,8 @@ class Assigner:
         task.start(self.state.executor, self.state.submit, argv, require=package or "")
         return task
 
-    def _take(self, job: JobRun, node: FarmNode, persistent: bool) -> list[FrameRec]:
+    def _take(self, job: JobRun, frames: Optional[int], persistent: bool) -> list[FrameRec]:
+        """The next ``frames`` waiting frames in one run (None: the whole run, for single-node jobs)."""
         waiting = job.waiting()
         if not waiting:
             return []
@@ -146,25 +228,9 @@ class Assigner:
             return [waiting[0]]  # only sets up the session; frames are streamed by _feed_workers
         first = contiguous_runs([r.frame for r in waiting])[0]
         run = [r for r in waiting if first[0] <= r.frame <= first[1]]
-        if job.spec.single_node or not job.preset.splittable:
-            return run
-        if job.preset.per_frame:
-            return run[:1]
-        speeds = eligibility.speeds(job, self.state.farm.values())
-        me = next((s for s in speeds if s.node == node.name), NodeSpeed(node.name, node.cores))
-        size = chunk_size(me, speeds, len(waiting), self.state.policy, job.spec.chunk.frames)
-        return run[:size]
+        return run if frames is None else run[:frames]
 
     # --- persistent workers ---------------------------------------------------------------------------
-
-    def _worker_depth(self, job: JobRun, task: Task) -> int:
-        """Frames in flight for one worker: a second one hides the dispatch gap between short frames;
-        slow frames and the tail get one at a time, so the last frames go to whichever worker is free."""
-        spf = job.stat(task.node).spf
-        workers = sum(1 for t in self.state.tasks_of(job.id) if t.persistent)
-        if (spf is not None and spf >= WORKER_SLOW_FRAME) or len(job.waiting()) <= workers:
-            return 1
-        return WORKER_DEPTH
 
     def _feed_workers(self, now: float) -> None:
         for task in list(self.state.tasks.values()):
@@ -176,13 +242,27 @@ class Assigner:
                 self._feed(task, job, now)
 
     def _feed(self, task: Task, job: JobRun, now: float) -> None:
-        while (
-            job.state is JobState.RUNNING
-            and len(task.sent) < self._worker_depth(job, task)
-            and job.waiting()
-            and not job.stat(task.node).blocked
-        ):
-            rec = job.waiting()[0]
+        """Send the worker frames up to what the policy says it should hold; an idle worker with nothing
+        waiting re-splits or backs up another worker's frame, or is told to quit."""
+        running = job.state is JobState.RUNNING and not job.stat(task.node).blocked
+        if running and job.waiting():
+            view = JobView(self.state, job, [], now)
+            me = view.me(self.state.farm.get(task.node, FarmNode(task.node)), loaded=True)
+            mine = view.works.get(task.chunk_id)
+            if mine is not None:
+                want = worker_holding(me, view.team, len(job.waiting()), mine, view.others(task.node),
+                                      self.state.policy)
+                self._send(task, job, job.waiting()[: max(0, want - len(task.sent))], now)
+        if task.sent or task.closing:
+            return
+        if running and not job.waiting() and self._worker_tail(task, job, now):
+            return
+        if job.state is not JobState.RUNNING or not job.waiting():
+            task.closing = True
+            task.write(worker_protocol.quit_command())
+
+    def _send(self, task: Task, job: JobRun, recs: Sequence[FrameRec], now: float) -> None:
+        for rec in recs:
             job.set_rendering([rec], task.node, task.chunk_id)
             task.order.append(rec.idx)
             task.sent.append(rec.idx)
@@ -190,54 +270,40 @@ class Assigner:
                 task.current_started = now
             task.last_activity = now
             task.write(worker_protocol.render_command(rec.frame))
-        if not task.sent and not task.closing and (job.state is not JobState.RUNNING or not job.waiting()):
-            task.closing = True
-            task.write(worker_protocol.quit_command())
 
-    # --- the tail: re-split and backups ---------------------------------------------------------------
-
-    def _tail(self, job: JobRun, node: FarmNode, now: float) -> bool:
-        """A free node and nothing waiting: re-split a slow chunk or back up its frame in progress."""
-        works = self._running_work(job, node, now)
-        if not works:
+    def _worker_tail(self, task: Task, job: JobRun, now: float) -> bool:
+        """An idle loaded worker at the end of the job: take frames another worker holds but has not
+        started (that worker is stopped when it reaches them) or render a backup copy of its frame."""
+        view = JobView(self.state, job, [], now)
+        me = view.me(self.state.farm.get(task.node, FarmNode(task.node)), loaded=True)
+        decision = tail_action(me, view.team, view.others(task.node), self.state.policy)
+        victim = self.state.tasks.get(decision.chunk_id or -1) if decision is not None else None
+        if decision is None or victim is None:
             return False
-        stat = job.nodes.get(node.name)
-        spf, startup = (stat.spf, stat.startup) if stat else (None, 0.0)
-        action = tail_action(spf, startup, works, self.state.policy)
-        if action is None:
+        if decision.kind is DecisionKind.STEAL:
+            taken = victim.pending()[-decision.frames:]
+            self._take_from(job, victim, task.node, taken, now)
+            victim.sent = [i for i in victim.sent if i not in taken]
+            recs = [job.frames[i] for i in taken]
+        elif victim.current is not None:
+            recs = [job.frames[victim.current]]
+            job.event("backup", f"frame {_span([recs[0].frame])} of {victim.node} (chunk "
+                      f"{victim.chunk_id}) also sent to {task.node}", now, node=task.node)
+        else:
             return False
-        victim = self.state.tasks[action.chunk_id]
-        if action.kind is TailKind.STEAL:
-            return self._steal(job, node, victim, action.frames, now)
-        if victim.current is None:
-            return False
-        recs = [job.frames[victim.current]]
-        return self.start_chunk(job, node, now, recs=recs, backup_of=victim.chunk_id) is not None
-
-    def _running_work(self, job: JobRun, node: FarmNode, now: float) -> list[RunningWork]:
-        """The job's chunks on other nodes, as the tail decision sees them."""
-        tasks = self.state.tasks.values()
-        fallback = eligibility.job_spf(job) or 1.0
-        works = []
-        for t in self.state.tasks_of(job.id):
-            if t.persistent or t.kill_reason or t.node == node.name:
-                continue
-            spf = job.stat(t.node).spf or fallback
-            if t.current is not None and t.current_started is not None:
-                left = max(spf - (now - t.current_started), 0.05 * spf)
-            else:
-                # No frame started yet (the renderer is starting or loading the scene) or between
-                # frames: only the rest of its start is left, not a frame. Counting a whole frame here
-                # made equal free nodes take a fresh chunk's frames from each other forever.
-                left = max(job.stat(t.node).startup - (now - t.started), 0.0)
-            backed = t.backup_of is not None or any(o.backup_of == t.chunk_id for o in tasks)
-            pending, busy = len(t.pending()), t.current is not None
-            works.append(RunningWork(t.chunk_id, t.node, pending, left, spf, busy, backed))
-        return works
+        self._send(task, job, recs, now)
+        return True
 
     def _steal(self, job: JobRun, node: FarmNode, victim: Task, frames: int, now: float) -> bool:
         """Move the last ``frames`` pending frames of ``victim`` to a new chunk on ``node``."""
         taken = victim.pending()[-frames:]
+        self._take_from(job, victim, node.name, taken, now)
+        if not victim.pending() and victim.current is None:
+            self.state.kill(victim, StopCause.RESPLIT, "all its frames were re-split to other nodes", now)
+        return self.start_chunk(job, node, now, recs=[job.frames[i] for i in taken]) is not None
+
+    def _take_from(self, job: JobRun, victim: Task, node: str, taken: Sequence[int], now: float) -> None:
+        """``taken`` no longer belong to ``victim``; reaching one of them stops it."""
         victim.stolen.update(taken)
         recs = [job.frames[i] for i in taken]
         for rec in recs:
@@ -245,13 +311,10 @@ class Assigner:
         job.event(
             "resplit",
             f"{len(recs)} frames ({_span([r.frame for r in recs])}) moved from "
-            f"{victim.node} (chunk {victim.chunk_id}) to {node.name}",
+            f"{victim.node} (chunk {victim.chunk_id}) to {node}",
             now,
-            node=node.name,
+            node=node,
         )
-        if not victim.pending() and victim.current is None:
-            self.state.kill(victim, StopCause.RESPLIT, "all its frames were re-split to other nodes", now)
-        return self.start_chunk(job, node, now, recs=recs) is not None
 
     # --- --skip-existing ------------------------------------------------------------------------------
 

@@ -89,13 +89,12 @@ def job_spf(job: JobRun) -> Optional[float]:
 
 
 def speeds(job: JobRun, farm: Iterable[FarmNode]) -> list[NodeSpeed]:
-    """What the scheduler knows about each eligible node's speed on the job."""
-    return [
-        NodeSpeed(
-            n.name,
-            n.cores,
-            job.nodes[n.name].spf if n.name in job.nodes else None,
-            job.nodes[n.name].startup if n.name in job.nodes else 0.0,
-        )
-        for n in eligible_nodes(job, farm)
-    ]
+    """What the scheduler knows about each eligible node on the job: measured seconds per frame and
+    start cost (None until measured) and its speed relative to the farm from earlier jobs."""
+    out = []
+    for n in eligible_nodes(job, farm):
+        stat = job.nodes.get(n.name)
+        spf = stat.spf if stat is not None else None
+        startup = stat.startup if stat is not None and stat.startup > 0 else None
+        out.append(NodeSpeed(n.name, n.cores, spf, startup, job.prior.get(n.name)))
+    return out

@@ -8,6 +8,7 @@ store is always a faithful copy (a restarted dispatcher rebuilds a ``JobRun`` fr
 from __future__ import annotations
 
 import logging
+import statistics
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Optional
@@ -79,6 +80,7 @@ class JobRun:
         self.skip_checked = not spec.skip_existing
         self.skip_future: Optional[Future[object]] = None  # the outputs check on a node, in flight
         self.deps_met = not spec.after  # checked against the store each step until every one is done
+        self.prior: dict[str, float] = {}  # node -> speed relative to the farm, from earlier jobs
 
     @classmethod
     def load(cls, store: Store, job_id: str) -> JobRun:
@@ -90,6 +92,7 @@ class JobRun:
         ]
         run = cls(store, job_id, spec, head.state, head.priority, head.created, frames)
         run.error = head.error
+        run.prior = farm_speeds(store, job_id)
         for prog in store.progress(job_id):
             stat = run.stat(prog.node)
             stat.spf = prog.seconds_per_frame
@@ -188,3 +191,27 @@ class JobRun:
     ) -> None:
         log.info("job %s: %s %s", self.id, kind, message)
         self.store.add_event(self.id, kind, message, node=node, frame=frame, now=now)
+
+
+#: How many of the last finished jobs the farm's speed memory looks at.
+PRIOR_JOBS = 10
+
+
+def farm_speeds(store: Store, besides: str, jobs: int = PRIOR_JOBS) -> dict[str, float]:
+    """Each node's speed relative to the others, as the last ``jobs`` finished jobs measured it.
+
+    Within one job, a node's frames per second over the mean of that job's measured nodes; across jobs,
+    the median. A node's relative speed carries over from job to job far better than its cores do, so
+    the first chunks of a new job are shared by it (see :mod:`farmhand.engine.scheduler`); the job's own
+    measurements replace it as they arrive. Jobs with fewer than two measured nodes say nothing.
+    """
+    samples: dict[str, list[float]] = {}
+    for job_id in [j for j in store.job_ids((JobState.DONE,)) if j != besides][-jobs:]:
+        rates = {r.node: 1.0 / r.seconds_per_frame for r in store.progress(job_id)
+                 if r.seconds_per_frame and r.seconds_per_frame > 0}
+        if len(rates) < 2:
+            continue
+        mean = sum(rates.values()) / len(rates)
+        for node, rate in rates.items():
+            samples.setdefault(node, []).append(rate / mean)
+    return {node: statistics.median(values) for node, values in samples.items()}
