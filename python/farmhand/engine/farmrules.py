@@ -165,10 +165,10 @@ class FarmRules:
         wake: set[str] = set()
         nodes = sorted(self.state.farm.values(), key=lambda n: (-n.cores, n.name))
         for job in active:
-            if job.id in self.waits:
-                continue  # held by a limit: more nodes would not help
             eligible = [n for n in nodes if eligibility.suitable(job, n)]
             wanted.update(n.name for n in eligible)
+            if job.id in self.waits:
+                continue  # held by a limit: more nodes would not help
             one_process = job.spec.single_node or not job.preset.splittable
             want = (0 if self.state.tasks_of(job.id) else 1) if one_process else len(job.waiting())
             states = {n.name: self.power.state(n.name) for n in eligible}

@@ -268,8 +268,8 @@ class PowerManager:
             woke = f"awake: SSH answered {now - m.since:.0f}s after the wake packet"
             return self._set(node, m, PowerState.AWAKE, now, woke)
         if answer is False and now >= m.deadline:
-            took = now - m.since
-            return self._failed(node, m, now, f"did not answer SSH within {took:.0f}s of the wake packet")
+            boot = m.deadline - m.since
+            return self._failed(node, m, now, f"did not answer SSH within {boot:.0f}s of the wake packet")
         return None
 
     def _wake(self, node: str, m: _Managed, now: float) -> PowerChange:
