@@ -16,9 +16,11 @@ echo "== import-linter (layer contracts)"
 echo "== mypy (core, ui, houdini against types-houdini; Python 3.11, and 3.9 for what Houdini 19.5 loads)"
 .venv/bin/mypy
 .venv/bin/mypy --python-version 3.9
-echo "== mypy (fake hou, node-side worker, installer, fake hrender against types-houdini)"
-.venv/bin/mypy --strict tests/fakes/hou/fake_hou python/farmhand/houdini/worker.py scripts/install_farmhand.py \
-  tests/fakes/hfs/hfs21.0.512/bin/hrender.py
+echo "== mypy (fake hou, node-side worker, installer, fake hrender against types-houdini; 3.11 and 3.9)"
+for v in 3.11 3.9; do
+  .venv/bin/mypy --strict --python-version "$v" tests/fakes/hou/fake_hou python/farmhand/houdini/worker.py \
+    scripts/install_farmhand.py tests/fakes/hfs/hfs21.0.512/bin/hrender.py
+done
 echo "== pytest (PySide6)"
 FARMHAND_QT_API=pyside6 .venv/bin/python -m pytest -q "$@"
 echo "== pytest (PySide2, Qt tests)"
