@@ -128,10 +128,16 @@ def test_no_steal_when_the_start_eats_the_gain() -> None:
 
 def test_equal_nodes_leave_a_chunk_that_is_still_starting_alone() -> None:
     nodes = [NodeSpeed(n, 4, 10.0, 3.0) for n in "abc"]
-    starting = RunningWork(7, "b", pending=1, current_left=work_left(10.0, 3.0, 100.0, None, 101.0),
-                           seconds_per_frame=10.0, in_progress=False)
-    assert starting.current_left == pytest.approx(2.0)
+    left, spf = work_left(10.0, 3.0, 100.0, None, 101.0)
+    assert (left, spf) == (pytest.approx(2.0), 10.0)
+    starting = RunningWork(7, "b", pending=1, current_left=left, seconds_per_frame=spf, in_progress=False)
     assert tail_action(nodes[0], nodes, [starting], POLICY) is None
+
+
+def test_a_frame_running_past_its_estimate_makes_the_node_look_slower() -> None:
+    assert work_left(4.0, None, 0.0, 10.0, 11.0) == (3.0, 4.0)
+    left, spf = work_left(0.5, None, 0.0, 10.0, 22.0)  # 12 s into a frame estimated at 0.5 s
+    assert (left, spf) == (pytest.approx(3.0), pytest.approx(15.0))
 
 
 def test_backup_only_when_the_busy_node_is_much_slower_start_included() -> None:

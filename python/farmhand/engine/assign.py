@@ -59,7 +59,7 @@ class JobView:
         for t in tasks:
             speed = by_node.get(t.node, NodeSpeed(t.node))
             spf = known.spf(speed) or eligibility.job_spf(job) or 1.0
-            left = work_left(spf, speed.startup_seconds, t.started, t.current_started, now)
+            left, spf = work_left(spf, speed.startup_seconds, t.started, t.current_started, now)
             doubled = t.current is not None and len(job.frames[t.current].owners) > 1
             is_backed = t.backup_of is not None or t.chunk_id in backed or doubled
             self.works[t.chunk_id] = RunningWork(

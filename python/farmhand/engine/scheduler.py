@@ -193,13 +193,20 @@ def relative_speed(speed: NodeSpeed, others: Sequence[NodeSpeed]) -> float:
 
 def work_left(
     spf: float, startup: Optional[float], started: float, current_started: Optional[float], now: float
-) -> float:
-    """:attr:`RunningWork.current_left` of a chunk: the rest of the frame in progress, else the rest of
-    its start (a chunk still loading its scene has no frame in progress: counting one made equal free
-    nodes take a fresh chunk's frames from each other)."""
+) -> tuple[float, float]:
+    """A chunk in flight as :class:`RunningWork` counts it: (seconds left, seconds per frame).
+
+    With a frame in progress, the rest of that frame; a frame already running past the estimate shows the
+    node (or the frame) is slower than thought: it is expected to need a quarter of its time again, and the
+    node's frames to take as long. With no frame in progress, the rest of its start (a chunk still loading
+    its scene has no frame in progress: counting one made equal free nodes take a fresh chunk's frames
+    from each other).
+    """
     if current_started is not None:
-        return max(spf - (now - current_started), 0.05 * spf)
-    return max((startup or 0.0) - (now - started), 0.0)
+        elapsed = max(now - current_started, 0.0)
+        left = max(spf - elapsed, 0.25 * elapsed)
+        return left, max(spf, elapsed + left)
+    return max((startup or 0.0) - (now - started), 0.0), spf
 
 
 # --- the balance --------------------------------------------------------------------------------------

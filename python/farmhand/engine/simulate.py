@@ -145,7 +145,7 @@ class _Farm:
         measured = [s for s in self.spf.values() if s]
         spf = scheduler.Estimates(self.team()).spf(self.speed_of(task.node)) or (
             sum(measured) / len(measured) if measured else 1.0)
-        left = scheduler.work_left(spf, self.startup[task.node.name], task.started,
+        left, spf = scheduler.work_left(spf, self.startup[task.node.name], task.started,
                                    task.current_started, self.now)
         backed = task.backup_of is not None or any(t.backup_of == task.chunk_id for t in self.tasks.values())
         return RunningWork(task.chunk_id, task.node.name, len(task.pending()), left, spf,

@@ -1,0 +1,70 @@
+"""The start-cost-aware policy as the dispatcher carries it out (fake farm, simulated clock)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Callable
+
+from farmhand.engine.jobrun import farm_speeds
+from farmhand.engine.scheduler import Policy
+from farmhand.jobs import Retry
+
+from .fake_farm import NodeBehaviour
+from .rig import FAKE_WORKER_PRESET, Rig, assert_all_done
+
+POLICY = Policy(target_chunk_seconds=60.0)
+
+
+def test_a_long_start_gets_few_chunks_and_a_near_ideal_makespan(rig_for: Callable[..., Rig]) -> None:
+    nodes = {"a": NodeBehaviour(spf=1.0, startup=4.0), "b": NodeBehaviour(spf=1.0, startup=4.0)}
+    rig = rig_for(nodes, policy=POLICY)
+    job = rig.submit("1-40")
+    took = rig.drive(rig.finished(job))
+    snap = assert_all_done(rig, job)
+    assigned = [e for e in snap.events if e.kind == "assigned"]
+    assert len(assigned) <= 4, [e.message for e in assigned]
+    assert took <= 4.0 + 40 / 2 + 3.0  # one start, half the frames each, a few steps of slack
+
+
+def test_a_slow_node_leaves_the_last_frames_to_a_fast_one(rig_for: Callable[..., Rig]) -> None:
+    nodes = {"fast": NodeBehaviour(spf=1.0, startup=1.0), "slow": NodeBehaviour(spf=8.0, startup=6.0)}
+    rig = rig_for(nodes, cores={"fast": 8, "slow": 1}, policy=POLICY, retry=Retry(stall_floor=60.0))
+    job = rig.submit("1-30")
+    took = rig.drive(rig.finished(job))
+    snap = assert_all_done(rig, job)
+    by_node = Counter(r.node for r in snap.frames)
+    assert by_node["fast"] >= 26, by_node
+    assert took <= 1.0 + 30.0 + 4.0, took
+
+
+def test_an_idle_worker_backs_up_or_resplits_a_slow_workers_frames(
+    rig_for: Callable[..., Rig], farmhand_home: Path
+) -> None:
+    presets = farmhand_home / "presets"
+    presets.mkdir(parents=True)
+    (presets / "fake-worker.toml").write_text(FAKE_WORKER_PRESET)
+    nodes = {"fast": NodeBehaviour(spf=0.5, startup=1.0), "slow": NodeBehaviour(spf=12.0, startup=1.0)}
+    rig = rig_for(nodes, cores={"fast": 8, "slow": 8}, retry=Retry(stall_floor=60.0))
+    job = rig.submit("1-24", preset="fake-worker")
+    took = rig.drive(rig.finished(job))
+    snap = assert_all_done(rig, job)
+    kinds = {e.kind for e in snap.events}
+    assert "backup" in kinds or "resplit" in kinds, sorted(kinds)
+    # without the tail the job ends when the slow worker's 12 s frame does
+    assert took < 1.0 + 24 * 0.5 + 8.0, took
+    assert not rig.fake.live()
+
+
+def test_the_next_job_starts_from_the_speeds_the_last_one_measured(rig_for: Callable[..., Rig]) -> None:
+    nodes = {"fast": NodeBehaviour(spf=0.5), "slow": NodeBehaviour(spf=2.0)}
+    rig = rig_for(nodes, cores={"fast": 4, "slow": 4}, policy=POLICY)
+    first = rig.submit("1-20", output=str(rig.out / "a.$F4.png"))
+    rig.drive(rig.finished(first))
+    prior = farm_speeds(rig.store, besides="")
+    assert prior["fast"] > 3 * prior["slow"]
+    second = rig.submit("1-50", output=str(rig.out / "b.$F4.png"))
+    rig.dispatcher.step(rig.now)
+    chunks = {e.node: e.message.split(": ", 1)[1] for e in rig.snap(second).events if e.kind == "assigned"}
+    # shared 4:1 by what job 1 measured, not 1:1 by the equal cores
+    assert chunks == {"fast": "frames 1-40", "slow": "frames 41-50"}
