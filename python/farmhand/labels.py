@@ -28,6 +28,8 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FACT_GROUP = re.compile(r"^(cores|ram)\s*>=\s*([0-9]{1,6})$")
 #: Facts a node carries as ``NAME=N`` tags and a group compares with ``NAME>=N``.
 FACTS = ("cores", "ram")
+#: Largest capacity of a limit (a guard against typos, far beyond any licence pool).
+MAX_CAPACITY = 100000
 #: Longest environment value accepted (a command line has room for it on every OS Farmhand runs on).
 MAX_ENV_VALUE = 16384
 
@@ -63,6 +65,14 @@ def group(text: str) -> str:
 def limit_name(text: str) -> str:
     """``text`` as a limit name (spelled like a tag)."""
     return tag(text, "limit")
+
+
+def capacity(value: object) -> int:
+    """A limit's capacity: a whole number from 0 (hold every job taking it) to :data:`MAX_CAPACITY`."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_CAPACITY:
+        raise UsageError(f"limit capacity {str(value)[:24]!r} is not valid: give a whole number from 0 to "
+                         f"{MAX_CAPACITY} (0 holds every job that takes the limit)")
+    return value
 
 
 def names(values: Iterable[str], check: Callable[[str], str]) -> tuple[str, ...]:

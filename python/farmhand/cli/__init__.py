@@ -24,6 +24,7 @@ from farmhand.errors import FarmhandError, UsageError
 COMMAND_MODULES = (
     "farmhand.cli.scan",
     "farmhand.cli.nodes",
+    "farmhand.cli.farm",  # after nodes: it adds 'nodes tag/untag/tags'
     "farmhand.cli.jobs",
     "farmhand.cli.logs",
     "farmhand.cli.dispatcher",

@@ -12,7 +12,9 @@ import json
 import sys
 from typing import Any, Optional
 
+from farmhand import labels
 from farmhand.cli import args as types
+from farmhand.cli.farm import checked
 from farmhand.cli.live import follow as _follow
 from farmhand.cli.live import render_status, terminal_width
 from farmhand.client import Client, default_submitter
@@ -85,6 +87,12 @@ def _register_submit(sub: Any) -> None:
     p.add_argument("--houdini-version", help="Houdini build to match on nodes (e.g. 20.5.487)")
     p.add_argument("--param", action="append", type=types.param, default=[], metavar="KEY=VALUE",
                    help="a preset parameter")
+    p.add_argument("--group", action="append", default=[], metavar="TAG", type=checked(labels.group),
+                   help="only nodes in this group: a tag (gpu, houdini-21.0), cores>=N or ram>=N; repeatable")
+    p.add_argument("--limit", action="append", default=[], metavar="NAME", type=checked(labels.limit_name),
+                   help="a limit each chunk holds while it runs (see 'farmhand limits'); repeatable")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", type=checked(labels.parse_env),
+                   help="environment for the renderer on every node (over the preset's); repeatable")
     p.add_argument("--name", help="a name for the job")
     p.add_argument("--wait", action="store_true",
                    help="follow the job to its end; non-zero exit if it failed")
@@ -103,7 +111,8 @@ def _spec(args: argparse.Namespace) -> JobSpec:
         command=args.command, nodes=types.names(args.nodes), chunk=args.chunk, priority=args.priority,
         single_node=args.single_node, skip_existing=args.skip_existing, houdini_version=args.houdini_version,
         name=args.name, submitter=default_submitter(), params=tuple(args.param),
-        after=tuple(dict.fromkeys(args.after)),
+        after=tuple(dict.fromkeys(args.after)), groups=tuple(args.group), limits=tuple(args.limit),
+        env=tuple(args.env),
     )
 
 

@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Optional, TextIO
 
+from farmhand.cli.farm import job_farm_line
 from farmhand.client import Client
 from farmhand.display import format_duration, safe_text
 from farmhand.frames import format_frame
@@ -54,6 +55,7 @@ def summary_line(s: JobSummary) -> str:
     return (
         f"job {s.id} {safe_text(s.title)}: {s.state.value}"
         + (f" (for job {', '.join(s.after)} to finish)" if waiting else "")
+        + (f" ({safe_text(s.hold)})" if s.hold and not s.state.finished else "")
         + f"  {s.frames_done}/{s.frames_total} done"
         + (f", {s.frames_failed} failed" if s.frames_failed else "")
         # frames handed out in chunks, not frames rendering at this instant (one per node)
@@ -84,6 +86,8 @@ def render_status(snap: JobSnapshot, width: int = DEFAULT_WIDTH, clip: bool = Fa
     lines = [summary_line(s), f"  [{_bar(s.percent / 100, max(5, width - 12))}] {s.percent:5.1f}%"]
     if s.error:
         lines.append(f"  error: {safe_text(s.error)}")
+    farm = job_farm_line(snap.spec)
+    lines.extend([f"  {farm}"] if farm else [])
     lines.extend(_node_line(row, width) for row in snap.nodes)
     failed = [f for f in snap.frames if f.error_message and f.state in _TROUBLED]
     for f in failed[:5]:

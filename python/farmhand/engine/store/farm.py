@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Optional, Protocol
 
 from farmhand import labels
-from farmhand.errors import NotFound, UsageError
+from farmhand.errors import NotFound
 from farmhand.nodes.power import PowerRule, PowerState
 
 FARM_SCHEMA = """
@@ -44,8 +44,6 @@ CREATE TABLE IF NOT EXISTS node_power(
 CREATE TABLE IF NOT EXISTS job_holds(job INTEGER PRIMARY KEY, reason TEXT NOT NULL, since REAL NOT NULL);
 """
 _TABLES = frozenset({"limits", "power_rules", "node_power", "job_holds"})
-#: Largest capacity a limit may have (a guard against typos, far beyond any licence pool).
-MAX_CAPACITY = 100000
 
 
 class _Db(Protocol):
@@ -94,14 +92,6 @@ class NodePower:
     message: Optional[str] = None
 
 
-def capacity(value: object) -> int:
-    """A limit's capacity: a whole number from 0 (hold every job taking it) to :data:`MAX_CAPACITY`."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_CAPACITY:
-        raise UsageError(f"limit capacity {str(value)[:24]!r} is not valid: give a whole number from 0 to "
-                         f"{MAX_CAPACITY} (0 holds every job that takes the limit)")
-    return value
-
-
 class FarmTables:
     """Reads and writes of the farm tables over one open job store."""
 
@@ -122,7 +112,7 @@ class FarmTables:
 
     def set_limit(self, name: str, size: int, *, per_node: bool = False) -> LimitInfo:
         """Create a limit or change its capacity (jobs already holding it keep running)."""
-        name, size = labels.limit_name(name), capacity(size)
+        name, size = labels.limit_name(name), labels.capacity(size)
         with self.store.tx() as db:
             db.execute("INSERT INTO limits(name, capacity, per_node) VALUES (?, ?, ?) ON CONFLICT(name) DO "
                        "UPDATE SET capacity = excluded.capacity, per_node = excluded.per_node",
