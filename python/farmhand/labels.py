@@ -50,6 +50,11 @@ def tag(text: str, what: str = "tag") -> str:
     return value
 
 
+def is_tag(text: str) -> bool:
+    """``text`` is spelled as a tag (in any case)."""
+    return bool(_TAG.match(str(text).strip().lower()))
+
+
 def group(text: str) -> str:
     """``text`` as a group: a tag, or ``cores>=N`` / ``ram>=N`` written without spaces."""
     value = str(text).strip().lower()

@@ -97,7 +97,7 @@ def scope(text: str) -> str:
     kind, colon, name = str(text).partition(":")
     if text == "all":
         return text
-    if colon and kind == "group":
+    if colon and kind == "group" and labels.is_tag(name):
         return f"group:{labels.tag(name)}"
     if colon and kind == "node" and name and not any(c.isspace() for c in name):
         return text
