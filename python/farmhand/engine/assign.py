@@ -12,7 +12,7 @@ may take a job is :mod:`farmhand.engine.eligibility`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, Optional
 
 from farmhand.engine import eligibility, noderun
@@ -47,22 +47,31 @@ class JobView:
     """One job as the policy sees it at one moment: its team (the eligible nodes that are free for it or
     run it) with their speeds, and its tasks in flight as :class:`RunningWork`."""
 
-    def __init__(self, state: EngineState, job: JobRun, free: Sequence[str], now: float) -> None:
+    def __init__(
+        self, state: EngineState, job: JobRun, free: Collection[str], now: float,
+        speeds: Optional[list[NodeSpeed]] = None, cache: Optional[dict[int, RunningWork]] = None,
+    ) -> None:
         tasks = [t for t in state.tasks_of(job.id) if not t.kill_reason and not t.draining]
         running = {t.node for t in tasks}
-        self.team = [s for s in eligibility.speeds(job, state.farm.values())
-                     if s.node in running or s.node in free]
+        if speeds is None:
+            speeds = eligibility.speeds(job, state.farm.values())
+        self.team = [s for s in speeds if s.node in running or s.node in free]
         known = Estimates(self.team)
         by_node = {s.node: s for s in self.team}
         backed = {t.backup_of for t in tasks if t.backup_of is not None}
         self.works: dict[int, RunningWork] = {}
+        fallback = eligibility.job_spf(job) or 1.0
+        cache = {} if cache is None else cache  # tasks do not change during one assignment pass
         for t in tasks:
+            if t.chunk_id in cache:
+                self.works[t.chunk_id] = cache[t.chunk_id]
+                continue
             speed = by_node.get(t.node, NodeSpeed(t.node))
-            spf = known.spf(speed) or eligibility.job_spf(job) or 1.0
+            spf = known.spf(speed) or fallback
             left, spf = work_left(spf, speed.startup_seconds, t.started, t.current_started, now)
             doubled = t.current is not None and len(job.frames[t.current].owners) > 1
             is_backed = t.backup_of is not None or t.chunk_id in backed or doubled
-            self.works[t.chunk_id] = RunningWork(
+            self.works[t.chunk_id] = cache[t.chunk_id] = RunningWork(
                 t.chunk_id, t.node, len(t.pending()), left, spf, t.current is not None, is_backed,
                 t.persistent,
             )
@@ -77,6 +86,23 @@ class JobView:
 
     def others(self, node: str) -> list[RunningWork]:
         return [w for w in self.works.values() if w.node != node]
+
+
+class _Pass:
+    """What one assignment pass reuses from one free node to the next: each job's waiting frames (read
+    again once it started something), the speeds of its eligible nodes and which nodes may join it. It
+    keeps a pass over a large farm from repeating per node what is per job."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, list[FrameRec]] = {}
+        self.speeds: dict[str, list[NodeSpeed]] = {}
+        self.joinable: dict[str, set[str]] = {}
+        self.works: dict[int, RunningWork] = {}  # chunk id -> as the policy sees it (valid for the pass)
+
+    def waiting_of(self, job: JobRun) -> list[FrameRec]:
+        if job.id not in self.waiting:
+            self.waiting[job.id] = job.waiting()
+        return self.waiting[job.id]
 
 
 class Assigner:
@@ -110,11 +136,12 @@ class Assigner:
         free = [n for n in farm if n.name not in occupied and self.rules.usable(n.name)
                 and self.nodes.free(n.name, now)]
         names = {n.name for n in free}
+        memo = _Pass()
         for node in free:
             takers = [j for j in order if self._can_take(j, node, now)]
             # Waiting frames of any job come before the tail of a higher-priority one.
-            if any(self._serve(j, node, names, now) for j in takers if j.waiting()) or any(
-                self._serve(j, node, names, now) for j in takers if not j.waiting()
+            if any(self._serve(j, node, names, now, memo) for j in takers if memo.waiting_of(j)) or any(
+                self._serve(j, node, names, now, memo) for j in takers if not memo.waiting_of(j)
             ):
                 names.discard(node.name)
 
@@ -133,27 +160,36 @@ class Assigner:
             return False
         return not ((job.spec.single_node or not job.preset.splittable) and self.state.tasks_of(job.id))
 
-    def _serve(self, job: JobRun, node: FarmNode, free: set[str], now: float) -> bool:
+    def _serve(self, job: JobRun, node: FarmNode, free: set[str], now: float, memo: _Pass) -> bool:
         """Do for ``job`` what the policy says ``node`` should; True when the node got work."""
-        waiting = job.waiting()
+        waiting = memo.waiting_of(job)
         persistent = job.preset.mode is PresetMode.WORKER
         if persistent and not waiting:
             return False  # a new worker would first load the scene: the tail is for loaded workers
         if waiting and (job.spec.single_node or not job.preset.splittable):
+            memo.waiting.pop(job.id, None)
             return self.start_chunk(job, node, now) is not None
-        team = [n for n in free if self._may_join(job, self.state.farm[n], now)]
-        view = JobView(self.state, job, team, now)
+        if job.id not in memo.speeds:
+            memo.speeds[job.id] = eligibility.speeds(job, self.state.farm.values())
+            memo.joinable[job.id] = {n for n in free if self._may_join(job, self.state.farm[n], now)}
+        team = memo.joinable[job.id] & free
+        view = JobView(self.state, job, team, now, memo.speeds[job.id], memo.works)
         fixed = 1 if job.preset.per_frame else job.spec.chunk.frames
         decision = next_work(view.me(node), view.team, len(waiting), view.others(node.name),
                              self.state.policy, fixed)
         if decision is None:
             return False
+        memo.waiting.pop(job.id, None)
         if decision.kind is DecisionKind.TAKE:
-            recs = self._take(job, decision.frames, persistent)
-            return self.start_chunk(job, node, now, recs=recs) is not None
+            recs = self._take(job, decision.frames, persistent, waiting)
+            started = self.start_chunk(job, node, now, recs=recs) is not None
+            if started and not persistent and waiting[: len(recs)] == recs:
+                memo.waiting[job.id] = waiting[len(recs):]  # the usual case: the first frames were taken
+            return started
         victim = self.state.tasks.get(decision.chunk_id or -1)
         if victim is None:
             return False
+        memo.works.pop(victim.chunk_id, None)  # it loses frames or gains a backup
         if decision.kind is DecisionKind.STEAL:
             return self._steal(job, node, victim, decision.frames, now)
         if victim.current is None:
@@ -219,15 +255,19 @@ class Assigner:
         task.start(self.state.executor, self.state.submit, argv, require=package or "")
         return task
 
-    def _take(self, job: JobRun, frames: Optional[int], persistent: bool) -> list[FrameRec]:
+    def _take(
+        self, job: JobRun, frames: Optional[int], persistent: bool, waiting: Optional[list[FrameRec]] = None
+    ) -> list[FrameRec]:
         """The next ``frames`` waiting frames in one run (None: the whole run, for single-node jobs)."""
-        waiting = job.waiting()
+        waiting = job.waiting() if waiting is None else waiting
         if not waiting:
             return []
         if persistent:
             return [waiting[0]]  # only sets up the session; frames are streamed by _feed_workers
-        first = contiguous_runs([r.frame for r in waiting])[0]
-        run = [r for r in waiting if first[0] <= r.frame <= first[1]]
+        # Frames in order: the first run of the first frames+2 is the first run (its step confirmed).
+        head = waiting[: frames + 2] if frames is not None and job.ordered else waiting
+        first = contiguous_runs([r.frame for r in head])[0]
+        run = [r for r in head if first[0] <= r.frame <= first[1]]
         return run if frames is None else run[:frames]
 
     # --- persistent workers ---------------------------------------------------------------------------

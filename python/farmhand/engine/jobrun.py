@@ -69,6 +69,7 @@ class JobRun:
         self.created = created
         self.frames = frames
         self.by_frame = {f.frame: f for f in frames}
+        self.ordered = all(a.frame < b.frame for a, b in zip(frames, frames[1:]))  # ascending frames
         self.nodes: dict[str, NodeStat] = {}
         self.agree: dict[str, set[str]] = {}  # deterministic failure kind -> nodes that reported it
         self.error: Optional[str] = None
