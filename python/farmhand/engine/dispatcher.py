@@ -50,6 +50,7 @@ from farmhand.errors import FarmhandError
 from farmhand.jobs import ChunkState, FrameState, JobState, Retry
 from farmhand.pathmap import PathMap
 from farmhand.remote import Executor
+from farmhand.ssh import pool_size
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,9 @@ class Dispatcher:
     ) -> None:
         self._pool: Optional[ThreadPoolExecutor] = None
         if submit is None:
-            self._pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="farmhand-ssh")
+            # One thread per node at most (started only when work arrives): every node of a large farm
+            # can be connecting or starting at once, bounded by what the process can hold open.
+            self._pool = ThreadPoolExecutor(max_workers=pool_size(), thread_name_prefix="farmhand-ssh")
             submit = self._pool.submit
         self.state = EngineState(
             store=store,
