@@ -25,7 +25,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from farmhand.errors import ConfigError
 
@@ -36,7 +36,8 @@ DEFAULT_TIMEOUT = 60.0
 KILL_GRACE = 2.0
 #: Characters of a hook's output kept for the log and its event.
 OUTPUT_KEPT = 400
-_KEYS = {"on_end": str, "desktop": bool, "hook_timeout": (int, float), "apprise": list}
+_KEYS: dict[str, Union[type, tuple[type, ...]]] = {
+    "on_end": str, "desktop": bool, "hook_timeout": (int, float), "apprise": list}
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ render to: EXR (multi-part, half and full float), PNG, JPEG, TIFF and more. With
 says so once (:func:`available`) and nothing here is called.
 
 A preview is the colour of the frame as a viewer would show it, at most :data:`PREVIEW_PIXELS` on the
-long side: float images (scene-linear EXR) get a soft highlight roll-off and the sRGB curve, 8/16-bit
-images (already display-referred) are only scaled. For a multi-part EXR the part with the beauty (named
-``rgba``/``beauty``/``combined``, else the first part with R, G and B) is shown.
+long side: float images (scene-linear EXR) keep their values up to a knee, roll highlights off above it
+(Reinhard on the excess, so a 4.0 and a 50.0 stay apart instead of clipping to one white) and get the
+sRGB curve; 8/16-bit images (already display-referred) are only scaled. For a multi-part EXR the part
+with the beauty (named ``rgba``/``beauty``/``combined``, else the first part with R, G and B) is shown.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ IMAGE_EXTENSIONS = frozenset(
      ".bmp", ".webp", ".psd", ".jp2", ".pic", ".rat", ".tx"})
 #: Part names that hold the beauty of a multi-part EXR, most telling first.
 _BEAUTY = ("rgba", "beauty", "combined", "c")
-#: Linear values above this are rolled off smoothly towards white instead of clipped.
+#: Linear values above this are rolled off smoothly towards white instead of clipped; the shoulder is
+#: how far above it a highlight still reads as brighter (4.0 and 50.0 stay apart, neither clips).
 _KNEE = 0.8
+_SHOULDER = 2.0
 
 _OIIO: Any = None
 _TRIED = False
@@ -139,7 +142,8 @@ def _display(pixels: Any, linear: bool) -> Any:
         if values.shape[-1] == 1 and values.max() > 1.0:  # depth or a mask: fit its range
             values = values / max(float(np.percentile(values, 99.0)), 1e-6)
         over = values > _KNEE
-        values[over] = _KNEE + (1.0 - _KNEE) * (1.0 - np.exp(-(values[over] - _KNEE) / (1.0 - _KNEE)))
+        excess = (values[over] - _KNEE) / _SHOULDER
+        values[over] = _KNEE + (1.0 - _KNEE) * excess / (1.0 + excess)
         values = np.where(values <= 0.0031308, values * 12.92, 1.055 * np.power(values, 1 / 2.4) - 0.055)
     values = np.clip(values, 0.0, 1.0)
     if values.shape[-1] == 1:
@@ -165,7 +169,8 @@ def make_preview(
     if not read:
         _read(buf, source, part, len(parts))
     spec = buf.spec()
-    linear = spec.format.basetype in (lib.FLOAT, lib.HALF, lib.DOUBLE)
+    # The file's own pixel type (reading converted the buffer to float): float data is scene-linear.
+    linear = buf.nativespec().format.basetype in (lib.FLOAT, lib.HALF, lib.DOUBLE)
     picked = lib.ImageBufAlgo.channels(buf, chans)
     scale = min(1.0, size / max(spec.width, spec.height, 1))
     width, height = max(1, round(spec.width * scale)), max(1, round(spec.height * scale))
