@@ -18,29 +18,14 @@ from farmhand.houdini.submit import SubmitOptions
 from farmhand.presets import worker_protocol
 
 from .fakesink import RecordingSink
-from .test_worker import run_worker
+from .test_worker import run_builtin, run_worker
 
 STAGE = {"path": "/stage/karmarendersettings1", "type": "karmarendersettings"}
 KARMA = {"path": "/out/karma1", "type": "karma", "parms": {"trange": 1, "f1": 1, "f2": 6}}
 
-#: What the farm needs for USD written on a node: the worker's --export-usd mode as a one-shot preset.
-EXPORT_SCRIPT = (
-    'fh_hfs=$1 fh_script=$2 fh_hip=$3 fh_rop=$4 fh_out=$5 fh_s=$6 fh_e=$7 fh_i=$8; set --; fh_cwd=$PWD; '
-    'cd "$fh_hfs" && . ./houdini_setup_bash >/dev/null && cd "$fh_cwd" && exec hython "$fh_script" '
-    '--hip "$fh_hip" --rop "$fh_rop" --export-usd "$fh_out" --range "$fh_s" "$fh_e" "$fh_i"')
-EXPORT_PRESET = f"""
-description = "Write a Karma / USD Render ROP's stage to USD (hython worker --export-usd)"
-mode = "chunk"
-splittable = false
-needs_houdini = true
-argv = ["bash", "-c", '{EXPORT_SCRIPT}', "farmhand", "{{hfs}}", "{{farmhand}}/houdini/worker.py", "{{file}}",
-        "{{target}}", "{{output}}", "{{start}}", "{{end}}", "{{step}}"]
-"""
-
-
-def _plan(tmp_path: Path, build: str, mode: UsdMode,
-          nodes: list[NodeFacts] | None = None) -> submit.SubmitPlan:
-    return submit.plan("/out/karma1", SubmitOptions(usd=mode), nodes or [NodeFacts("n1", houdini=(build,))],
+def _plan(tmp_path: Path, build: str, mode: UsdMode, nodes: list[NodeFacts] | None = None,
+          rop: str = "/out/karma1", **options: Any) -> submit.SubmitPlan:
+    return submit.plan(rop, SubmitOptions(usd=mode, **options), nodes or [NodeFacts("n1", houdini=(build,))],
                        PathMap(shares=(str(tmp_path / "share"),)))
 
 
@@ -72,19 +57,50 @@ def test_usd_written_here_then_husk_chunks(make_scene: Any, hou_session: Any, fa
 def test_usd_written_on_the_farm_is_one_job_before_the_husk_chunks(
         make_scene: Any, tmp_path: Path, houdini_build: str, monkeypatch: pytest.MonkeyPatch) -> None:
     hip = make_scene([STAGE, KARMA])
-    plan = _plan(tmp_path, houdini_build, UsdMode.FARM)
-    assert plan.blocked and [f.code for f in plan.findings if f.code == "no_usd_export_preset"]
-    presets = tmp_path / "presets"
-    presets.mkdir()
-    (presets / f"{solaris.EXPORT_PRESET}.toml").write_text(EXPORT_PRESET)
-    monkeypatch.setenv("FARMHAND_PRESET_PATH", str(presets))
-    plan = _plan(tmp_path, houdini_build, UsdMode.FARM)
+    plan = _plan(tmp_path, houdini_build, UsdMode.FARM, frames="1-4,6")
     assert not plan.blocked, plan.findings
     export, husk = plan.specs
     usd = str(hip.parent / "usd" / "shot.karma1.usd")
     assert (export.preset, export.target, export.output, export.single_node) == (
         solaris.EXPORT_PRESET, "/out/karma1", usd, True)
-    assert (husk.preset, husk.file) == ("husk", usd) and plan.local_usd == ()
+    assert export.frames == "1-6"  # one range for the writer, covering every frame husk renders
+    assert (husk.preset, husk.file, husk.frames) == ("husk", usd, "1-4,6") and plan.local_usd == ()
+    monkeypatch.setattr(solaris, "EXPORT_PRESET", "no-such-preset")
+    refused = _plan(tmp_path, houdini_build, UsdMode.FARM)
+    assert refused.blocked and [f.code for f in refused.findings if f.code == "no_usd_export_preset"]
+
+
+def test_the_stage_is_written_in_the_take_and_wedge_the_rop_renders_in(
+        make_scene: Any, hou_session: Any, tmp_path: Path, houdini_build: str) -> None:
+    takes = {"lit": {"/out/karma1": {"f2": 3}}}
+    in_lit = {"path": "/out/karma_lit", "type": "karma", "parms": {**KARMA["parms"], "take": "lit"}}
+    wedge = {"path": "/out/wedge1", "type": "wedge", "inputs": ["/out/karma1"],
+             "wedges": [[["/out/karma1/f1", 1]], [["/out/karma1/f1", 2]]]}
+    hip = make_scene([STAGE, KARMA, in_lit, wedge], takes=takes)
+    (export, _husk) = _plan(tmp_path, houdini_build, UsdMode.FARM, take="lit").specs
+    assert (export.frames, dict(export.params).get("take")) == ("1-3", "lit")
+    # A ROP whose take parm names a take: its stage is written in that take on the node too.
+    (export, _husk) = _plan(tmp_path, houdini_build, UsdMode.FARM, rop="/out/karma_lit").specs
+    assert dict(export.params).get("take") == "lit"
+    specs = _plan(tmp_path, houdini_build, UsdMode.FARM, rop="/out/wedge1").specs
+    assert [(s.preset, s.output if s.preset != "husk" else s.file, dict(s.params).get("wedgenum"))
+            for s in specs] == [
+        (solaris.EXPORT_PRESET, str(hip.parent / "usd" / "shot.karma1.w0.usd"), "0"),
+        ("husk", str(hip.parent / "usd" / "shot.karma1.w0.usd"), None),
+        (solaris.EXPORT_PRESET, str(hip.parent / "usd" / "shot.karma1.w1.usd"), "1"),
+        ("husk", str(hip.parent / "usd" / "shot.karma1.w1.usd"), None)]
+    local = _plan(tmp_path, houdini_build, UsdMode.LOCAL, rop="/out/wedge1")
+    assert local.blocked and "usd_local_wedge" in {f.code for f in local.findings}
+    assert hou_session.takes.currentTake().name() == "Main"
+
+
+def test_the_built_in_export_preset_writes_the_usd_on_a_node(tmp_path: Path, hfs: Path) -> None:
+    hip = fake_hou.write_scene(tmp_path / "shot.hip", [STAGE, KARMA])
+    out = tmp_path / "usd" / "shot's $(id).usd"
+    events, done = run_builtin(solaris.EXPORT_PRESET, hip, "/out/karma1", [], hfs, output=str(out), start=1,
+                               end=6)
+    assert done.returncode == 0, done.stderr
+    assert events[-1]["outputs"] == [str(out)] and out.stat().st_size > 0
 
 
 def test_karma_xpu_goes_to_nodes_with_a_gpu(make_scene: Any, tmp_path: Path, houdini_build: str) -> None:

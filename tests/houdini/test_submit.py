@@ -64,7 +64,7 @@ def test_worker_job_carries_the_scenes_job_and_hrender_jobs_do_not(make_scene: A
 
     argv = load_preset("hython-worker").command(CommandContext(
         file="/share/a.hip", target="/out/beauty", hfs="/opt/hfs", farmhand="/s", extra=dict(beauty.params)))
-    assert argv[-1] == "/share/proj" and "--job=$fh_job" in argv[2]
+    assert argv[-1] == "--job=/share/proj"
 
 
 def test_dependencies_render_the_frames_their_output_requests(make_scene: Any, tmp_path: Any) -> None:
@@ -100,6 +100,11 @@ def test_inputs_of_an_hrender_job_are_not_sent_again(make_scene: Any, hou_sessio
     assert [i.path for i in plan.rops] == ["/out/abc", "/out/beauty"]
     note = next(f for f in plan.findings if f.code == "hrender_inputs")
     assert "/out/abc renders with hrender, which also renders its inputs (/out/cache)" in note.message
+    assert "take" not in note.message
+    # hrender -t sets only the take of the ROP it renders: the note says the inputs keep their own.
+    in_take = submit.plan("/out/beauty", SubmitOptions(take="Main"), NODES, _pmap(tmp_path))
+    note = next(f for f in in_take.findings if f.code == "hrender_inputs")
+    assert "they render in their own takes, not 'Main'" in note.message
     # What the node really does: the abc job's render writes the cache as well (fake hrender = stock).
     hou_session.node("/out/abc").render(frame_range=(1, 4, 1))
     assert sorted(p.name for p in (tmp_path / "share" / "geo").iterdir())[:1] == ["shot.cache.0001.bgeo.sc"]

@@ -17,28 +17,19 @@ from farmhand.houdini.submit import SubmitOptions
 from farmhand.presets import worker_protocol
 
 from .fakesink import RecordingSink
-from .test_worker import run_worker
+from .test_worker import run_builtin, run_worker
 
 ROPS = [{"path": "/out/m", "type": "ifd", "parms": {"trange": 1, "f1": 1, "f2": 3}},
         {"path": "/out/hero_only", "type": "ifd", "parms": {"trange": 1, "f1": 1, "f2": 2, "take": "hero"}}]
 TAKES = {"hero": {"/out/m": {"f2": 5, "vm_picture": "$HIP/hero/$OS.$F4.exr"},
                   "/out/hero_only": {"vm_picture": "$HIP/hero_only/$F4.exr"}}}
 
-#: A worker preset that passes a take (the built-in one has no 'take' parameter yet).
-TAKE_SCRIPT = (
-    'fh_hfs=$1 fh_script=$2 fh_hip=$3 fh_rop=$4 fh_take=${5-}; set --; fh_more=(); '
-    'if [ -n "$fh_take" ]; then fh_more=("--take=$fh_take"); fi; fh_cwd=$PWD; cd "$fh_hfs" && '
-    '. ./houdini_setup_bash >/dev/null && cd "$fh_cwd" && exec hython "$fh_script" --hip "$fh_hip" '
-    '--rop "$fh_rop" "${fh_more[@]}"')
-TAKE_PRESET = f"""
-description = "hython worker rendering in a take"
+#: A studio's own worker preset that declares no 'take' parameter: it cannot render in a take.
+NO_TAKE_PRESET = """
+description = "hython worker without takes"
 mode = "worker"
 needs_houdini = true
-argv = ["bash", "-c", '{TAKE_SCRIPT}', "farmhand", "{{hfs}}", "{{farmhand}}/houdini/worker.py", "{{file}}",
-        "{{target}}", ["{{take}}"]]
-
-[params]
-take = ""
+argv = ["hython", "{farmhand}/houdini/worker.py", "--hip", "{file}", "--rop", "{target}"]
 """
 
 
@@ -57,38 +48,54 @@ def test_a_rop_is_read_in_the_take_its_take_parm_names(make_scene: Any, hou_sess
 
 
 def test_a_take_picked_at_submit_is_read_and_sent(make_scene: Any, hou_session: Any, tmp_path: Path,
-                                                  houdini_build: str,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+                                                  houdini_build: str) -> None:
     hip = make_scene(ROPS, takes=TAKES)
-    refused = _plan(tmp_path, houdini_build, take="hero")
-    assert refused.blocked and [f for f in refused.findings if f.code == "take_not_passed"]
-    presets = tmp_path / "presets"
-    presets.mkdir()
-    (presets / "worker-takes.toml").write_text(TAKE_PRESET)
-    monkeypatch.setenv("FARMHAND_PRESET_PATH", str(presets))
-    plan = _plan(tmp_path, houdini_build, take="hero", preset="worker-takes")
-    (spec,) = plan.specs
-    assert not plan.blocked, plan.findings
-    assert (spec.frames, spec.output) == ("1-5", str(hip.parent / "hero" / "m.$F4.exr"))
-    assert ("take", "hero") in spec.params and spec.name.endswith("[take hero]")
-    assert hou_session.takes.currentTake().name() == "Main"
+    for preset in (None, submit.HRENDER_PRESET):  # the built-in worker (default) and hrender (-t)
+        plan = _plan(tmp_path, houdini_build, take="hero", preset=preset)
+        (spec,) = plan.specs
+        assert not plan.blocked, plan.findings
+        assert (spec.frames, spec.output) == ("1-5", str(hip.parent / "hero" / "m.$F4.exr"))
+        assert ("take", "hero") in spec.params and spec.name.endswith("[take hero]")
+        assert hou_session.takes.currentTake().name() == "Main"
     with pytest.raises(UsageError, match="no take 'villain'"):
         _plan(tmp_path, houdini_build, take="villain")
 
 
-def test_the_farmhand_rop_renders_with_its_take(make_scene: Any, hou_session: Any, farm: RecordingSink,
-                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_preset_without_a_take_parameter_is_refused(make_scene: Any, tmp_path: Path, houdini_build: str,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    make_scene(ROPS, takes=TAKES)
     presets = tmp_path / "presets"
     presets.mkdir()
-    (presets / "worker-takes.toml").write_text(TAKE_PRESET)
+    (presets / "worker-no-takes.toml").write_text(NO_TAKE_PRESET)
     monkeypatch.setenv("FARMHAND_PRESET_PATH", str(presets))
+    refused = _plan(tmp_path, houdini_build, take="hero", preset="worker-no-takes")
+    assert refused.blocked and [f for f in refused.findings if f.code == "take_not_passed"]
+
+
+def test_the_farmhand_rop_renders_with_its_take(make_scene: Any, hou_session: Any,
+                                                farm: RecordingSink) -> None:
     farm_rop = {"path": "/out/farm", "type": "farmhand", "inputs": ["/out/m"],
-                "parms": {"use_rop_range": 1, "take": "hero", "preset": "worker-takes"}}
+                "parms": {"use_rop_range": 1, "take": "hero"}}
     make_scene([*ROPS, farm_rop], takes=TAKES)
     sent = entry.hda_submit({"node": hou_session.node("/out/farm")})
     assert sent is not None and sent.thread is not None
     sent.thread.join(5)
-    assert [(s.frames, dict(s.params).get("take")) for s in farm.specs] == [("1-5", "hero")]
+    assert [(s.preset, s.frames, dict(s.params).get("take")) for s in farm.specs] == [
+        (submit.WORKER_PRESET, "1-5", "hero")]
+
+
+def test_the_built_in_presets_render_in_the_take_on_a_node(tmp_path: Path, hfs: Path) -> None:
+    """The job's take parameter, through each built-in preset's own script, reaches Houdini on the node:
+    the worker's --take, and the stock hrender.py's -t (which sets the ROP's take parm)."""
+    hip = fake_hou.write_scene(tmp_path / "shot.hip", ROPS, takes=TAKES)
+    events, done = run_builtin(submit.WORKER_PRESET, hip, "/out/m", [worker_protocol.render_command(4)], hfs,
+                               take="hero")
+    assert events[-1]["event"] == "done", done.stderr
+    assert events[-1]["outputs"] == [str(tmp_path / "hero" / "m.0004.exr")]
+    _events, done = run_builtin(submit.HRENDER_PRESET, hip, "/out/m", [], hfs, start=2, end=3, take="hero")
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in (tmp_path / "hero").iterdir()) == ["m.0002.exr", "m.0003.exr", "m.0004.exr"]
+    assert not (tmp_path / "render").exists()  # nothing rendered in the Main take
 
 
 def test_the_worker_renders_in_the_take_it_is_given(tmp_path: Path, hfs: Path) -> None:

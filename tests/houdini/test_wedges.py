@@ -16,24 +16,7 @@ from farmhand.houdini.preflight import NodeFacts
 from farmhand.houdini.submit import SubmitOptions
 from farmhand.presets import worker_protocol
 
-from .test_worker import run_worker
-
-WEDGE_SCRIPT = (
-    'fh_hfs=$1 fh_script=$2 fh_hip=$3 fh_rop=$4 fh_wedge=$5 fh_num=$6; set --; fh_cwd=$PWD; cd "$fh_hfs" && '
-    '. ./houdini_setup_bash >/dev/null && cd "$fh_cwd" && exec hython "$fh_script" --hip "$fh_hip" '
-    '--rop "$fh_rop" --wedge "$fh_wedge" --wedge-num "$fh_num"')
-#: A worker preset that applies wedges (the built-in one has no 'wedge'/'wedgenum' parameters yet).
-WEDGE_PRESET = f"""
-description = "hython worker applying a wedge"
-mode = "worker"
-needs_houdini = true
-argv = ["bash", "-c", '{WEDGE_SCRIPT}', "farmhand", "{{hfs}}", "{{farmhand}}/houdini/worker.py", "{{file}}",
-        "{{target}}", "{{wedge}}", "{{wedgenum}}"]
-
-[params]
-wedge = ""
-wedgenum = ""
-"""
+from .test_worker import run_builtin, run_worker
 
 
 def scene(outputs: str = "$HIP/render/w$WEDGENUM/$OS.$F4.exr") -> list[dict[str, Any]]:
@@ -51,19 +34,10 @@ def _plan(tmp_path: Path, build: str, **options: Any) -> submit.SubmitPlan:
                        PathMap(shares=(str(tmp_path / "share"),)))
 
 
-@pytest.fixture
-def wedge_preset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    presets = tmp_path / "presets"
-    presets.mkdir()
-    (presets / "worker-wedges.toml").write_text(WEDGE_PRESET)
-    monkeypatch.setenv("FARMHAND_PRESET_PATH", str(presets))
-    return "worker-wedges"
-
-
 def test_one_job_per_wedge_with_its_own_outputs(make_scene: Any, hou_session: Any, tmp_path: Path,
-                                                houdini_build: str, wedge_preset: str) -> None:
+                                                houdini_build: str) -> None:
     hip = make_scene(scene())
-    plan = _plan(tmp_path, houdini_build, preset=wedge_preset)
+    plan = _plan(tmp_path, houdini_build)
     assert not plan.blocked, plan.findings
     assert [(s.target, dict(s.params)["wedgenum"], s.name.endswith(f"[wedge {n}]"))
             for n, s in enumerate(plan.specs)] == [("/out/m", str(n), True) for n in range(3)]
@@ -74,12 +48,13 @@ def test_one_job_per_wedge_with_its_own_outputs(make_scene: Any, hou_session: An
 
 
 def test_wedges_need_a_preset_that_applies_them_and_distinct_outputs(make_scene: Any, tmp_path: Path,
-                                                                     houdini_build: str,
-                                                                     wedge_preset: str) -> None:
+                                                                     houdini_build: str) -> None:
     make_scene(scene())
-    assert "wedge_not_passed" in {f.code for f in _plan(tmp_path, houdini_build).findings}
+    # The stock hrender.py cannot apply a wedge: the built-in hrender preset has no wedge parameters.
+    refused = _plan(tmp_path, houdini_build, preset=submit.HRENDER_PRESET)
+    assert refused.blocked and "wedge_not_passed" in {f.code for f in refused.findings}
     make_scene(scene(outputs="$HIP/render/$OS.$F4.exr"), name="same.hip")
-    warned = _plan(tmp_path, houdini_build, preset=wedge_preset)
+    warned = _plan(tmp_path, houdini_build)
     assert "wedges_share_outputs" in {f.code for f in warned.findings}
 
 
@@ -102,3 +77,12 @@ def test_the_worker_applies_the_wedge_before_rendering(tmp_path: Path, hfs: Path
     assert events[-1]["outputs"] == [str(tmp_path / "render" / "w2" / "m.0001.exr")]
     events, done = run_worker(hip, "/out/m", [], "--wedge", "/out/wedge1", "--wedge-num", "7", hfs=hfs)
     assert done.returncode == 1 and "has no wedge 7 (it has 3)" in events[-1]["message"]
+
+
+def test_the_built_in_worker_preset_applies_the_wedge_on_a_node(tmp_path: Path, hfs: Path) -> None:
+    """The job's wedge parameters, through the hython-worker preset's own script, reach the worker."""
+    hip = fake_hou.write_scene(tmp_path / "shot.hip", scene())
+    events, done = run_builtin(submit.WORKER_PRESET, hip, "/out/m", [worker_protocol.render_command(2)], hfs,
+                               wedge="/out/wedge1", wedgenum="1")
+    assert events[-1]["event"] == "done", done.stderr
+    assert events[-1]["outputs"] == [str(tmp_path / "render" / "w1" / "m.0002.exr")]

@@ -26,6 +26,21 @@ def run_worker(hip: Path, rop: str, commands: list[str], *extra: str, env: dict[
     return events, done
 
 
+def run_builtin(name: str, hip: Path, rop: str, commands: list[str], hfs: Path, *, output: str = "",
+                start: float = 1, end: float = 1, **params: str,
+                ) -> tuple[list[dict[str, Any]], subprocess.CompletedProcess[str]]:
+    """The built-in preset ``name``'s command for one chunk, run here with the fake install ``hfs``: its
+    real bash script, the arguments the dispatcher would give and ``commands`` on stdin."""
+    from farmhand.presets import CommandContext, load_preset
+
+    ctx = CommandContext(file=str(hip), target=rop, start=start, end=end, output=output or None,
+                         hfs=str(hfs), farmhand=str(WORKER.parents[1]), extra=params)
+    done = subprocess.run(load_preset(name, search_dirs=[]).command(ctx), input="".join(commands),
+                          capture_output=True, text=True, timeout=60, check=False)
+    events = [e for e in map(worker_protocol.parse_event, done.stdout.splitlines()) if e is not None]
+    return events, done
+
+
 def test_renders_streamed_frames_and_reports_each(tmp_path: Path, hfs: Path) -> None:
     hip = fake_hou.write_scene(tmp_path / "shot.hip", [
         {"path": "/out/beauty", "type": "ifd", "parms": {"vm_picture": "$HIP/r/$OS.$F4.exr"},

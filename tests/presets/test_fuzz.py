@@ -23,7 +23,7 @@ from farmhand.presets.worker_protocol import EVENT_PREFIX, parse_event
 FUZZ = settings(max_examples=300, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 BUILTINS = {name: load_preset(name, search_dirs=[])
-            for name in ("blender", "command", "demo", "husk", "hrender", "hython-worker")}
+            for name in ("blender", "command", "demo", "husk", "hrender", "hython-usd", "hython-worker")}
 
 # --- strategies ---------------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from farmhand.presets import (
 from farmhand.presets.failures import FailureKind
 
 HOSTILE = '/share/it\'s a "shot" $(touch /tmp/pwned) ; rm -rf ~ `id` ünïcødé.hip'
-BUILTINS = ["blender", "command", "demo", "husk", "hrender", "hython-worker"]
+BUILTINS = ["blender", "command", "demo", "husk", "hrender", "hython-usd", "hython-worker"]
 
 # houdini_setup_bash of a stand-in $HFS: puts its bin/ first on PATH and, like the real one, may shift "$@".
 SHIFTING_SETUP = 'export PATH="$PWD/bin:$PATH"\nshift 2>/dev/null; true\n'
@@ -64,7 +64,7 @@ def test_hrender_argv_matches_the_td_line_and_keeps_values_out_of_the_script() -
     script = argv[2]
     assert argv[3:] == ["farmhand", "/opt/hfs20.5", "1", "240", "2", "/out/mantra1", HOSTILE]
     assert "houdini_setup_bash" in script and "/bin/hrender.py" in script
-    assert '-e -f "$fh_s" "$fh_e" -i "$fh_i" -v -d "$fh_rop" "$fh_hip"' in script
+    assert '-e -f "$fh_s" "$fh_e" -i "$fh_i" -v "${fh_more[@]}" -d "$fh_rop" "$fh_hip"' in script
     assert HOSTILE not in script and "mantra1" not in script
     assert preset.needs_houdini and preset.mode is PresetMode.CHUNK and preset.splittable
 
@@ -407,7 +407,7 @@ def test_check_job_fails_fast() -> None:
         hrender.check_job([1, 2], file="/s/a.hip")
     with pytest.raises(UsageError, match="whole-number frame step"):
         hrender.check_job([1, 1.5, 2], file="/s/a.hip", target="/out/m")
-    with pytest.raises(UsageError, match="has no parameter 'seconds'; its parameters: none"):
+    with pytest.raises(UsageError, match="has no parameter 'seconds'; its parameters: take"):
         hrender.check_job([1], file="/s/a.hip", target="/out/m", params={"seconds": "1"})
     blender = load_preset("blender", search_dirs=[])
     with pytest.raises(UsageError, match="negative frames"):
@@ -482,6 +482,42 @@ def test_houdini_scripts_pass_hostile_values_verbatim(tmp_path: Path, name: str)
             "--rop",
             "/out/r $(id)",
         ]
+
+
+#: Take and wedge values as hostile as a scene path: each must reach the program as one argument.
+TAKE = "hero 'cut' $(id)"
+WEDGE = "/out/wedge `id`; x"
+
+
+@pytest.mark.parametrize(("name", "tool", "expected"), [
+    ("hython-worker", "hython", ["/fh/houdini/worker.py", "--hip", HOSTILE, "--rop", "/out/r", "--job=/p $x",
+                                 f"--take={TAKE}", f"--wedge={WEDGE}", "--wedge-num=3"]),
+    ("hython-usd", "hython", ["/fh/houdini/worker.py", "--hip", HOSTILE, "--rop", "/out/r", "--export-usd",
+                              "/o/s $(id).usd", "--range", "1", "3", "1", "--job=/p $x", f"--take={TAKE}",
+                              f"--wedge={WEDGE}", "--wedge-num=3"]),
+    ("hrender", "hython", ["HFS/bin/hrender.py", "-e", "-f", "1", "3", "-i", "1", "-v", "-t", TAKE, "-d",
+                           "/out/r", HOSTILE]),
+])
+def test_takes_and_wedges_reach_houdini_verbatim(tmp_path: Path, name: str, tool: str,
+                                                 expected: list[str]) -> None:
+    hfs = stand_in_hfs(tmp_path / "h f s", tool, pwd=False)
+    preset = load_preset(name, search_dirs=[])
+    extra = {"job": "/p $x", "take": TAKE, "wedge": WEDGE, "wedgenum": "3"}
+    ctx = CommandContext(file=HOSTILE, target="/out/r", start=1, end=3, output="/o/s $(id).usd", hfs=str(hfs),
+                         farmhand="/fh", extra=extra)
+    out = subprocess.run(preset.command(ctx), capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    assert [line.replace(str(hfs), "HFS") for line in out.splitlines()] == expected
+    # Without them the options are left out entirely (no empty --take= for the worker to choke on).
+    bare = preset.command(CommandContext(file=HOSTILE, target="/out/r", start=1, end=3, output="/o/x.usd",
+                                         hfs=str(hfs), farmhand="/fh"))
+    assert not [a for a in bare if a.startswith(("--take", "--wedge", "--job", "-t"))]
+
+
+def test_a_wedge_needs_both_its_rop_and_its_number() -> None:
+    preset = load_preset("hython-worker", search_dirs=[])
+    argv = preset.command(CommandContext(file="/s/a.hip", target="/out/r", hfs="/h", farmhand="/fh",
+                                         extra={"wedge": "/out/wedge1"}))
+    assert not [a for a in argv if a.startswith("--wedge")]
 
 
 def test_paths_that_look_like_options_are_refused() -> None:

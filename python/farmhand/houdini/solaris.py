@@ -24,9 +24,11 @@ import hou
 
 from farmhand.display import Severity
 from farmhand.errors import FarmhandError, JobError
-from farmhand.frames import FrameSpec, contiguous_runs
+from farmhand.frames import FrameSpec, contiguous_runs, format_frame
+from farmhand.houdini import takes
 from farmhand.houdini.preflight import Finding, NodeFacts
 from farmhand.jobs import ChunkPolicy, JobSpec
+from farmhand.presets import load_preset
 
 #: Node types (namespaces and versions stripped) that render a LOP stage through husk.
 USD_RENDER_TYPES = frozenset({"karma", "usdrender", "usdrender_rop"})
@@ -54,6 +56,7 @@ class UsdRender:
     settings: str  # RenderSettings prim path ("" = the stage's default)
     renderer: str
     usd_file: str  # where the stage is written, next to the .hip on the share
+    take: str = ""  # the take its stage is read in ("" = the root take)
 
     @property
     def xpu(self) -> bool:
@@ -70,8 +73,11 @@ def read(rop: hou.RopNode, kind: str, hip_path: str) -> Optional[UsdRender]:
     base, _ext = os.path.splitext(os.path.basename(hip_path))
     usd_file = os.path.join(os.path.dirname(hip_path), "usd", f"{base}.{rop.name()}.usd")
     node = rop.node(lop)  # a relative LOP path resolves from the ROP
+    # Read while the take the ROP renders in is current (rops.read_rop): the stage is written in it.
+    take = hou.takes.currentTake().name()
     return UsdRender(rop.path(), node.path() if node is not None else lop, _string(rop, "rendersettings"),
-                     _string(rop, "renderer"), usd_file)
+                     _string(rop, "renderer"), usd_file,
+                     take if take != hou.takes.rootTake().name() else "")
 
 
 def write_locally(render: UsdRender, frames: FrameSpec) -> str:
@@ -93,7 +99,8 @@ def write_locally(render: UsdRender, frames: FrameSpec) -> str:
             if parm is None:
                 raise JobError(f"the USD ROP has no {name} parameter in this Houdini")
             parm.set(value)
-        writer.render(frame_range=(float(frames.first), float(frames.last), float(_step(frames))))
+        with takes.current(render.take or hou.takes.currentTake().name()):
+            writer.render(frame_range=(float(frames.first), float(frames.last), float(_step(frames))))
         errors = [e for e in writer.errors() if e]
         if errors:
             raise JobError(f"writing {render.usd_file} failed: {'; '.join(errors)}")
@@ -142,22 +149,56 @@ def plan_jobs(mode: UsdMode, jobs: Sequence[tuple[Optional[UsdRender], FrameSpec
         if mode is UsdMode.ROP:
             specs.append(spec)
             continue
+        wedge = dict(spec.params).get("wedgenum")
+        if wedge:  # each wedge's stage differs: a file of its own
+            root, ext = os.path.splitext(usd.usd_file)
+            usd = replace(usd, usd_file=f"{root}.w{wedge}{ext}")
         husk = replace(spec, preset=HUSK_PRESET, file=usd.usd_file, target=usd.settings or None,
                        single_node=False, params=(), name=f"{spec.name} (husk)")
         if mode is UsdMode.LOCAL:
+            if wedge:
+                findings.append(Finding(
+                    "usd_local_wedge", Severity.ERROR,
+                    f"{usd.rop_path}: a wedge's stage cannot be written here (wedges are applied on the "
+                    "node only)", "write the USD on the farm, or render the ROP with the hython worker"))
             local.append((usd, frames))
             specs.append(husk)
             continue
-        if not _preset_exists(EXPORT_PRESET):
-            findings.append(Finding(
-                "no_usd_export_preset", Severity.ERROR,
-                f"{usd.rop_path}: no '{EXPORT_PRESET}' preset to write the USD on the farm",
-                f"write the USD locally instead, or add the {EXPORT_PRESET} preset (the worker's "
-                "--export-usd mode) to the farm's presets"))
-        export = replace(spec, preset=EXPORT_PRESET, output=usd.usd_file, single_node=True, params=(),
-                         name=f"{spec.name} (USD)", chunk=ChunkPolicy())
+        export, problems = _export_job(spec, usd, frames)
+        findings += problems
         specs += [export, husk]
     return UsdPlan(tuple(specs), tuple(findings), tuple(local))
+
+
+def _export_job(spec: JobSpec, usd: UsdRender, frames: FrameSpec) -> tuple[JobSpec, list[Finding]]:
+    """The single-node job that writes ``usd``'s stage on a node (the ``hython-usd`` preset), with the
+    worker's options it needs (``$JOB``, the take, the wedge), and what stops it."""
+    wanted = dict(spec.params)
+    if usd.take:
+        wanted.setdefault("take", usd.take)
+    try:
+        declared = {name for name, _ in load_preset(EXPORT_PRESET).params}
+    except FarmhandError:
+        return replace(spec, preset=EXPORT_PRESET, params=()), [Finding(
+            "no_usd_export_preset", Severity.ERROR,
+            f"{usd.rop_path}: no '{EXPORT_PRESET}' preset to write the USD on the farm",
+            f"write the USD locally instead, or add the {EXPORT_PRESET} preset (the worker's "
+            "--export-usd mode) to the farm's presets")]
+    lacking = sorted(k for k, v in wanted.items() if v and k not in declared and k != "job")
+    problems = [Finding(
+        "usd_export_params", Severity.ERROR,
+        f"{usd.rop_path}: the {EXPORT_PRESET} preset cannot pass {', '.join(lacking)} to the node",
+        f"use the built-in {EXPORT_PRESET} preset, or add those parameters to yours")] if lacking else []
+    export = replace(spec, preset=EXPORT_PRESET, output=usd.usd_file, single_node=True,
+                     params=tuple((k, v) for k, v in wanted.items() if v and k in declared),
+                     name=f"{spec.name} (USD)", chunk=ChunkPolicy(), frames=_one_run(frames))
+    return export, problems
+
+
+def _one_run(frames: FrameSpec) -> str:
+    """The frames the USD file must hold as one evenly stepped run (its writer renders one range)."""
+    return str(FrameSpec.parse(f"{format_frame(frames.first)}-{format_frame(frames.last)}"
+                               f"x{format_frame(_step(frames))}"))
 
 
 def _on_gpu_nodes(spec: JobSpec, usd: UsdRender,
@@ -168,13 +209,3 @@ def _on_gpu_nodes(spec: JobSpec, usd: UsdRender,
     return spec, Finding("xpu_without_gpu", Severity.ERROR,
                          f"{usd.rop_path} renders with Karma XPU, and no enabled node has a GPU",
                          "probe the nodes again if they have GPUs, or switch the ROP to Karma CPU")
-
-
-def _preset_exists(name: str) -> bool:
-    from farmhand.presets import load_preset
-
-    try:
-        load_preset(name)
-    except FarmhandError:
-        return False
-    return True

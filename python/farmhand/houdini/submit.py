@@ -162,11 +162,14 @@ def _rendered_by_hrender(jobs: list[tuple[rops.RopInfo, JobSpec]]) -> tuple[set[
                   if i.path != info.path]
         if inputs:
             covered.update(inputs)
+            take = dict(spec.params).get("take")
+            # hrender's -t sets the take parm of the ROP it renders only: its inputs keep their own.
+            own_take = f"; they render in their own takes, not {take!r}" if take else ""
             notes.append(Finding(
                 "hrender_inputs", Severity.INFO,
                 f"{info.path} renders with hrender, which also renders its inputs ({', '.join(inputs)}) "
-                "in the same job", "they are not sent as jobs of their own; pick the hython-worker preset "
-                "to spread them over the farm"))
+                f"in the same job{own_take}", "they are not sent as jobs of their own; pick the "
+                "hython-worker preset to spread them over the farm"))
     return covered, notes
 
 
