@@ -1,9 +1,12 @@
 """The client API of the dispatcher, for the CLI and the Houdini panel.
 
 A client never opens a network port and never talks to nodes: it reads the SQLite job store directly
-(WAL mode, so reads never block the dispatcher) and sends commands by inserting rows into the store's
-``commands`` table, which the dispatcher applies within one step (~0.1 s). Any call that needs the
-dispatcher (``submit``, the job commands) starts it, detached, when it is not running.
+through a read-only connection (WAL mode: reads never take the write lock and never wait for the
+dispatcher) and sends commands by inserting rows into the store's ``commands`` table, which the
+dispatcher applies within one step (~0.1 s); the writing connection that needs is opened at the first
+write. Every value a caller gives is range-checked here first (:mod:`farmhand.engine.ranges`),
+so nothing out of range is ever stored. Any call that needs the dispatcher (``submit``, the job
+commands) starts it, detached, when it is not running.
 
 Typical use::
 
@@ -30,6 +33,7 @@ import time
 from typing import Any, Optional
 
 from farmhand.engine import process as dispatcher_process
+from farmhand.engine import ranges
 from farmhand.engine.store import Store, read_logs
 from farmhand.engine.store.farm import FarmTables
 from farmhand.errors import NotFound, UsageError
@@ -51,12 +55,13 @@ class Client:
     """Reads jobs from the store and sends commands to the dispatcher of one ``FARMHAND_HOME``.
 
     Args:
-        store: an open store (tests); default opens ``paths.jobs_db()``.
+        store: an open store (tests); default: ``paths.jobs_db()`` opened read-only (a writing
+            connection is opened at the first write).
         autostart: start the dispatcher when a command needs it and it is not running.
     """
 
     def __init__(self, store: Optional[Store] = None, *, autostart: bool = True) -> None:
-        self.store = store or Store()
+        self.store = store or Store(readonly=True)
         self.autostart = autostart
 
     def close(self) -> None:
@@ -193,11 +198,11 @@ class Client:
 
     def set_priority(self, job_id: str, priority: int) -> int:
         """Higher runs first; jobs of equal priority run oldest first."""
-        return self._command(job_id, CommandOp.PRIORITY, {"priority": int(priority)})
+        return self._command(job_id, CommandOp.PRIORITY, {"priority": ranges.priority(priority)})
 
     def requeue_frame(self, job_id: str, frame: Frame) -> int:
         """Render one frame again (even a done one), e.g. after the artist deleted a bad image."""
-        frame = normalise(frame)
+        frame = ranges.frame(frame)
         if not any(row.frame == frame for row in self.store.frames(job_id)):
             raise NotFound(f"job {job_id} has no frame {frame}; see 'farmhand status {job_id}'")
         return self._command(job_id, CommandOp.REQUEUE_FRAME, {"frame": frame})
@@ -277,6 +282,9 @@ def prepare(spec: JobSpec) -> tuple[list[Frame], list[Optional[str]]]:
     from farmhand.presets import load_preset
 
     frames = FrameSpec.parse(spec.frames)
+    ranges.priority(spec.priority)
+    for edge in (frames.first, frames.last):
+        ranges.frame(edge)
     preset = load_preset(spec.preset)
     if spec.skip_existing and not spec.output:
         raise UsageError("--skip-existing needs --output PATTERN to know which files to look for")

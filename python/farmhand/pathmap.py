@@ -9,8 +9,10 @@ A studio describes its shared storage once, in ``FARMHAND_HOME/pathmap.json``::
 ``shares`` are prefixes (as the submitting machine writes them) that every node can read; ``rules``
 rewrite a prefix for all nodes, ``nodes`` for one node. Jobs keep paths as the submitter wrote them;
 the dispatcher (which runs next to the submitter) maps the scene, output and scripts paths for each node
-when it builds that node's command (:meth:`PathMap.to_node`). Windows paths are compared with ``/``
-separators and a case-insensitive drive letter, so ``p:\\shots\\a.hip`` matches ``P:/``.
+when it builds that node's command (:meth:`PathMap.to_node`), and gives Houdini on the node the same
+rules as ``HOUDINI_PATHMAP`` (:func:`houdini_pathmap`) for the paths saved inside the scene. Windows paths
+are compared with ``/`` separators and a case-insensitive drive letter, so ``p:\\shots\\a.hip`` matches
+``P:/``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from farmhand import paths
 from farmhand.errors import ConfigError
 
 _DRIVE = re.compile(r"^([A-Za-z]):(?:[\\/]|$)")
+_DRIVE_PREFIX = re.compile(r"^[A-Z]:/")
 
 #: Prefixes that are almost never shared storage; without a configured share list a scene here is flagged.
 LOCAL_PREFIXES = ("/tmp/", "/var/tmp/", "/private/tmp/", "C:/Users/", "/Users/", "/home/", "/root/")
@@ -164,3 +167,24 @@ def load(path: Optional[Path] = None) -> PathMap:
 def outside(paths_: Sequence[str], pmap: PathMap) -> list[str]:
     """The paths nodes cannot see (unknown counts as visible: only certain problems are reported)."""
     return [p for p in paths_ if pmap.visible(p) is False]
+
+
+def houdini_pathmap(pmap: PathMap, host: str = "") -> str:
+    """``HOUDINI_PATHMAP`` for ``host``: a JSON object from each prefix as the submitter names it to the
+    same place as ``host`` names it, built from the rules the dispatcher uses for the .hip
+    (:meth:`PathMap.to_node`). With it, absolute paths saved inside the .hip (textures, caches, assets)
+    resolve on the node the way the .hip itself does. Prefixes end with ``/``; a Windows drive prefix is
+    listed with ``/`` and with ``\\``, as a scene saved on Windows may hold either. "" when no rule
+    applies to ``host``."""
+    sources = [r.source for r in (*pmap.node_rules.get(host, ()), *pmap.rules)]
+    mapping: dict[str, str] = {}
+    for source in sources:
+        # Both sides end with "/": a prefix must stop at a folder boundary ("/mnt/p/" never maps "/mnt/px").
+        key = normalise(source).rstrip("/") + "/"
+        target = pmap.to_node(key, host).rstrip("/") + "/"
+        if target == key or key in mapping:
+            continue
+        mapping[key] = target
+        if _DRIVE_PREFIX.match(key):
+            mapping.setdefault(key.replace("/", "\\"), target)
+    return json.dumps(mapping, separators=(",", ":")) if mapping else ""

@@ -8,6 +8,7 @@ Everything lives under ``FARMHAND_HOME``; by default a per-user data directory
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -44,6 +45,37 @@ def logs_dir() -> Path:
     path = home() / "logs"
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
+
+
+def instance_id() -> str:
+    """This home's random id (12 hex digits, made once and kept in ``FARMHAND_HOME/instance-id``): it
+    tells this dispatcher's processes on nodes from any other's, even another machine's home with the
+    same path."""
+    path = home() / "instance-id"
+    for _ in range(3):
+        try:
+            text = path.read_text(encoding="ascii").strip()
+        except FileNotFoundError:
+            text = None
+        except (OSError, UnicodeError):
+            text = ""
+        if text and len(text) == 12 and all(c in "0123456789abcdef" for c in text):
+            return text
+        if text is not None:
+            path.unlink(missing_ok=True)  # damaged: make a new one
+        # Written whole under a temporary name, then linked into place: a reader never sees it half
+        # written, and of two processes creating it at once, one link wins and both read the winner.
+        new = secrets.token_hex(6)
+        tmp = path.with_name(f".instance-id.{os.getpid()}.{new}")
+        tmp.write_text(new + "\n", encoding="ascii")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            continue
+        finally:
+            tmp.unlink(missing_ok=True)
+        return new
+    raise OSError(f"cannot create {path}")
 
 
 def presets_dir() -> Path:

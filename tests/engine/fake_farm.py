@@ -1,7 +1,9 @@
 """A fake of the SSH executor with simulated renderers, for driving the dispatcher step by step.
 
 ``FakeExecutor`` implements :class:`farmhand.remote.Executor`. Each ``start`` of a chunk (the node
-wrapper around the ``demo`` preset's argv) creates a :class:`FakeRender` that, as the test advances
+wrapper around the ``demo`` preset's argv) creates a :class:`FakeRender`; like the real wrapper it says
+nothing until the dispatcher has written the chunk's nonce on its stdin, then prints its own lines with
+that nonce (``PGID``, or ``BUSY`` / ``MISSING``) and, as the test advances
 simulated time, prints the lines the stand-in renderer prints (``Fra:N``, ``ALF_PROGRESS``, ``Saved:``)
 and writes real output files, at the node's configured speed. Faults are per node. ``run`` answers the
 dispatcher's kill / orphan-check / output-check scripts. Nothing sleeps: tests call ``advance(now)``.
@@ -51,6 +53,10 @@ class NodeBehaviour:
     exit_delay: float = 0.0  # seconds the renderer takes to exit after its last frame
     term_delay: float = 0.0  # seconds a TERMed process group takes to die (reaped in a later step)
     private_disk: Optional[Path] = None  # outputs land here (+ their path), not on the share: not shared
+    preamble: list[tuple[str, str]] = field(default_factory=list)  # lines printed before the wrapper's
+    share_lag: float = 0.0  # seconds before a file the node wrote shows on the share (NFS caching)
+    late_write: float = 0.0  # seconds after its "Saved" line a frame's file is complete (closed late)
+    print_before_crash: list[str] = field(default_factory=list)  # lines a crashing frame prints first
 
 
 class FakeRender:
@@ -85,12 +91,51 @@ class FakeRender:
         self.hung = False
         self.ready = False
         self.exit_at: Optional[float] = None
-        self.holds_lock = True
+        self.holds_lock = False
         self.lock_wait_until: Optional[float] = None
-        if any(p.result is None and p.holds_lock for p in executor.live(host)):
+        self.nonce: Optional[str] = None
+        self.next_at = float("inf")  # nothing happens before the nonce arrives
+
+    def control(self, word: str, arg: str = "") -> None:
+        """A line of the chunk wrapper (carrying the nonce, like the real one)."""
+        self.on_line("out", nodescripts.control_line(self.nonce or "", word, arg))
+
+    def begin(self, nonce: str) -> None:
+        """The wrapper read its nonce: it checks the folder it needs, the node lock, then starts."""
+        self.nonce = nonce
+        b = self.behaviour
+        for stream, line in b.preamble:
+            self.on_line(stream, line)
+        if self.require and not os.path.isdir(self.require):
+            # The node cannot see the folder the render needs (nodes share our files).
+            self.control(nodescripts.MISSING_WORD, self.require)
+            self.end(nodescripts.MISSING_EXIT)
+            return
+        if b.busy:
+            b.busy -= 1
+            self.control(nodescripts.BUSY_WORD, "node is rendering for another dispatcher")
+            self.end(nodescripts.BUSY_EXIT)
+            return
+        self.holds_lock = True
+        if any(p is not self and p.result is None and p.holds_lock for p in self.ex.live(self.host)):
+            # Like "flock -w 3": the previous render on the node still holds the lock; say nothing yet.
             self.holds_lock = False
-            self.lock_wait_until = now + 3.0
-        on_line("out", f"FARMHAND_PGID {pgid}")
+            self.lock_wait_until = self.t + 3.0
+            return
+        self._started()
+
+    def _started(self) -> None:
+        """The wrapper has the lock: it says its group, and the render starts."""
+        b = self.behaviour
+        self.next_at = self.t + b.startup
+        self.control(nodescripts.PGID_WORD, str(self.pgid))
+        if b.licence:
+            b.licence -= 1
+            self.on_line("err", "No licenses could be found to run this application.")
+            self.end(3)
+        elif b.missing_file:
+            self.on_line("err", "Error: Cannot read file '/share/missing.blend': No such file or directory")
+            self.end(1)
 
     @property
     def behaviour(self) -> NodeBehaviour:
@@ -119,13 +164,13 @@ class FakeRender:
             return True
         if any(p is not self and p.result is None and p.holds_lock for p in self.ex.live(self.host)):
             if now >= self.lock_wait_until:
-                self.on_line("out", "FARMHAND_BUSY node is rendering for another dispatcher")
+                self.control(nodescripts.BUSY_WORD, "node is rendering for another dispatcher")
                 self.end(nodescripts.BUSY_EXIT)
             return False
         self.lock_wait_until = None
         self.holds_lock = True
-        self.next_at = now + self.behaviour.startup
-        return True
+        self._started()
+        return self.result is None
 
     def _start_frame(self, now: float) -> bool:
         """Start the next frame (or exit after the last); False when nothing more happens this step."""
@@ -153,6 +198,8 @@ class FakeRender:
         assert frame is not None
         if (b.crash_at is not None and frame == b.crash_at) or b.crash_after == b.done_count:
             b.crash_at = b.crash_after = None
+            for line in b.print_before_crash:
+                self.on_line("out", line)
             self.on_line("err", "Segmentation fault (core dumped)")
             self.end(None, "SEGV")
             return False
@@ -161,9 +208,10 @@ class FakeRender:
         if frame in b.skip_write:
             b.skip_write.discard(frame)
         else:
-            target = _on_node(b, path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(png(f"fake {self.host}"))
+            data = png(f"fake {self.host}")
+            self.ex.write_at(self.ex.now + b.late_write, _on_node(b, path), data)
+            if b.private_disk is not None and b.share_lag:
+                self.ex.write_at(self.ex.now + b.late_write + b.share_lag, Path(path), data)
         self.ex.rendered.append((self.host, frame))
         b.done_count += 1
         self.on_line("out", f"Saved: '{path}'")
@@ -201,6 +249,9 @@ class FakeRender:
 
     # --- RemoteProcess ---------------------------------------------------------------------------------
     def write(self, data: str) -> None:
+        if self.nonce is None:
+            self.begin(data.strip())
+            return
         self.stdin.append(data)
         if self.worker and self.current is None:
             self.next_at = min(self.next_at, self.t)
@@ -231,9 +282,22 @@ class FakeExecutor:
         self.runs: list[tuple[str, list[str]]] = []
         self.now = 0.0
         self._pgid = 1000
+        self.later: list[tuple[float, Path, bytes]] = []  # files that appear at a given time
+
+    def write_at(self, when: float, path: Path, data: bytes) -> None:
+        """Write ``data`` to ``path`` at simulated time ``when`` (now, or once the test advances to it)."""
+        self.later.append((when, path, data))
+        self._write_due(self.now)
+
+    def _write_due(self, now: float) -> None:
+        for item in [i for i in self.later if i[0] <= now]:
+            self.later.remove(item)
+            item[1].parent.mkdir(parents=True, exist_ok=True)
+            item[1].write_bytes(item[2])
 
     def advance(self, now: float) -> None:
         self.now = now
+        self._write_due(now)
         for proc in self.procs:
             proc.t = now
             proc.advance(now)
@@ -248,21 +312,6 @@ class FakeExecutor:
         self._pgid += 1
         proc = FakeRender(self, host, argv, on_line, self.now, self._pgid)
         self.procs.append(proc)
-        if proc.require and not os.path.isdir(proc.require):
-            # Like the wrapper: the node cannot see the folder the render needs (nodes share our files).
-            on_line("out", f"{nodescripts.MISSING_MARK}{proc.require}")
-            proc.end(nodescripts.MISSING_EXIT)
-        elif b.busy:
-            b.busy -= 1
-            on_line("out", "FARMHAND_BUSY node is rendering for another dispatcher")
-            proc.end(nodescripts.BUSY_EXIT)
-        elif b.licence:
-            b.licence -= 1
-            on_line("err", "No licenses could be found to run this application.")
-            proc.end(3)
-        elif b.missing_file:
-            on_line("err", "Error: Cannot read file '/share/missing.blend': No such file or directory")
-            proc.end(1)
         return proc
 
     def run(

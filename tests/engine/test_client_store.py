@@ -195,14 +195,24 @@ def test_client_submit_makes_scene_and_output_paths_absolute(
     ("text", "fragment"),
     [
         ('{"retry": {"max_atempts": 3}}', "retry.max_atempts is not a setting; use one of max_attempts"),
-        ('{"retry": {"max_attempts": "x"}}', 'retry.max_attempts must be a whole number >= 1, not "x"'),
-        ('{"retry": {"max_attempts": 2.5}}', "retry.max_attempts must be a whole number >= 1, not 2.5"),
-        ('{"policy": {"target_chunk_seconds": -5}}', "policy.target_chunk_seconds must be a number >= 0"),
-        ('{"policy": {"smoothing": true}}', "policy.smoothing must be a number >= 0, not true"),
+        ('{"retry": {"max_attempts": "x"}}', 'retry.max_attempts must be a whole number from 1 to 1e+09, '
+         'not "x"'),
+        ('{"retry": {"max_attempts": 2.5}}', "retry.max_attempts must be a whole number from 1 to 1e+09, "
+         "not 2.5"),
+        ('{"policy": {"target_chunk_seconds": -5}}', "policy.target_chunk_seconds must be a number from 0"),
+        ('{"policy": {"smoothing": true}}', "policy.smoothing must be a number from 0 to 1e+09, not true"),
         ('{"retry": [1]}', "'retry' must be an object of max_attempts"),
-        ("[1]", "write an object with the keys 'retry' and/or 'policy'"),
-        ('{"retyr": {}}', "write an object with the keys 'retry' and/or 'policy'"),
+        ("[1]", "write an object with the keys 'retry', 'policy', 'verify', 'store'"),
+        ('{"retyr": {}}', "write an object with the keys 'retry', 'policy', 'verify', 'store'"),
         ("{bad json", "not valid JSON"),
+        # Numbers JSON itself refuses, and numbers no setting can take, are one line too.
+        ('{"retry": {"stall_floor": NaN}}', "NaN is not a number JSON allows"),
+        ('{"retry": {"stall_floor": Infinity}}', "Infinity is not a number JSON allows"),
+        ('{"retry": {"stall_floor": 1e999}}', "retry.stall_floor must be a number from 0 to 1e+09, "
+         "not Infinity"),
+        ('{"retry": {"max_attempts": 10000000000000000000000}}', "retry.max_attempts must be a whole number"),
+        ('{"verify": {"grace_seconds": -1}}', "verify.grace_seconds must be a number from 0"),
+        ('{"store": {"keep_days": "forever"}}', "store.keep_days must be a number from 0"),
     ],
 )
 def test_bad_dispatcher_settings_are_one_line(farmhand_home: Path, text: str, fragment: str) -> None:
@@ -221,8 +231,10 @@ def test_dispatcher_settings_are_read(farmhand_home: Path) -> None:
     farmhand_home.mkdir(parents=True, exist_ok=True)
     (farmhand_home / "dispatcher.json").write_text('{"retry": {"max_attempts": 7, "stall_floor": 30.5}, '
                                                    '"policy": {"target_chunk_seconds": 60}}')
-    retry, policy = dispatcher_process.load_settings()
+    found = dispatcher_process.load_settings()
+    retry, policy = found.retry, found.policy
     assert (retry.max_attempts, retry.stall_floor, policy.target_chunk_seconds) == (7, 30.5, 60)
+    assert found.verify.grace_seconds > 60 and found.store.keep_days > 0  # defaults
 
 
 

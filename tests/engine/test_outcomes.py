@@ -22,7 +22,8 @@ class Parts:
         self.bench = bench
         self.nodes = NodeWatch(bench.state)
         self.blame = Blame(bench.state, self.nodes)
-        self.outcomes = Outcomes(bench.state, self.nodes, Verifier(bench.state, self.blame), self.blame)
+        self.verifier = Verifier(bench.state, self.blame)
+        self.outcomes = Outcomes(bench.state, self.nodes, self.verifier, self.blame)
         self.assigner = Assigner(bench.state, self.nodes)
 
     def start(self, frames: str, chunk: int) -> Task:
@@ -32,11 +33,14 @@ class Parts:
         return task
 
     def run(self, seconds: float, dt: float = 0.1) -> None:
-        """Pump every task until ``seconds`` of simulated time passed."""
+        """Read and pump every task, and settle output checks, until ``seconds`` of simulated time passed."""
         for _ in range(round(seconds / dt)):
             now = self.bench.advance(dt)
             for task in list(self.bench.state.tasks.values()):
+                task.read()
                 self.outcomes.pump(task, now)
+            self.outcomes.flush_logs()
+            self.verifier.settle(now)
 
     def chunk(self, chunk_id: int) -> tuple[str, str]:
         row = self.bench.state.store.db.execute("SELECT state, message FROM chunks WHERE id = ?", (chunk_id,))

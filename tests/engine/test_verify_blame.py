@@ -11,12 +11,13 @@ from farmhand.engine.blame import Blame
 from farmhand.engine.jobrun import JobRun
 from farmhand.engine.noderun import StopCause, Task
 from farmhand.engine.nodewatch import NodeWatch
+from farmhand.engine.settings import Verification
 from farmhand.engine.verify import Verifier
 from farmhand.jobs import FrameState, JobState, Retry
 from farmhand.presets.failures import FailureKind, failure
 from farmhand.presets.progress import LineParser
 
-from .fake_farm import NodeBehaviour
+from .fake_farm import NodeBehaviour, png
 from .parts import Bench, engine_state
 
 
@@ -37,18 +38,32 @@ def _task(bench: Bench, job: JobRun, node: str, idxs: list[int]) -> Task:
     return task
 
 
+def _verifier(bench: Bench) -> Verifier:
+    return Verifier(bench.state, Blame(bench.state, NodeWatch(bench.state)),
+                    policy=Verification(quiet_seconds=1.0, grace_seconds=4.0, recheck_seconds=1.0))
+
+
+def _settle(bench: Bench, verifier: Verifier, job_id: str, seconds: float = 10.0) -> None:
+    """Advance simulated time and settle checks until none of the job is left (or ``seconds`` passed)."""
+    end = bench.clock.now + seconds
+    verifier.settle(bench.clock.now)
+    while verifier.pending(job_id) and bench.clock.now < end:
+        verifier.settle(bench.advance(0.5))
+
+
 def _write(path: str | None) -> None:
     assert path
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_bytes(b"image")
+    Path(path).write_bytes(png("verify test"))
 
 
 def test_a_frame_with_its_output_is_done(bench: Bench) -> None:
     job = bench.add_job("1-2")
     task = _task(bench, job, "a", [0, 1])
     _write(job.frames[0].output)
-    verifier = Verifier(bench.state, Blame(bench.state, NodeWatch(bench.state)))
-    verifier.check(task, job, 0, 2.0, bench.clock.now)
+    verifier = _verifier(bench)
+    verifier.expect(task, job, 0, 2.0, bench.clock.now)
+    _settle(bench, verifier, job.id)
     row = bench.state.store.frames(job.id)[0]
     assert (row.state, row.node, row.seconds) == (FrameState.DONE, "a", 2.0)
     assert job.stat("a").frames_done == 1
@@ -58,12 +73,13 @@ def test_a_missing_output_is_a_failed_attempt(bench: Bench) -> None:
     job = bench.add_job("1-2")
     task = _task(bench, job, "a", [0, 1])
     bench.out.mkdir(parents=True)
-    verifier = Verifier(bench.state, Blame(bench.state, NodeWatch(bench.state)))
-    verifier.check(task, job, 1, None, bench.clock.now)  # missing here: is it on the node only?
-    verifier.settle(bench.clock.now)
+    verifier = _verifier(bench)
+    verifier.expect(task, job, 1, None, bench.clock.now)
+    _settle(bench, verifier, job.id)  # looked for during the grace window, then on the node
     row = bench.state.store.frames(job.id)[1]
     assert (row.state, row.attempts, row.error_kind) == (FrameState.RETRYING, 1, "output_missing")
-    assert row.error_message == f"a: output missing or empty: {job.frames[1].output}"
+    assert row.error_message is not None
+    assert row.error_message.startswith(f"a: output missing or empty: {job.frames[1].output} (looked for ")
 
 
 def test_outputs_this_machine_cannot_see_are_checked_on_the_node(
@@ -73,10 +89,10 @@ def test_outputs_this_machine_cannot_see_are_checked_on_the_node(
     job = bench.add_job("1-2")
     task = _task(bench, job, "a", [0, 1])
     _write(job.frames[0].output)  # the fake node sees the same files
-    verifier = Verifier(bench.state, Blame(bench.state, NodeWatch(bench.state)))
-    verifier.check(task, job, 0, None, bench.clock.now)
+    verifier = _verifier(bench)
+    verifier.expect(task, job, 0, None, bench.clock.now)
     assert verifier.pending(job.id) and job.frames[0].state is FrameState.RENDERING
-    verifier.settle(bench.clock.now)
+    _settle(bench, verifier, job.id)
     assert not verifier.pending(job.id) and job.frames[0].state is FrameState.DONE
     assert [h for h, argv in bench.fake.runs] == ["a"]
 
@@ -86,8 +102,9 @@ def test_the_first_copy_to_finish_wins_and_stops_the_backup(bench: Bench) -> Non
     first = _task(bench, job, "a", [0])
     backup = _task(bench, job, "b", [0])
     _write(job.frames[0].output)
-    verifier = Verifier(bench.state, Blame(bench.state, NodeWatch(bench.state)))
-    verifier.check(backup, job, 0, 1.0, bench.clock.now)
+    verifier = _verifier(bench)
+    verifier.expect(backup, job, 0, 1.0, bench.clock.now)
+    _settle(bench, verifier, job.id)
     assert job.frames[0].node == "b"
     assert first.kill_cause is StopCause.BACKUP_RACE
     assert first.kill_reason == "backup race: b finished frame 1 first"

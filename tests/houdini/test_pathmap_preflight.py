@@ -150,8 +150,11 @@ def test_houdini_pathmap_is_built_from_the_same_rules() -> None:
     absolute paths inside the .hip resolve on the node as the .hip's own path does."""
     import json
 
-    from farmhand.houdini.pathmap import houdini_pathmap
+    from farmhand import pathmap as core
+    from farmhand.houdini import pathmap as glue
+    from farmhand.pathmap import houdini_pathmap
 
+    assert glue.houdini_pathmap is core.houdini_pathmap  # one builder, in the core the dispatcher uses
     pmap = PathMap(shares=("P:/",), rules=(PathRule("P:/", "/mnt/projects/"),),
                    node_rules={"mac01": (PathRule("/mnt/projects/", "/Volumes/projects/"),)})
     linux = json.loads(houdini_pathmap(pmap, "render01"))

@@ -4,6 +4,12 @@ Clients insert rows into the store's ``commands`` table (:mod:`farmhand.client`)
 them at the start of its next step and writes each one's answer back: ``ok``, or one line saying why
 nothing was done (``job is done; nothing to pause``). Which state a command may move a job to is the
 transition table's call (:mod:`farmhand.engine.transitions`).
+
+A command row may come from any program, so its argument is range-checked again here
+(:mod:`farmhand.engine.ranges`). Each command is marked as being applied, and that mark committed,
+before it is applied: if applying it kills the dispatcher, the next start answers it with an error
+instead of applying it again (a poisoned command never takes the farm down twice). An unexpected error
+while applying one is answered as ``internal error: ...`` and logged with its traceback.
 """
 
 from __future__ import annotations
@@ -12,12 +18,15 @@ import logging
 import threading
 from typing import Any, Callable, Optional
 
+from farmhand.engine import ranges
+from farmhand.engine.faults import describe
 from farmhand.engine.jobrun import JobRun
 from farmhand.engine.lifecycle import requeue_frames
 from farmhand.engine.noderun import StopCause
 from farmhand.engine.publish import Publisher
 from farmhand.engine.state import EngineState
 from farmhand.engine.store import Command
+from farmhand.engine.store.database import StoreError
 from farmhand.engine.transitions import can_move_job
 from farmhand.errors import FarmhandError
 from farmhand.jobs import CommandOp, FrameState, JobState
@@ -51,12 +60,19 @@ class Commands:
 
     def apply_pending(self, now: float) -> None:
         """Apply every command not handled yet, oldest first, and record each one's answer."""
-        for command in self.state.store.pending_commands():
+        store = self.state.store
+        for command in store.pending_commands():
+            store.take_command(command.id)
             try:
                 result = self.apply(command, now)
+            except StoreError:
+                raise
             except FarmhandError as exc:
                 result = exc.message
-            self.state.store.finish_command(command.id, result, now)
+            except Exception as exc:
+                result = describe(f"applying the command '{command.op.value}'", exc)
+                log.error("command %s: %s", command.id, result, exc_info=exc)
+            store.finish_command(command.id, result, now)
 
     def apply(self, command: Command, now: float) -> str:
         """Apply one command; return its answer (``ok`` or why nothing was done)."""
@@ -65,9 +81,12 @@ class Commands:
             return "stopping"
         if command.job_id is None:
             return "no job given"
+        handler = self.handlers.get(command.op)
+        if handler is None:
+            return f"this dispatcher cannot apply '{command.op.value}'; restart it after updating Farmhand"
         job = self.state.jobs.get(command.job_id) or JobRun.load(self.state.store, command.job_id)
         self.state.jobs[command.job_id] = job
-        refusal = self.handlers[command.op](job, command.arg, now)
+        refusal = handler(job, command.arg, now)
         if refusal is not None:
             return refusal
         if job.state.finished and not self.state.tasks_of(job.id):
@@ -117,14 +136,14 @@ class Commands:
         return None
 
     def _priority(self, job: JobRun, arg: dict[str, Any], now: float) -> Optional[str]:
-        job.priority = int(arg.get("priority", job.priority))
+        job.priority = ranges.priority(arg.get("priority"))
         self.state.store.update_job(job.id, priority=job.priority)
         job.event("priority", f"priority set to {job.priority}", now)
         return None
 
     def _requeue_frame(self, job: JobRun, arg: dict[str, Any], now: float) -> Optional[str]:
-        frame = arg.get("frame")
-        rec = job.by_frame.get(frame) if isinstance(frame, (int, float)) else None
+        frame = ranges.frame(arg.get("frame"))
+        rec = job.by_frame.get(frame)
         if rec is None:
             return f"job {job.id} has no frame {frame}"
         if any(rec.idx in task.frames and task.current == rec.idx for task in self.state.tasks_of(job.id)):

@@ -1,7 +1,7 @@
 """The dispatcher: one step function that moves every job forward, wrapped by ``run()`` until stopped.
 
 The dispatcher owns its parts, each a class of its own module sharing one
-:class:`~farmhand.engine.state.EngineState` (the store, executor, clock, thresholds, jobs, tasks, nodes):
+:class:`~farmhand.engine.state.EngineState` (the store, executor, clocks, thresholds, jobs, tasks, nodes):
 
 ========================  =====================================================================
 ``commands``              client commands: cancel, pause, resume, retry, priority, requeue, stop
@@ -12,12 +12,21 @@ The dispatcher owns its parts, each a class of its own module sharing one
 ``blame``                 what a failure costs the frame, the node and the job
 ``assigner``              work for free nodes, frames for persistent workers
 ``publisher``             per-node progress rows and ETAs for clients
+``aftercare``             hooks, notifications and previews of jobs that ended
+``faults``                unexpected errors, contained to the command, task, frame or job
+``recovery``              starting from the store (after a start, or a failed store write)
 ========================  =====================================================================
 
-Each :meth:`Dispatcher.step` (every ~50 ms in ``run``) does, in one store transaction, what it reads
-top-down. The clock (``now``) and the :class:`~farmhand.remote.Executor` are injected, and blocking SSH
+Each :meth:`Dispatcher.step` does what it reads top-down, in a few short store transactions: parsing
+output lines, writing render logs and looking at outputs on the share happen outside them (or on the
+helper pool), so readers and clients never wait long for the store. The monotonic clock (``now``), the
+wall clock (timestamps only) and the :class:`~farmhand.remote.Executor` are injected, and blocking SSH
 calls run on an injected ``submit`` (a thread pool in production, inline in unit tests), so tests drive
 steps by hand. Every decision is written to the store's events table.
+
+The dispatcher is crash-only: an unexpected error in one piece of work is contained there
+(:mod:`.faults`), a store that refuses a write makes it start again from the store (:mod:`.recovery`),
+and ``run`` never ends for either.
 """
 
 from __future__ import annotations
@@ -33,31 +42,40 @@ from farmhand.engine.assign import Assigner
 from farmhand.engine.blame import Blame
 from farmhand.engine.commands import Commands
 from farmhand.engine.eligibility import eligible_nodes, job_spf, why_no_node
+from farmhand.engine.faults import Faults, describe
 from farmhand.engine.gates import Gates
 from farmhand.engine.hooks import NotifySettings, load_settings
 from farmhand.engine.jobrun import JobRun
 from farmhand.engine.lifecycle import Aftercare
-from farmhand.engine.noderun import StopCause, Submit, TaskPhase
+from farmhand.engine.noderun import StopCause, Submit, Task, TaskPhase
 from farmhand.engine.nodewatch import NodeWatch
 from farmhand.engine.outcomes import Outcomes
 from farmhand.engine.publish import Publisher
+from farmhand.engine.recovery import Recovery
 from farmhand.engine.scheduler import Policy
+from farmhand.engine.settings import Verification
 from farmhand.engine.state import EngineState, NodeSource
 from farmhand.engine.store import Store
-from farmhand.engine.transitions import move_chunk, move_job
+from farmhand.engine.store.database import StoreBusy, StoreError
+from farmhand.engine.store.retention import Retention, prune
+from farmhand.engine.transitions import can_move_job
 from farmhand.engine.verify import Verifier
 from farmhand.errors import FarmhandError
-from farmhand.jobs import ChunkState, FrameState, JobState, Retry
+from farmhand.jobs import FrameState, JobState, Retry
 from farmhand.pathmap import PathMap
 from farmhand.remote import Executor
 from farmhand.ssh import pool_size
 
 log = logging.getLogger(__name__)
 
-STEP_SECONDS = 0.05
-MIN_STEP_SECONDS = 0.01
+#: The longest wait between two steps; a node printing a line (a frame finished) wakes the dispatcher
+#: at once, so this only bounds how soon a client's command is seen.
+STEP_SECONDS = 0.1
+MIN_STEP_SECONDS = 0.02
 LOAD_STALL_FACTOR = 5.0
 HEARTBEAT_SECONDS = 2.0
+#: Longest pause before starting again from the store after it refused a write (it doubles up to this).
+MAX_RESTART_PAUSE = 30.0
 _ACTIVE = (JobState.QUEUED, JobState.WAITING, JobState.RUNNING, JobState.PAUSED)
 
 
@@ -87,7 +105,12 @@ def inline_submit(fn: Callable[..., object], *args: Any, **kwargs: Any) -> Futur
 
 
 class Dispatcher:
-    """Moves every job of one store forward. Not thread-safe: one thread calls ``step``/``run``."""
+    """Moves every job of one store forward. Not thread-safe: one thread calls ``step``/``run``.
+
+    Args:
+        clock: monotonic seconds for every duration (default :func:`time.monotonic`).
+        wall: seconds since the epoch, for timestamps only (default :func:`time.time`).
+    """
 
     def __init__(
         self,
@@ -95,10 +118,13 @@ class Dispatcher:
         executor: Executor,
         nodes: NodeSource,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Optional[Callable[[], float]] = None,
+        wall: Optional[Callable[[], float]] = None,
         submit: Optional[Submit] = None,
         retry: Optional[Retry] = None,
         policy: Optional[Policy] = None,
+        verify: Optional[Verification] = None,
+        retention: Optional[Retention] = None,
         node_package: Optional[str] = None,
         node_refresh: float = 5.0,
         pathmap: Optional[PathMap] = None,
@@ -114,67 +140,155 @@ class Dispatcher:
             store=store,
             executor=executor,
             submit=submit,
-            clock=clock,
+            clock=clock or time.monotonic,
+            wall=wall or time.time,
             retry=retry or Retry(),
             policy=policy or Policy(),
             node_package=node_package or default_node_package(),
             pathmap=pathmap or PathMap(),
         )
+        # The parts write through a view of the store in which every time is this dispatcher's clock.
+        self.state.store = store.view(self.state.stamp)
+        self.retention = retention or Retention()
         self.node_source = nodes
         self.node_refresh = node_refresh
         self.stop_requested = threading.Event()
-        self.wake = threading.Event()  # ends the wait between two steps early
+        self.wake = threading.Event()  # set by any task's output line: ends the wait between steps
         self.nodes = NodeWatch(self.state)
+        self.faults = Faults(self.state, self.nodes)
+        self.recovery = Recovery(self.state, self.nodes)
         self.publisher = Publisher(self.state, self.nodes)
         self.blame = Blame(self.state, self.nodes)
-        self.verifier = Verifier(self.state, self.blame)
+        self.verifier = Verifier(self.state, self.blame, self.faults, verify)
         # Hooks and previews: on threads of their own in production, inline under an injected submit.
         self.aftercare = Aftercare(self.state, notify or load_settings(paths.home() / "dispatcher.json"),
                                    None if self._pool is not None else submit)
-        self.outcomes = Outcomes(self.state, self.nodes, self.verifier, self.blame)
+        self.outcomes = Outcomes(self.state, self.nodes, self.verifier, self.blame, self.retention.log_bytes)
         self.assigner = Assigner(self.state, self.nodes)
         # Given: fixed (tests). Otherwise FARMHAND_HOME/pathmap.json, read again when it changes.
         self.gates = Gates(self.state, fixed_pathmap=pathmap is not None)
         self.commands = Commands(self.state, self.publisher, self.stop_requested)
         self._nodes_at = -1e18
         self._beat_at = -1e18
-        self._recovered = False
+        self._pruned_at: Optional[float] = None
 
     # --- the step -------------------------------------------------------------------------------------
 
     def step(self, now: Optional[float] = None) -> None:
-        """Move every job forward once, in one store transaction."""
+        """Move every job forward once.
+
+        Raises:
+            StoreError: the store refused a write (:meth:`run` then starts again from the store).
+        """
         now = self.state.clock() if now is None else now
-        if not self._recovered:
-            self.recover(now)
-        with self.state.store.tx():
-            self.commands.apply_pending(now)
+        store = self.state.store
+        if not self.recovery.done:
+            self.recovery.recover(now)
+        self.commands.apply_pending(now)
+        self._refresh_nodes(now)
+        self._each_task("reading its output", lambda t, _: t.read(t.job_id in self.state.jobs), now)
+        with store.tx():
             self._load_jobs(now)
-            self._refresh_nodes(now)
-            self.gates.dependencies(now)
+            self._each_job("checking its dependencies", self.gates.gate, now)
             self.nodes.poll_checks(now)
-            for task in list(self.state.tasks.values()):
-                self.outcomes.pump(task, now)
+            self._each_task("reading its output", self.outcomes.pump, now)
+        self.outcomes.flush_logs()
+        with store.tx():
             self.verifier.settle(now)
-            self._kill_stalled(now)
-            self.assigner.assign(now)
-            self._finish_jobs(now)
-            self.aftercare.step(now)
-            self.publisher.publish(now)
+            self._each_task("checking it for a stall", self._kill_stalled, now)
+        with store.tx():
+            self._assign(now)
+        with store.tx():
+            self._each_job("ending it", self._finish_job, now)
+            self._aftercare(now)
+            self._each_job("publishing its progress", self.publisher.publish_job, now)
             self._heartbeat(now)
+        self._prune(now)
+        for task in self.state.tasks.values():
+            if task.wake is None:
+                task.wake = self.wake
+                if task.lines:
+                    self.wake.set()
+
+    def _each_task(self, stage: str, work: Callable[[Task, float], None], now: float) -> None:
+        for task in list(self.state.tasks.values()):
+            if task.chunk_id not in self.state.tasks:
+                continue  # ended (or dropped) by an earlier one's work
+            try:
+                work(task, now)
+            except StoreError:
+                raise
+            except Exception as exc:
+                self.faults.task(task, exc, stage, now)
+
+    def _each_job(self, stage: str, work: Callable[[JobRun, float], None], now: float) -> None:
+        for job in list(self.state.jobs.values()):
+            if job.id not in self.state.jobs:
+                continue  # retired by an earlier one's work
+            try:
+                work(job, now)
+            except StoreError:
+                raise
+            except Exception as exc:
+                self.faults.job(job, exc, stage, now)
+
+    def _assign(self, now: float) -> None:
+        """One assignment pass. If it raises, each job is given its pass alone, so the job that breaks
+        it fails by itself; a pass that fails for every job of several is nobody's: logged, retried."""
+        try:
+            self.assigner.assign(now)
+            return
+        except StoreError:
+            raise
+        except Exception as exc:
+            first = exc
+        jobs, culprits = self.state.jobs, []
+        try:
+            for job in list(jobs.values()):
+                self.state.jobs = {job.id: job}
+                try:
+                    self.assigner.assign(now)
+                except StoreError:
+                    raise
+                except Exception as alone:
+                    culprits.append((job, alone))
+        finally:
+            jobs.update(self.state.jobs)
+            self.state.jobs = jobs
+        if culprits and (len(culprits) < len(jobs) or len(jobs) == 1):
+            for job, error in culprits:
+                self.faults.job(job, error, "assigning its work", now)
+        else:
+            self.faults.count += 1
+            log.error("%s", describe("assigning work", first), exc_info=first)
+
+    def _aftercare(self, now: float) -> None:
+        try:
+            self.aftercare.step(now)
+        except StoreError:
+            raise
+        except Exception as exc:  # hooks and previews are extras: never a reason to stop rendering
+            self.faults.count += 1
+            log.error("%s", describe("running hooks and previews", exc), exc_info=exc)
 
     def _load_jobs(self, now: float) -> None:
-        """Newly submitted (and still active) jobs join the working set."""
+        """Newly submitted (and still active) jobs join the working set; one that cannot be read fails."""
         store = self.state.store
         for job_id in store.job_ids(_ACTIVE):
             if job_id in self.state.jobs:
                 continue
             try:
                 job = JobRun.load(store, job_id)
-            except FarmhandError as exc:
-                state = move_job(store.job(job_id).state, JobState.FAILED)
-                store.update_job(job_id, state=state, error=exc.message)
-                store.add_event(job_id, "failed", exc.message, now=now)
+            except StoreError:
+                raise
+            except Exception as exc:
+                message = exc.message if isinstance(exc, FarmhandError) else describe("loading it", exc)
+                if not isinstance(exc, FarmhandError):
+                    log.error("job %s: %s", job_id, message, exc_info=exc)
+                head = store.job(job_id)
+                if can_move_job(head.state, JobState.FAILED):
+                    store.update_job(job_id, state=JobState.FAILED, error=message, now=now)
+                store.add_event(job_id, "failed", message, now=now)
                 continue
             self.state.jobs[job_id] = job
             job.event("loaded", f"{len(job.frames)} frames, {job.count(FrameState.DONE)} done", now)
@@ -189,40 +303,39 @@ class Dispatcher:
             self.state.farm = {n.name: n for n in self.node_source()}
         except FarmhandError as exc:
             log.warning("could not read the node list: %s", exc.message)
+        except Exception as exc:  # keep the nodes we knew: a broken registry must not stop renders
+            self.faults.count += 1
+            log.error("%s", describe("reading the node list", exc), exc_info=exc)
 
-    def _kill_stalled(self, now: float) -> None:
-        """Kill tasks that showed no output and no progress for longer than their stall limit."""
+    def _kill_stalled(self, task: Task, now: float) -> None:
+        """Kill a task that showed no output and no progress for longer than its stall limit."""
         retry = self.state.retry
-        for task in list(self.state.tasks.values()):
-            if task.phase is not TaskPhase.RUNNING or task.kill_reason:
-                continue
-            job = self.state.jobs.get(task.job_id)
-            if job is None:
-                continue
-            if task.persistent and task.ready and not task.sent:
-                continue  # an idle worker waits for us, not the other way round
-            limit = retry.stall_timeout(job.stat(task.node).spf or job_spf(job))
-            if (task.persistent and not task.ready) or (not task.persistent and task.first_frame_at is None):
-                # Before the first frame: loading a big scene (or waiting for the node lock) is quiet.
-                limit = max(limit, LOAD_STALL_FACTOR * retry.stall_floor)
-            if now - task.last_activity > limit:
-                message = f"no output or progress for {limit:.0f}s; killing and re-assigning"
-                job.event("stalled", message, now, node=task.node)
-                self.state.kill(task, StopCause.STALLED, "stalled", now)
-
-    def _finish_jobs(self, now: float) -> None:
-        """Jobs with no task left: retire the finished, end the complete, fail those no node can take."""
-        for job in list(self.state.jobs.values()):
-            if self.state.tasks_of(job.id):
-                continue
-            if job.state.finished:
-                self.publisher.retire(job, now)
-                continue
-            if job.state in (JobState.PAUSED, JobState.WAITING) or self.verifier.pending(job.id):
-                continue
-            self._finish_job(job, now)
+        if task.phase is not TaskPhase.RUNNING or task.kill_reason:
+            return
+        job = self.state.jobs.get(task.job_id)
+        if job is None:
+            return
+        if task.persistent and task.ready and not task.sent:
+            return  # an idle worker waits for us, not the other way round
+        limit = retry.stall_timeout(job.stat(task.node).spf or job_spf(job))
+        if (task.persistent and not task.ready) or (not task.persistent and task.first_frame_at is None):
+            # Before the first frame: loading a big scene (or waiting for the node lock) is quiet.
+            limit = max(limit, LOAD_STALL_FACTOR * retry.stall_floor)
+        if now - task.last_activity > limit:
+            message = f"no output or progress for {limit:.0f}s; killing and re-assigning"
+            job.event("stalled", message, now, node=task.node)
+            self.state.kill(task, StopCause.STALLED, "stalled", now)
 
     def _finish_job(self, job: JobRun, now: float) -> None:
+        """A job with no task left: retire it when finished, end it when complete, fail it when no node
+        can take it."""
+        if self.state.tasks_of(job.id):
+            return
+        if job.state.finished:
+            self.publisher.retire(job, now)
+            return
+        if job.state in (JobState.PAUSED, JobState.WAITING) or self.verifier.pending(job.id):
+            return
         waiting = job.count(FrameState.WAITING, FrameState.RETRYING, FrameState.RENDERING)
         failed = job.count(FrameState.FAILED)
         farm = self.state.farm
@@ -249,35 +362,34 @@ class Dispatcher:
     def _heartbeat(self, now: float) -> None:
         if now - self._beat_at >= HEARTBEAT_SECONDS:
             self._beat_at = now
-            self.state.store.set_meta("dispatcher_heartbeat", repr(now))
+            self.state.store.set_meta("dispatcher_heartbeat", repr(self.state.stamp(now)))
+
+    def _prune(self, now: float) -> None:
+        """Every ``Retention.prune_minutes``: old history out of the store (see its retention module)."""
+        if self._pruned_at is not None and now - self._pruned_at < self.retention.prune_minutes * 60.0:
+            return
+        self._pruned_at = now
+        try:
+            prune(self.state.store, self.retention, now)
+        except StoreError as exc:  # the next prune tries again; the step itself is fine
+            log.warning("pruning history: %s", exc.message)
+        except Exception as exc:
+            self.faults.count += 1
+            log.error("%s", describe("pruning history", exc), exc_info=exc)
 
     # --- lifecycle ------------------------------------------------------------------------------------
 
     def recover(self, now: float) -> None:
-        """After a (re)start: chunks the store says were running belong to a dead dispatcher. Their
-        frames go back to the queue (verified frames stay done) and their nodes are checked for the
-        recorded process group before reuse."""
-        self._recovered = True
-        store = self.state.store
-        with store.tx():
-            for chunk in store.open_chunks():
-                lost = move_chunk(chunk.state, ChunkState.LOST)
-                why = "dispatcher restarted while it ran"
-                store.update_chunk(chunk.id, state=lost, ended=now, message=why)
-                if chunk.pgid is not None:
-                    self.nodes.check_before_reuse(chunk.node, chunk.pgid, chunk.job_id, chunk.id)
-                store.add_event(
-                    chunk.job_id,
-                    "recovered",
-                    f"chunk {chunk.id} on {chunk.node} was running when the "
-                    "dispatcher stopped; its unfinished frames are queued again",
-                    node=chunk.node,
-                    now=now,
-                )
-            for job_id in store.job_ids():
-                rendering = [i for i, f in enumerate(store.frames(job_id)) if f.state is FrameState.RENDERING]
-                store.update_frames(job_id, rendering, state=FrameState.WAITING)
-            store.set_meta("dispatcher_started", repr(now))
+        """Start from the store (see :mod:`.recovery`); the first step does it when nobody did."""
+        self.recovery.recover(now)
+
+    def restart(self, why: str) -> None:
+        """Start again from the store at the next step: drop every task and job (see :mod:`.recovery`)."""
+        log.error("%s; dropping running chunks and starting again from the store", why)
+        self.recovery.reset()
+        self.verifier.checks.clear()
+        self.outcomes.logs.clear()
+        self.publisher.reset()
 
     def close(self) -> None:
         """Stop every running task (their frames stay queued for the next start) and release threads."""
@@ -286,23 +398,38 @@ class Dispatcher:
             self.state.kill(task, StopCause.SHUTDOWN, "the dispatcher is stopping", now)
         deadline = time.monotonic() + self.state.retry.cancel_grace + 3.0
         while self.state.tasks and time.monotonic() < deadline:
-            self.step()
+            try:
+                self.step()
+            except Exception as exc:  # the store is gone or full: the node watchdogs end the renders
+                log.warning("could not record the stop: %s", exc)
+                break
             time.sleep(STEP_SECONDS)
+        self.recovery.reset()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self.aftercare.close()
 
     def run(self, stop: Optional[threading.Event] = None) -> None:
-        """Step until ``stop`` is set or a client sends the stop command."""
+        """Step until ``stop`` is set or a client sends the stop command; nothing else ends it."""
         stop = stop or self.stop_requested
-        if not self._recovered:
-            self.recover(self.state.clock())
+        failures = 0
         while not stop.is_set() and not self.stop_requested.is_set():
             started = time.monotonic()
             try:
                 self.step()
-            except FarmhandError as exc:  # one bad job must not take the dispatcher down
-                log.error("step failed: %s", exc.message)
+                failures = 0
+            except StoreBusy as exc:  # nothing was done: the next step tries again
+                log.warning("%s", exc.message)
+            except Exception as exc:
+                # A store that refused a write (full disk, damaged file) or a bug outside every guard:
+                # what is in memory may be ahead of the store, so start again from the store, slower
+                # each time it happens again.
+                failures += 1
+                why = exc.message if isinstance(exc, StoreError) else describe("stepping", exc)
+                if not isinstance(exc, StoreError):
+                    log.error("step failed", exc_info=exc)
+                self.restart(why)
+                stop.wait(min(0.5 * 2 ** failures, MAX_RESTART_PAUSE))
             # Sleep until the next step is due, or earlier when a node printed something (a frame
             # finished): progress then reaches clients, and free nodes get work, without polling delay.
             elapsed = time.monotonic() - started

@@ -6,7 +6,8 @@
 1. :meth:`begin` re-reads the limits and power rules from the store every few seconds;
 2. :meth:`usable` keeps sleeping, waking and unwoken nodes out of the pass; :meth:`may_start` holds a
    chunk whose limits are at capacity (:mod:`farmhand.engine.limits`) and remembers why its job waits;
-3. :meth:`command` puts the preset's and the job's environment in front of a chunk's argv;
+3. :meth:`command` puts the preset's and the job's environment in front of a chunk's argv (and, for
+   Houdini presets, ``HOUDINI_PATHMAP`` for the node from the path map);
 4. :meth:`end` decides which sleeping nodes to wake (a job has more frames waiting than awake nodes
    that may render it) and which idle nodes to put to sleep (:mod:`farmhand.nodes.power`), then writes
    what clients show: limits in use, power states, and each held job's reason.
@@ -29,6 +30,7 @@ from farmhand.engine.store.farm import FarmTables
 from farmhand.errors import FarmhandError
 from farmhand.jobs import JobState
 from farmhand.nodes.power import PowerActions, PowerChange, PowerManager, PowerState
+from farmhand.pathmap import houdini_pathmap
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,8 @@ _ABS_PATH = re.compile(r"^(/|[A-Za-z]:[\\/]|\\\\)")  # mapped per node like a pr
 #: Runs its arguments as a command: used when the program's own name holds '=' (env would read it as
 #: a variable). A fixed script; the argv only ever travels as arguments.
 _EXEC = 'exec "$@"'
+#: Set for Houdini presets from the path map, per node, unless the preset or the job sets it.
+HOUDINI_PATHMAP = "HOUDINI_PATHMAP"
 
 
 def env_argv(env: Sequence[tuple[str, str]], argv: Sequence[str]) -> list[str]:
@@ -140,6 +144,10 @@ class FarmRules:
         table.update(job.spec.env)
         env = [(k, (self.state.node_path(v, node) or v) if _ABS_PATH.match(v) else v)
                for k, v in table.items()]
+        if job.preset.needs_houdini and HOUDINI_PATHMAP not in table:
+            # Houdini on the node resolves the absolute paths saved inside the scene by the same rules.
+            houdini = houdini_pathmap(self.state.pathmap, node)
+            env += [(HOUDINI_PATHMAP, houdini)] if houdini else []
         return env_argv(sorted(env), argv)
 
     def end(self, now: float, jobs: Iterable[JobRun]) -> None:

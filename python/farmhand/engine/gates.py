@@ -41,22 +41,26 @@ class Gates:
         the store on every step until met, so it holds across dispatcher restarts and for dependencies
         retried by hand."""
         for job in list(self.state.jobs.values()):
-            if job.deps_met or job.state not in _GATED:
-                continue
-            ended = self._ended_dependency(job)
-            if ended is not None:
-                self._dependency_ended(job, *ended, now)
-                continue
-            blocking = [dep for dep in job.spec.after if self.state.store.job(dep).state is not JobState.DONE]
-            if blocking:
-                if job.state is not JobState.WAITING:
-                    job.set_state(JobState.WAITING, now=now)
-                    job.event("waiting", f"waiting for job {', '.join(blocking)} to finish", now)
-                continue
-            job.deps_met = True
-            if job.state is JobState.WAITING:
-                job.set_state(JobState.QUEUED, now=now)
-                job.event("ready", f"job {', '.join(job.spec.after)} done; this job can start", now)
+            self.gate(job, now)
+
+    def gate(self, job: JobRun, now: float) -> None:
+        """Hold, release, fail or cancel one job by the state of its ``after`` jobs."""
+        if job.deps_met or job.state not in _GATED:
+            return
+        ended = self._ended_dependency(job)
+        if ended is not None:
+            self._dependency_ended(job, *ended, now)
+            return
+        blocking = [dep for dep in job.spec.after if self.state.store.job(dep).state is not JobState.DONE]
+        if blocking:
+            if job.state is not JobState.WAITING:
+                job.set_state(JobState.WAITING, now=now)
+                job.event("waiting", f"waiting for job {', '.join(blocking)} to finish", now)
+            return
+        job.deps_met = True
+        if job.state is JobState.WAITING:
+            job.set_state(JobState.QUEUED, now=now)
+            job.event("ready", f"job {', '.join(job.spec.after)} done; this job can start", now)
 
     def _ended_dependency(self, job: JobRun) -> Optional[tuple[JobState, str]]:
         """How the first of the job's dependencies that cannot be done any more ended, and why."""

@@ -1,8 +1,9 @@
 """What a running task tells the dispatcher, and what its end means: frame events, then the chunk's fate.
 
-Each step, :meth:`Outcomes.pump` drains a task's queued output lines into the preset's parser and acts on
-the events (a frame started, made progress, wrote a file, finished → :mod:`.verify`), then settles the
-task once its process has ended. An ended task is read in this order:
+Each step, :meth:`Outcomes.pump` acts on the lines :meth:`farmhand.engine.noderun.Task.read` parsed before
+the step's transaction (the wrapper's authenticated control lines; the render's events: a frame started,
+made progress, wrote a file, finished → :mod:`.verify`), then settles the task once its process has
+ended and every line it printed has been applied. An ended task is read in this order:
 
 * the node cannot see Farmhand's node scripts → the node is blocklisted for the job, nothing blamed;
 * the node was locked by another dispatcher (busy) → its frames go back to the queue, the node is
@@ -19,7 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
-from farmhand.engine import noderun, nodescripts
+from farmhand.engine import nodescripts
 from farmhand.engine.blame import Blame
 from farmhand.engine.jobrun import JobRun
 from farmhand.engine.noderun import StopCause, Task, TaskPhase
@@ -38,6 +39,7 @@ from farmhand.remote import RunResult
 log = logging.getLogger(__name__)
 
 KILL_TIMEOUT = 8.0  # seconds after a kill with no exit status before the task is given up
+MAX_WRITTEN = 64  # outputs remembered per frame (a render may claim any number of "Saved" lines)
 BUSY_RETRY_SECONDS = 3.0
 _WORKER_ERRORS = {
     "licence": FailureKind.LICENCE,
@@ -49,16 +51,30 @@ _WORKER_ERRORS = {
 class Outcomes:
     """Reads every running task's output and end, and applies them to its job."""
 
-    def __init__(self, state: EngineState, nodes: NodeWatch, verifier: Verifier, blame: Blame) -> None:
+    def __init__(
+        self,
+        state: EngineState,
+        nodes: NodeWatch,
+        verifier: Verifier,
+        blame: Blame,
+        log_bytes: Optional[int] = None,
+    ) -> None:
         self.state = state
         self.nodes = nodes
         self.verifier = verifier
         self.blame = blame
+        self.log_bytes = log_bytes
+        self.logs: list[tuple[str, str, list[tuple[float, Any, str, str]]]] = []  # applied, not yet written
+        self._log_errors = 0
 
     # --- output lines ---------------------------------------------------------------------------------
 
     def pump(self, task: Task, now: float) -> None:
-        """Move ``task`` forward: its launch, its output lines, its end."""
+        """Move ``task`` forward: its launch, the lines :meth:`Task.read` parsed, its end.
+
+        An ended process is settled only once every line it printed has been read and applied, so the
+        parsing itself always happens outside the step's store transactions.
+        """
         job = self.state.jobs.get(task.job_id)
         if task.proc is None and task.launch is not None and task.launch.done():
             try:
@@ -67,7 +83,7 @@ class Outcomes:
                 ended = RunResult(task.node, "", None, "", str(exc), now - task.started)
                 self.task_ended(task, ended, now, launch_error=exc)
                 return
-            self._drain(task, job, now)
+            self._apply(task, job, now)
             if task.kill_pending:
                 cause = task.kill_cause or StopCause.SHUTDOWN
                 self.state.kill(task, cause, task.kill_reason or "stopped", now)
@@ -75,11 +91,10 @@ class Outcomes:
                 task.phase = TaskPhase.RUNNING
                 task.chunk_state = move_chunk(task.chunk_state, ChunkState.RUNNING)
                 self.state.store.update_chunk(task.chunk_id, state=ChunkState.RUNNING)
-        self._drain(task, job, now)
+        self._apply(task, job, now)
         if task.proc is not None and task.phase in (TaskPhase.RUNNING, TaskPhase.STOPPING):
             result = task.proc.poll()
-            if result is not None:
-                self._drain(task, job, now)
+            if result is not None and not task.lines:
                 self.task_ended(task, result, now)
                 return
         if (
@@ -92,27 +107,61 @@ class Outcomes:
             ended = RunResult(task.node, "", None, "", "no exit status after kill", now - task.started)
             self.task_ended(task, ended, now)
 
-    def _drain(self, task: Task, job: Optional[JobRun], now: float) -> None:
-        while task.lines:
-            stream, line = task.lines.popleft()
+    def _apply(self, task: Task, job: Optional[JobRun], now: float) -> None:
+        """Act on the lines :meth:`Task.read` parsed: the wrapper's control lines, then the render's
+        events, in order; every line goes to the node's log for the job (written by :meth:`flush_logs`)."""
+        if task.dropped > task.dropped_reported:
+            log.warning("chunk %s on %s printed faster than it was read: %d lines dropped", task.chunk_id,
+                        task.node, task.dropped - task.dropped_reported)
+            task.dropped_reported = task.dropped
+        if not task.parsed:
+            return
+        stamp = self.state.stamp(now)
+        for item in task.parsed:
             task.last_activity = now
-            if task.pgid is None and task.note_pgid(line) is not None:
-                self.state.store.update_chunk(task.chunk_id, pgid=task.pgid)
+            if item.control is not None:
+                self._control(task, item.control)
                 continue
-            if line.startswith(nodescripts.BUSY_MARK):
-                task.busy = True
-            task.tail.append(line)
+            task.tail.append(item.text)
             before = task.current
             if job is not None:
-                for event in task.parser.feed(stream, line):
+                for event in item.events:
                     self._event(task, job, event, now)
             # A frame's start line belongs to the new frame, its "done" line to the one that just ended.
             owner = task.current if task.current is not None else before
             frame = task.frame_of.get(owner) if owner is not None else None
-            task.log_buffer.append((now, frame, stream, line))
+            task.log_buffer.append((stamp, frame, item.stream, item.text))
+        task.parsed = []
         if task.log_buffer:
-            append_log(task.job_id, task.node, task.log_buffer)
+            self.logs.append((task.job_id, task.node, task.log_buffer))
             task.log_buffer = []
+        if task.read_error is not None:
+            raise task.read_error
+
+    def _control(self, task: Task, control: nodescripts.Control) -> None:
+        """One of the chunk wrapper's own lines (authenticated by the chunk's nonce)."""
+        if control.word == nodescripts.PGID_WORD and task.pgid is None:
+            text = control.arg.strip()
+            if text.isascii() and text.isdigit() and len(text) < 10:
+                task.pgid = int(text)
+                self.state.store.update_chunk(task.chunk_id, pgid=task.pgid)
+        elif control.word == nodescripts.BUSY_WORD:
+            task.busy = True
+        elif control.word == nodescripts.MISSING_WORD:
+            task.missing = control.arg.strip()
+
+    def flush_logs(self) -> None:
+        """Append the lines applied this step to the render logs (file I/O, outside any transaction).
+        A log that cannot be written (a full disk) loses those lines, never the step."""
+        pending, self.logs = self.logs, []
+        for job_id, node, lines in pending:
+            try:
+                append_log(job_id, node, lines, self.log_bytes)
+            except (OSError, ValueError) as exc:
+                if self._log_errors % 100 == 0:
+                    log.warning("render log of job %s on %s not written (%s); %d lines lost", job_id, node,
+                                exc, len(lines))
+                self._log_errors += 1
 
     def _event(self, task: Task, job: JobRun, event: Any, now: float) -> None:
         if isinstance(event, FrameStarted):
@@ -121,8 +170,9 @@ class Outcomes:
             task.percent = event.percent
         elif isinstance(event, OutputWritten):
             idx = task.idx_of.get(event.frame) if event.frame is not None else task.current
-            if idx is not None:
-                job.frames[idx].written.append(event.path)
+            written = job.frames[idx].written if idx is not None else None
+            if written is not None and event.path not in written and len(written) < MAX_WRITTEN:
+                written.append(event.path)
         elif isinstance(event, FrameDone):
             idx = task.idx_of.get(event.frame) if event.frame is not None else task.current
             if idx is not None and idx not in task.done:
@@ -178,7 +228,7 @@ class Outcomes:
             stat.spf = update_average(stat.spf, max(seconds, 1e-3), self.state.policy.smoothing)
         if job.frames[idx].state is FrameState.DONE:
             return  # a backup copy finished it first
-        self.verifier.check(task, job, idx, seconds, now)
+        self.verifier.expect(task, job, idx, seconds, now)
         if not task.persistent and not task.kill_reason and task.stolen and not task.pending() \
                 and task.current is None:
             reason = "the rest of its frames were re-split to another node"
@@ -196,10 +246,10 @@ class Outcomes:
         self.nodes.task_gone(task.node)
         job = self.state.jobs.get(task.job_id)
         if job is None:
+            self._close_chunk(task, ChunkState.CANCELLED, result, task.kill_reason or "its job was stopped")
             return
-        missing = next((line for line in task.tail if line.startswith(nodescripts.MISSING_MARK)), None)
-        if missing is not None:
-            self._scripts_missing(task, job, result, missing[len(nodescripts.MISSING_MARK):].strip(), now)
+        if task.missing is not None:
+            self._scripts_missing(task, job, result, task.missing, now)
             return
         # Classify first: only a run that succeeded may finish the frame it was on (a frame "completed"
         # by the exit of a failed run would be verified against a stale file and counted done).
@@ -285,15 +335,8 @@ class Outcomes:
     def _recheck_after_race(self, task: Task, job: JobRun, now: float) -> None:
         """The killed copy wrote to the same file as the winner: make sure the winner's output survived."""
         for idx in task.frames:
-            rec = job.frames[idx]
-            if rec.state is not FrameState.DONE or not rec.output:
-                continue
-            if not noderun.outputs_visible([rec.output]):
-                continue
-            if not all(noderun.check_local([rec.output])):
-                job.requeue(rec, "output damaged when the losing backup copy was stopped")
-                job.event("requeued", f"frame {rec.frame}: output damaged by the backup race", now,
-                          frame=rec.frame)
+            if job.frames[idx].state is FrameState.DONE:
+                self.verifier.recheck(job, idx, task.node, task.chunk_id)
 
     def _classify(
         self, task: Task, job: JobRun, result: RunResult, launch_error: Optional[BaseException]
@@ -314,5 +357,6 @@ class Outcomes:
     def _close_chunk(self, task: Task, state: ChunkState, result: RunResult, message: Optional[str]) -> None:
         task.chunk_state = move_chunk(task.chunk_state, state)
         self.state.store.update_chunk(
-            task.chunk_id, state=state, ended=self.state.clock(), exit_code=result.exit_code, message=message
+            task.chunk_id, state=state, ended=self.state.clock(), exit_code=result.exit_code,
+            message=None if message is None else message[:1000],
         )

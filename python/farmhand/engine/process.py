@@ -9,23 +9,23 @@ Houdini session that submitted the job.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
+import logging.handlers
 import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any, Callable, Optional, TypeVar
+from typing import IO, Any, Callable, Optional
 
 from farmhand import paths
+from farmhand.engine import settings
 from farmhand.engine.hooks import parse_settings as parse_notify
-from farmhand.engine.scheduler import Policy
+from farmhand.engine.settings import Settings
 from farmhand.engine.store import Store
-from farmhand.errors import ConfigError, FarmhandError
-from farmhand.jobs import DispatcherInfo, Retry
+from farmhand.errors import FarmhandError
+from farmhand.jobs import DispatcherInfo
 
 try:
     import fcntl
@@ -35,6 +35,14 @@ except ImportError:  # pragma: no cover - Windows: no flock; fall back to the pi
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 10.0
+#: The dispatcher's own log rotates at this size, keeping this many old parts.
+LOG_BYTES = 10 * 1024 * 1024
+LOG_PARTS = 3
+#: A detached dispatcher's stdout/stderr (what escapes logging: a crash at import, a fault dump) goes
+#: here; it is rotated at each start once it is larger than this.
+STDERR_BYTES = 1024 * 1024
+#: Set in a detached dispatcher's environment: its log goes to the rotating file only.
+DETACHED_ENV = "FARMHAND_DISPATCHER_DETACHED"
 
 
 def lock_path() -> Path:
@@ -136,8 +144,10 @@ def ensure_running() -> None:
     env = dict(os.environ)
     env["FARMHAND_HOME"] = str(paths.home())
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    env[DETACHED_ENV] = "1"
     logfile = paths.logs_dir() / "dispatcher.log"
-    with open(logfile, "ab") as out:
+    errfile = _fresh(paths.logs_dir() / "dispatcher.stderr")
+    with open(errfile, "ab") as out:
         kwargs: dict[str, Any] = {"start_new_session": True} if os.name == "posix" else {}
         proc = subprocess.Popen(
             [python_for_dispatcher(), "-m", "farmhand", "-v", "dispatcher", "--quiet-if-running"],
@@ -156,9 +166,52 @@ def ensure_running() -> None:
         if proc.poll() is not None and not running():
             break
         time.sleep(0.02)
+    why = _last_line(errfile)
     raise FarmhandError(
-        f"the dispatcher did not start; see {logfile} (or run 'farmhand dispatcher' to see why)"
+        f"the dispatcher did not start{': ' + why if why else ''}; see {logfile} and {errfile} "
+        "(or run 'farmhand dispatcher' to see why)"
     )
+
+
+def _fresh(path: Path) -> Path:
+    """``path``, its old content moved to ``<name>.1`` once it is larger than :data:`STDERR_BYTES`."""
+    try:
+        if path.stat().st_size > STDERR_BYTES:
+            path.replace(path.with_name(path.name + ".1"))
+    except OSError:
+        pass
+    return path
+
+
+def _last_line(path: Path) -> str:
+    """The last non-empty line of a small text file (what a failed start said), or ""."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - 4096))
+            lines = [ln for ln in fh.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    from farmhand.presets.lines import one_line
+
+    return one_line(lines[-1], 300) if lines else ""
+
+
+def log_to_file() -> logging.Handler:
+    """Send this process's log to ``logs/dispatcher.log``, rotated at :data:`LOG_BYTES`. A detached
+    dispatcher logs only there (its stderr is kept for what escapes logging)."""
+    handler = logging.handlers.RotatingFileHandler(
+        paths.logs_dir() / "dispatcher.log", maxBytes=LOG_BYTES, backupCount=LOG_PARTS, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    if os.environ.get(DETACHED_ENV) == "1":
+        for old in [h for h in root.handlers if type(h) is logging.StreamHandler]:
+            root.removeHandler(old)
+    root.addHandler(handler)
+    if root.level > logging.INFO or root.level == logging.NOTSET:
+        root.setLevel(logging.INFO)
+    return handler
 
 
 def info(store: Store) -> DispatcherInfo:
@@ -199,44 +252,16 @@ def settings_path() -> Path:
     return paths.home() / "dispatcher.json"
 
 
-def load_settings() -> tuple[Retry, Policy]:
-    """Retry and scheduling thresholds from ``FARMHAND_HOME/dispatcher.json`` (all keys optional)::
+def load_settings() -> Settings:
+    """The thresholds of ``FARMHAND_HOME/dispatcher.json`` (see :mod:`farmhand.engine.settings`).
 
-    {"retry": {"max_attempts": 4, "stall_floor": 120, ...}, "policy": {"target_chunk_seconds": 180, ...}}
+    Raises:
+        ConfigError: the file, a key or a value is invalid (one line naming it).
     """
     path = settings_path()
-    if not path.exists():
-        return Retry(), Policy()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc}); see docs/jobs.md#thresholds") from None
-    if not isinstance(data, dict) or set(data) - {"retry", "policy", "notify"}:
-        raise ConfigError(f"{path}: write an object with the keys 'retry' and/or 'policy' (and 'notify'); "
-                          "see docs/jobs.md#thresholds")
-    parse_notify(path, data.get("notify"))  # checked here; the dispatcher's Aftercare reads it
-    return _settings(path, "retry", Retry, data.get("retry", {})), \
-        _settings(path, "policy", Policy, data.get("policy", {}))
-
-
-_T = TypeVar("_T", Retry, Policy)
-
-
-def _settings(path: Path, section: str, cls: type[_T], values: Any) -> _T:
-    """``cls`` from a JSON object: known keys only, each a number >= 0 (a whole number >= 1 for counts),
-    so a typo or a string fails here in one line instead of inside a running dispatcher."""
-    fields = {f.name: f.type for f in dataclasses.fields(cls)}
-    if not isinstance(values, dict):
-        raise ConfigError(f"{path}: '{section}' must be an object of {', '.join(fields)}")
-    for key, value in values.items():
-        if key not in fields:
-            raise ConfigError(f"{path}: {section}.{key} is not a setting; use one of {', '.join(fields)}")
-        whole = fields[key] in (int, "int")
-        least = 1 if whole else 0
-        if isinstance(value, bool) or not isinstance(value, int if whole else (int, float)) or value < least:
-            kind = "a whole number" if whole else "a number"
-            raise ConfigError(f"{path}: {section}.{key} must be {kind} >= {least}, not {json.dumps(value)}")
-    return cls(**values)
+    found = settings.load_settings(path)
+    parse_notify(path, settings.read(path).get("notify"))  # checked here; the dispatcher's Aftercare reads it
+    return found
 
 
 #: How often a running dispatcher checks that its job store still exists.
@@ -278,11 +303,13 @@ def serve(*, quiet_if_running: bool = False) -> int:
     threading.Thread(
         target=_stop_when_removed, args=(paths.jobs_db(), stop), name="home-watch", daemon=True
     ).start()
-    retry, policy = load_settings()
+    handler = log_to_file()
+    found = load_settings()
     registry = Registry()
     store = Store()
     executor = registry.executor()
-    dispatcher = Dispatcher(store, executor, registry_nodes(registry), retry=retry, policy=policy)
+    dispatcher = Dispatcher(store, executor, registry_nodes(registry), retry=found.retry, policy=found.policy,
+                            verify=found.verify, retention=found.store)
     log.info("dispatcher pid %s serving %s", os.getpid(), paths.home())
     try:
         dispatcher.run(stop)
@@ -292,4 +319,6 @@ def serve(*, quiet_if_running: bool = False) -> int:
             close()
         store.close()
         lock.release()
+        logging.getLogger().removeHandler(handler)
+        handler.close()
     return 0

@@ -32,7 +32,20 @@ class Publisher:
     def retire(self, job: JobRun, now: float) -> None:
         """A finished job leaves the working set; its node rows are written one last time (idle)."""
         self.publish_job(job, now)
-        self.state.jobs.pop(job.id, None)
+        self.forget(job.id)
+
+    def reset(self) -> None:
+        """Forget every row written: the next publish writes them all again."""
+        self._rows.clear()
+        self._etas.clear()
+
+    def forget(self, job_id: str) -> None:
+        """The job leaves the working set (finished, or failed by an internal error): nothing of it is
+        remembered here any more."""
+        self.state.jobs.pop(job_id, None)
+        self._etas.pop(job_id, None)
+        for key in [k for k in self._rows if k[0] == job_id]:
+            del self._rows[key]
 
     def publish_job(self, job: JobRun, now: float) -> None:
         """Per-node rows and the job ETA, written only when they changed."""

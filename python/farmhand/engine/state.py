@@ -1,17 +1,23 @@
 """The state every part of the dispatcher shares, in one explicit object.
 
 :class:`EngineState` holds what the dispatcher's collaborators (assigning, outcomes, verification,
-blame, gates, commands, publishing) read and change: the injected services (store, executor, clock,
+blame, gates, commands, publishing) read and change: the injected services (store, executor, clocks,
 the pool blocking calls run on), the thresholds (:class:`~farmhand.jobs.Retry`,
 :class:`~farmhand.engine.scheduler.Policy`), and the working set (active jobs, running tasks, the farm's
 nodes). Each collaborator receives it in its constructor; nothing else is shared between them, so each
 can be built and tested on its own. It belongs to the dispatcher's thread.
+
+Time: every ``now`` the parts pass around is the **monotonic** ``clock`` (durations, timeouts, stall
+limits and backoffs cannot jump when NTP steps the wall clock or a VM resumes). Wall-clock time is only
+for timestamps people read: the dispatcher's view of the store (:meth:`farmhand.engine.store.Store.view`)
+converts every ``now`` it is given with :meth:`EngineState.stamp`.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -47,6 +53,8 @@ class EngineState:
     """What the dispatcher's parts share. Services and thresholds are given; the rest is the working set.
 
     Attributes:
+        clock: monotonic seconds: every ``now`` of the engine.
+        wall: wall-clock seconds since the epoch: only for timestamps (see :meth:`stamp`).
         submit: runs a blocking call (SSH) and returns its future (a thread pool, or inline in tests).
         node_package: Farmhand's package directory as the submitter names it (mapped per node).
         pathmap: how a submitter path reads on each node (reloaded by the gates when the file changes).
@@ -63,9 +71,15 @@ class EngineState:
     policy: Policy = field(default_factory=Policy)
     node_package: str = ""
     pathmap: PathMap = field(default_factory=PathMap)
+    wall: Callable[[], float] = time.time
     jobs: dict[str, JobRun] = field(default_factory=dict)
     tasks: dict[int, Task] = field(default_factory=dict)
     farm: dict[str, FarmNode] = field(default_factory=dict)
+
+    def stamp(self, now: Optional[float] = None) -> float:
+        """The wall-clock time of the engine instant ``now`` (default: this instant), for timestamps."""
+        wall = self.wall()
+        return wall if now is None else wall + (now - self.clock())
 
     def tasks_of(self, job_id: str) -> list[Task]:
         return [t for t in self.tasks.values() if t.job_id == job_id]

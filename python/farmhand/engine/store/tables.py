@@ -9,15 +9,25 @@ typed ``update_*`` methods: each names its columns in code and takes typed value
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
-import time
 from collections.abc import Sequence
 from typing import Any, Optional
 
 from farmhand.engine.store import rows
-from farmhand.engine.store.database import KEEP, Change, Database, SqlValue, assignments, job_num
+from farmhand.engine.store.database import (
+    KEEP,
+    Change,
+    Database,
+    Keep,
+    SqlValue,
+    assignments,
+    finite,
+    job_num,
+    store_call,
+)
 from farmhand.engine.store.rows import Command, JobHeader
-from farmhand.errors import NotFound
+from farmhand.errors import NotFound, UsageError
 from farmhand.frames import Frame
 from farmhand.jobs import (
     Chunk,
@@ -32,10 +42,30 @@ from farmhand.jobs import (
     NodeRow,
 )
 
+#: What a command being applied holds in ``result`` until its answer is written (``handled`` still NULL).
+APPLYING = "applying"
+#: The answer of a command a dispatcher was applying when it stopped: it is never applied again.
+ABANDONED = ("internal error: the dispatcher stopped while applying this command (see dispatcher.log); "
+             "it was not applied again")
+_INT64 = (-(2**63), 2**63 - 1)
+
 
 def _state(value: Change[Any], kind: type[Any]) -> Change[SqlValue]:
     # The enum or its value (the store's own spelling) is written as its value; anything else is refused.
     return value if value is KEEP else kind(value).value
+
+
+def whole(value: int, what: str) -> int:
+    """``value`` when SQLite can store it as an integer, else one :class:`UsageError` line."""
+    if isinstance(value, bool) or not isinstance(value, int) or not _INT64[0] <= value <= _INT64[1]:
+        shown = repr(value) if len(repr(value)) <= 24 else repr(value)[:24] + "..."
+        raise UsageError(f"{what} {shown} is out of range")
+    return value
+
+
+def _number(value: Optional[float]) -> Optional[float]:
+    # What clients are shown (percent, speed, ETA): a value that is not finite is shown as unknown.
+    return value if value is None or math.isfinite(value) else None
 
 
 class Store(Database):
@@ -43,6 +73,7 @@ class Store(Database):
 
     # --- jobs -----------------------------------------------------------------------------------------
 
+    @store_call
     def insert_job(
         self,
         spec: JobSpec,
@@ -53,12 +84,13 @@ class Store(Database):
         now: Optional[float] = None,
     ) -> str:
         """Queue a new job with its frames (``done[i]``: frame i is already rendered); return its id."""
-        now = time.time() if now is None else now
+        now = self.stamp(now)
+        priority = whole(spec.priority, "priority")
         skipped = [i < len(done) and bool(done[i]) for i in range(len(frames))]
         with self.tx() as db:
             cur = db.execute(
                 "INSERT INTO jobs(spec, state, priority, created, updated) VALUES (?,?,?,?,?)",
-                (json.dumps(spec.to_dict()), JobState.QUEUED.value, spec.priority, now, now),
+                (json.dumps(spec.to_dict()), JobState.QUEUED.value, priority, now, now),
             )
             num = int(cur.lastrowid or 0)
             db.executemany(
@@ -67,7 +99,7 @@ class Store(Database):
                     (
                         num,
                         i,
-                        float(f),
+                        finite(float(f), "a frame"),
                         (FrameState.DONE if skipped[i] else FrameState.WAITING).value,
                         outputs[i] if i < len(outputs) else None,
                         "output already existed (--skip-existing)" if skipped[i] else None,
@@ -84,6 +116,7 @@ class Store(Database):
             raise NotFound(f"job '{job_id}' does not exist; list jobs with 'farmhand jobs'")
         return row  # type: ignore[no-any-return]
 
+    @store_call
     def job(self, job_id: str) -> JobHeader:
         """The job's own row; its id in the plain form (``#7`` → ``7``).
 
@@ -92,6 +125,7 @@ class Store(Database):
         """
         return rows.job_header(self._job_row(job_id))
 
+    @store_call
     def job_ids(self, states: Sequence[JobState] = ()) -> list[str]:
         """Every job's id, oldest first; only those in ``states`` when given."""
         if states:
@@ -104,6 +138,7 @@ class Store(Database):
             found = self.db.execute("SELECT num FROM jobs ORDER BY num").fetchall()
         return [str(r[0]) for r in found]
 
+    @store_call
     def update_job(
         self,
         job_id: str,
@@ -115,22 +150,29 @@ class Store(Database):
         now: Optional[float] = None,
     ) -> None:
         """Change the given columns of the job; ``updated`` becomes ``now`` (default: the wall clock)."""
+        if not isinstance(priority, Keep):
+            priority = whole(priority, "priority")
+        if isinstance(eta, float):
+            eta = _number(eta)
         sets, values = assignments(
             {"state": _state(state, JobState), "error": error, "priority": priority, "eta": eta,
-             "updated": time.time() if now is None else now}
+             "updated": self.stamp(now)}
         )
         with self.tx() as db:
             db.execute(f"UPDATE jobs SET {sets} WHERE num = ?", [*values, job_num(job_id)])  # noqa: S608
 
+    @store_call
     def spec(self, job_id: str) -> JobSpec:
         return JobSpec.from_dict(json.loads(self._job_row(job_id)["spec"]))
 
+    @store_call
     def summaries(self) -> list[JobSummary]:
         with self.read():
             found = self.db.execute("SELECT * FROM jobs ORDER BY num").fetchall()
             counts = self._frame_counts(None)
         return [rows.job_summary(r, counts.get(int(r["num"]), {})) for r in found]
 
+    @store_call
     def summary(self, job_id: str) -> JobSummary:
         with self.read():
             row = self._job_row(job_id)
@@ -150,12 +192,14 @@ class Store(Database):
 
     # --- frames ---------------------------------------------------------------------------------------
 
+    @store_call
     def frames(self, job_id: str) -> list[FrameRow]:
         found = self.db.execute(
             "SELECT * FROM frames WHERE job = ? ORDER BY idx", (job_num(job_id),)
         ).fetchall()
         return [rows.frame_row(r) for r in found]
 
+    @store_call
     def update_frames(
         self,
         job_id: str,
@@ -185,6 +229,7 @@ class Store(Database):
 
     # --- chunks ---------------------------------------------------------------------------------------
 
+    @store_call
     def insert_chunk(
         self,
         job_id: str,
@@ -200,11 +245,12 @@ class Store(Database):
             cur = db.execute(
                 "INSERT INTO chunks(job, node, frames, state, started, backup_of, persistent)"
                 " VALUES (?,?,?,?,?,?,?)",
-                (job_num(job_id), node, json.dumps(list(idxs)), ChunkState.STARTING.value, now, backup_of,
-                 int(persistent)),
+                (job_num(job_id), node, json.dumps(list(idxs)), ChunkState.STARTING.value, self.stamp(now),
+                 backup_of, int(persistent)),
             )
             return int(cur.lastrowid or 0)
 
+    @store_call
     def update_chunk(
         self,
         chunk_id: int,
@@ -215,7 +261,9 @@ class Store(Database):
         exit_code: Change[Optional[int]] = KEEP,
         message: Change[Optional[str]] = KEEP,
     ) -> None:
-        """Change the given columns of the chunk."""
+        """Change the given columns of the chunk (``ended`` is a time as the callers keep it)."""
+        if isinstance(ended, (int, float)):
+            ended = self.stamp(ended)
         sets, values = assignments(
             {"state": _state(state, ChunkState), "ended": ended, "pgid": pgid, "exit_code": exit_code,
              "message": message}
@@ -225,6 +273,7 @@ class Store(Database):
         with self.tx() as db:
             db.execute(f"UPDATE chunks SET {sets} WHERE id = ?", [*values, chunk_id])  # noqa: S608
 
+    @store_call
     def open_chunks(self) -> list[Chunk]:
         """Chunks the store says are starting or running, oldest first."""
         found = self.db.execute(
@@ -235,6 +284,7 @@ class Store(Database):
 
     # --- per-node progress ----------------------------------------------------------------------------
 
+    @store_call
     def set_progress(self, job_id: str, row: NodeRow) -> None:
         with self.tx() as db:
             db.execute(
@@ -244,17 +294,18 @@ class Store(Database):
                     job_num(job_id),
                     row.node,
                     row.state.value,
-                    row.current_frame,
-                    row.frame_percent,
+                    _number(row.current_frame),
+                    _number(row.frame_percent),
                     row.frames_done,
-                    row.seconds_per_frame,
-                    row.eta_seconds,
+                    _number(row.seconds_per_frame),
+                    _number(row.eta_seconds),
                     row.chunk_frames,
                     row.chunk_done,
                     row.message,
                 ),
             )
 
+    @store_call
     def progress(self, job_id: str) -> list[NodeRow]:
         found = self.db.execute(
             "SELECT * FROM progress WHERE job = ? ORDER BY node", (job_num(job_id),)
@@ -263,6 +314,7 @@ class Store(Database):
 
     # --- events ---------------------------------------------------------------------------------------
 
+    @store_call
     def add_event(
         self,
         job_id: Optional[str],
@@ -275,7 +327,7 @@ class Store(Database):
     ) -> None:
         with self.tx() as db:
             num = None if job_id is None else job_num(job_id)
-            self._event(db, time.time() if now is None else now, num, kind, message, node, frame)
+            self._event(db, self.stamp(now), num, kind, message, node, frame)
 
     @staticmethod
     def _event(
@@ -289,9 +341,10 @@ class Store(Database):
     ) -> None:
         db.execute(
             "INSERT INTO events(t, job, node, frame, kind, message) VALUES (?,?,?,?,?,?)",
-            (now, num, node, frame, kind, message),
+            (now, num, node, _number(None if frame is None else float(frame)), kind, message),
         )
 
+    @store_call
     def events(self, job_id: Optional[str] = None, *, since: int = 0, limit: int = 200) -> list[Event]:
         """The latest ``limit`` events after id ``since`` (of one job, or all), oldest first."""
         if job_id is None:
@@ -307,26 +360,59 @@ class Store(Database):
 
     # --- commands -------------------------------------------------------------------------------------
 
+    @store_call
     def add_command(self, job_id: Optional[str], op: CommandOp, arg: Optional[dict[str, Any]] = None) -> int:
         num = None if job_id is None else job_num(self.job(job_id).id)
         with self.tx() as db:
             cur = db.execute(
                 "INSERT INTO commands(t, job, op, arg) VALUES (?,?,?,?)",
-                (time.time(), num, op.value, json.dumps(arg or {})),
+                (self.stamp(None), num, op.value, json.dumps(arg or {}, allow_nan=False)),
             )
             return int(cur.lastrowid or 0)
 
+    @store_call
     def pending_commands(self) -> list[Command]:
-        found = self.db.execute("SELECT * FROM commands WHERE handled IS NULL ORDER BY id").fetchall()
-        return [rows.command(r) for r in found]
+        """Commands not answered and not being applied, oldest first (a row that does not parse is
+        answered here with why, so it never comes back)."""
+        found = self.db.execute(
+            "SELECT * FROM commands WHERE handled IS NULL AND result IS NULL ORDER BY id"
+        ).fetchall()
+        out = []
+        for r in found:
+            try:
+                out.append(rows.command(r))
+            except (ValueError, TypeError) as exc:
+                self.finish_command(int(r["id"]), f"not a command this dispatcher knows ({exc})")
+        return out
 
+    @store_call
+    def take_command(self, command_id: int) -> None:
+        """Mark the command as being applied, committed before it is: a dispatcher that dies while
+        applying it never applies it again (see :meth:`abandon_commands`)."""
+        with self.tx() as db:
+            db.execute(
+                "UPDATE commands SET result = ? WHERE id = ? AND handled IS NULL", (APPLYING, command_id)
+            )
+
+    @store_call
+    def abandon_commands(self, now: Optional[float] = None) -> int:
+        """Answer every command a previous dispatcher was applying when it stopped; return how many."""
+        with self.tx() as db:
+            cur = db.execute(
+                "UPDATE commands SET handled = ?, result = ? WHERE handled IS NULL AND result = ?",
+                (self.stamp(now), ABANDONED, APPLYING),
+            )
+            return int(cur.rowcount or 0)
+
+    @store_call
     def finish_command(self, command_id: int, result: str, now: Optional[float] = None) -> None:
         with self.tx() as db:
             db.execute(
                 "UPDATE commands SET handled = ?, result = ? WHERE id = ?",
-                (time.time() if now is None else now, result, command_id),
+                (self.stamp(now), result, command_id),
             )
 
+    @store_call
     def command_result(self, command_id: int) -> Optional[str]:
         row = self.db.execute("SELECT handled, result FROM commands WHERE id = ?", (command_id,)).fetchone()
         return None if row is None or row["handled"] is None else str(row["result"])
