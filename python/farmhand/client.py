@@ -30,10 +30,12 @@ import dataclasses
 import logging
 import os
 import time
+from pathlib import Path
 from typing import Any, Optional
 
 from farmhand.engine import process as dispatcher_process
 from farmhand.engine import ranges
+from farmhand.engine.previews import Preview
 from farmhand.engine.store import Store, read_logs
 from farmhand.engine.store.farm import FarmTables
 from farmhand.errors import NotFound, UsageError
@@ -44,6 +46,7 @@ from farmhand.jobs import (
     Event,
     JobSnapshot,
     JobSpec,
+    JobState,
     JobSummary,
     LogLine,
 )
@@ -248,6 +251,55 @@ class Client:
         if self.autostart:
             dispatcher_process.ensure_running()
 
+
+    # --- job lifecycle: previews, requeueing frames, removing and archiving (engine/lifecycle.py) -----
+
+    def preview(self, job_id: str, frame: Optional[Frame] = None, *, make: bool = True) -> Optional[Preview]:
+        """The preview of ``frame``, or of the job's last finished frame; made here from the output when
+        the dispatcher has not made it yet (and ``make``). None when there is none (no OpenImageIO, the
+        frame not done, its output not an image or not visible here)."""
+        from farmhand.engine import previews
+        from farmhand.jobs import FrameState
+
+        self.store.job(job_id)
+        found = previews.find(job_id, None if frame is None else normalise(frame))
+        if found is not None or not make:
+            return found
+        rows = [r for r in self.store.frames(job_id) if r.state is FrameState.DONE and r.output]
+        if frame is not None:
+            rows = [r for r in rows if r.frame == normalise(frame)]
+        for row in reversed(rows[-3:]):  # the last done frames: one may not be an image yet
+            made = previews.make(job_id, row.frame, row.output or "")
+            if made is not None:
+                return made
+        return None
+
+    def requeue_frames(self, job_id: str, frames: list[Frame]) -> int:
+        """Render these frames of the job again (done ones too); a finished job runs again."""
+        known = {row.frame for row in self.store.frames(job_id)}
+        missing = [f for f in (normalise(f) for f in frames) if f not in known]
+        if missing:
+            shown = ", ".join(str(f) for f in missing[:5])
+            raise NotFound(f"job {job_id} has no frame {shown}; see 'farmhand status {job_id}'")
+        return self._command(job_id, CommandOp.REQUEUE_FRAMES, {"frames": [normalise(f) for f in frames]})
+
+    def remove(self, job_id: str) -> JobState:
+        """Delete a finished job with its logs and previews; returns the state it had ended in."""
+        from farmhand.engine import lifecycle
+
+        return lifecycle.remove(self.store, job_id)
+
+    def archive(self, job_id: str, folder: Optional[Path] = None) -> Path:
+        """Move a finished job out of the store into ``folder/job-<n>/`` (job.json, logs, previews)."""
+        from farmhand.engine import lifecycle
+
+        return lifecycle.archive(self.store, job_id, folder)
+
+    def finished_jobs(self, older_than: float = 0.0) -> list[str]:
+        """Finished jobs last changed more than ``older_than`` seconds ago, oldest first."""
+        from farmhand.engine.store import lifecycle as records
+
+        return records.finished_jobs(self.store, time.time() - older_than)
 
 # --- the dispatcher process, for callers that hold no client (Houdini's submit thread, the demo) ----------
 

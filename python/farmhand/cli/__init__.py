@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "farmhand.cli.nodes",
     "farmhand.cli.farm",  # after nodes: it adds 'nodes tag/untag/tags'
     "farmhand.cli.jobs",
+    "farmhand.cli.lifecycle",
     "farmhand.cli.logs",
     "farmhand.cli.dispatcher",
     "farmhand.cli.demo",

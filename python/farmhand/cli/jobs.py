@@ -1,4 +1,5 @@
-"""`farmhand submit|jobs|status|cancel|pause|resume|retry|priority|requeue`.
+"""`farmhand submit|jobs|status|cancel|pause|resume|retry|priority` (requeue, rm, archive, preview:
+:mod:`farmhand.cli.lifecycle`).
 
 Every command is a client of the dispatcher (:mod:`farmhand.client`); the ones that need it running
 start it. Output is plain text for people and ``--json`` for scripts; a command the dispatcher refuses
@@ -19,9 +20,9 @@ from farmhand.cli.live import follow as _follow
 from farmhand.cli.live import render_status, terminal_width
 from farmhand.client import Client, default_submitter
 from farmhand.display import format_duration, safe_text
-from farmhand.errors import JobError
-from farmhand.frames import FrameSpec, format_frame, has_frame_token
-from farmhand.jobs import JobSpec, JobState, JobSummary, to_jsonable
+from farmhand.errors import JobError, UsageError
+from farmhand.frames import FrameSpec, has_frame_token
+from farmhand.jobs import JobSnapshot, JobSpec, JobState, JobSummary, to_jsonable
 
 __all__ = ["output_warning", "register", "render_status"]
 
@@ -55,10 +56,6 @@ def register(sub: Any) -> None:
     p.add_argument("priority", metavar="PRIORITY", type=types.priority,
                    help=f"{types.MIN_PRIORITY} to {types.MAX_PRIORITY}; higher runs first")
     _command_options(p, "priority")
-    p = types.command(sub, "requeue", "render one frame of a job again", "farmhand requeue 7 1012")
-    p.add_argument("job", metavar="JOB", type=types.job_id, help=_JOB_HELP)
-    p.add_argument("frame", metavar="FRAME", type=types.frame, help="the frame to render again")
-    _command_options(p, "requeue")
 
 
 def _register_submit(sub: Any) -> None:
@@ -93,7 +90,16 @@ def _register_submit(sub: Any) -> None:
                    help="a limit each chunk holds while it runs (see 'farmhand limits'); repeatable")
     p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE", type=checked(labels.parse_env),
                    help="environment for the renderer on every node (over the preset's); repeatable")
-    p.add_argument("--name", help="a name for the job")
+    p.add_argument("--name", help="a name for the job (default: the scene and ROP, or the command's program)")
+    p.add_argument("--on-end", metavar="CMD",
+                   help="run CMD when the job ends: the job as JSON on stdin, FARMHAND_JOB_ID and "
+                        "FARMHAND_JOB_STATE in its environment (docs/hooks.md)")
+    images = p.add_mutually_exclusive_group()
+    images.add_argument("--check-images", dest="check_images", action="store_true", default=None,
+                        help="a frame is done only once its outputs read as whole images (default: the "
+                             "preset's choice)")
+    images.add_argument("--no-check-images", dest="check_images", action="store_false",
+                        help="only check that outputs exist and are not empty")
     p.add_argument("--wait", action="store_true",
                    help="follow the job to its end; non-zero exit if it failed")
     p.add_argument("--json", action="store_true", help="print the job as JSON (with its id)")
@@ -112,8 +118,22 @@ def _spec(args: argparse.Namespace) -> JobSpec:
         single_node=args.single_node, skip_existing=args.skip_existing, houdini_version=args.houdini_version,
         name=args.name, submitter=default_submitter(), params=tuple(args.param),
         after=tuple(dict.fromkeys(args.after)), groups=tuple(args.group), limits=tuple(args.limit),
-        env=tuple(args.env),
+        env=tuple(args.env), on_end=_on_end(args.on_end), check_images=args.check_images,
     )
+
+
+def _on_end(command: Optional[str]) -> Optional[str]:
+    """``--on-end`` checked now (a typo'd quote is one line here, not a failed hook later)."""
+    if command is None:
+        return None
+    from farmhand.engine.hooks import check_command
+    from farmhand.errors import ConfigError
+
+    try:
+        check_command(command)
+    except ConfigError as exc:
+        raise UsageError(exc.message) from None
+    return command
 
 
 def _submit(args: argparse.Namespace) -> int:
@@ -200,24 +220,30 @@ def _status(args: argparse.Namespace) -> int:
     else:
         snap = client.job(args.job)
     if args.json:
-        print(json.dumps(snap.to_dict()))
+        print(json.dumps(status_json(client, snap)))
     elif not args.follow:
         print(render_status(snap, width=terminal_width(sys.stdout)))
     return 0 if snap.state is not JobState.FAILED else 1
 
 
+def status_json(client: Client, snap: JobSnapshot) -> dict[str, Any]:
+    """``status --json``: the snapshot, and the preview of the job's last finished frame (or null)."""
+    data = snap.to_dict()
+    found = client.preview(snap.id, make=False)
+    data["preview"] = None if found is None else {"frame": found.frame, "path": str(found.path)}
+    return data
+
+
 def _send(client: Client, args: argparse.Namespace) -> int:
     if args.op == "priority":
         return client.set_priority(args.job, args.priority)
-    if args.op == "requeue":
-        return client.requeue_frame(args.job, args.frame)
     return int(getattr(client, args.op)(args.job))
 
 
 def _command(args: argparse.Namespace) -> int:
     client = Client()
     answer = client.command_result(_send(client, args), timeout=5.0)
-    what = f"requeue frame {format_frame(args.frame)}" if args.op == "requeue" else args.op
+    what = args.op
     refused = answer is not None and answer != "ok"
     if args.json:
         print(json.dumps({"id": args.job, "op": args.op, "answer": answer, "ok": answer == "ok",
