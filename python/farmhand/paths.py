@@ -2,7 +2,8 @@
 
 Everything lives under ``FARMHAND_HOME``; by default a per-user data directory
 (``$XDG_DATA_HOME/farmhand`` on Linux, ``~/Library/Application Support/Farmhand`` on macOS,
-``%APPDATA%\\Farmhand`` on Windows). Files that hold hosts or keys are created mode 0600.
+``%LOCALAPPDATA%\\Farmhand`` on Windows: the job store is SQLite, which must not live in a roaming
+profile that is copied around at log-on and log-off). Files that hold hosts or keys are created mode 0600.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def home() -> Path:
     elif sys.platform == "darwin":
         path = Path.home() / "Library" / "Application Support" / "Farmhand"
     elif sys.platform == "win32":
-        path = Path(os.environ.get("APPDATA", str(Path.home()))) / "Farmhand"
+        path = Path(os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")) / "Farmhand"
     else:
         base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
         path = Path(base) / "farmhand"

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import resource
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Callable, Optional
@@ -41,8 +40,12 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------------------------ limits
-def default_concurrency(cap: int = 4096) -> int:
-    """How many probes may be in flight: from RLIMIT_NOFILE (raised to the hard limit if allowed)."""
+def _open_files_limit() -> int:
+    """RLIMIT_NOFILE's soft limit, raised to the hard limit if allowed (at most 65536)."""
+    try:
+        import resource
+    except ImportError:  # Windows (a Houdini workstation): no such limit; select()'s cap below applies
+        return 65536
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY or hard > soft:
         want = min(hard if hard != resource.RLIM_INFINITY else 65536, 65536)
@@ -51,6 +54,12 @@ def default_concurrency(cap: int = 4096) -> int:
             soft = want
         except (ValueError, OSError):
             pass
+    return soft
+
+
+def default_concurrency(cap: int = 4096) -> int:
+    """How many probes may be in flight: from RLIMIT_NOFILE (raised to the hard limit if allowed)."""
+    soft = _open_files_limit()
     try:
         used = len(os.listdir("/proc/self/fd"))
     except OSError:
