@@ -5,6 +5,7 @@ Houdini applies it (every ``houdini_python`` and ``houdini_os`` branch, ``$HOUDI
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -92,6 +93,34 @@ def test_dispatcher_from_houdini_runs_under_the_python_its_packages_were_built_f
     (interpreter, pythonpath), = started
     assert interpreter == str(hfs / "python" / "bin" / f"python{python}")
     assert f"/deps/python{python}-linux" in pythonpath
+
+
+MINE = f"{sys.version_info[0]}.{sys.version_info[1]}"  # this process plays Houdini's embedded Python
+OTHER = "3.9" if MINE != "3.9" else "3.10"
+
+
+@pytest.mark.parametrize(("version", "keeps_houdinis_paths"), [(OTHER, False), (MINE, True)])
+def test_a_dispatcher_under_another_python_gets_none_of_houdinis_paths(
+        version: str, keeps_houdinis_paths: bool, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """When the dispatcher cannot run under Houdini's own Python (none found, or a studio's of another
+    version), it is started without Houdini's PYTHONPATH, whose packages (paramiko's compiled
+    dependencies) are built for Houdini's Python; under the same version it keeps them."""
+    env = _houdini_env("21.0.512")
+    _inside(monkeypatch, "21.0.512", env)
+    monkeypatch.setenv("FARMHAND_HOME", str(tmp_path / "home"))
+    seen = tmp_path / "pythonpath"
+    other = tmp_path / f"python{version}"  # a stand-in interpreter: says its version, records, fails
+    record = f'printf %s "$PYTHONPATH" > {shlex.quote(str(seen))}'
+    other.write_text(f'#!/bin/sh\nif [ "$1" = "-I" ]; then echo {version}; exit 0; fi\n{record}\n'
+                     'echo "stand-in: not starting" >&2\nexit 1\n')
+    other.chmod(0o755)
+    monkeypatch.setenv("FARMHAND_PYTHON", str(other))
+    with pytest.raises(FarmhandError, match="stand-in: not starting"):
+        sending.ClientSink().start()
+    given = seen.read_text().split(os.pathsep)
+    assert given[0] == str(ROOT / "python")
+    assert given[1:] == (env["PYTHONPATH"].split(os.pathsep) if keeps_houdinis_paths else [])
+    assert any("/deps/python3.11-linux" in p for p in env["PYTHONPATH"].split(os.pathsep))
 
 
 def test_a_python_chosen_by_the_studio_wins(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -135,6 +136,39 @@ def python_for_dispatcher() -> str:
     return shutil.which("python3") or "python3"
 
 
+def dispatcher_pythonpath(python: str, package_root: str, inherited: str) -> str:
+    """``PYTHONPATH`` for a dispatcher run by ``python``: Farmhand's package root, then this process's
+    ``PYTHONPATH`` only when ``python`` is this Python's version. Inside Houdini that path holds packages
+    built for Houdini's Python (paramiko's compiled dependencies among them), which another version must
+    not load; such a dispatcher finds its own (a virtualenv's) instead.
+
+    Raises:
+        OSError: ``python`` cannot be run.
+    """
+    mine = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if inherited:
+        theirs = _version_of(python)
+        if theirs != mine:
+            log.warning("the dispatcher runs under %s (Python %s), not Python %s: it is started without "
+                        "this process's PYTHONPATH, whose packages are for Python %s", python,
+                        theirs or "of unknown version", mine, mine)
+            inherited = ""
+    return os.pathsep.join(p for p in (package_root, inherited) if p)
+
+
+def _version_of(python: str) -> str:
+    """``python``'s ``X.Y``, or "" when it does not say (asked in isolated mode: no PYTHONPATH, no site)."""
+    if os.path.realpath(python) == os.path.realpath(sys.executable):
+        return f"{sys.version_info[0]}.{sys.version_info[1]}"
+    try:
+        done = subprocess.run([python, "-I", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                              capture_output=True, text=True, timeout=30, check=False)
+    except subprocess.TimeoutExpired:
+        return ""
+    text = done.stdout.strip()
+    return text if done.returncode == 0 and re.fullmatch(r"\d+\.\d+", text) else ""
+
+
 def ensure_running() -> None:
     """Start a detached dispatcher for this FARMHAND_HOME unless one is running; wait until it is."""
     if running():
@@ -143,14 +177,15 @@ def ensure_running() -> None:
     package_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ)
     env["FARMHAND_HOME"] = str(paths.home())
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    python = python_for_dispatcher()
+    env["PYTHONPATH"] = dispatcher_pythonpath(python, package_root, env.get("PYTHONPATH", ""))
     env[DETACHED_ENV] = "1"
     logfile = paths.logs_dir() / "dispatcher.log"
     errfile = _fresh(paths.logs_dir() / "dispatcher.stderr")
     with open(errfile, "ab") as out:
         kwargs: dict[str, Any] = {"start_new_session": True} if os.name == "posix" else {}
         proc = subprocess.Popen(
-            [python_for_dispatcher(), "-m", "farmhand", "-v", "dispatcher", "--quiet-if-running"],
+            [python, "-m", "farmhand", "-v", "dispatcher", "--quiet-if-running"],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=out,
