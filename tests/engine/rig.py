@@ -8,6 +8,7 @@ from typing import Callable, Optional
 from farmhand.client import Client
 from farmhand.engine.dispatcher import Dispatcher, inline_submit
 from farmhand.engine.scheduler import Policy
+from farmhand.engine.settings import Verification
 from farmhand.engine.state import FarmNode
 from farmhand.engine.store import Store
 from farmhand.jobs import FrameState, JobSnapshot, JobSpec, JobState, Retry
@@ -30,8 +31,10 @@ class Rig:
         cores: Optional[dict[str, int]] = None,
         retry: Retry = Retry(stall_floor=5.0, licence_backoff=2.0, unreachable_backoff=2.0),
         policy: Policy = Policy(target_chunk_seconds=5.0),
+        verify: Optional[Verification] = None,
     ) -> None:
         self.home = home
+        self.verify = verify
         self.out = home / "out"
         self.store = Store()
         self.client = Client(self.store, autostart=False)
@@ -50,6 +53,7 @@ class Rig:
             submit=inline_submit,
             retry=self.retry,
             policy=self.policy,
+            verify=self.verify,
             node_package=str(REPO / "python" / "farmhand"),
         )
         return d

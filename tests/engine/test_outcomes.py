@@ -40,6 +40,7 @@ class Parts:
                 task.read()
                 self.outcomes.pump(task, now)
             self.outcomes.flush_logs()
+            self.verifier.look(now)
             self.verifier.settle(now)
 
     def chunk(self, chunk_id: int) -> tuple[str, str]:

@@ -46,9 +46,13 @@ def _verifier(bench: Bench) -> Verifier:
 def _settle(bench: Bench, verifier: Verifier, job_id: str, seconds: float = 10.0) -> None:
     """Advance simulated time and settle checks until none of the job is left (or ``seconds`` passed)."""
     end = bench.clock.now + seconds
-    verifier.settle(bench.clock.now)
-    while verifier.pending(job_id) and bench.clock.now < end:
-        verifier.settle(bench.advance(0.5))
+    now = bench.clock.now
+    while True:
+        verifier.look(now)
+        verifier.settle(now)
+        if not verifier.pending(job_id) or now >= end:
+            return
+        now = bench.advance(0.5)
 
 
 def _write(path: str | None) -> None:

@@ -71,7 +71,10 @@ class Blame:
     ) -> None:
         """A frame of a chunk that has already ended failed (its outputs were checked late)."""
         message = f"{node}: {failure.message}"
-        job.fail_attempt(job.frames[idx], chunk_id, failure.kind.value, message, self.state.retry)
+        rec = job.frames[idx]
+        job.fail_attempt(rec, chunk_id, failure.kind.value, message, self.state.retry)
+        what = f"frame {rec.frame}: {failure.kind.value}: {failure.message}"
+        job.event("frame_failed", what, now, node=node, frame=rec.frame)
         self.agree(job, node, failure, now)
 
     def agree(self, job: JobRun, node: str, failure: Failure, now: float) -> None:

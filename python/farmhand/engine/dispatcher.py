@@ -193,6 +193,7 @@ class Dispatcher:
             self.nodes.poll_checks(now)
             self._each_task("reading its output", self.outcomes.pump, now)
         self.outcomes.flush_logs()
+        self.verifier.look(now)
         with store.tx():
             self.verifier.settle(now)
             self._each_task("checking it for a stall", self._kill_stalled, now)
@@ -429,7 +430,7 @@ class Dispatcher:
                 if not isinstance(exc, StoreError):
                     log.error("step failed", exc_info=exc)
                 self.restart(why)
-                stop.wait(min(0.5 * 2 ** failures, MAX_RESTART_PAUSE))
+                stop.wait(min(0.5 * 2.0 ** min(failures, 16), MAX_RESTART_PAUSE))
             # Sleep until the next step is due, or earlier when a node printed something (a frame
             # finished): progress then reaches clients, and free nodes get work, without polling delay.
             elapsed = time.monotonic() - started

@@ -141,31 +141,31 @@ exit $rc
 """
 
 # After TERM was sent to group $pg: wait up to $steps x 0.1 s for it to go, then KILL it. Prints
-# "terminated" or "killed".
+# "terminated" or "killed". (Signals are named with -s: dash's "kill -TERM -- -PGID" refuses the "--".)
 _WAIT_THEN_KILL = r"""
 i=0
 while [ "$i" -lt "$steps" ]; do
-  kill -0 -- "-$pg" 2>/dev/null || { echo terminated; exit 0; }
+  kill -s 0 -- "-$pg" 2>/dev/null || { echo terminated; exit 0; }
   sleep 0.1
   i=$((i+1))
 done
-kill -KILL -- "-$pg" 2>/dev/null
+kill -s KILL -- "-$pg" 2>/dev/null
 echo killed
 """
 
 # Kill a process group: TERM, then KILL after the grace period. Prints what happened.
 KILL_GROUP = r"""
 pg=$1; steps=$2
-kill -TERM -- "-$pg" 2>/dev/null || { echo gone; exit 0; }""" + _WAIT_THEN_KILL
+kill -s TERM -- "-$pg" 2>/dev/null || { echo gone; exit 0; }""" + _WAIT_THEN_KILL
 
 # After a dispatcher restart: is the recorded group still alive, and is it ours? Kill it if so.
 CHECK_ORPHAN = r"""
 pg=$1; marker=$2; steps=$3
-if ! kill -0 -- "-$pg" 2>/dev/null; then echo gone; exit 0; fi
+if ! kill -s 0 -- "-$pg" 2>/dev/null; then echo gone; exit 0; fi
 if ! ps -o args= -p "$pg" 2>/dev/null | tr ' ' '\n' | grep -x -F -q -- "$marker"; then
   echo foreign; exit 0
 fi
-kill -TERM -- "-$pg" 2>/dev/null""" + _WAIT_THEN_KILL
+kill -s TERM -- "-$pg" 2>/dev/null""" + _WAIT_THEN_KILL
 
 # One line per path argument, in order: "ok" when it exists and is non-empty, else "missing".
 CHECK_OUTPUTS = r"""

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from farmhand.engine import noderun, previews
 from farmhand.engine.blame import Blame
@@ -142,16 +142,25 @@ class Verifier:
             self.checks.append(Check(job.id, node, chunk_id, idx, None, [rec.output], [rec.output],
                                      ready=True, recheck=True))
 
+    def look(self, now: float) -> None:
+        """Start the looks that are due (on the helper pool; the step calls this outside its store
+        transactions, so even an inline look never holds the write lock)."""
+        self._each(self._start, now)
+
     def settle(self, now: float) -> None:
-        """Move every check forward: settle, look, act on answers. An unexpected error fails only the
-        frame whose check raised (see :mod:`.faults`)."""
+        """Act on the looks that came back."""
+        self._each(self._advance, now)
+
+    def _each(self, work: Callable[[Check, JobRun, float], None], now: float) -> None:
+        """``work`` on every check; an unexpected error fails only the frame whose check raised (see
+        :mod:`.faults`)."""
         for check in list(self.checks):
             job = self.state.jobs.get(check.job_id)
             if job is None:
                 self._drop(check)
                 continue
             try:
-                self._advance(check, job, now)
+                work(check, job, now)
             except Exception as exc:
                 self._drop(check)
                 stage = "checking a frame's outputs"
@@ -161,17 +170,17 @@ class Verifier:
         if check in self.checks:
             self.checks.remove(check)
 
-    def _advance(self, check: Check, job: JobRun, now: float) -> None:
+    def _start(self, check: Check, job: JobRun, now: float) -> None:
+        if check not in self.checks or check.future is not None:
+            return
         if not check.ready:
             check.ready = self._written(check, now)
-            if not check.ready:
-                return
-        if check.future is None:
-            if now >= check.next_at:
-                check.first = now if check.first is None else check.first
-                check.future = self.state.submit(look, self.state.executor, check)
-            return
-        if not check.future.done():
+        if check.ready and now >= check.next_at:
+            check.first = now if check.first is None else check.first
+            check.future = self.state.submit(look, self.state.executor, check)
+
+    def _advance(self, check: Check, job: JobRun, now: float) -> None:
+        if check.future is None or not check.future.done():
             return
         future, check.future = check.future, None
         try:

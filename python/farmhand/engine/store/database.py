@@ -220,7 +220,7 @@ class Database:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
             if not _schema_present(db):
-                db.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+                db.executescript("BEGIN IMMEDIATE;" + SCHEMA + _farm_schema() + "COMMIT;")
             _upgrade(db)
         except BaseException:
             if db.in_transaction:
@@ -315,7 +315,10 @@ class Database:
                 raise translate(exc, self.path) from exc
             finally:
                 if own and self.db.in_transaction:
-                    self.db.execute("COMMIT")
+                    try:
+                        self.db.execute("COMMIT")
+                    except sqlite3.Error:
+                        self._rollback()
 
     @store_call
     def version(self) -> int:
@@ -345,6 +348,18 @@ def _upgrade(db: sqlite3.Connection) -> None:
     db.execute("COMMIT")
 
 
+_TABLES = frozenset({"jobs", "frames", "chunks", "progress", "events", "commands", "meta",
+                     "limits", "power_rules", "node_power", "job_holds"})
+
+
+def _farm_schema() -> str:
+    # The farm's own tables (limits, power rules: farmhand.engine.store.farm) live in the same file and
+    # are created with the rest, by a writer, so that no reader ever has to.
+    from farmhand.engine.store.farm import FARM_SCHEMA
+
+    return FARM_SCHEMA
+
+
 def _schema_present(db: sqlite3.Connection) -> bool:
     names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    return {"jobs", "frames", "chunks", "progress", "events", "commands", "meta"} <= names
+    return names >= _TABLES

@@ -42,13 +42,15 @@ def append_log(
     if not lines:
         return
     path = log_path(job_id, node)
+    try:
+        if max_bytes is not None and path.stat().st_size > max_bytes:
+            path.replace(path.with_name(path.name + ".1"))
+    except FileNotFoundError:
+        pass
     with open(path, "a", encoding="utf-8", errors="replace") as fh:
         for t, frame, stream, text in lines:
             clean = text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
             fh.write(f"{t:.3f}\t{'' if frame is None else repr(float(frame))}\t{stream}\t{clean}\n")
-        size = fh.tell()
-    if max_bytes is not None and size > max_bytes:
-        path.replace(path.with_name(path.name + ".1"))
 
 
 def read_logs(job_id: str, node: Optional[str] = None, frame: Optional[Frame] = None) -> list[LogLine]:
