@@ -274,6 +274,32 @@ class Client:
                 return made
         return None
 
+    @staticmethod
+    def check_on_end(command: str) -> str:
+        """A job's ``on_end`` hook, checked at submit (an unclosed quote is one line here, not a failed
+        hook later); returns it."""
+        from farmhand.engine.hooks import check_command
+        from farmhand.errors import ConfigError
+
+        try:
+            check_command(command, "--on-end")
+        except ConfigError as exc:
+            raise UsageError(exc.message) from None
+        return command
+
+    @staticmethod
+    def reads_images(path: Optional[str] = None) -> bool:
+        """Previews can be made here (OpenImageIO is installed) and, given ``path``, it names an image."""
+        from farmhand.engine import images
+
+        return images.available() and (path is None or images.is_image(path))
+
+    def previews(self, job_id: str) -> dict[Frame, Path]:
+        """Every preview made for the job so far, by frame (one directory listing)."""
+        from farmhand.engine import previews
+
+        return previews.listing(job_id)
+
     def requeue_frames(self, job_id: str, frames: list[Frame]) -> int:
         """Render these frames of the job again (done ones too); a finished job runs again."""
         known = {row.frame for row in self.store.frames(job_id)}

@@ -20,7 +20,7 @@ from farmhand.cli.live import follow as _follow
 from farmhand.cli.live import render_status, terminal_width
 from farmhand.client import Client, default_submitter
 from farmhand.display import format_duration, safe_text
-from farmhand.errors import JobError, UsageError
+from farmhand.errors import JobError
 from farmhand.frames import FrameSpec, has_frame_token
 from farmhand.jobs import JobSnapshot, JobSpec, JobState, JobSummary, to_jsonable
 
@@ -124,16 +124,7 @@ def _spec(args: argparse.Namespace) -> JobSpec:
 
 def _on_end(command: Optional[str]) -> Optional[str]:
     """``--on-end`` checked now (a typo'd quote is one line here, not a failed hook later)."""
-    if command is None:
-        return None
-    from farmhand.engine.hooks import check_command
-    from farmhand.errors import ConfigError
-
-    try:
-        check_command(command)
-    except ConfigError as exc:
-        raise UsageError(exc.message) from None
-    return command
+    return None if command is None else Client.check_on_end(command)
 
 
 def _submit(args: argparse.Namespace) -> int:

@@ -110,10 +110,8 @@ def _preview(args: argparse.Namespace) -> int:
 
 def _no_preview(snap: JobSnapshot, frame: Optional[Frame]) -> str:
     """Why there is no preview, in the words a user can act on."""
-    from farmhand.engine import images
-
     job = snap.id
-    if not images.available():
+    if not Client.reads_images():
         return "previews need OpenImageIO on this machine: pip install 'farmhand[previews]'"
     rows = [r for r in snap.frames if frame is None or r.frame == frame]
     done = [r for r in rows if r.state is FrameState.DONE]
@@ -123,7 +121,7 @@ def _no_preview(snap: JobSnapshot, frame: Optional[Frame]) -> str:
     if not done:
         return f"job {job} has no finished frame yet"
     output = done[-1].output or ""
-    if not images.is_image(output):
+    if not Client.reads_images(output):
         return f"job {job} writes {safe_text(output) or 'no output file'}, which is not an image"
     return f"job {job} has no preview: {safe_text(output)} cannot be read on this machine"
 

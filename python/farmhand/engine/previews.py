@@ -27,7 +27,7 @@ from typing import Any, Callable, Optional
 from farmhand import paths
 from farmhand.engine import images
 from farmhand.engine.store.database import job_num
-from farmhand.frames import Frame, format_frame, normalise
+from farmhand.frames import Frame, format_frame, frame_or_none, normalise
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,29 @@ def find(job_id: str, frame: Optional[Frame] = None) -> Optional[Preview]:
     except (OSError, ValueError, KeyError, TypeError):
         return None
     return find(job_id, latest)
+
+
+def listing(job_id: str) -> dict[Frame, Path]:
+    """Every preview of the job, by frame."""
+    found: dict[Frame, Path] = {}
+    try:
+        entries = list(os.scandir(job_dir(job_id)))
+    except OSError:
+        return found
+    for entry in entries:
+        name = entry.name
+        if name.endswith(".jpg") and not name.startswith("."):
+            frame = frame_or_none(_number(name[:-4]))
+            if frame is not None:
+                found[frame] = Path(entry.path)
+    return found
+
+
+def _number(text: str) -> Optional[float]:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 
 def make(job_id: str, frame: Frame, output: str, parts: Optional[list[Any]] = None) -> Optional[Preview]:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from farmhand.errors import FarmhandError, JobError, UsageError
+from farmhand.houdini import notify
 from farmhand.jobs import JobSpec
 
 log = logging.getLogger(__name__)
@@ -156,4 +157,5 @@ def send(specs: Sequence[JobSpec], sink: JobSink,
         sink.start()
     except FarmhandError as exc:
         raise DispatcherNotStarted(sent.job_ids, exc.message) from exc
+    notify.watch(sent.job_ids)  # the status bar says when each one ends (no dialog)
     return sent

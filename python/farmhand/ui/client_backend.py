@@ -22,12 +22,21 @@ from farmhand.frames import format_frame
 from farmhand.jobs import JobState, NodeActivity, NodeRow
 from farmhand.ui.view.backend import NodesSource, ScanProgress
 from farmhand.ui.view.convert import job_detail, job_spec, queue_view
-from farmhand.ui.view.records import FarmSnapshot, JobDetail, JobView, NodeStatus, NodeView, SubmitRequest
+from farmhand.ui.view.records import (
+    FarmSnapshot,
+    FramePreview,
+    JobDetail,
+    JobView,
+    NodeStatus,
+    NodeView,
+    SubmitRequest,
+)
 from farmhand.ui.view.words import blocked_words
 
 log = logging.getLogger(__name__)
 
 LOG_TAIL_LINES = 2000
+_PreviewCache = tuple[tuple[str, int], Optional[JobDetail], Optional[JobDetail]]
 
 
 def dispatcher_words(client: Client) -> str:
@@ -55,6 +64,8 @@ class ClientBackend:
         self._lock = threading.Lock()
         self._jobs_cache: tuple[int, tuple[JobView, ...], dict[str, tuple[NodeRow, ...]]] = (-1, (), {})
         self._detail_cache: tuple[int, str, Optional[JobDetail]] = (-1, "", None)
+        # (latest preview, its mtime), the detail it was added to, the detail with previews.
+        self._preview_cache: _PreviewCache = (("", 0), None, None)
         # A job's submitter never changes: read each spec once, not on every change of the store.
         self._owners: dict[str, str] = {}
 
@@ -91,6 +102,8 @@ class ClientBackend:
             listed = next((j for j in jobs if j.job_id == detail.job.job_id), None)
             if listed is not None:
                 detail = replace(detail, job=replace(detail.job, waiting_for=listed.waiting_for))
+        if detail is not None:
+            detail = self._with_previews(client, detail)
         nodes = self._node_views(jobs, busy)
         return FarmSnapshot(jobs=jobs, nodes=nodes, detail=detail, taken_at=time.time(),
                             dispatcher=dispatcher_words(client))
@@ -108,6 +121,30 @@ class ClientBackend:
         with self._lock:
             self._detail_cache = (version, job_id, detail)
         return detail
+
+    def _with_previews(self, client: Client, detail: JobDetail) -> JobDetail:
+        """The detail with each frame's preview and the last finished frame's. Previews appear after
+        the frame is done (made on the dispatcher's own thread), so they are looked for on every poll:
+        one small file read, and a directory listing only when a new preview came."""
+        latest = client.preview(detail.job.job_id, make=False)
+        if latest is None:
+            return detail
+        try:
+            stamp = latest.path.stat().st_mtime_ns
+        except OSError:
+            return detail
+        key = (str(latest.path), stamp)
+        with self._lock:
+            cached_key, source, cached = self._preview_cache
+        if cached_key == key and source is detail and cached is not None:
+            return cached
+        listing = client.previews(detail.job.job_id)
+        frames = tuple(replace(f, preview=str(listing[f.frame])) if f.frame in listing else f
+                       for f in detail.frames)
+        shown = replace(detail, frames=frames, preview=FramePreview(float(latest.frame), str(latest.path)))
+        with self._lock:
+            self._preview_cache = (key, detail, shown)
+        return shown
 
     def _node_views(self, jobs: tuple[JobView, ...],
                     busy: dict[str, tuple[NodeRow, ...]]) -> tuple[NodeView, ...]:

@@ -1,8 +1,9 @@
 """The frame grid: one small painted square per frame, coloured by state.
 
 One scroll area paints only the rows in view, so a 5 000-frame job is one widget and a repaint touches a
-few hundred rectangles at most. Hovering a square names the frame, its node and its error; clicking
-selects it (the Jobs tab shows its log); right-click offers actions.
+few hundred rectangles at most. Hovering a square names the frame, its node and its error, with its
+preview image once it has one; clicking selects it (the Jobs tab shows its log and its preview);
+right-click offers actions.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Optional
 
 from farmhand.ui.qt import Qt, QtCore, QtGui, QtWidgets, Signal, mouse_pos
 from farmhand.ui.view.records import FrameStatus, FrameView
-from farmhand.ui.view.summaries import describe_frame, tooltip
+from farmhand.ui.view.summaries import frame_tooltip
 from farmhand.ui.widgets import frame_colour
 
 CELL = 12
@@ -128,7 +129,7 @@ class FrameGrid(QtWidgets.QAbstractScrollArea):
             help_event: QtGui.QHelpEvent = event  # type: ignore[assignment]
             index = self.index_at(help_event.pos())
             if index >= 0:
-                text = tooltip(describe_frame(self._frames[index]))
+                text = frame_tooltip(self._frames[index])
                 QtWidgets.QToolTip.showText(help_event.globalPos(), text, self)
             else:
                 QtWidgets.QToolTip.hideText()

@@ -10,6 +10,7 @@ from farmhand.frames import format_frame
 from farmhand.jobs import JobState
 from farmhand.ui.framegrid import FrameGrid
 from farmhand.ui.models import ProgressDelegate, RecordRole, StateDelegate, job_nodes_model, jobs_model
+from farmhand.ui.preview import PreviewPane
 from farmhand.ui.qt import QAction, Qt, QtCore, QtGui, QtWidgets, Signal, exec_menu
 from farmhand.ui.threads import TaskRunner
 from farmhand.ui.view.backend import FarmBackend
@@ -68,6 +69,7 @@ class JobsTab(QtWidgets.QWidget):
 
     def _build_detail(self) -> None:
         self.grid = FrameGrid(self)
+        self.preview = PreviewPane(self)
         self.legend = QtWidgets.QLabel(self)
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.legend.setWordWrap(True)
@@ -116,7 +118,10 @@ class JobsTab(QtWidgets.QWidget):
         detail_layout.setContentsMargins(0, 0, 0, 0)
         detail_layout.addWidget(self.summary)
         detail_layout.addWidget(self.nodes_view, 3)
-        detail_layout.addWidget(self.grid, 2)
+        frames_row = QtWidgets.QHBoxLayout()
+        frames_row.addWidget(self.grid, 1)
+        frames_row.addWidget(self.preview)
+        detail_layout.addLayout(frames_row, 2)
         detail_layout.addWidget(self.legend)
 
         logs = QtWidgets.QWidget(self)
@@ -191,6 +196,7 @@ class JobsTab(QtWidgets.QWidget):
         self.grid.set_frames(detail.frames)
         self.legend.setText(legend_html(self.grid.counts()))
         self.summary.setText(summary_html(detail.job))
+        self.preview.show_detail(detail)
 
     def select_job(self, job_id: Optional[str]) -> None:
         row = self.jobs.row_of(job_id) if job_id is not None else -1
@@ -202,6 +208,8 @@ class JobsTab(QtWidgets.QWidget):
         self.jobs_view.clearSelection()
         self.job_nodes.set_rows(())
         self.grid.set_frames(())
+        self.preview.choose(None)
+        self.preview.show_detail(None)
         self.legend.setText("")
         self.summary.setText("No job selected." if self.jobs.rowCount() else
                              "No jobs in the queue yet: submit one from Houdini or with 'farmhand submit'.")
@@ -228,6 +236,8 @@ class JobsTab(QtWidgets.QWidget):
         self.log_view.clear()
         self.job_nodes.set_rows(())
         self.grid.set_frames(())
+        self.preview.choose(None)
+        self.preview.show_detail(None)
         if job is not None:
             self.priority_spin.setValue(job.priority)
             self.summary.setText(summary_html(job))
@@ -289,6 +299,8 @@ class JobsTab(QtWidgets.QWidget):
 
     def _frame_clicked(self, frame: float) -> None:
         self._update_buttons()
+        self.preview.choose(frame)
+        self.preview.show_detail(self._detail)
         self._show_log(None, frame)
 
     def _frame_menu(self, frame: float, pos: QtCore.QPoint) -> None:

@@ -13,6 +13,7 @@ import time
 from typing import Optional
 
 from farmhand.display import safe_text
+from farmhand.jobs import JobState
 from farmhand.ui.jobs_tab import JobsTab
 from farmhand.ui.nodes_tab import NodesTab
 from farmhand.ui.qt import Qt, QtGui, QtWidgets, Signal, binding_problem, is_alive
@@ -20,7 +21,7 @@ from farmhand.ui.submit_tab import ContextProvider, SubmitHandler, SubmitTab
 from farmhand.ui.threads import Poller, TaskRunner
 from farmhand.ui.view.backend import FarmBackend
 from farmhand.ui.view.records import FarmSnapshot, SubmitContext
-from farmhand.ui.view.summaries import RED
+from farmhand.ui.view.summaries import RED, ended_words
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,8 @@ class FarmhandPanel(QtWidgets.QWidget):
 
     #: Emitted on the UI thread after each snapshot has been shown (tests and benches wait on it).
     snapshotApplied = Signal(object)
+    #: A job the panel saw unfinished has ended: its id, name and final state (done, failed, cancelled).
+    jobEnded = Signal(str, str, str)
 
     def __init__(self, backend: FarmBackend, *, context: Optional[SubmitContext] = None,
                  context_provider: Optional[ContextProvider] = None,
@@ -50,6 +53,7 @@ class FarmhandPanel(QtWidgets.QWidget):
         self.destroyed.connect(lambda *_: poller.halt())
         self.last_snapshot: Optional[FarmSnapshot] = None
         self.apply_seconds = 0.0
+        self._states: dict[str, JobState] = {}  # each job's state in the last snapshot shown
 
         self.tabs = QtWidgets.QTabWidget(self)
         self.nodes_tab = NodesTab(backend, self.runner, self)
@@ -116,6 +120,7 @@ class FarmhandPanel(QtWidgets.QWidget):
             self.show_message(f"could not refresh: {snapshot.error}")
         else:
             self.last_snapshot = snapshot
+            self._notice_endings(snapshot)
             self.nodes_tab.apply(snapshot)
             self.submit_tab.apply(snapshot)
             self.jobs_tab.apply(snapshot)
@@ -124,6 +129,17 @@ class FarmhandPanel(QtWidgets.QWidget):
             self.updated_label.setText(f"{snapshot.dispatcher}  ·  {stamp}" if snapshot.dispatcher else stamp)
         self.apply_seconds = time.perf_counter() - started
         self.snapshotApplied.emit(snapshot)
+
+    def _notice_endings(self, snapshot: FarmSnapshot) -> None:
+        """A job seen unfinished and now finished: one line in the status bar and :attr:`jobEnded` (the
+        Houdini glue shows it in Houdini's status bar). Jobs already finished when the panel opened are
+        not announced."""
+        before, self._states = self._states, {job.job_id: job.status for job in snapshot.jobs}
+        for job in snapshot.jobs:
+            was = before.get(job.job_id)
+            if job.status.finished and was is not None and not was.finished:
+                self.show_message(ended_words(job))
+                self.jobEnded.emit(job.job_id, job.name, job.status.value)
 
     def _follow_new_job(self, job_id: str) -> None:
         self.tabs.setCurrentWidget(self.jobs_tab)

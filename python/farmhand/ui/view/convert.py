@@ -41,13 +41,20 @@ def job_view(summary: JobSummary, owner: str = "") -> JobView:
         frames_failed=summary.frames_failed, frames_rendering=summary.frames_rendering,
         eta_seconds=summary.eta_seconds, submitted_at=summary.created,
         message=failure_words(None, summary.error) if summary.error else "",
+        hold=summary.hold or "",
     )
+
+
+def rendering_now(rows: tuple[NodeRow, ...]) -> int:
+    """Frames being rendered this instant: one per node that says which frame it is on. (The store marks
+    a whole chunk "rendering" when it is handed out; those frames are only assigned.)"""
+    return sum(1 for row in rows if row.state is NodeActivity.RENDERING and row.current_frame is not None)
 
 
 def queue_view(summary: JobSummary, owner: str, titles: dict[str, str], done: set[str],
                rows: tuple[NodeRow, ...]) -> JobView:
     """A job as the queue lists it: what it waits for, or why no node renders it."""
-    view = job_view(summary, owner)
+    view = replace(job_view(summary, owner), frames_rendering=rendering_now(rows))
     if summary.state is JobState.WAITING:
         view = replace(view, waiting_for=waiting_words(summary, titles, done))
     if not view.message:
@@ -73,16 +80,16 @@ def frame_view(row: FrameRow) -> FrameView:
 
 
 def job_detail(snap: JobSnapshot) -> JobDetail:
-    frames = tuple(frame_view(row) for row in snap.frames)
-    # The store marks a whole chunk "rendering" when it is handed out; where a node says which frame
-    # it is on, the rest of its chunk is only assigned, so the grid shows what really renders.
-    current = {row.node: float(row.current_frame) for row in snap.nodes
+    # The store marks a whole chunk "rendering" when it is handed out. A frame is rendering only while
+    # its node says it is on that frame; the rest of a running chunk is assigned. Between two frames
+    # (the last one done, the next not started yet) and for renderers that never say which frame they
+    # are on, a node renders no known frame: its whole chunk is assigned, never "rendering".
+    current = {(row.node, float(row.current_frame)) for row in snap.nodes
                if row.current_frame is not None and row.state is NodeActivity.RENDERING}
-    if current:
-        frames = tuple(
-            replace(f, status=FrameStatus.ASSIGNED)
-            if f.status is FrameStatus.RENDERING and f.host in current and current[f.host] != f.frame else f
-            for f in frames)
+    frames = tuple(
+        replace(view, status=FrameStatus.ASSIGNED)
+        if view.status is FrameStatus.RENDERING and (view.host, view.frame) not in current else view
+        for view in (frame_view(row) for row in snap.frames))
     job = job_view(snap.summary, snap.spec.submitter or "")
     if not job.message:
         job = replace(job, message=stall_words(snap.summary, snap.nodes))
@@ -103,5 +110,5 @@ def job_spec(request: SubmitRequest, submitter: Optional[str] = None) -> JobSpec
         preset=request.preset, frames=frames_text(request), file=request.hip_path or None,
         target=request.rop_path or None, nodes=request.nodes, chunk=request.chunk, priority=request.priority,
         single_node=request.single_node, houdini_version=request.houdini_version or None,
-        name=request.job_name or None, submitter=submitter,
+        name=request.job_name or None, submitter=submitter, groups=request.groups, env=request.env,
     )

@@ -67,6 +67,8 @@ class NodeView:
     os: str = ""
     share_free_gb: Optional[float] = None
     probed_at: Optional[float] = None
+    #: Its tags (from its inventory and given by hand): the groups a job can ask for.
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,12 +91,16 @@ class JobView:
     message: str = ""
     #: The jobs a waiting job still waits for, in words ("job 7 (shot010_sim)"); empty otherwise.
     waiting_for: str = ""
+    #: What holds a queued job back ("waiting for limit karma (4 of 4 in use)", "waking render03 ...").
+    hold: str = ""
 
     @property
     def note(self) -> str:
         """What the queue says next to the job: its problem, or what it waits for."""
         if self.message:
             return self.message
+        if self.hold:
+            return self.hold
         if self.status is JobState.WAITING:
             return f"waiting for {self.waiting_for or 'another job'} to finish"
         return ""
@@ -138,6 +144,16 @@ class FrameView:
     attempts: int = 0
     seconds: Optional[float] = None
     error: str = ""
+    #: The frame's preview image on this machine, once one was made ("" before).
+    preview: str = ""
+
+
+@dataclass(frozen=True)
+class FramePreview:
+    """A frame's preview image (a small JPEG in ``FARMHAND_HOME/previews``)."""
+
+    frame: float
+    path: str
 
 
 @dataclass(frozen=True)
@@ -145,6 +161,8 @@ class JobDetail:
     job: JobView
     nodes: tuple[JobNodeView, ...] = ()
     frames: tuple[FrameView, ...] = ()
+    #: The preview of the job's last finished frame, when there is one.
+    preview: Optional[FramePreview] = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +227,9 @@ class SubmitRequest:
     single_node: bool = False
     job_name: str = ""
     houdini_version: str = ""
+    #: Node groups the job asks for (``gpu``, ``cores>=16``) and its environment (NAME, VALUE pairs).
+    groups: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
 
     @property
     def chunk(self) -> ChunkPolicy:
@@ -218,6 +239,7 @@ class SubmitRequest:
 
 __all__ = [
     "FarmSnapshot",
+    "FramePreview",
     "FrameStatus",
     "FrameView",
     "JobDetail",

@@ -12,6 +12,7 @@ import html
 import time
 from collections import Counter
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Optional
 
 from farmhand.display import format_duration, safe_text
@@ -112,6 +113,27 @@ def summary_html(job: JobView) -> str:
     if job.message:
         text += f'<br><span style="color:{RED}">{html.escape(safe_text(job.message))}</span>'
     return text
+
+
+def ended_words(job: JobView) -> str:
+    """The status line when a job ends: ``job 7 shot010 done: 240/240 frames`` (plain text)."""
+    text = f"job {job.job_id} {job.name} {job.status.value}: {job.frames_done}/{job.frames_total} frames"
+    if job.frames_failed:
+        text += f", {job.frames_failed} failed"
+    if job.message and job.status is not JobState.DONE:
+        text += f" ({job.message})"
+    return text
+
+
+def frame_tooltip(frame: FrameView, width: int = 256) -> str:
+    """The grid's hover for a square: the frame's preview (once it has one) above its description. The
+    picture is Farmhand's own file in ``FARMHAND_HOME``, named by a ``file:`` URL; the text is escaped
+    like every tooltip."""
+    text = tooltip(describe_frame(frame))
+    if not frame.preview:
+        return text
+    url = html.escape(Path(frame.preview).as_uri(), quote=True)
+    return f'<img src="{url}" width="{width}"><br>{text}'
 
 
 def describe_frame(frame: FrameView) -> str:
