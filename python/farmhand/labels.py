@@ -18,6 +18,7 @@ name means the same wherever it was typed:
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Collection, Iterable, Mapping
 from typing import Callable, Optional, Union
 
@@ -125,6 +126,21 @@ def env(values: Optional[EnvLike]) -> tuple[tuple[str, str], ...]:
         name, value = parse_env(item) if isinstance(item, str) else env_pair(*item)
         table[name] = value
     return tuple(sorted(table.items()))
+
+
+def groups_text(text: str) -> tuple[str, ...]:
+    """Groups typed in one field (the panel, the Farmhand ROP), separated by commas or spaces."""
+    return names(str(text).replace(",", " ").split(), group)
+
+
+def env_text(text: str) -> tuple[tuple[str, str], ...]:
+    """An environment typed in one field: ``NAME=VALUE`` items split like a shell line (quote a value
+    holding spaces: ``SHOT='sh 010'``); nothing is ever run by a shell."""
+    try:
+        items = shlex.split(str(text))
+    except ValueError as exc:
+        raise UsageError(f"environment {str(text)[:80]!r}: {exc}; check its quotes") from None
+    return env(items)
 
 
 def fact(name: str, value: int) -> str:

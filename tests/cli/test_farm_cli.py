@@ -128,6 +128,7 @@ def test_status_shows_what_holds_a_job_and_its_groups_limits_env() -> None:
                    env=(("SHOT", "sh010 'x'"),))
     summary = JobSummary("7", "demo", "demo", JobState.QUEUED, 50, 0.0, 4, 0, 0, 0,
                          hold="waiting for limit karma (4 of 4 in use)")
+    assert cli_jobs.job_line(summary).endswith("demo  (waiting for limit karma (4 of 4 in use))")
     text = render_status(JobSnapshot(summary, spec), width=120)
     lines = text.splitlines()
     assert lines[0].startswith("job 7 demo: queued (waiting for limit karma (4 of 4 in use))  0/4 done")

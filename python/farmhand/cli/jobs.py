@@ -186,6 +186,7 @@ def job_line(j: JobSummary) -> str:
         f"{format_duration(j.eta_seconds):>7}  {safe_text(j.title)}"
         + (f"  ({safe_text(j.error)})" if j.error else "")
         + (f"  (after job {', '.join(j.after)})" if j.state is JobState.WAITING else "")
+        + (f"  ({safe_text(j.hold)})" if j.hold and not j.state.finished else "")
     )
 
 

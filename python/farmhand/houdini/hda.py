@@ -11,6 +11,7 @@ from typing import Optional
 
 import hou
 
+from farmhand import labels
 from farmhand.errors import UsageError
 from farmhand.frames import FrameSpec, normalise
 from farmhand.houdini import interactive, rops, solaris, takes
@@ -46,7 +47,21 @@ def options_from_node(node: hou.OpNode) -> SubmitOptions:
         name=_eval_str(node, "job_name", "") or None,
         take=_take(node),
         usd=solaris.UsdMode(_eval_str(node, "usd_mode", "") or solaris.UsdMode.ROP.value),
+        groups=labels.groups_text(_eval_str(node, "groups", "")),
+        env=labels.env_text(_eval_str(node, "env", "")),
     )
+
+
+def group_menu() -> list[str]:
+    """The Node Groups menu: every group some trusted, enabled node is in (token, label, ...)."""
+    from farmhand.nodes.registry import NodeState, Registry
+    from farmhand.nodes.tags import group_names, node_tags
+
+    registry = Registry()
+    manual = registry.manual_tags()
+    nodes = registry.list(enabled=True, state=NodeState.TRUSTED)
+    groups = group_names(node_tags(n.inventory, manual.get(n.name, ())) for n in nodes)
+    return [text for group in groups for text in (group, group)]
 
 
 def _take(node: hou.OpNode) -> Optional[str]:

@@ -102,7 +102,8 @@ def options_from_request(request: Any) -> SubmitOptions:
     chunk = ChunkPolicy.from_setting(str(policy), int(request.chunk_size))
     return SubmitOptions(preset=request.preset or None, frames=str(frames), nodes=tuple(request.nodes),
                          chunk=chunk, priority=int(request.priority),
-                         single_node=True if request.single_node else None, name=request.job_name or None)
+                         single_node=True if request.single_node else None, name=request.job_name or None,
+                         groups=tuple(request.groups), env=tuple(request.env))
 
 
 def submit_handler(request: Any) -> str:

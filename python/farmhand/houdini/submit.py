@@ -54,6 +54,8 @@ class SubmitOptions:
     take: Optional[str] = None  # render in this take (None: the take each ROP's take parm names)
     wedge: Optional[tuple[str, int]] = None  # set by plan(): the Wedge ROP and wedge number of a chain
     usd: solaris.UsdMode = solaris.UsdMode.ROP  # how Karma / USD Render ROPs go to the farm
+    groups: tuple[str, ...] = ()  # node groups every job of the submit asks for (farmhand.labels)
+    env: tuple[tuple[str, str], ...] = ()  # environment for the renderer, over each preset's
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,8 @@ def job_spec(info: rops.RopInfo, scene: rops.SceneInfo, options: SubmitOptions, 
         submitter=_submitter(),
         alf_scope=alf_scope_for_rop_type(info.type_name),
         params=params,
+        groups=options.groups,
+        env=options.env,
     )
     return spec, note
 

@@ -17,6 +17,7 @@ from farmhand.nodes import actions as nodeops
 from farmhand.nodes import discovery
 from farmhand.nodes.inventory import Inventory
 from farmhand.nodes.registry import Node, NodeState, Registry
+from farmhand.nodes.tags import group_names, node_tags
 from farmhand.ui.view.backend import ScanProgress
 from farmhand.ui.view.records import NodeStatus, NodeView
 
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 PROGRESS_SECONDS = 0.1
 
 
-def node_view(node: Node) -> NodeView:
+def node_view(node: Node, manual_tags: Sequence[str] = ()) -> NodeView:
     """A registry row in the panel's words (job activity is laid over it by the client backend)."""
     inv = Inventory.from_dict(node.inventory) if node.inventory else None
     if node.state is not NodeState.TRUSTED:
@@ -50,6 +51,7 @@ def node_view(node: Node) -> NodeView:
         os=" ".join(part for part in (inv.os_name or inv.os, inv.arch) if part) if inv else "",
         share_free_gb=inv.share_free_mb / 1024 if inv and inv.share_free_mb is not None else None,
         probed_at=node.last_seen if inv else None,
+        tags=tuple(group_names([node_tags(node.inventory, manual_tags)])),
     )
 
 
@@ -79,7 +81,8 @@ class RegistryNodes:
         return self._registry
 
     def nodes(self) -> list[NodeView]:
-        return [node_view(node) for node in self.registry.list()]
+        manual = self.registry.manual_tags()
+        return [node_view(node, manual.get(node.name, ())) for node in self.registry.list()]
 
     def scan(self, spec: str, progress: ScanProgress, cancelled: Callable[[], bool]) -> list[NodeView]:
         spans = discovery.parse_targets(spec.replace(",", " ").split())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
+from farmhand import labels
 from farmhand.display import Severity, safe_text
 from farmhand.errors import FarmhandError
 from farmhand.frames import format_frame
@@ -116,6 +117,11 @@ class SubmitTab(QtWidgets.QWidget):
         self.nodes_list.setWrapping(True)
         self.nodes_list.setResizeMode(QtWidgets.QListView.ResizeMode.Adjust)
         self.nodes_list.setSpacing(2)
+        self.groups_edit = QtWidgets.QLineEdit(self)
+        self.groups_edit.setToolTip("Only nodes in every one of these groups: tags (gpu, houdini-21.0) or "
+                                    "cores>=N / ram>=N, separated by commas")
+        self.env_edit = QtWidgets.QLineEdit(self)
+        self.env_edit.setPlaceholderText("NAME=VALUE ... for the renderer, e.g. OCIO=/share/aces/config.ocio")
 
     def _build_preflight(self) -> None:
         self.findings_view = QtWidgets.QTreeWidget(self)
@@ -167,6 +173,8 @@ class SubmitTab(QtWidgets.QWidget):
                                 "trusted node.", self)
         hint.setWordWrap(True)
         form.addRow("", hint)
+        form.addRow("Groups", self.groups_edit)
+        form.addRow("Environment", self.env_edit)
         fixes = QtWidgets.QHBoxLayout()
         fixes.addWidget(QtWidgets.QLabel("Preflight", self))
         fixes.addStretch(1)
@@ -236,6 +244,8 @@ class SubmitTab(QtWidgets.QWidget):
         """Keep the node list in step with the registry (enabled, trusted nodes only)."""
         # A node blocklisted for one job is still fine for a new one.
         hosts = tuple(n.host for n in snapshot.nodes if n.enabled and n.trusted)
+        groups = sorted({t for n in snapshot.nodes if n.enabled and n.trusted for t in n.tags})
+        self.groups_edit.setPlaceholderText(f"any node; groups: {', '.join(groups) or 'none (tag nodes)'}")
         if hosts == self._known_nodes:
             return
         chosen = set(self.selected_nodes())
@@ -339,6 +349,7 @@ class SubmitTab(QtWidgets.QWidget):
             single_node=self.single_node_check.isChecked(),
             job_name=self.name_edit.text().strip(),
             houdini_version=self._context.houdini_version,
+            groups=labels.groups_text(self.groups_edit.text()), env=labels.env_text(self.env_edit.text()),
         )
 
     def submit(self) -> None:

@@ -97,6 +97,8 @@ NODE_COLUMNS: tuple[Column[NodeView], ...] = (
     Column("Load", lambda n: "" if n.load is None else f"{n.load:.2f}", numeric=True),
     Column("GPUs", lambda n: _listed(n, n.gpus), tooltip=lambda n: "\n".join(n.gpus)),
     Column("Houdini", lambda n: _listed(n, n.houdini), tooltip=lambda n: "\n".join(n.houdini)),
+    Column("Tags", lambda n: " ".join(n.tags), tooltip=lambda n: "groups a job can ask for (--group):\n"
+           + "\n".join(n.tags)),
 )
 
 

@@ -50,7 +50,7 @@ NODE_TYPES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "farmhand": ("Driver", "RopNode", {
         "trange": 1, "f1": {"expr": "$FSTART"}, "f2": {"expr": "$FEND"}, "f3": 1, "use_rop_range": 0,
         "preset": "auto", "chunk_policy": "auto", "chunk_size": 5, "nodes": "", "priority": 50,
-        "single_node": 0, "job_name": "", "usd_mode": "rop", "take": "_current_",
+        "single_node": 0, "job_name": "", "usd_mode": "rop", "take": "_current_", "groups": "", "env": "",
     }),
     # SOP-level ROPs and the file cache
     "rop_geometry": ("Sop", "RopNode", {**_RANGE, "sopoutput": _GEO, "alfprogress": 0}),
