@@ -7,8 +7,8 @@ One lab of max(N) real OpenSSH nodes (a network namespace and an sshd each, :mod
 up once and its bring-up measured (seconds, memory per node). For each N, a fresh FARMHAND_HOME registers
 the first N nodes and a dispatcher runs as its own process, with its default policy:
 
-1. **cold** — a first job of one short frame per node: submit → every node rendering with no SSH
-   connection open yet (N handshakes).
+1. **cold** — a first job of three 1 s frames per node: submit → every node rendering (a node counts
+   from its first frame on) with no SSH connection open yet (N handshakes).
 2. **warm** — a job of ``--frames-per-node`` frames of ``--spf`` seconds per node: submit → every node
    rendering (connections open, goal ≤ 3 s), then, while all render and stream progress (with 2 s frames
    13 lines a frame: ALF_PROGRESS every 0.2 s), the frames per second delivered over the ideal N / spf, and
@@ -81,8 +81,9 @@ def rss_of(names: Sequence[str]) -> tuple[int, int]:
 
 
 def rendering(db: sqlite3.Connection, job: str) -> int:
-    row = db.execute("SELECT COUNT(*) FROM progress WHERE job = ? AND current_frame IS NOT NULL",
-                     (int(job),)).fetchone()
+    """Nodes that render a frame of the job or have rendered one (a node's row is its progress)."""
+    row = db.execute("SELECT COUNT(*) FROM progress WHERE job = ? AND (current_frame IS NOT NULL"
+                     " OR frames_done > 0)", (int(job),)).fetchone()
     return int(row[0])
 
 
@@ -115,7 +116,9 @@ def spec(lab: LocalFarm, frames: str, tag: str, spf: float) -> JobSpec:
                    params=tuple(sorted(params.items())), name=f"scale {tag}")
 
 
-def one_size(lab: LocalFarm, n: int, spf: float, per_node: int) -> dict[str, Any]:
+def one_size(
+    lab: LocalFarm, n: int, spf: float, per_node: int, profile: Optional[str] = None
+) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix=f"fh-scale-{n}-"))
     os.environ["FARMHAND_HOME"] = str(work / "home")
     os.environ["FARMHAND_NODE_PACKAGE"] = str(REPO / "python" / "farmhand")
@@ -127,7 +130,9 @@ def one_size(lab: LocalFarm, n: int, spf: float, per_node: int) -> dict[str, Any
     lab.trust()
     env = dict(os.environ, PYTHONPATH=str(REPO / "python"))
     with open(work / "dispatcher.log", "ab") as log:
-        proc = lab.popen_in_lab([sys.executable, "-m", "farmhand", "dispatcher"], env=env, stdout=log,
+        # --profile: the dispatcher's own thread (the step loop) under cProfile, written when it stops.
+        prof = ["-m", "cProfile", "-o", f"{profile}.{n}"] if profile else []
+        proc = lab.popen_in_lab([sys.executable, *prof, "-m", "farmhand", "dispatcher"], env=env, stdout=log,
                                 stderr=log, stdin=subprocess.DEVNULL)
     while not dispatcher_running():
         time.sleep(0.02)
@@ -137,7 +142,7 @@ def one_size(lab: LocalFarm, n: int, spf: float, per_node: int) -> dict[str, Any
         time.sleep(1.0)
         idle_rss = proc_status(proc.pid, "VmRSS")
         t0 = time.monotonic()
-        cold_job = client.submit(spec(lab, f"1-{n}", "cold", 1.0))
+        cold_job = client.submit(spec(lab, f"1-{3 * n}", "cold", 1.0))
         cold = until_all_rendering(db, cold_job, n, t0)
         wait_done(client, cold_job)
         return {"nodes": n, "cold_submit_to_all_rendering_s": round(cold, 2), "dispatcher_idle_rss_mib":
@@ -190,6 +195,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--sizes", default="25,50,100,200", help="comma-separated node counts")
     parser.add_argument("--spf", type=float, default=2.0, help="seconds per frame (default 2)")
     parser.add_argument("--frames-per-node", type=int, default=15)
+    parser.add_argument("--profile", metavar="PATH", help="write the dispatcher's cProfile to PATH.N")
     args = parser.parse_args(argv)
     sizes = sorted({int(s) for s in args.sizes.split(",")})
     t0 = time.monotonic()
@@ -203,7 +209,7 @@ def main(argv: Optional[list[str]] = None) -> int:
               flush=True)
         rows = []
         for n in sizes:
-            rows.append(one_size(lab, n, args.spf, args.frames_per_node))
+            rows.append(one_size(lab, n, args.spf, args.frames_per_node, args.profile))
             print(json.dumps(rows[-1]), flush=True)
     per_node = slope([r["nodes"] for r in rows], [r["dispatcher_rss_mib"] for r in rows])
     print(json.dumps({"dispatcher_rss_mib_per_node": None if per_node is None else round(per_node, 3)}))

@@ -35,6 +35,13 @@ def test_first_chunks_share_the_waiting_frames_by_cores() -> None:
     assert chunk_size(nodes[0], nodes, 240, Policy(first_share=0.25)) == 15
 
 
+def test_more_free_nodes_than_frames_take_one_frame_each() -> None:
+    nodes = [NodeSpeed(f"n{i}", 8) for i in range(50)]
+    running = [RunningWork(i, f"n{i}", 1, 0.0, 1.0, False) for i in range(10)]
+    assert chunk_size(nodes[10], nodes, 40, POLICY, running=running) == 1
+    assert chunk_size(nodes[10], nodes, 400, POLICY, running=running) == 10
+
+
 def test_a_remembered_speed_replaces_cores_as_the_prior() -> None:
     nodes = [NodeSpeed("slow", 16, weight=0.5), NodeSpeed("fast", 4, weight=2.0), NodeSpeed("new", 8)]
     # "new" has no history: its 8 cores count as 8 × the team's weight per core (0.5/16 and 2/4 → 0.266)
