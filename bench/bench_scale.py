@@ -17,7 +17,9 @@ the first N nodes and a dispatcher runs as its own process, with its default pol
    dispatcher, and when the machine is saturated that — not the dispatcher — is the limit.
 
 Memory per node is the slope of the dispatcher's RSS over N (least squares). Frames are tiny PNGs
-(16×9) so the stand-in renderer costs the nodes little CPU.
+(16×9) so the stand-in renderer costs the nodes little CPU. ``renderer_start_floor_s`` is N renderers
+started at once here without SSH or a dispatcher: on a small machine running every node, starting N
+Python processes is itself a floor under "every node rendering".
 """
 
 from __future__ import annotations
@@ -145,7 +147,8 @@ def one_size(
         cold_job = client.submit(spec(lab, f"1-{3 * n}", "cold", 1.0))
         cold = until_all_rendering(db, cold_job, n, t0)
         wait_done(client, cold_job)
-        return {"nodes": n, "cold_submit_to_all_rendering_s": round(cold, 2), "dispatcher_idle_rss_mib":
+        return {"nodes": n, "renderer_start_floor_s": round(renderer_floor(n), 2),
+                "cold_submit_to_all_rendering_s": round(cold, 2), "dispatcher_idle_rss_mib":
                 round(idle_rss / 1024, 1), **warm_run(lab, client, db, proc.pid, n, spf, per_node)}
     finally:
         client.stop_dispatcher()
@@ -180,6 +183,27 @@ def warm_run(lab: LocalFarm, client: Client, db: sqlite3.Connection, pid: int, n
         "dispatcher_rss_mib": round(rss / 1024, 1),
         "dispatcher_threads": threads,
     }
+
+
+def renderer_floor(n: int) -> float:
+    """Seconds for ``n`` stand-in renderers started at once on this machine, without SSH, to all begin
+    their first frame: what the nodes' own process starts cost when every node is this machine's CPU."""
+    script = REPO / "python" / "farmhand" / "lab" / "demo_render.py"
+    out = Path(tempfile.mkdtemp(prefix="fh-floor-"))
+    t0 = time.monotonic()
+    argv = ["python3", str(script), "--start", "1", "--end", "1", "--size", "16x9",
+            "--seconds-per-frame", "0.2"]
+    procs = [subprocess.Popen([*argv, "--output", str(out / f"{i}.$F4.png")], stdout=subprocess.PIPE,
+                              text=True) for i in range(n)]
+    for proc in procs:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("Fra:"):
+                break
+    took = time.monotonic() - t0
+    for proc in procs:
+        proc.wait()
+    return took
 
 
 def slope(xs: Sequence[float], ys: Sequence[float]) -> Optional[float]:
