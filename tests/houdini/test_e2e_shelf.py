@@ -109,3 +109,100 @@ def test_panel_submit_on_the_ui_thread_renders_on_the_lab(
     snap = lab_farm.wait(job_id)
     assert_complete(lab_farm, snap)
     assert sorted(p.name for p in (share / "karma").iterdir()) == [f"karma1.{f:04d}.exr" for f in range(1, 9)]
+
+
+def _submit(lab_farm: EngineFarm, hou_session: Any, node: str,
+            call: Callable[[dict[str, Any]], Any]) -> list[str]:
+    """One submit from Houdini (the Farmhand ROP's button or the right-click item) on ``node``; its jobs."""
+    with lab_farm.lab.inside():
+        sent = call({"node": hou_session.node(node)})
+        assert sent is not None and sent.thread is not None
+        sent.thread.join(60)
+    hdefereval.process_events(timeout=5)
+    assert sent.error is None and not sent.pending, (sent, hou_session.UI_LOG.messages)
+    return list(sent.job_ids)
+
+
+@pytest.mark.parametrize("houdini_build", LAB_BUILDS[-1:], indirect=True)
+def test_usd_on_the_farm_takes_and_wedges_render_on_the_lab(
+    engine_farm: Callable[..., EngineFarm],  # noqa: F811 - the engine tests' fixture, imported
+    hou_session: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    farmhand_home: Path,
+) -> None:
+    """With the built-in presets only: a Karma ROP's stage written to USD by one farm job (hython-usd)
+    and rendered in chunks by husk; a ROP rendered in a take (hython-worker --take); a Wedge ROP as one
+    job per wedge (--wedge/--wedge-num), each wedge's frames in their own folder."""
+    lab_farm = _wired(engine_farm(n=2), monkeypatch, farmhand_home)
+    share = lab_farm.share
+    rng = {"trange": 1, "f1": 1, "f2": 4}
+    hou_session.load_scene(share / "solaris.hip", [
+        {"path": "/stage/karmarendersettings1", "type": "karmarendersettings"},
+        {"path": "/out/karma1", "type": "karma", "parms": {**rng, "picture": "$HIP/karma/$OS.$F4.exr"}},
+        {"path": "/out/usd_farm", "type": "farmhand", "inputs": ["/out/karma1"],
+         "parms": {"use_rop_range": 1, "usd_mode": "farm"}},
+        {"path": "/out/m", "type": "ifd", "parms": {**rng, "vm_picture": "$HIP/main/$OS.$F4.exr"}},
+        {"path": "/out/in_take", "type": "farmhand", "inputs": ["/out/m"],
+         "parms": {"use_rop_range": 1, "take": "hero"}},
+        {"path": "/obj/geo1/box", "type": "file", "parms": {"file": "box.bgeo"}},
+        {"path": "/out/w", "type": "ifd",
+         "parms": {**rng, "f2": 2, "vm_picture": "$HIP/w$WEDGENUM/$OS.$F4.exr"}},
+        {"path": "/out/wedge1", "type": "wedge", "inputs": ["/out/w"],
+         "wedges": [[["/obj/geo1/box/file", "a.bgeo"]], [["/obj/geo1/box/file", "b.bgeo"]]]},
+    ], takes={"hero": {"/out/m": {"vm_picture": "$HIP/hero/$OS.$F4.exr"}}})
+
+    export, husk = _submit(lab_farm, hou_session, "/out/usd_farm", entry.hda_submit)
+    in_take, = _submit(lab_farm, hou_session, "/out/in_take", entry.hda_submit)
+    wedges = _submit(lab_farm, hou_session, "/out/wedge1", entry.render_node)
+    for job in (export, husk, in_take, *wedges):
+        assert_complete(lab_farm, lab_farm.wait(job))
+    snap = lab_farm.client.job(husk)
+    assert (lab_farm.client.job(export).spec.preset, snap.spec.preset) == ("hython-usd", "husk")
+    assert snap.spec.file == str(share / "usd" / "solaris.karma1.usd")
+    assert sorted(p.name for p in (share / "karma").iterdir()) == [f"karma1.{f:04d}.exr" for f in range(1, 5)]
+    assert sorted(p.name for p in (share / "hero").iterdir()) == [f"m.{f:04d}.exr" for f in range(1, 5)]
+    assert not (share / "main").exists()  # nothing rendered outside the take
+    assert len(wedges) == 2
+    for n in range(2):
+        assert sorted(p.name for p in (share / f"w{n}").iterdir()) == ["w.0001.exr", "w.0002.exr"]
+
+
+#: A Houdini preset (needs_houdini) that writes, per frame, the HOUDINI_PATHMAP its process was given.
+PATHMAP_PROBE = """
+description = "writes the HOUDINI_PATHMAP the node's process sees"
+needs_houdini = true
+argv = ["sh", "-c", 'mkdir -p "$1" && printf %s "$HOUDINI_PATHMAP" > "$1/pathmap.$2.json"', "probe",
+        "{folder}", "{frame}"]
+
+[params]
+folder = ""
+"""
+
+
+def test_houdini_pathmap_reaches_the_nodes_process(
+    engine_farm: Callable[..., EngineFarm],  # noqa: F811 - the engine tests' fixture, imported
+    farmhand_home: Path,
+) -> None:
+    """HOUDINI_PATHMAP, built per node from pathmap.json, arrives intact (quotes, backslashes) in the
+    environment of a Houdini preset's process on each real sshd node."""
+    lab_farm = engine_farm(n=2)
+    share = lab_farm.share
+    pathmap_json = {"shares": [str(share)], "rules": [{"from": "P:/proj/", "to": f"{share}/"}],
+                    "nodes": {lab_farm.lab.nodes[1].name: [{"from": "Q:\\tex", "to": f"{share}/tex"}]}}
+    (farmhand_home / "pathmap.json").write_text(json.dumps(pathmap_json))
+    (farmhand_home / "presets").mkdir(exist_ok=True)
+    (farmhand_home / "presets" / "pathmap-probe.toml").write_text(PATHMAP_PROBE)
+    out = share / "probe"
+    job = lab_farm.submit("--preset", "pathmap-probe", "--frames", "1-6",
+                          "--output", f"{out}/pathmap.$F.json", "--param", f"folder={out}")
+    snap = lab_farm.wait(job)
+    assert_complete(lab_farm, snap)
+    from farmhand.pathmap import from_dict, houdini_pathmap
+
+    pmap = from_dict(pathmap_json)
+    for row in snap.frames:
+        assert row.node is not None
+        seen = json.loads(Path(row.output or "").read_text())
+        assert seen == json.loads(houdini_pathmap(pmap, row.node))
+        assert seen["P:/proj/"] == f"{share}/" and seen["P:\\proj\\"] == f"{share}/"
+    assert {"Q:/tex/", "Q:\\tex\\"} <= set(json.loads(houdini_pathmap(pmap, lab_farm.lab.nodes[1].name)))

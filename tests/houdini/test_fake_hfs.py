@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Optional
 
 import fake_hou
 import pytest
+
+from farmhand.engine import images
+from farmhand.presets import CommandContext, load_preset
+from farmhand.presets.failures import Failure, classify
+from farmhand.presets.progress import LineParser
 
 from .conftest import FAKE_HFS
 
@@ -102,7 +108,45 @@ def test_range_render_writes_frames_with_progress_and_inputs_first(shot: Path) -
     assert lines.count("ALF_PROGRESS 100%") == 1 + 2  # the cache's range end, each Mantra frame's end
     written = sorted(p.name for p in (shot.parent / "render").iterdir())
     assert written == ["mantra1.0001.exr", "mantra1.0002.exr"]
-    assert all(p.stat().st_size > 0 for p in (shot.parent / "render").iterdir())
+    # Real (tiny) OpenEXR files, as a renderer writes: the dispatcher reads every output image whole.
+    one, two = (images.check_image(str(p)) for p in sorted((shot.parent / "render").iterdir()))
+    assert one[0].spec().width == 4 and one[0].getpixel(0, 0) != two[0].getpixel(0, 0)
+
+
+def husk(hfs: Path, cwd: Path, usd: str, start: int, end: int, output: str,
+         ) -> tuple[subprocess.CompletedProcess[str], Optional[Failure], LineParser]:
+    """The built-in husk preset's command, run here against the fake install ``hfs``."""
+    preset = load_preset("husk", search_dirs=[])
+    ctx = CommandContext(file=usd, target="/Render/rendersettings", start=start, end=end, output=output,
+                         hfs=str(hfs))
+    done = subprocess.run(preset.command(ctx), capture_output=True, text=True, timeout=60, cwd=cwd)
+    lines = [("out", line) for line in done.stdout.splitlines()] + [
+        ("err", line) for line in done.stderr.splitlines()]
+    parser = LineParser(preset, frames=list(range(start, end + 1)))
+    for stream, line in lines:
+        parser.feed(stream, line)
+    failure = classify(preset.error_rules, done.returncode, None, parser.errors, [x for _, x in lines][-40:])
+    return done, failure, parser
+
+
+def test_husk_renders_a_usd_file_as_the_husk_preset_runs_it(tmp_path: Path, hfs: Path) -> None:
+    usd = tmp_path / "usd" / "shot.usd"
+    usd.parent.mkdir()
+    usd.write_text("FAKE HOUDINI OUTPUT rop=/out/farmhand_usd_export frame=1\n")
+    out = tmp_path / "render dir" / "shot.$F4.exr"
+    done, failure, parser = husk(hfs, tmp_path, str(usd), 3, 5, str(out))
+    assert failure is None and done.returncode == 0, done.stdout
+    assert parser.done == [3, 4, 5]  # told apart by ALF progress (-Va1), as the preset documents
+    for frame in (3, 4, 5):
+        assert images.check_image(str(out.parent / f"shot.{frame:04d}.exr"))
+
+
+def test_husk_before_20_5_exits_0_after_an_error_and_the_preset_still_fails(tmp_path: Path,
+                                                                              hfs: Path) -> None:
+    done, failure, _parser = husk(hfs, tmp_path, str(tmp_path / "gone.usd"), 1, 1, str(tmp_path / "x.exr"))
+    release = tuple(int(p) for p in hfs.name[len("hfs"):].split(".")[:2])
+    assert done.returncode == (0 if release < (20, 5) else 1)
+    assert failure is not None and "Unable to open" in done.stdout
 
 
 def test_licence_failure_exits_zero_without_output(shot: Path) -> None:

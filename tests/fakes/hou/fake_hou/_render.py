@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from fake_hou import _images
 from fake_hou._nodes import OpNode, RopNode, SopNode
 from fake_hou._session import SESSION
 from fake_hou._types import PER_FRAME_PROGRESS
@@ -288,6 +289,8 @@ def _write_output(rop: RopNode, frame: float, output_file: str | None, *, empty:
         return
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
+    if not empty and _images.write(target, f"{rop.path()} {_fmt(frame)}"):
+        return  # a real (tiny) image, as a renderer writes: the dispatcher reads every output image
     body = b"" if empty else f"FAKE HOUDINI OUTPUT rop={rop.path()} frame={_fmt(frame)}\n".encode()
     with open(target, "ab" if "$F" not in _raw_output(rop) and output_file is None else "wb") as fh:
         fh.write(body)
