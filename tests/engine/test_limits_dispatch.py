@@ -9,7 +9,7 @@ from typing import Callable
 
 import pytest
 
-from farmhand.engine.limits import Holding, Limit, blocking, describe, usage
+from farmhand.engine.limits import Holding, Limit, Tally, blocking, describe, usage
 from farmhand.errors import NotFound, UsageError
 from farmhand.jobs import JobState
 
@@ -27,12 +27,14 @@ def holding(rig: Rig, limit: str) -> Counter[str]:
 
 def test_accounting_counts_farm_wide_or_per_node() -> None:
     karma, gpu = Limit("karma", 2), Limit("gpu", 1, per_node=True)
-    held = [Holding("a", ("karma", "gpu")), Holding("b", ("karma",))]
-    assert blocking(["karma"], "c", held, {"karma": karma}) == (karma, 2)
-    assert blocking(["gpu"], "b", held, {"gpu": gpu}) is None  # nothing holds gpu on b
-    assert blocking(["gpu"], "a", held, {"gpu": gpu}) == (gpu, 1)
-    assert blocking(["redshift"], "a", held, {"karma": karma}) is None  # not defined: no hold
-    assert usage([karma, gpu], [*held, Holding("b", ("gpu",))]) == {"karma": 2, "gpu": 1}
+    tally = Tally([Holding("a", ("karma", "gpu")), Holding("b", ("karma",))])
+    assert blocking(["karma"], "c", tally, {"karma": karma}) == (karma, 2)
+    assert blocking(["gpu"], "b", tally, {"gpu": gpu}) is None  # nothing holds gpu on b
+    assert blocking(["gpu"], "a", tally, {"gpu": gpu}) == (gpu, 1)
+    assert blocking(["redshift"], "a", tally, {"karma": karma}) is None  # not defined: no hold
+    tally.add(Holding("b", ("gpu",)))
+    tally.add(Holding("b", ("gpu",)))
+    assert usage([karma, gpu], tally) == {"karma": 2, "gpu": 2}  # gpu: its busiest node
     assert describe(gpu, 1, "a") == "waiting for limit gpu (1 of 1 in use on a)"
 
 

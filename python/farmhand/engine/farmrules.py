@@ -71,6 +71,7 @@ class FarmRules:
         self.limits: dict[str, limit_rules.Limit] = {}
         self.waits: dict[str, str] = {}  # job id -> why a free node did not start it (a limit)
         self.woken_for: dict[str, str] = {}  # node -> the job it was woken for
+        self.tally = limit_rules.Tally()  # what running chunks hold, kept through one pass
         self._read_at = -1e18
         self._restored = False
         # What was last written (None: nothing yet, so a restarted dispatcher replaces stale rows).
@@ -80,6 +81,7 @@ class FarmRules:
     # --- each pass ------------------------------------------------------------------------------------
 
     def begin(self, now: float) -> None:
+        self.tally = limit_rules.Tally(self.holdings())
         if now - self._read_at < READ_EVERY:
             return
         self._read_at = now
@@ -126,7 +128,7 @@ class FarmRules:
         if not wanted or not self.limits:
             self.waits.pop(job.id, None)
             return True
-        block = limit_rules.blocking(wanted, node.name, self.holdings(), self.limits)
+        block = limit_rules.blocking(wanted, node.name, self.tally, self.limits)
         if block is None:
             self.waits.pop(job.id, None)
             return True
@@ -139,7 +141,8 @@ class FarmRules:
 
     def command(self, job: JobRun, node: str, argv: Sequence[str]) -> list[str]:
         """The chunk's argv with the preset's and the job's environment set (absolute paths mapped for the
-        node like preset parameters)."""
+        node like preset parameters). Called as the chunk starts: from now on it holds the job's limits."""
+        self.tally.add(limit_rules.Holding(node, limits_of(job)))
         table = dict(job.preset.env)
         table.update(job.spec.env)
         env = [(k, (self.state.node_path(v, node) or v) if _ABS_PATH.match(v) else v)
@@ -198,8 +201,7 @@ class FarmRules:
                 self.woken_for.pop(change.node, None)
 
     def _publish(self, now: float, active: Sequence[JobRun]) -> None:
-        holdings = self.holdings()
-        used = limit_rules.usage(self.limits.values(), holdings)
+        used = limit_rules.usage(self.limits.values(), limit_rules.Tally(self.holdings()))
         waiting = [limits_of(j) for j in active if j.id in self.waits]
         usage = {name: (used.get(name, 0), sum(1 for taken in waiting if name in taken))
                  for name in self.limits}

@@ -16,7 +16,7 @@ those of this dispatcher's own chunks: two artists' dispatchers each count their
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Optional
 
@@ -36,13 +36,33 @@ class Holding:
     limits: tuple[str, ...]
 
 
-def in_use(limit: Limit, holdings: Iterable[Holding], node: Optional[str] = None) -> int:
-    """Units of ``limit`` held: on the whole farm, or on ``node`` for a per-node limit (given a node)."""
-    return sum(1 for h in holdings
-               if limit.name in h.limits and (not limit.per_node or node is None or h.node == node))
+class Tally:
+    """Units held per limit, farm-wide and per node: built from the running chunks once per assignment
+    pass and kept up to date as the pass starts chunks, so each check is a look-up, not a walk over
+    every running chunk."""
+
+    def __init__(self, holdings: Iterable[Holding] = ()) -> None:
+        self.total: Counter[str] = Counter()
+        self.on: Counter[tuple[str, str]] = Counter()
+        for holding in holdings:
+            self.add(holding)
+
+    def add(self, holding: Holding) -> None:
+        for name in holding.limits:
+            self.total[name] += 1
+            self.on[(name, holding.node)] += 1
+
+    def used(self, limit: Limit, node: Optional[str] = None) -> int:
+        """Units of ``limit`` held: on ``node`` for a per-node limit (on its busiest node when no node is
+        given), else on the whole farm."""
+        if not limit.per_node:
+            return self.total[limit.name]
+        if node is not None:
+            return self.on[(limit.name, node)]
+        return max((n for (name, _node), n in self.on.items() if name == limit.name), default=0)
 
 
-def blocking(wanted: Iterable[str], node: str, holdings: Sequence[Holding],
+def blocking(wanted: Iterable[str], node: str, tally: Tally,
              limits: Mapping[str, Limit]) -> Optional[tuple[Limit, int]]:
     """The first limit in ``wanted`` that has no unit free for a chunk on ``node``, with its units in use
     (where it counts: the farm, or that node); None when the chunk may start."""
@@ -50,22 +70,15 @@ def blocking(wanted: Iterable[str], node: str, holdings: Sequence[Holding],
         limit = limits.get(name)
         if limit is None:
             continue
-        used = in_use(limit, holdings, node)
+        used = tally.used(limit, node)
         if used >= limit.capacity:
             return limit, used
     return None
 
 
-def usage(limits: Iterable[Limit], holdings: Sequence[Holding]) -> dict[str, int]:
+def usage(limits: Iterable[Limit], tally: Tally) -> dict[str, int]:
     """Units in use per limit: farm-wide, or on the busiest node for a per-node limit."""
-    out: dict[str, int] = {}
-    for limit in limits:
-        if limit.per_node:
-            per = Counter(h.node for h in holdings if limit.name in h.limits)
-            out[limit.name] = max(per.values(), default=0)
-        else:
-            out[limit.name] = in_use(limit, holdings)
-    return out
+    return {limit.name: tally.used(limit) for limit in limits}
 
 
 def describe(limit: Limit, used: int, node: str) -> str:
