@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 
+from farmhand.client import Client
 from farmhand.jobs import JobState, JobSummary
+from farmhand.nodes.power import PowerState
 from farmhand.nodes.registry import Registry
+from farmhand.ui.client_backend import ClientBackend, power_view
 from farmhand.ui.qt import Qt
 from farmhand.ui.registry_nodes import RegistryNodes
 from farmhand.ui.view.columns import NODE_COLUMNS, column_index
 from farmhand.ui.view.convert import job_spec, job_view
-from farmhand.ui.view.records import SubmitContext
+from farmhand.ui.view.records import NodeStatus, NodeView, SubmitContext
 
 from . import farm_data
 from .conftest import wait_snapshot
@@ -84,3 +87,28 @@ def test_nodes_tab_tags_come_from_the_inventory_and_by_hand(farmhand_home: Path)
     assert view.tags == ("gpu", "linux", "lookdev")
     tags = NODE_COLUMNS[column_index(NODE_COLUMNS, "Tags")]
     assert tags.text(view) == "gpu linux lookdev"
+
+
+class TwoNodes:
+    """The Nodes tab's registry side: two idle nodes."""
+
+    def nodes(self) -> list[NodeView]:
+        return [NodeView(host, NodeStatus.IDLE, trusted=True, enabled=True) for host in ("r1", "r2")]
+
+
+def test_the_nodes_tab_says_which_nodes_sleep_and_wake(farmhand_home: Path) -> None:
+    backend = ClientBackend(lambda: Client(autostart=False), nodes=TwoNodes())
+    farm = Client(autostart=False).farm
+    farm.set_node_power("r1", PowerState.WAKING, "Wake-on-LAN sent (aa:bb:cc:dd:ee:ff via 10.0.0.255)", 1.0)
+    farm.set_node_power("r2", PowerState.ASLEEP, "asleep: SSH no longer answers", 1.0)
+    views = {n.host: n for n in backend.snapshot(None).nodes}
+    assert (views["r1"].status, views["r1"].note) == (
+        NodeStatus.WAKING, "Wake-on-LAN sent (aa:bb:cc:dd:ee:ff via 10.0.0.255)")
+    assert (views["r2"].status, views["r2"].note) == (NodeStatus.ASLEEP, "asleep: SSH no longer answers")
+    farm.set_node_power("r2", PowerState.WAKE_FAILED, "did not answer SSH within 300s", 2.0)
+    farm.set_node_power("r1", PowerState.AWAKE, "awake", 2.0)
+    views = {n.host: n for n in backend.snapshot(None).nodes}
+    assert views["r1"].status is NodeStatus.IDLE
+    assert views["r2"].status is NodeStatus.UNREACHABLE and "within 300s" in views["r2"].note
+    rendering = NodeView("r3", NodeStatus.RENDERING)
+    assert power_view(rendering, PowerState.ASLEEP, "x") is rendering  # what it does now comes first

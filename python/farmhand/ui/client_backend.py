@@ -20,6 +20,7 @@ from farmhand.display import safe_text
 from farmhand.errors import NotFound
 from farmhand.frames import format_frame
 from farmhand.jobs import JobState, NodeActivity, NodeRow
+from farmhand.nodes.power import PowerState
 from farmhand.ui.view.backend import NodesSource, ScanProgress
 from farmhand.ui.view.convert import job_detail, job_spec, queue_view
 from farmhand.ui.view.records import (
@@ -44,6 +45,16 @@ def dispatcher_words(client: Client) -> str:
     if info.running:
         return f"dispatcher running (pid {info.pid})"
     return "dispatcher not running: it starts with the next submit or job command"
+
+
+def power_view(node: NodeView, state: Optional[PowerState], message: Optional[str]) -> NodeView:
+    """A node Farmhand put to sleep or is waking (``farmhand power``) in the Nodes tab's words."""
+    quiet = (NodeStatus.IDLE, NodeStatus.UNKNOWN, NodeStatus.UNREACHABLE)
+    if state is None or state is PowerState.AWAKE or node.status not in quiet:
+        return node
+    status = {PowerState.WAKING: NodeStatus.WAKING,
+              PowerState.WAKE_FAILED: NodeStatus.UNREACHABLE}.get(state, NodeStatus.ASLEEP)
+    return replace(node, status=status, note=message or state.value)  # the State column has the word
 
 
 def registry_source() -> NodesSource:
@@ -104,7 +115,8 @@ class ClientBackend:
                 detail = replace(detail, job=replace(detail.job, waiting_for=listed.waiting_for))
         if detail is not None:
             detail = self._with_previews(client, detail)
-        nodes = self._node_views(jobs, busy)
+        power = {p.node: (p.state, p.message) for p in client.farm.node_power()}
+        nodes = tuple(power_view(n, *power.get(n.host, (None, None))) for n in self._node_views(jobs, busy))
         return FarmSnapshot(jobs=jobs, nodes=nodes, detail=detail, taken_at=time.time(),
                             dispatcher=dispatcher_words(client))
 

@@ -28,6 +28,8 @@ class NodeStatus(str, Enum):
     DISABLED = "disabled"
     UNTRUSTED = "untrusted"
     UNKNOWN = "unknown"
+    ASLEEP = "asleep"  # put to sleep by its power rule (farmhand power), woken when a job needs it
+    WAKING = "waking"  # a Wake-on-LAN packet was sent; waiting for SSH
 
 
 class FrameStatus(str, Enum):
