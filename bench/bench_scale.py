@@ -17,9 +17,10 @@ the first N nodes and a dispatcher runs as its own process, with its default pol
    dispatcher, and when the machine is saturated that — not the dispatcher — is the limit.
 
 Memory per node is the slope of the dispatcher's RSS over N (least squares). Frames are tiny PNGs
-(16×9) so the stand-in renderer costs the nodes little CPU. ``renderer_start_floor_s`` is N renderers
-started at once here without SSH or a dispatcher: on a small machine running every node, starting N
-Python processes is itself a floor under "every node rendering".
+(16×9) so the stand-in renderer costs the nodes little CPU. ``renderer_starts_cpu_floor_s`` is N times
+the CPU one renderer start costs here, over the machine's cores: on a small machine running every node,
+starting N Python processes is itself a floor under "every node rendering" (sshd's session, the shell
+and the chunk wrapper come on top). ``cpu_pct_by_thread`` splits the dispatcher's CPU by thread.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sqlite3
 import subprocess
 import sys
@@ -51,6 +53,20 @@ def proc_cpu(pid: int) -> float:
     """CPU seconds (user + system) of process ``pid`` and its threads."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of ``pid``'s threads grouped by name (digits dropped: ``ssh-render`` is every SSH reader,
+    ``farmhand-ssh_`` the helper pool, ``Thread- (run)`` paramiko's transports, ``python`` the step loop)."""
+    groups: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = "".join(c for c in (task / "comm").read_text().strip() if not c.isdigit())
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        groups[name] = groups.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICKS
+    return groups
 
 
 def proc_status(pid: int, key: str) -> int:
@@ -147,7 +163,8 @@ def one_size(
         cold_job = client.submit(spec(lab, f"1-{3 * n}", "cold", 1.0))
         cold = until_all_rendering(db, cold_job, n, t0)
         wait_done(client, cold_job)
-        return {"nodes": n, "renderer_start_floor_s": round(renderer_floor(n), 2),
+        floor = n * renderer_start_cpu() / (os.cpu_count() or 1)
+        return {"nodes": n, "renderer_starts_cpu_floor_s": round(floor, 2),
                 "cold_submit_to_all_rendering_s": round(cold, 2), "dispatcher_idle_rss_mib":
                 round(idle_rss / 1024, 1), **warm_run(lab, client, db, proc.pid, n, spf, per_node)}
     finally:
@@ -164,9 +181,11 @@ def warm_run(lab: LocalFarm, client: Client, db: sqlite3.Connection, pid: int, n
     # The steady window: everyone rendering, well before the tail.
     time.sleep(min(2.0, spf))
     window = 0.5 * per_node * spf
-    cpu0, busy0, done0, w0 = proc_cpu(pid), machine_busy(), done(db, job), time.monotonic()
+    th0, cpu0, busy0, done0 = thread_cpu(pid), proc_cpu(pid), machine_busy(), done(db, job)
+    w0 = time.monotonic()
     time.sleep(window)
-    cpu1, busy1, done1, w1 = proc_cpu(pid), machine_busy(), done(db, job), time.monotonic()
+    th1, cpu1, busy1, done1 = thread_cpu(pid), proc_cpu(pid), machine_busy(), done(db, job)
+    w1 = time.monotonic()
     rss, threads = proc_status(pid, "VmRSS"), proc_status(pid, "Threads")
     wait_done(client, job)
     elapsed = w1 - w0
@@ -182,28 +201,22 @@ def warm_run(lab: LocalFarm, client: Client, db: sqlite3.Connection, pid: int, n
         "machine_cpu_pct_of_all_cores": round(100 * (busy1[0] - busy0[0]) / (busy1[1] - busy0[1]), 1),
         "dispatcher_rss_mib": round(rss / 1024, 1),
         "dispatcher_threads": threads,
+        "cpu_pct_by_thread": {k: round(100 * (v - th0.get(k, 0.0)) / (w1 - w0), 1) for k, v in th1.items()
+                              if v - th0.get(k, 0.0) > 0.01 * (w1 - w0)},
     }
 
 
-def renderer_floor(n: int) -> float:
-    """Seconds for ``n`` stand-in renderers started at once on this machine, without SSH, to all begin
-    their first frame: what the nodes' own process starts cost when every node is this machine's CPU."""
+def renderer_start_cpu(samples: int = 10) -> float:
+    """CPU seconds one stand-in renderer start costs here (python3 up to its first frame, no SSH)."""
     script = REPO / "python" / "farmhand" / "lab" / "demo_render.py"
     out = Path(tempfile.mkdtemp(prefix="fh-floor-"))
-    t0 = time.monotonic()
-    argv = ["python3", str(script), "--start", "1", "--end", "1", "--size", "16x9",
-            "--seconds-per-frame", "0.2"]
-    procs = [subprocess.Popen([*argv, "--output", str(out / f"{i}.$F4.png")], stdout=subprocess.PIPE,
-                              text=True) for i in range(n)]
-    for proc in procs:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            if line.startswith("Fra:"):
-                break
-    took = time.monotonic() - t0
-    for proc in procs:
-        proc.wait()
-    return took
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    for i in range(samples):
+        subprocess.run(["python3", str(script), "--start", "1", "--end", "1", "--size", "16x9",
+                        "--seconds-per-frame", "0.01", "--output", str(out / f"{i}.$F4.png")],
+                       capture_output=True, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / samples
 
 
 def slope(xs: Sequence[float], ys: Sequence[float]) -> Optional[float]:
