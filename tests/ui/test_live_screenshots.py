@@ -81,6 +81,8 @@ def _save_tabs(qtbot, panel: FarmhandPanel) -> Path:
     tab.grid.select_frame(1013.0)
     tab._show_log(None, 1013.0)
     qtbot.waitUntil(lambda: "1013" in tab.log_view.toPlainText(), timeout=10_000)
+    # The last finished frame's preview, made by the dispatcher, is on the picture.
+    qtbot.waitUntil(lambda: tab.preview.shown_path != "", timeout=10_000)
     out = ARTIFACTS / BINDING
     out.mkdir(parents=True, exist_ok=True)
     for name, widget in (("nodes", panel.nodes_tab), ("submit", panel.submit_tab), ("jobs", tab)):
