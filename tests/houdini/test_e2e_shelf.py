@@ -130,16 +130,17 @@ def test_usd_on_the_farm_takes_and_wedges_render_on_the_lab(
     monkeypatch: pytest.MonkeyPatch,
     farmhand_home: Path,
 ) -> None:
-    """With the built-in presets only: a Karma ROP's stage written to USD by one farm job (hython-usd)
-    and rendered in chunks by husk; a ROP rendered in a take (hython-worker --take); a Wedge ROP as one
-    job per wedge (--wedge/--wedge-num), each wedge's frames in their own folder."""
+    """With the built-in presets only: a USD Render ROP's stage written to USD by one farm job
+    (hython-usd) and rendered in chunks by husk, its files named by the stage's RenderProduct; a ROP
+    rendered in a take (hython-worker --take); a Wedge ROP as one job per wedge (--wedge/--wedge-num),
+    each wedge's frames in their own folder."""
     lab_farm = _wired(engine_farm(n=2), monkeypatch, farmhand_home)
     share = lab_farm.share
     rng = {"trange": 1, "f1": 1, "f2": 4}
     hou_session.load_scene(share / "solaris.hip", [
         {"path": "/stage/karmarendersettings1", "type": "karmarendersettings"},
-        {"path": "/out/karma1", "type": "karma", "parms": {**rng, "picture": "$HIP/karma/$OS.$F4.exr"}},
-        {"path": "/out/usd_farm", "type": "farmhand", "inputs": ["/out/karma1"],
+        {"path": "/out/usd1", "type": "usdrender", "parms": rng},  # no Output Image: the stage's product
+        {"path": "/out/usd_farm", "type": "farmhand", "inputs": ["/out/usd1"],
          "parms": {"use_rop_range": 1, "usd_mode": "farm"}},
         {"path": "/out/m", "type": "ifd", "parms": {**rng, "vm_picture": "$HIP/main/$OS.$F4.exr"}},
         {"path": "/out/in_take", "type": "farmhand", "inputs": ["/out/m"],
@@ -158,8 +159,9 @@ def test_usd_on_the_farm_takes_and_wedges_render_on_the_lab(
         assert_complete(lab_farm, lab_farm.wait(job))
     snap = lab_farm.client.job(husk)
     assert (lab_farm.client.job(export).spec.preset, snap.spec.preset) == ("hython-usd", "husk")
-    assert snap.spec.file == str(share / "usd" / "solaris.karma1.usd")
-    assert sorted(p.name for p in (share / "karma").iterdir()) == [f"karma1.{f:04d}.exr" for f in range(1, 5)]
+    assert snap.spec.file == str(share / "usd" / "solaris.usd1.usd")
+    assert sorted(p.name for p in (share / "render").iterdir()) == [
+        f"solaris.karmarendersettings1.{f:04d}.exr" for f in range(1, 5)]
     assert sorted(p.name for p in (share / "hero").iterdir()) == [f"m.{f:04d}.exr" for f in range(1, 5)]
     assert not (share / "main").exists()  # nothing rendered outside the take
     assert len(wedges) == 2

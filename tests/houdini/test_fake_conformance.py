@@ -77,9 +77,10 @@ def test_every_fake_name_exists_in_the_real_hou() -> None:
 def test_every_fake_method_is_name_checked_in_conformance() -> None:
     text = (FAKE_HOU / "fake_hou" / "conformance.py").read_text(encoding="utf-8")
     missing = []
-    for cls in (fake_hou.RopNode, fake_hou.OpNode, fake_hou.Parm, fake_hou.hipFile, fake_hou.text,
-                fake_hou.ui, fake_hou.NodeType, fake_hou.pypanel, fake_hou.Desktop, fake_hou.PaneTab,
-                fake_hou.PythonPanel, fake_hou.PythonPanelInterface, fake_hou.takes, fake_hou.Take):
+    for cls in (fake_hou.RopNode, fake_hou.LopNode, fake_hou.OpNode, fake_hou.Parm, fake_hou.hipFile,
+                fake_hou.text, fake_hou.ui, fake_hou.NodeType, fake_hou.pypanel, fake_hou.Desktop,
+                fake_hou.PaneTab, fake_hou.PythonPanel, fake_hou.PythonPanelInterface, fake_hou.takes,
+                fake_hou.Take):
         for attr in vars(cls):
             if attr.startswith("_") or not callable(getattr(cls, attr)):
                 continue

@@ -123,3 +123,59 @@ def test_worker_writes_the_stage_to_usd_on_a_node(tmp_path: Path, hfs: Path) -> 
     events, done = run_worker(hip, "/out/bad", [worker_protocol.quit_command()], "--export-usd", str(out),
                               hfs=hfs)
     assert done.returncode == 1 and "names no LOP node" in events[-1]["message"]
+
+
+USD_ROP = {"path": "/out/usd1", "type": "usdrender", "parms": {"trange": 1, "f1": 1, "f2": 6}}
+TWO_PRODUCTS = {**STAGE, "products": {"/Render/Products/beauty": "$HIP/render/beauty.$F4.exr",
+                                      "/Render/Products/depth": "$HIP/render/depth.$F4.exr"}}
+
+
+def test_outputs_come_from_the_stages_render_products(make_scene: Any, tmp_path: Path,
+                                                      houdini_build: str) -> None:
+    """A USD Render ROP's Output Image is an override, empty by default: the files are the stage's
+    RenderProducts, read from the LOP node's stage cooked per frame (productName holds $F4 expanded)."""
+    hip = make_scene([STAGE, USD_ROP])
+    for mode in UsdMode:
+        plan = _plan(tmp_path, houdini_build, mode, rop="/out/usd1")
+        assert not plan.blocked, plan.findings
+        assert plan.specs[-1].output == str(hip.parent / "render" / "shot.karmarendersettings1.$F4.exr")
+    # The ROP's own override wins, as in Houdini.
+    make_scene([STAGE, {**USD_ROP, "parms": {**USD_ROP["parms"], "outputimage": "$HIP/o/$OS.$F4.exr"}}],
+               name="override.hip")
+    (spec,) = _plan(tmp_path, houdini_build, UsdMode.ROP, rop="/out/usd1").specs
+    assert spec.output == str(hip.parent / "o" / "usd1.$F4.exr")
+
+
+def test_several_products_are_not_all_sent_to_one_file(make_scene: Any, tmp_path: Path,
+                                                       houdini_build: str) -> None:
+    hip = make_scene([TWO_PRODUCTS, USD_ROP])
+    plan = _plan(tmp_path, houdini_build, UsdMode.ROP, rop="/out/usd1")
+    assert plan.specs[0].output == str(hip.parent / "render" / "beauty.$F4.exr")  # the first is checked
+    assert "several_products" in {f.code for f in plan.findings}
+    _export, husk = _plan(tmp_path, houdini_build, UsdMode.FARM, rop="/out/usd1").specs
+    assert husk.output is None  # no husk -o: each product is written where the stage names it
+
+
+def test_a_stage_that_cannot_be_read_per_frame_leaves_outputs_unchecked(
+        make_scene: Any, tmp_path: Path, houdini_build: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_scene([STAGE, USD_ROP])
+
+    def stage_without_frame(self: Any) -> Any:  # a Houdini whose LopNode.stage() takes no frame
+        raise TypeError("stage() got an unexpected keyword argument 'frame'")
+
+    monkeypatch.setattr(fake_hou.LopNode, "stage", stage_without_frame)
+    (spec,) = _plan(tmp_path, houdini_build, UsdMode.ROP, rop="/out/usd1").specs
+    assert spec.output is None
+
+
+def test_husk_writes_every_render_product_of_the_usd_written_on_a_node(tmp_path: Path, hfs: Path) -> None:
+    """The USD the farm writes names each frame's products; husk without -o writes each of them."""
+    hip = fake_hou.write_scene(tmp_path / "shot.hip", [TWO_PRODUCTS, USD_ROP])
+    usd = tmp_path / "usd" / "shot.usd1.usd"
+    _events, done = run_builtin(solaris.EXPORT_PRESET, hip, "/out/usd1", [], hfs, output=str(usd), start=1,
+                                end=3)
+    assert done.returncode == 0, done.stderr
+    _events, done = run_builtin(solaris.HUSK_PRESET, usd, "/Render/rendersettings", [], hfs, start=2, end=3)
+    assert done.returncode == 0, done.stdout
+    assert sorted(p.name for p in (tmp_path / "render").iterdir()) == [
+        "beauty.0002.exr", "beauty.0003.exr", "depth.0002.exr", "depth.0003.exr"]

@@ -113,7 +113,9 @@ def test_hython_worker_argv() -> None:
 def test_husk_takes_a_count_and_optional_groups() -> None:
     preset = load_preset("husk", search_dirs=[])
     argv = preset.command(CommandContext(file="/s/shot.usd", start=5, end=11, step=3, hfs="/h"))
-    assert argv[3:] == ["farmhand", "/h", "-f", "5", "-n", "3", "-i", "3", "-Va1", "/s/shot.usd"]
+    # Without -o each RenderProduct goes where the stage names it; its folder is still made.
+    assert argv[3:] == ["farmhand", "/h", "-f", "5", "-n", "3", "-i", "3", "-Va1", "--make-output-path",
+                        "/s/shot.usd"]
     argv = preset.command(
         CommandContext(
             file="/s/shot.usd", target="/Render/rs", start=1, end=1, output="/r/img.$F4.exr", hfs="/h"

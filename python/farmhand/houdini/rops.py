@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Optional
 
 import hou
@@ -236,6 +236,12 @@ def _read_rop(rop: hou.RopNode, frames: Optional[FrameSpec], batched: bool) -> R
     note = whole_range_reason(rop, batched)
     single = bool(note)
     alf = ALF_PARMS.get(kind, "")
+    usd = solaris.read(rop, kind, hou.hipFile.path())
+    paths = outputs(rop, frames)
+    if usd is not None and not any(path for _f, path in paths):
+        # No output override on the ROP (a USD Render ROP's is empty by default): the stage names them.
+        paths, count = solaris.product_outputs(rop, usd, frames)
+        usd = replace(usd, products=count)
     return RopInfo(
         path=rop.path(),
         type_name=kind,
@@ -243,11 +249,11 @@ def _read_rop(rop: hou.RopNode, frames: Optional[FrameSpec], batched: bool) -> R
         frames=frames,
         output_parm=name if parm is not None else "",
         output_pattern=pattern,
-        outputs=outputs(rop, frames),
+        outputs=paths,
         single_node=single,
         alf_parm=alf if alf and rop.parm(alf) is not None else "",
         note=note,
-        usd=solaris.read(rop, kind, hou.hipFile.path()),
+        usd=usd,
     )
 
 

@@ -15,6 +15,7 @@ limited to nodes with a GPU when the ROP renders with Karma XPU.
 from __future__ import annotations
 
 import enum
+import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -57,6 +58,7 @@ class UsdRender:
     renderer: str
     usd_file: str  # where the stage is written, next to the .hip on the share
     take: str = ""  # the take its stage is read in ("" = the root take)
+    products: int = 0  # RenderProducts its outputs were read from (0: the ROP's own output parm)
 
     @property
     def xpu(self) -> bool:
@@ -78,6 +80,46 @@ def read(rop: hou.RopNode, kind: str, hip_path: str) -> Optional[UsdRender]:
     return UsdRender(rop.path(), node.path() if node is not None else lop, _string(rop, "rendersettings"),
                      _string(rop, "renderer"), usd_file,
                      take if take != hou.takes.rootTake().name() else "")
+
+
+def products(rop: hou.RopNode, settings: str, frame: float) -> list[str]:
+    """The ``productName`` of each RenderProduct of the ROP's RenderSettings prim (``settings``, else the
+    stage's own ``renderSettingsPrimPath``) on the stage its LOP node outputs when cooked at ``frame``;
+    [] when there is none or the stage cannot be read. Houdini authors what it cooks for that frame, so
+    each frame is a cook of its own."""
+    lop = rop.node(_string(rop, "loppath"))
+    if not isinstance(lop, hou.LopNode):
+        return []
+    try:
+        stage = lop.stage(frame=frame)
+    except (hou.Error, TypeError):  # a cook error; or a Houdini whose stage() takes no frame
+        return []
+    path = settings or (stage.GetMetadata("renderSettingsPrimPath") if stage is not None else "")
+    prim = stage.GetPrimAtPath(path) if path else None
+    targets = prim.GetRelationship("products") if prim else None
+    if not targets:
+        return []
+    names = []
+    for target in targets.GetForwardedTargets():
+        product = stage.GetPrimAtPath(target)
+        name = product.GetAttribute("productName") if product else None
+        value = name.Get(frame) if name else None
+        if value:
+            names.append(str(value))
+    return names
+
+
+def product_outputs(rop: hou.RopNode, usd: UsdRender,
+                    frames: FrameSpec) -> tuple[tuple[tuple[float, str], ...], int]:
+    """Outputs read from the stage's RenderProducts when the ROP's own output parm is empty (as a USD
+    Render ROP's usually is): the first product's path at the first, second and last frames (three
+    cooks, enough to find its frame pattern, where a cook per frame of a long range would take long),
+    and how many products the stage has."""
+    sampled = sorted({frames.first, *itertools.islice(frames, 1, 2), frames.last})
+    seen = [(float(f), products(rop, usd.settings, float(f))) for f in sampled]
+    if not all(names for _f, names in seen):
+        return (), 0
+    return tuple((f, names[0]) for f, names in seen), len(seen[0][1])
 
 
 def write_locally(render: UsdRender, frames: FrameSpec) -> str:
@@ -146,6 +188,7 @@ def plan_jobs(mode: UsdMode, jobs: Sequence[tuple[Optional[UsdRender], FrameSpec
         if usd.xpu and not spec.nodes:
             spec, finding = _on_gpu_nodes(spec, usd, nodes)
             findings += [finding] if finding else []
+        findings += _several_products(usd, mode)
         if mode is UsdMode.ROP:
             specs.append(spec)
             continue
@@ -153,8 +196,10 @@ def plan_jobs(mode: UsdMode, jobs: Sequence[tuple[Optional[UsdRender], FrameSpec
         if wedge:  # each wedge's stage differs: a file of its own
             root, ext = os.path.splitext(usd.usd_file)
             usd = replace(usd, usd_file=f"{root}.w{wedge}{ext}")
+        # husk's -o would send every product to one file: with several, each goes where the stage says.
         husk = replace(spec, preset=HUSK_PRESET, file=usd.usd_file, target=usd.settings or None,
-                       single_node=False, params=(), name=f"{spec.name} (husk)")
+                       single_node=False, params=(), name=f"{spec.name} (husk)",
+                       output=spec.output if usd.products <= 1 else None)
         if mode is UsdMode.LOCAL:
             if wedge:
                 findings.append(Finding(
@@ -168,6 +213,18 @@ def plan_jobs(mode: UsdMode, jobs: Sequence[tuple[Optional[UsdRender], FrameSpec
         findings += problems
         specs += [export, husk]
     return UsdPlan(tuple(specs), tuple(findings), tuple(local))
+
+
+def _several_products(usd: UsdRender, mode: UsdMode) -> list[Finding]:
+    if usd.products <= 1:
+        return []
+    if mode is UsdMode.ROP:
+        return [Finding("several_products", Severity.INFO,
+                        f"{usd.rop_path} renders {usd.products} RenderProducts",
+                        "each frame is checked by the first product's file")]
+    return [Finding("outputs_unverifiable", Severity.INFO,
+                    f"{usd.rop_path} renders {usd.products} RenderProducts: husk writes each where the "
+                    "stage names it", "frames are trusted on husk's word, without file checks")]
 
 
 def _export_job(spec: JobSpec, usd: UsdRender, frames: FrameSpec) -> tuple[JobSpec, list[Finding]]:

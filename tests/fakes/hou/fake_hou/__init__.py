@@ -44,6 +44,7 @@ from fake_hou._app import (
 )
 from fake_hou._nodes import (
     NODES,
+    LopNode,
     Node,
     NodeType,
     NodeTypeCategory,
@@ -138,6 +139,7 @@ __all__ = [
     "EnumValue",
     "Error",
     "LoadWarning",
+    "LopNode",
     "Node",
     "NodeType",
     "NodeTypeCategory",

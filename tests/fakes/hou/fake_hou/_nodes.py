@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Optional, Union, cast
 
 from fake_hou import _session
 from fake_hou._session import SESSION, guard
 from fake_hou._stubs import (
     EnumValueBase,
+    LopNodeBase,
     NodeBase,
     NodeTypeBase,
     NodeTypeCategoryBase,
@@ -345,6 +347,32 @@ class SopNode(_Bypassable, SopNodeBase):
     pass
 
 
+_NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
+
+
+class LopNode(OpNode, LopNodeBase):
+    """A LOP node: its output is a USD stage (a fake of pxr's, :mod:`fake_hou._stage`)."""
+
+    def stage(
+        self,
+        output_index: int = -1,
+        apply_viewport_overrides: bool = False,
+        ignore_errors: bool = False,
+        use_last_cook_context_options: bool = True,
+        apply_post_layers: bool = True,
+        frame: float | None = None,
+        context_options: Mapping[str, Any] = _NO_OPTIONS,
+    ) -> Any:
+        """The stage this node outputs, cooked at ``frame`` (default: the current frame)."""
+        from fake_hou import _stage
+
+        guard()
+        at = SESSION.frame if frame is None else float(frame)
+        parm = self.parm("picture")
+        picture = parm.evalAsStringAtFrame(at) if parm is not None else ""
+        return _stage.cook(self._spec, picture, lambda text: SESSION.expand(text, at, self.name()))
+
+
 #: Filled in by fake_hou._render (kept there so this module stays about structure).
 RenderFn = Callable[..., None]
 
@@ -446,7 +474,7 @@ def build_node(raw: dict[str, Any]) -> None:
     path = resolve_path("/", str(spec["path"]))
     spec["path"] = path
     _ensure_parents(path)
-    cls: type[OpNode] = {"RopNode": RopNode, "SopNode": SopNode}.get(cls_name, OpNode)
+    cls: type[OpNode] = {"RopNode": RopNode, "SopNode": SopNode, "LopNode": LopNode}.get(cls_name, OpNode)
     NODES[path] = cls(spec)
     if kind == "filecache":
         # The file cache SOP renders through a geometry ROP inside it, like the real asset.
@@ -482,6 +510,7 @@ def _session_container(path: str) -> str:
 
 __all__ = [
     "NODES",
+    "LopNode",
     "Node",
     "NodeType",
     "NodeTypeCategory",

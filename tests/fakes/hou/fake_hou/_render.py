@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from fake_hou import _images
-from fake_hou._nodes import OpNode, RopNode, SopNode
+from fake_hou._nodes import LopNode, OpNode, RopNode, SopNode
 from fake_hou._session import SESSION
 from fake_hou._types import PER_FRAME_PROGRESS
 from fake_hou._values import EnumValue, OperationFailed, renderMethod, ropRenderEventType
@@ -292,8 +292,23 @@ def _write_output(rop: RopNode, frame: float, output_file: str | None, *, empty:
     if not empty and _images.write(target, f"{rop.path()} {_fmt(frame)}"):
         return  # a real (tiny) image, as a renderer writes: the dispatcher reads every output image
     body = b"" if empty else f"FAKE HOUDINI OUTPUT rop={rop.path()} frame={_fmt(frame)}\n".encode()
+    if body and rop.type().name() == "usd":
+        body += _usd_products(rop, frame)
     with open(target, "ab" if "$F" not in _raw_output(rop) and output_file is None else "wb") as fh:
         fh.write(body)
+
+
+def _usd_products(rop: RopNode, frame: float) -> bytes:
+    """What a written USD file holds for ``frame`` that the fake husk reads: the RenderProduct names of
+    the stage's render settings, as the LOP node cooks them at that frame."""
+    lop = rop.node(str(rop.evalParm("loppath")))
+    if not isinstance(lop, LopNode):
+        return b""
+    stage = lop.stage(frame=frame)
+    settings = stage.GetPrimAtPath(stage.GetMetadata("renderSettingsPrimPath"))
+    names = [stage.GetPrimAtPath(target).GetAttribute("productName").Get(frame)
+             for target in settings.GetRelationship("products").GetForwardedTargets()]
+    return "".join(f"FAKE USD frame={_fmt(frame)} product={name}\n" for name in names).encode()
 
 
 def _raw_output(rop: OpNode) -> str:

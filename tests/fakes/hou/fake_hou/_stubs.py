@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from hou import EnumValue as EnumValueBase
     from hou import Error as ErrorBase
     from hou import LoadWarning as LoadWarningBase
+    from hou import LopNode as LopNodeBase
     from hou import Node as NodeBase
     from hou import NodeType as NodeTypeBase
     from hou import NodeTypeCategory as NodeTypeCategoryBase
@@ -94,6 +95,9 @@ else:
     class OpNodeBase:
         pass
 
+    class LopNodeBase:
+        pass
+
     class OpNodeTypeBase:
         pass
 
@@ -142,6 +146,7 @@ __all__ = [
     "EnumValueBase",
     "ErrorBase",
     "LoadWarningBase",
+    "LopNodeBase",
     "NodeBase",
     "NodeTypeBase",
     "NodeTypeCategoryBase",

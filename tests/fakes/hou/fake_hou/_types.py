@@ -25,7 +25,8 @@ NODE_TYPES: dict[str, tuple[str, str, dict[str, Any]]] = {
         "res_fraction": "specific", "res_overridex": 1920, "res_overridey": 1080,
     }),
     "karma": ("Driver", "RopNode", {**_RANGE, "picture": _IMAGE, "alfprogress": 0, "verbosity": "", **_LOP}),
-    "usdrender": ("Driver", "RopNode", {**_RANGE, "outputimage": _IMAGE, "alfprogress": 0, "verbosity": "",
+    # Its Output Image is an override, empty as a new node has it: the stage's RenderProducts name the files.
+    "usdrender": ("Driver", "RopNode", {**_RANGE, "outputimage": "", "alfprogress": 0, "verbosity": "",
                                         **_LOP}),
     # The USD ROP writes a LOP network's stage to a USD file (one file for the range by default).
     "usd": ("Driver", "RopNode", {**_RANGE, "loppath": "", "lopoutput": "$HIP/usd/$OS.usd"}),
@@ -58,7 +59,9 @@ NODE_TYPES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "filecache": ("Sop", "SopNode", {**_RANGE, "file": _GEO}),
     "file": ("Sop", "SopNode", {"file": "default.bgeo"}),
     # LOP nodes (a stage a USD render ROP renders)
-    "karmarendersettings": ("Lop", "OpNode", {}),
+    # Karma Render Settings: a RenderSettings prim and one RenderProduct named by its Output Picture
+    # (a scene may list "products": {prim path: productName} and "render_settings" instead).
+    "karmarendersettings": ("Lop", "LopNode", {"picture": _IMAGE}),
     # containers
     "geo": ("Object", "OpNode", {}),
     "subnet": ("Object", "OpNode", {}),

@@ -264,9 +264,15 @@ if TYPE_CHECKING:
         t08 = fake_take.isCurrent
         del t01, t02, t03, t04, t05, t06, t07, t08
 
+    def _lop(lop: hou.LopNode, fake_lop: fake_hou.LopNode) -> None:
+        l01 = lop.stage
+        l01 = fake_lop.stage
+        del l01
+
     def _classes_are_the_stub_classes() -> None:
         # A fake class must be usable wherever code typed against hou expects the real one.
         rop: type[hou.RopNode] = fake_hou.RopNode
+        lop: type[hou.LopNode] = fake_hou.LopNode
         sop: type[hou.SopNode] = fake_hou.SopNode
         op: type[hou.OpNode] = fake_hou.OpNode
         node: type[hou.Node] = fake_hou.Node
@@ -278,4 +284,4 @@ if TYPE_CHECKING:
         failed: type[hou.OperationFailed] = fake_hou.OperationFailed
         warning: type[hou.LoadWarning] = fake_hou.LoadWarning
         enum: type[hou.EnumValue] = fake_hou.EnumValue
-        del rop, sop, op, node, parm, hip, txt, ui, qt, failed, warning, enum
+        del rop, lop, sop, op, node, parm, hip, txt, ui, qt, failed, warning, enum

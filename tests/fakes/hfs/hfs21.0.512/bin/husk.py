@@ -24,7 +24,7 @@ from pathlib import Path
 from types import ModuleType
 
 _TOKEN = re.compile(r"\$\{F(\d?)\}|\$F(\d?)(?![A-Za-z0-9_])|<F(\d?)>|%0?(\d*)d")
-_PRODUCT = re.compile(r"^FAKE USD product=(.+)$")
+_PRODUCT = re.compile(r"^FAKE USD frame=(\S+) product=(.+)$")
 
 
 def _images() -> ModuleType:
@@ -74,13 +74,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def outputs(args: argparse.Namespace, usd_text: str) -> list[str]:
+def outputs(args: argparse.Namespace, usd_text: str, frame: float) -> list[str]:
+    """What ``frame`` writes: ``-o``, else the RenderProducts the USD file names for that frame."""
     if args.output:
         return [args.output]
-    return [m.group(1) for m in map(_PRODUCT.match, usd_text.splitlines()) if m]
+    found = (_PRODUCT.match(line) for line in usd_text.splitlines())
+    return [m.group(2) for m in found if m and m.group(1) == f"{frame:g}"]
 
 
-def render(args: argparse.Namespace, names: list[str]) -> int:
+def render(args: argparse.Namespace, usd_text: str) -> int:
     seconds = float(os.environ.get("FAKE_HUSK_SECONDS", "0.02"))
     alf = "a" in args.verbose
     images = _images()
@@ -90,6 +92,9 @@ def render(args: argparse.Namespace, names: list[str]) -> int:
         for percent in (0, 50, 100) if alf else ():
             print(f"ALF_PROGRESS {percent}%", flush=True)
             time.sleep(seconds / 3)
+        names = outputs(args, usd_text, frame)
+        if not names:
+            return error(f"no RenderProduct for frame {frame:g} and no -o: nothing to write")
         for name in names:
             path = Path(expand(name, frame))
             if args.make_output_path:
@@ -110,10 +115,7 @@ def main(argv: list[str]) -> int:
     except (OSError, UnicodeError):
         return error(f"Unable to open {args.usd_file}")
     print(f"Loading {args.usd_file}", flush=True)
-    names = outputs(args, text)
-    if not names:
-        return error("no RenderProduct and no -o: nothing to write")
-    return render(args, names)
+    return render(args, text)
 
 
 if __name__ == "__main__":
