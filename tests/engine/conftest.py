@@ -44,6 +44,8 @@ FAST_SETTINGS: dict[str, Any] = {
         "cancel_grace": 0.5,
     },
     "policy": {"target_chunk_seconds": 3.0},
+    # The lab's share is one local folder: no NFS caching to wait for.
+    "verify": {"quiet_seconds": 0.5, "grace_seconds": 3.0, "recheck_seconds": 0.5},
 }
 
 
