@@ -37,6 +37,7 @@ from farmhand.engine import process as dispatcher_process
 from farmhand.engine import ranges
 from farmhand.engine.previews import Preview
 from farmhand.engine.store import Store, read_logs
+from farmhand.engine.store.backend import open_store
 from farmhand.engine.store.farm import FarmTables
 from farmhand.errors import NotFound, UsageError
 from farmhand.frames import Frame, FrameSpec, normalise
@@ -64,7 +65,7 @@ class Client:
     """
 
     def __init__(self, store: Optional[Store] = None, *, autostart: bool = True) -> None:
-        self.store = store or Store(readonly=True)
+        self.store = store or open_store(readonly=True)
         self.autostart = autostart
 
     def close(self) -> None:

@@ -14,17 +14,19 @@ import logging.handlers
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO, Any, Callable, Optional
+from typing import IO, Any, Callable, Optional, cast
 
 from farmhand import paths
 from farmhand.engine import settings
 from farmhand.engine.hooks import parse_settings as parse_notify
 from farmhand.engine.settings import Settings
 from farmhand.engine.store import Store
+from farmhand.engine.store.backend import open_store, store_url
 from farmhand.errors import FarmhandError
 from farmhand.jobs import DispatcherInfo
 
@@ -313,6 +315,21 @@ def _stop_when_removed(store_path: Path, stop: Any) -> None:
             return
 
 
+def _open_served_store() -> tuple[Store, Any]:
+    """The store this dispatcher serves (FARMHAND_STORE or SQLite) and, for a farm database, the claim
+    that keeps a second dispatcher off it (several on one database are not wired yet)."""
+    store = open_store(writer=f"dispatcher:{socket.gethostname()}:{os.getpid()}")
+    if store_url() is None:
+        return store, None
+    from farmhand.engine.pg.store import PgStore, claim_store
+
+    try:
+        return store, claim_store(cast(PgStore, store))
+    except BaseException:
+        store.close()
+        raise
+
+
 def serve(*, quiet_if_running: bool = False) -> int:
     """Run the dispatcher of this FARMHAND_HOME in this process until SIGTERM/SIGINT or a stop command."""
     import signal
@@ -335,13 +352,15 @@ def serve(*, quiet_if_running: bool = False) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # A farm database (FARMHAND_STORE) has no file here: the home folder itself is watched then.
+    watched = paths.jobs_db() if store_url() is None else paths.home()
     threading.Thread(
-        target=_stop_when_removed, args=(paths.jobs_db(), stop), name="home-watch", daemon=True
+        target=_stop_when_removed, args=(watched, stop), name="home-watch", daemon=True
     ).start()
     handler = log_to_file()
     found = load_settings()
     registry = Registry()
-    store = Store()
+    store, claim = _open_served_store()
     executor = registry.executor()
     dispatcher = Dispatcher(store, executor, registry_nodes(registry), retry=found.retry, policy=found.policy,
                             verify=found.verify, retention=found.store)
@@ -353,6 +372,8 @@ def serve(*, quiet_if_running: bool = False) -> int:
         if callable(close):
             close()
         store.close()
+        if claim is not None:
+            claim.release()
         lock.release()
         logging.getLogger().removeHandler(handler)
         handler.close()

@@ -133,10 +133,28 @@ CREATE TABLE shares(
 """
 TEAM_TABLES = "\n".join([_TEAM_DDL, _COUNT_FUNCTION, _count_triggers()])
 
+# The farm tables of the SQLite store (farmhand.engine.store.farm): limits, power rules, holds.
+FARM_TABLES = """
+CREATE TABLE limits(
+  name text PRIMARY KEY, capacity integer NOT NULL, per_node integer NOT NULL DEFAULT 0,
+  in_use integer NOT NULL DEFAULT 0, waiting integer NOT NULL DEFAULT 0);
+CREATE TABLE power_rules(
+  scope text PRIMARY KEY, idle double precision NOT NULL, command text NOT NULL,
+  boot_timeout double precision NOT NULL, retry double precision NOT NULL);
+CREATE TABLE node_power(
+  node text PRIMARY KEY, state text NOT NULL, since double precision NOT NULL, message text);
+CREATE TABLE job_holds(job bigint PRIMARY KEY, reason text NOT NULL, since double precision NOT NULL);
+GRANT SELECT ON limits, power_rules, node_power, job_holds
+  TO farmhand_artist, farmhand_wrangler, farmhand_dispatcher;
+GRANT INSERT, UPDATE, DELETE ON limits, power_rules, node_power, job_holds
+  TO farmhand_wrangler, farmhand_dispatcher;
+"""
+
 MIGRATIONS = (
     Migration(1, "store tables (the SQLite schema in PostgreSQL types)", STORE_TABLES),
     Migration(2, "team tables: owners, dispatchers, node leases, shares, change counter", TEAM_TABLES),
     Migration(3, "group roles and row-level security", SECURITY),
+    Migration(4, "farm tables: limits, power rules, node power, job holds", FARM_TABLES),
 )
 
 

@@ -1,0 +1,106 @@
+"""The job store on the farm database: :class:`farmhand.engine.store.Store`, over PostgreSQL.
+
+Chosen by a store URL (``FARMHAND_STORE=postgresql://…``, see :func:`farmhand.engine.store.open_store`).
+Every read and write is the SQLite store's own (:mod:`.sqlite_dialect` speaks them to PostgreSQL), so
+a dispatcher and its clients behave as with SQLite; what differs:
+
+* one connection reads and writes (no read-only twin), in PostgreSQL's transactions;
+* the change counter clients poll is the team schema's ``changes`` sum, bumped at commit by triggers;
+* the schema must exist (``schema.migrate`` by the farm's administrator); a store opened on an
+  unmigrated database says so in one line, and one migrated by a newer Farmhand is refused.
+
+This runs ONE dispatcher per farm database: the multi-dispatcher parts of the team farm (node leases,
+``work.claim_chunk``, adoption) are not wired into the dispatcher yet (docs/team.md), so
+:func:`claim_store` lets only one dispatcher serve a database at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Callable, Optional, Union
+
+from farmhand.engine.pg import schema
+from farmhand.engine.pg import url as urls
+from farmhand.engine.pg.sqlite_dialect import PgConnection
+from farmhand.engine.store.database import _TxState, _wall
+from farmhand.engine.store.tables import Store
+from farmhand.errors import ConfigError, FarmhandError
+
+#: The advisory lock a dispatcher holds for as long as it serves a farm database ("FHDS").
+DISPATCHER_LOCK = 0x46484453
+
+
+class PgStore(Store):
+    """The job store in a PostgreSQL farm database. Not shared between threads.
+
+    Args:
+        url: the store URL; its password is never printed (``path`` and messages carry the redacted form).
+        readonly: accepted for the SQLite store's signature; one connection here both reads and writes.
+        writer: who this connection writes as in the change counter (a dispatcher's id).
+    """
+
+    def __init__(self, url: Union[str, urls.StoreUrl], *, readonly: bool = False,
+                 writer: Optional[str] = None) -> None:
+        del readonly
+        self.url = url if isinstance(url, urls.StoreUrl) else urls.parse(url)
+        self.path = Path(self.url.where)
+        self.readonly = False
+        self.stamp: Callable[[Optional[float]], float] = _wall
+        self._tx = _TxState()
+        self._writer = None
+        self.db: Any = PgConnection(self.url, writer=writer)
+        self._check_schema()
+
+    def __repr__(self) -> str:
+        return f"PgStore({self.url})"
+
+    def _check_schema(self) -> None:
+        have = 0
+        exists = self.db.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()
+        if exists and exists[0]:
+            row = self.db.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+            have = int(row[0]) if row else 0
+        if have == 0:
+            raise ConfigError(f"the farm database {self.url.where} has no Farmhand schema; the farm's "
+                              "administrator creates it (docs/team.md, 'Setting up a shared farm')")
+        if have > schema.latest():
+            raise ConfigError(f"the farm database {self.url.where} is at schema version {have}, newer "
+                              f"than this Farmhand ({schema.latest()}): upgrade Farmhand on this machine")
+        if have < schema.latest():
+            raise ConfigError(f"the farm database {self.url.where} is at schema version {have}; the farm's "
+                              f"administrator migrates it to {schema.latest()} (schema.migrate)")
+
+    def version(self) -> int:
+        """The change counter: the sum of every writer's row in ``changes`` (grows at each commit)."""
+        row = self.db.execute("SELECT coalesce(sum(n), 0) FROM changes").fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class StoreClaim:
+    """This process serves the farm database: a session advisory lock on its own connection."""
+
+    def __init__(self, store: PgStore) -> None:
+        self._conn = PgConnection(store.url)
+        self._lock = threading.Lock()
+
+    def acquire(self) -> bool:
+        row = self._conn.execute("SELECT pg_try_advisory_lock(?)", (DISPATCHER_LOCK,)).fetchone()
+        return bool(row and row[0])
+
+    def release(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def claim_store(store: PgStore) -> StoreClaim:
+    """Hold the farm database for this dispatcher, or raise: another dispatcher already serves it."""
+    claim = StoreClaim(store)
+    if not claim.acquire():
+        claim.release()
+        raise FarmhandError(f"a dispatcher already serves the farm database {store.url.where}; running "
+                            "several dispatchers on one farm database is not supported yet (docs/team.md)")
+    return claim

@@ -1,0 +1,97 @@
+"""The store backend seam: FARMHAND_STORE chooses PostgreSQL, unset keeps SQLite; PgStore's own parts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from farmhand import paths
+from farmhand.engine.pg.sqlite_dialect import translate_sql
+from farmhand.engine.pg.store import PgStore, claim_store
+from farmhand.engine.store import Store
+from farmhand.engine.store.backend import open_store
+from farmhand.errors import ConfigError, FarmhandError
+from farmhand.jobs import JobSpec
+from farmhand.lab.pgcluster import PgCluster
+
+from .conftest import FarmDb
+
+
+def test_unset_or_empty_keeps_the_sqlite_store(farmhand_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for value in (None, "", "  "):
+        if value is None:
+            monkeypatch.delenv("FARMHAND_STORE", raising=False)
+        else:
+            monkeypatch.setenv("FARMHAND_STORE", value)
+        store = open_store()
+        try:
+            assert type(store) is Store
+            assert store.path == paths.jobs_db()
+            assert farmhand_home in store.path.parents
+        finally:
+            store.close()
+
+
+def test_a_url_chooses_the_farm_database(farm_db: FarmDb, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FARMHAND_STORE", farm_db.admin_url)
+    store = open_store(readonly=True)
+    try:
+        assert isinstance(store, PgStore)
+        before = store.version()
+        job = store.insert_job(JobSpec(preset="demo", frames="1-3"), [1.0, 2.0, 3.0], [None, None, None])
+        assert store.version() > before
+        assert [r.frame for r in store.frames(job)] == [1.0, 2.0, 3.0]
+        assert store.meta("nothing") is None
+        store.set_meta("k", "v")
+        store.set_meta("k", "w")
+        assert store.meta("k") == "w"
+        assert "***" in repr(store) or farm_db.cluster.password not in repr(store)
+    finally:
+        store.close()
+
+
+def test_anything_else_is_one_line(monkeypatch: pytest.MonkeyPatch, farmhand_home: Path) -> None:
+    del farmhand_home
+    monkeypatch.setenv("FARMHAND_STORE", "mysql://farm")
+    with pytest.raises(ConfigError, match="must be a postgresql://"):
+        open_store()
+
+
+def test_an_unmigrated_database_is_refused_in_one_line(pg_cluster: PgCluster) -> None:
+    name = pg_cluster.create_database("bare_farm")
+    try:
+        with pytest.raises(ConfigError, match="has no Farmhand schema") as caught:
+            PgStore(pg_cluster.url(database=name))
+        assert "\n" not in str(caught.value)
+        assert pg_cluster.password not in str(caught.value)
+    finally:
+        pg_cluster.drop_database(name)
+
+
+def test_only_one_dispatcher_serves_a_farm_database(farm_db: FarmDb) -> None:
+    first, second = PgStore(farm_db.admin_url), PgStore(farm_db.admin_url)
+    claim = claim_store(first)
+    try:
+        with pytest.raises(FarmhandError, match="already serves"):
+            claim_store(second)
+    finally:
+        claim.release()
+    claim_store(second).release()  # free again once the first let go
+    first.close()
+    second.close()
+
+
+@pytest.mark.parametrize(
+    ("sqlite", "postgres"),
+    [
+        ("SELECT * FROM jobs WHERE num = ?", "SELECT * FROM jobs WHERE num = %s"),
+        ("SELECT 1 WHERE 'a' LIKE '%'", "SELECT 1 WHERE 'a' LIKE '%%'"),
+        ("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
+         "INSERT INTO meta(key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING"),
+        ("INSERT INTO events(t, kind) VALUES (?, ?)",
+         "INSERT INTO events(t, kind) VALUES (%s, %s) RETURNING id"),
+    ],
+)
+def test_statements_are_rewritten(sqlite: str, postgres: str) -> None:
+    assert translate_sql(sqlite)[0] == postgres
