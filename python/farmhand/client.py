@@ -128,9 +128,24 @@ class Client:
         holds = self.farm.holds()
         return [dataclasses.replace(s, hold=holds[s.id]) if s.id in holds else s for s in summaries]
 
-    def jobs(self) -> list[JobSummary]:
-        """Every job in the store, oldest first (``hold`` says what holds a job back: limits, waking)."""
-        return self._held(self.store.summaries())
+    def jobs(self, *, all_users: bool = False) -> list[JobSummary]:
+        """The jobs in the store, oldest first (``hold`` says what holds a job back: limits, waking).
+
+        On a shared farm database (``FARMHAND_STORE``) only this login's jobs unless ``all_users``; a
+        SQLite store holds only this user's jobs anyway.
+        """
+        found = self._held(self.store.summaries())
+        owners = self.owners()
+        if all_users or not owners:
+            return found
+        login = getattr(self.store, "login", None)
+        me = login() if callable(login) else None
+        return [j for j in found if owners.get(j.id) == me]
+
+    def owners(self) -> dict[str, str]:
+        """Each job's owner on a shared farm database, by job id; empty for a SQLite store (all yours)."""
+        owners = getattr(self.store, "owners", None)
+        return dict(owners()) if callable(owners) else {}
 
     def job(self, job_id: str, *, events: int = 50) -> JobSnapshot:
         """One job: its summary, spec, per-node progress, every frame and the latest ``events`` events."""

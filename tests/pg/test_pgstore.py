@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,31 @@ def test_only_one_dispatcher_serves_a_farm_database(farm_db: FarmDb) -> None:
 )
 def test_statements_are_rewritten(sqlite: str, postgres: str) -> None:
     assert translate_sql(sqlite)[0] == postgres
+
+
+def test_jobs_all_shows_every_users_jobs_with_owners(
+    farm_db: FarmDb, farmhand_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    del farmhand_home
+    from farmhand.cli import main
+    from farmhand.engine.pg.roles import FarmRole
+
+    alice, bob = farm_db.user(FarmRole.ARTIST, "alice"), farm_db.user(FarmRole.ARTIST, "bob")
+    for user, frames in ((alice, "1-2"), (bob, "1-3")):
+        store = PgStore(user.url)
+        try:
+            store.insert_job(JobSpec(preset="demo", frames=frames, name=f"{user.name}-job"),
+                             [float(f) for f in range(1, len(frames) + 1)], [None] * 3)
+        finally:
+            store.close()
+    monkeypatch.setenv("FARMHAND_STORE", alice.url)
+    assert main(["jobs"]) == 0
+    mine = capsys.readouterr().out
+    assert "OWNER" in mine and f"{alice.name}-job" in mine and f"{bob.name}-job" not in mine
+    assert main(["jobs", "--all"]) == 0
+    every = capsys.readouterr().out
+    assert f"{alice.name}-job" in every and f"{bob.name}-job" in every and bob.name in every.split("\n")[2]
+    assert main(["jobs", "--all", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert sorted(j["owner"] for j in listed) == sorted([alice.name, bob.name])
+    assert alice.password not in every and bob.password not in every

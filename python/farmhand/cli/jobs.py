@@ -33,6 +33,8 @@ def register(sub: Any) -> None:
     _register_submit(sub)
     p = types.command(sub, "jobs", "list jobs", "farmhand jobs", "farmhand jobs --json")
     p.add_argument("--json", action="store_true", help="every job as JSON")
+    p.add_argument("--all", action="store_true", dest="all_users",
+                   help="every user's jobs, with their owner (a shared farm database)")
     p.set_defaults(func=_jobs)
 
     p = types.command(sub, "status", "one job: per-node progress and frames",
@@ -191,16 +193,23 @@ def job_line(j: JobSummary) -> str:
 
 
 def _jobs(args: argparse.Namespace) -> int:
-    jobs = Client(autostart=False).jobs()
+    client = Client(autostart=False)
+    jobs = client.jobs(all_users=getattr(args, "all_users", False))
+    owners = client.owners()  # empty for a SQLite store: every job is the user's own
     if args.json:
-        print(json.dumps([to_jsonable(j) for j in jobs]))
+        print(json.dumps([dict(to_jsonable(j), **({"owner": owners.get(j.id)} if owners else {}))
+                          for j in jobs]))
         return 0
     if not jobs:
         print("no jobs; submit one with 'farmhand submit --preset ... --frames ...'")
         return 0
-    print(f"{'ID':>4}  {'STATE':<9} {'PRI':>3}  {'DONE':>11}  {'ETA':>7}  TITLE")
+    owner_head = f"{'OWNER':<12}  " if owners else ""
+    print(f"{'ID':>4}  {owner_head}{'STATE':<9} {'PRI':>3}  {'DONE':>11}  {'ETA':>7}  TITLE")
     for j in jobs:
-        print(job_line(j))
+        line = job_line(j)
+        if owners:
+            line = f"{line[:4]}  {safe_text(owners.get(j.id, '?')):<12}{line[4:]}"
+        print(line)
     return 0
 
 

@@ -71,10 +71,27 @@ class PgStore(Store):
             raise ConfigError(f"the farm database {self.url.where} is at schema version {have}; the farm's "
                               f"administrator migrates it to {schema.latest()} (schema.migrate)")
 
+    def _commit(self) -> None:
+        # No meta.version bump: triggers count changes at commit (and artists may not write meta).
+        try:
+            self.db.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
+
     def version(self) -> int:
         """The change counter: the sum of every writer's row in ``changes`` (grows at each commit)."""
         row = self.db.execute("SELECT coalesce(sum(n), 0) FROM changes").fetchone()
         return int(row[0]) if row else 0
+
+    def login(self) -> str:
+        """The database role this store is connected as (an artist's jobs are owned by it)."""
+        row = self.db.execute("SELECT current_user").fetchone()
+        return str(row[0]) if row else ""
+
+    def owners(self) -> dict[str, str]:
+        """Who owns each job (``jobs.owner``: the login role that submitted it), by job id."""
+        return {str(r[0]): str(r[1]) for r in self.db.execute("SELECT num, owner FROM jobs ORDER BY num")}
 
     def close(self) -> None:
         self.db.close()
