@@ -6,8 +6,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Callable
 
+import pytest
+
 from farmhand.engine.jobrun import farm_speeds
-from farmhand.engine.scheduler import Policy
+from farmhand.engine.scheduler import NodeSpeed, Policy
 from farmhand.jobs import Retry
 
 from .fake_farm import NodeBehaviour
@@ -68,3 +70,28 @@ def test_the_next_job_starts_from_the_speeds_the_last_one_measured(rig_for: Call
     chunks = {e.node: e.message.split(": ", 1)[1] for e in rig.snap(second).events if e.kind == "assigned"}
     # shared 4:1 by what job 1 measured, not 1:1 by the equal cores
     assert chunks == {"fast": "frames 1-40", "slow": "frames 41-50"}
+
+
+def test_a_job_every_free_node_passed_on_is_asked_again_only_when_something_changes(
+    rig_for: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from farmhand.engine import assign
+
+    nodes = {"fast": NodeBehaviour(spf=1.0), "slow": NodeBehaviour(spf=20.0)}
+    rig = rig_for(nodes, cores={"fast": 8, "slow": 1}, policy=POLICY, retry=Retry(stall_floor=60.0))
+    job = rig.submit("1-8", chunk=8)  # the fast node takes all 8; the slow one has nothing worth doing
+    rig.drive(lambda: rig.snap(job).summary.frames_done >= 1, dt=0.05)
+    asked: list[str] = []
+    real = assign.next_work
+
+    def counting(speed: NodeSpeed, *args: object, **kw: object) -> object:
+        asked.append(speed.node)
+        return real(speed, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(assign, "next_work", counting)
+    for _ in range(4):  # 4 steps within QUIET_SECONDS, no frame finished
+        rig.now += 0.05
+        rig.dispatcher.step(rig.now)
+    assert asked.count("slow") <= 1, asked
+    rig.drive(rig.finished(job))
+    assert asked.count("slow") >= 2  # asked again as frames finished

@@ -41,6 +41,9 @@ from farmhand.presets.progress import LineParser
 log = logging.getLogger(__name__)
 
 _TAKING = (JobState.QUEUED, JobState.RUNNING)  # job states that are handed new work
+#: Seconds before a job every free node passed on is asked again when nothing about it changed (its
+#: tasks, their finished frames, its waiting frames): the policy's answer only drifts with time.
+QUIET_SECONDS = 0.25
 
 
 class JobView:
@@ -98,6 +101,8 @@ class _Pass:
         self.speeds: dict[str, list[NodeSpeed]] = {}
         self.joinable: dict[str, set[str]] = {}
         self.works: dict[int, RunningWork] = {}  # chunk id -> as the policy sees it (valid for the pass)
+        self.asked: set[str] = set()  # jobs some free node asked about
+        self.served: set[str] = set()  # jobs that gave some free node work
 
     def waiting_of(self, job: JobRun) -> list[FrameRec]:
         if job.id not in self.waiting:
@@ -112,6 +117,7 @@ class Assigner:
         self.state = state
         self.nodes = nodes
         self.rules = FarmRules(state)  # limits, environment, sleeping and waking nodes
+        self._quiet: dict[str, tuple[float, tuple[int, int, int]]] = {}  # job -> (until, what it was)
 
     def assign(self, now: float) -> None:
         """One assignment pass: feed workers, give every free node the work it should take, then let the
@@ -137,13 +143,26 @@ class Assigner:
                 and self.nodes.free(n.name, now)]
         names = {n.name for n in free}
         memo = _Pass()
+        asking = [j for j in order if not self._still_quiet(j, now, memo)] if free else []
         for node in free:
-            takers = [j for j in order if self._can_take(j, node, now)]
+            takers = [j for j in asking if self._can_take(j, node, now)]
             # Waiting frames of any job come before the tail of a higher-priority one.
             if any(self._serve(j, node, names, now, memo) for j in takers if memo.waiting_of(j)) or any(
                 self._serve(j, node, names, now, memo) for j in takers if not memo.waiting_of(j)
             ):
                 names.discard(node.name)
+        self._quiet = {j.id: (now + QUIET_SECONDS, self._signature(j, memo)) for j in order
+                       if j.id in memo.asked and j.id not in memo.served} | {
+            j.id: self._quiet[j.id] for j in order if j.id in self._quiet and j.id not in memo.asked}
+
+    def _signature(self, job: JobRun, memo: _Pass) -> tuple[int, int, int]:
+        tasks = self.state.tasks_of(job.id)
+        return len(tasks), sum(len(t.done) for t in tasks), len(memo.waiting_of(job))
+
+    def _still_quiet(self, job: JobRun, now: float, memo: _Pass) -> bool:
+        """Every free node passed on the job a moment ago and nothing about it changed since."""
+        quiet = self._quiet.get(job.id)
+        return quiet is not None and now < quiet[0] and quiet[1] == self._signature(job, memo)
 
     def _can_take(self, job: JobRun, node: FarmNode, now: float) -> bool:
         return self._may_join(job, node, now) and self.rules.may_start(job, node)
@@ -162,6 +181,13 @@ class Assigner:
 
     def _serve(self, job: JobRun, node: FarmNode, free: set[str], now: float, memo: _Pass) -> bool:
         """Do for ``job`` what the policy says ``node`` should; True when the node got work."""
+        memo.asked.add(job.id)
+        served = self._carry_out(job, node, free, now, memo)
+        if served:
+            memo.served.add(job.id)
+        return served
+
+    def _carry_out(self, job: JobRun, node: FarmNode, free: set[str], now: float, memo: _Pass) -> bool:
         waiting = memo.waiting_of(job)
         persistent = job.preset.mode is PresetMode.WORKER
         if persistent and not waiting:

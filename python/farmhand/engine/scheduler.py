@@ -32,7 +32,8 @@ The policy, in the order the dispatcher applies it each step:
    ``2 × start_factor`` starts, so a long scene load never dominates a chunk).
 7. **Tail: re-split, then backup.** A free node with nothing waiting takes part of the chunk that holds
    the most frames beyond its balanced share (``steal``): the frames it has not started move to a new
-   chunk, the old process stops when it reaches them. The number taken ends both nodes together, the
+   chunk, the old process stops when it reaches them. Nothing is re-split before the job's first frame
+   is measured. The number taken ends both nodes together, the
    thief's start cost included, and the move must save ``steal_min_gain`` seconds. If only frames in
    progress remain, a node expected to need more than ``backup_factor`` × (start + one frame) of the free
    node gets a *backup* copy: first finisher wins, the other is cancelled.
@@ -317,6 +318,8 @@ def tail_action(
         return None
     team = _with(speed, eligible)
     known = Estimates(team)
+    if known.rate is None:
+        return None  # nothing of the job measured yet: the first split stands, nothing is known better
     fallback = max(running, key=lambda w: w.seconds_per_frame).seconds_per_frame
     spf = known.spf(speed) or fallback
     members, chunks = _members(speed, known, team, running, spf)
