@@ -70,6 +70,22 @@ def test_an_unmigrated_database_is_refused_in_one_line(pg_cluster: PgCluster) ->
         pg_cluster.drop_database(name)
 
 
+def test_an_artist_login_may_not_dispatch(farm_db: FarmDb) -> None:
+    from farmhand.engine.pg.roles import FarmRole
+
+    artist = farm_db.user(FarmRole.ARTIST, "carol")
+    store = PgStore(artist.url)
+    try:
+        with pytest.raises(FarmhandError, match="may not dispatch") as caught:
+            claim_store(store)
+        assert artist.password not in str(caught.value)
+        dispatcher = PgStore(farm_db.user(FarmRole.DISPATCHER, "disp").url)
+        claim_store(dispatcher).release()
+        dispatcher.close()
+    finally:
+        store.close()
+
+
 def test_only_one_dispatcher_serves_a_farm_database(farm_db: FarmDb) -> None:
     first, second = PgStore(farm_db.admin_url), PgStore(farm_db.admin_url)
     claim = claim_store(first)

@@ -115,6 +115,14 @@ class StoreClaim:
 
 def claim_store(store: PgStore) -> StoreClaim:
     """Hold the farm database for this dispatcher, or raise: another dispatcher already serves it."""
+    row = store.db.execute(
+        "SELECT pg_has_role('farmhand_dispatcher', 'MEMBER') OR rolsuper FROM pg_roles"
+        " WHERE rolname = current_user"
+    ).fetchone()
+    if not (row and row[0]):
+        raise FarmhandError(f"{store.login()} may not dispatch on the farm database {store.url.where}: "
+                            "start the dispatcher with a farmhand_dispatcher login in FARMHAND_STORE "
+                            "(docs/team.md)")
     claim = StoreClaim(store)
     if not claim.acquire():
         claim.release()
