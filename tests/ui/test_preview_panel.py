@@ -111,3 +111,28 @@ def test_real_store_previews_reach_the_panel(qtbot, make_panel, farmhand_home: P
     qtbot.waitUntil(lambda: pane.shown_path == str(previews.preview_path(job, 2)), timeout=5000)
     shutil.rmtree(previews.job_dir(job))
     client.close()
+
+
+def test_requeue_on_a_cancelled_job_asks_what_the_cli_asks(qtbot, make_panel) -> None:
+    snap = farm_data.snapshot()
+    assert snap.detail is not None
+    cancelled = replace(snap.jobs[0], status=JobState.CANCELLED)
+    detail = replace(snap.detail, job=cancelled)
+    backend = FakeBackend(replace(snap, jobs=(cancelled, *snap.jobs[1:]), detail=detail))
+    panel = make_panel(backend)
+    tab = panel.jobs_tab
+    qtbot.waitUntil(lambda: tab.jobs.rowCount() == 3, timeout=5000)
+    tab.select_job("j1")  # a reopened panel follows unfinished jobs; the cancelled one is chosen here
+    qtbot.waitUntil(lambda: tab.grid.frames() != (), timeout=5000)
+    asked: list[str] = []
+    answer = [False]
+    tab.confirm = lambda title, question: asked.append(question) or answer[0]
+    tab.requeue_frame(1001.0)
+    waiting = sum(f.status in (FrameStatus.WAITING, FrameStatus.RETRYING) for f in detail.frames)
+    assert asked == [f"shot010_beauty is cancelled: requeueing a frame makes it run again, and its {waiting} "
+                     "other unfinished frames render too. Requeue frame 1001 anyway?"]
+    qtbot.wait(200)
+    assert backend.called("requeue_frame") == []
+    answer[0] = True
+    tab.requeue_frame(1001.0)
+    qtbot.waitUntil(lambda: backend.called("requeue_frame") == [("j1", 1001.0)], timeout=5000)

@@ -15,7 +15,7 @@ from farmhand.ui.qt import QAction, Qt, QtCore, QtGui, QtWidgets, Signal, exec_m
 from farmhand.ui.threads import TaskRunner
 from farmhand.ui.view.backend import FarmBackend
 from farmhand.ui.view.records import FarmSnapshot, JobDetail, JobView
-from farmhand.ui.view.summaries import legend_html, summary_html
+from farmhand.ui.view.summaries import legend_html, revival_words, summary_html
 from farmhand.ui.widgets import Confirm, ask, fit_columns, table_view
 
 #: How often the log on screen is re-read while its job runs.
@@ -289,6 +289,9 @@ class JobsTab(QtWidgets.QWidget):
 
     def requeue_frame(self, frame: float) -> None:
         label = format_frame(frame)
+        also = revival_words(self.selected_job(), self._detail, frame)
+        if also and not self.confirm("Requeue frame", f"{also} Requeue frame {label} anyway?"):
+            return
         self._act(f"requeue frame {label} of", lambda job_id: self._backend.requeue_frame(job_id, frame))
 
     # -- logs ------------------------------------------------------------------------------------------

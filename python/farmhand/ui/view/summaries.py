@@ -18,7 +18,7 @@ from typing import Optional
 from farmhand.display import format_duration, safe_text
 from farmhand.frames import format_frame
 from farmhand.jobs import JobState, NodeActivity
-from farmhand.ui.view.records import FrameStatus, FrameView, JobView, NodeStatus, NodeView
+from farmhand.ui.view.records import FrameStatus, FrameView, JobDetail, JobView, NodeStatus, NodeView
 from farmhand.ui.view.words import count_words
 
 # Mid-tone colours, so they read on Houdini's dark theme and on a light desktop palette alike.
@@ -113,6 +113,19 @@ def summary_html(job: JobView) -> str:
     if job.message:
         text += f'<br><span style="color:{RED}">{html.escape(safe_text(job.message))}</span>'
     return text
+
+
+def revival_words(job: Optional[JobView], detail: Optional[JobDetail], frame: float) -> str:
+    """What requeueing ``frame`` of a finished job also sets going, in words ("" when nothing): the job
+    runs again, and its unfinished frames with it (a cancelled job's waiting frames)."""
+    if job is None or not job.status.finished or detail is None or detail.job.job_id != job.job_id:
+        return ""
+    others = [f for f in detail.frames if f.frame != frame and f.status in (FrameStatus.WAITING,
+                                                                          FrameStatus.RETRYING)]
+    if not others:
+        return ""
+    return (f"{job.name} is {job.status.value}: requeueing a frame makes it run again, and its "
+            f"{len(others)} other unfinished frames render too.")
 
 
 def ended_words(job: JobView) -> str:
