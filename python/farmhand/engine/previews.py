@@ -218,9 +218,11 @@ class Previews:
             return self._store()
         store = getattr(self._local, "store", None)
         if store is None:
-            from farmhand.engine.store import Store
+            from farmhand.engine.store.backend import open_store
 
-            store = self._local.store = Store()
+            # This thread's own reading connection to the store the dispatcher serves (SQLite or the farm
+            # database of FARMHAND_STORE).
+            store = self._local.store = open_store(readonly=True)
         return store
 
     def sweep(self, job_ids: Sequence[str]) -> int:

@@ -10,6 +10,7 @@ is open, says the same in its own status line (:attr:`farmhand.ui.panel.Farmhand
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterable
 from typing import Any, Callable, Optional
@@ -110,8 +111,8 @@ def _read_store(ids: list[str]) -> dict[str, Optional[JobSummary]]:
     from farmhand.client import Client
     from farmhand.errors import NotFound
 
-    if not paths.jobs_db().exists():  # never create a job store just to look into it
-        return dict.fromkeys(ids)
+    if not os.environ.get("FARMHAND_STORE") and not paths.jobs_db().exists():
+        return dict.fromkeys(ids)  # never create a job store in FARMHAND_HOME just to look into it
     client = Client(autostart=False)
     try:
         found: dict[str, Optional[JobSummary]] = {}
