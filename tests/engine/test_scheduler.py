@@ -42,6 +42,18 @@ def test_more_free_nodes_than_frames_take_one_frame_each() -> None:
     assert chunk_size(nodes[10], nodes, 400, POLICY, running=running) == 10
 
 
+def test_every_node_of_a_large_farm_gets_a_first_chunk() -> None:
+    # 200 nodes remembered within a few percent of each other share 3000 frames one after the other
+    nodes = [NodeSpeed(f"n{i:03d}", 8, weight=1.0 + (i % 7) / 100) for i in range(200)]
+    waiting, running = 3000, []
+    for i, node in enumerate(nodes):
+        size = chunk_size(node, nodes, waiting, POLICY, running=running)
+        assert size >= 14, (i, size)
+        waiting -= size
+        running.append(RunningWork(i, node.node, size, 0.0, 1.0, False))
+    assert waiting == 0
+
+
 def test_a_remembered_speed_replaces_cores_as_the_prior() -> None:
     nodes = [NodeSpeed("slow", 16, weight=0.5), NodeSpeed("fast", 4, weight=2.0), NodeSpeed("new", 8)]
     # "new" has no history: its 8 cores count as 8 × the team's weight per core (0.5/16 and 2/4 → 0.266)

@@ -289,10 +289,12 @@ def _first_chunk(
     free = [n for n in team if n.node not in busy or n.node == speed.node]
     share = waiting * known.prior(speed) / (sum(known.prior(n) for n in free) or 1.0)
     median_cores = sorted(max(n.cores, 1) for n in team)[len(team) // 2]
-    # The floor never takes more than the node's share: more free nodes than frames get one frame each.
+    # Shares are rounded to the nearest frame, not up: rounding up for every node would leave the last
+    # nodes of a large farm nothing. The floor never exceeds the share either (more free nodes than
+    # frames: one frame each).
     least = min(max(1, round(policy.first_chunk_frames * max(speed.cores, 1) / median_cores)),
-                max(1, math.ceil(share - 1e-9)))
-    size = max(least, math.ceil(min(policy.first_share, 1.0) * share - 1e-9))
+                max(1, round(share)))
+    size = max(least, round(min(policy.first_share, 1.0) * share))
     return max(1, min(size, policy.max_chunk_frames, waiting))
 
 
