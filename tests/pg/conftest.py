@@ -102,3 +102,12 @@ def farm_db(pg_cluster: PgCluster) -> Iterator[FarmDb]:
     db = make_farm_db(pg_cluster)
     yield db
     db.drop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test under tests/pg needs a real PostgreSQL server: marked ``pg`` so a fast loop can leave
+    them out (``-m "not lab and not pg"``)."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.pg)
