@@ -40,7 +40,7 @@ if [ "$want_pyside2" = 1 ]; then
   if [ ! -x .venv-pyside2/bin/python ]; then
     /usr/bin/python3 -m venv --system-site-packages .venv-pyside2
   fi
-  .venv-pyside2/bin/python -m pip install -q 'pytest>=7' 'pytest-qt>=4.2,<4.5' 'paramiko>=3.4' 'hypothesis>=6.100'  # 4.5 dropped PySide2
+  .venv-pyside2/bin/python -m pip install -q 'pytest>=7' 'pytest-qt>=4.2,<4.5' 'paramiko>=5.1' 'hypothesis>=6.100' 'openimageio'  # 4.5 dropped PySide2
   .venv-pyside2/bin/python -m pip install -q --no-deps -e .
 fi
 echo "setup: ready"
