@@ -186,23 +186,23 @@ class Dispatcher:
             self.recovery.recover(now)
         self.commands.apply_pending(now)
         self._refresh_nodes(now)
-        self._each_task("reading its output", lambda t, _: t.read(t.job_id in self.state.jobs), now)
+        self.faults.each_task("reading its output", lambda t, _: t.read(t.job_id in self.state.jobs), now)
         with store.tx():
             self._load_jobs(now)
-            self._each_job("checking its dependencies", self.gates.gate, now)
+            self.faults.each_job("checking its dependencies", self.gates.gate, now)
             self.nodes.poll_checks(now)
-            self._each_task("reading its output", self.outcomes.pump, now)
+            self.faults.each_task("reading its output", self.outcomes.pump, now)
         self.outcomes.flush_logs()
         self.verifier.look(now)
         with store.tx():
             self.verifier.settle(now)
-            self._each_task("checking it for a stall", self._kill_stalled, now)
+            self.faults.each_task("checking it for a stall", self._kill_stalled, now)
         with store.tx():
-            self._assign(now)
+            self.faults.each_pass("assigning its work", self.assigner.assign, now)
         with store.tx():
-            self._each_job("ending it", self._finish_job, now)
+            self.faults.each_job("ending it", self._finish_job, now)
             self._aftercare(now)
-            self._each_job("publishing its progress", self.publisher.publish_job, now)
+            self.faults.each_job("publishing its progress", self.publisher.publish_job, now)
             self._heartbeat(now)
         self._prune(now)
         for task in self.state.tasks.values():
@@ -211,66 +211,9 @@ class Dispatcher:
                 if task.lines:
                     self.wake.set()
 
-    def _each_task(self, stage: str, work: Callable[[Task, float], None], now: float) -> None:
-        for task in list(self.state.tasks.values()):
-            if task.chunk_id not in self.state.tasks:
-                continue  # ended (or dropped) by an earlier one's work
-            try:
-                work(task, now)
-            except StoreError:
-                raise
-            except Exception as exc:
-                self.faults.task(task, exc, stage, now)
-
-    def _each_job(self, stage: str, work: Callable[[JobRun, float], None], now: float) -> None:
-        for job in list(self.state.jobs.values()):
-            if job.id not in self.state.jobs:
-                continue  # retired by an earlier one's work
-            try:
-                work(job, now)
-            except StoreError:
-                raise
-            except Exception as exc:
-                self.faults.job(job, exc, stage, now)
-
-    def _assign(self, now: float) -> None:
-        """One assignment pass. If it raises, each job is given its pass alone, so the job that breaks
-        it fails by itself; a pass that fails for every job of several is nobody's: logged, retried."""
-        try:
-            self.assigner.assign(now)
-            return
-        except StoreError:
-            raise
-        except Exception as exc:
-            first = exc
-        jobs, culprits = self.state.jobs, []
-        try:
-            for job in list(jobs.values()):
-                self.state.jobs = {job.id: job}
-                try:
-                    self.assigner.assign(now)
-                except StoreError:
-                    raise
-                except Exception as alone:
-                    culprits.append((job, alone))
-        finally:
-            jobs.update(self.state.jobs)
-            self.state.jobs = jobs
-        if culprits and (len(culprits) < len(jobs) or len(jobs) == 1):
-            for job, error in culprits:
-                self.faults.job(job, error, "assigning its work", now)
-        else:
-            self.faults.count += 1
-            log.error("%s", describe("assigning work", first), exc_info=first)
-
     def _aftercare(self, now: float) -> None:
-        try:
-            self.aftercare.step(now)
-        except StoreError:
-            raise
-        except Exception as exc:  # hooks and previews are extras: never a reason to stop rendering
-            self.faults.count += 1
-            log.error("%s", describe("running hooks and previews", exc), exc_info=exc)
+        # Hooks and previews are extras: their errors are logged, never a reason to stop rendering.
+        self.faults.nobodys("running hooks and previews", self.aftercare.step, now)
 
     def _load_jobs(self, now: float) -> None:
         """Newly submitted (and still active) jobs join the working set; one that cannot be read fails."""
@@ -300,13 +243,14 @@ class Dispatcher:
             return
         self._nodes_at = now
         self.gates.load_pathmap(now)
+        # Keep the nodes we knew when the registry cannot be read: it must not stop renders.
+        self.faults.nobodys("reading the node list", self._read_nodes, now)
+
+    def _read_nodes(self, now: float) -> None:
         try:
             self.state.farm = {n.name: n for n in self.node_source()}
         except FarmhandError as exc:
             log.warning("could not read the node list: %s", exc.message)
-        except Exception as exc:  # keep the nodes we knew: a broken registry must not stop renders
-            self.faults.count += 1
-            log.error("%s", describe("reading the node list", exc), exc_info=exc)
 
     def _kill_stalled(self, task: Task, now: float) -> None:
         """Kill a task that showed no output and no progress for longer than its stall limit."""
@@ -371,12 +315,9 @@ class Dispatcher:
             return
         self._pruned_at = now
         try:
-            prune(self.state.store, self.retention, now)
+            self.faults.nobodys("pruning history", lambda t: prune(self.state.store, self.retention, t), now)
         except StoreError as exc:  # the next prune tries again; the step itself is fine
             log.warning("pruning history: %s", exc.message)
-        except Exception as exc:
-            self.faults.count += 1
-            log.error("%s", describe("pruning history", exc), exc_info=exc)
 
     # --- lifecycle ------------------------------------------------------------------------------------
 

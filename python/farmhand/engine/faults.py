@@ -21,7 +21,7 @@ step always goes on.
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Callable, Optional
 
 from farmhand.engine.jobrun import JobRun
 from farmhand.engine.noderun import StopCause, Task
@@ -52,6 +52,74 @@ class Faults:
         self.state = state
         self.nodes = nodes
         self.count = 0  # errors contained since the start (for tests and the log)
+
+    # --- guards the dispatcher runs its work in -------------------------------------------------------
+
+    def each_task(self, stage: str, work: Callable[[Task, float], None], now: float) -> None:
+        """``work`` on every running task; one that raises fails alone (:meth:`task`)."""
+        for task in list(self.state.tasks.values()):
+            if task.chunk_id not in self.state.tasks:
+                continue  # ended (or dropped) by an earlier one's work
+            try:
+                work(task, now)
+            except StoreError:
+                raise
+            except Exception as exc:
+                self.task(task, exc, stage, now)
+
+    def each_job(self, stage: str, work: Callable[[JobRun, float], None], now: float) -> None:
+        """``work`` on every active job; one that raises fails alone (:meth:`job`)."""
+        for job in list(self.state.jobs.values()):
+            if job.id not in self.state.jobs:
+                continue  # retired by an earlier one's work
+            try:
+                work(job, now)
+            except StoreError:
+                raise
+            except Exception as exc:
+                self.job(job, exc, stage, now)
+
+    def each_pass(self, stage: str, work: Callable[[float], None], now: float) -> None:
+        """One pass over every job (assignment). If it raises, each job is given the pass alone, so the
+        job that breaks it fails by itself; a pass that fails for every job of several is nobody's."""
+        try:
+            work(now)
+            return
+        except StoreError:
+            raise
+        except Exception as exc:
+            first = exc
+        jobs, culprits = self.state.jobs, []
+        try:
+            for job in list(jobs.values()):
+                self.state.jobs = {job.id: job}
+                try:
+                    work(now)
+                except StoreError:
+                    raise
+                except Exception as alone:
+                    culprits.append((job, alone))
+        finally:
+            jobs.update(self.state.jobs)
+            self.state.jobs = jobs
+        if culprits and (len(culprits) < len(jobs) or len(jobs) == 1):
+            for job, error in culprits:
+                self.job(job, error, stage, now)
+        else:
+            self.nobodys(stage, lambda _: _raise(first), now)
+
+    def nobodys(self, stage: str, work: Callable[[float], object], now: float) -> None:
+        """Work that belongs to no task or job (hooks, pruning, the node list): an error is logged with
+        its traceback, and the step goes on."""
+        try:
+            work(now)
+        except StoreError:
+            raise
+        except Exception as exc:
+            self.count += 1
+            log.error("%s", describe(stage, exc), exc_info=exc)
+
+    # --- recording an error ---------------------------------------------------------------------------
 
     def task(self, task: Task, exc: BaseException, stage: str, now: float) -> None:
         """``task`` raised while ``stage``: drop its process, fail its chunk and its current frame."""
@@ -141,3 +209,7 @@ class Faults:
                 job.fail_attempt(rec, task.chunk_id, FailureKind.UNKNOWN.value, message, self.state.retry)
             else:
                 job.release(rec, task.chunk_id)
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc

@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import enum
 import functools
-import math
 import sqlite3
 import threading
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Final, Optional, TypeVar, Union, cast
 
 from farmhand import paths
-from farmhand.errors import FarmhandError, NotFound, UsageError
+from farmhand.errors import FarmhandError, NotFound
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs(
@@ -143,14 +142,6 @@ def job_num(job_id: str) -> int:
         shown = text if len(text) <= 24 else text[:24] + "..."
         raise NotFound(f"job '{shown}' does not exist; list jobs with 'farmhand jobs'")
     return int(text)
-
-
-def finite(value: float, what: str) -> float:
-    """``value`` when it is a finite number, else a :class:`UsageError` naming ``what`` (a NaN must never
-    be stored: it would sort and compare as nothing else does)."""
-    if not math.isfinite(value):
-        raise UsageError(f"refusing to store {what} = {value!r}: not a finite number")
-    return value
 
 
 def _wall(now: Optional[float]) -> float:

@@ -9,7 +9,6 @@ typed ``update_*`` methods: each names its columns in code and takes typed value
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from collections.abc import Sequence
 from typing import Any, Optional
@@ -22,12 +21,12 @@ from farmhand.engine.store.database import (
     Keep,
     SqlValue,
     assignments,
-    finite,
     job_num,
     store_call,
 )
 from farmhand.engine.store.rows import Command, JobHeader
-from farmhand.errors import NotFound, UsageError
+from farmhand.engine.store.values import finite, shown, whole
+from farmhand.errors import NotFound
 from farmhand.frames import Frame
 from farmhand.jobs import (
     Chunk,
@@ -47,25 +46,11 @@ APPLYING = "applying"
 #: The answer of a command a dispatcher was applying when it stopped: it is never applied again.
 ABANDONED = ("internal error: the dispatcher stopped while applying this command (see dispatcher.log); "
              "it was not applied again")
-_INT64 = (-(2**63), 2**63 - 1)
 
 
 def _state(value: Change[Any], kind: type[Any]) -> Change[SqlValue]:
     # The enum or its value (the store's own spelling) is written as its value; anything else is refused.
     return value if value is KEEP else kind(value).value
-
-
-def whole(value: int, what: str) -> int:
-    """``value`` when SQLite can store it as an integer, else one :class:`UsageError` line."""
-    if isinstance(value, bool) or not isinstance(value, int) or not _INT64[0] <= value <= _INT64[1]:
-        shown = repr(value) if len(repr(value)) <= 24 else repr(value)[:24] + "..."
-        raise UsageError(f"{what} {shown} is out of range")
-    return value
-
-
-def _number(value: Optional[float]) -> Optional[float]:
-    # What clients are shown (percent, speed, ETA): a value that is not finite is shown as unknown.
-    return value if value is None or math.isfinite(value) else None
 
 
 class Store(Database):
@@ -153,7 +138,7 @@ class Store(Database):
         if not isinstance(priority, Keep):
             priority = whole(priority, "priority")
         if isinstance(eta, float):
-            eta = _number(eta)
+            eta = shown(eta)
         sets, values = assignments(
             {"state": _state(state, JobState), "error": error, "priority": priority, "eta": eta,
              "updated": self.stamp(now)}
@@ -294,11 +279,11 @@ class Store(Database):
                     job_num(job_id),
                     row.node,
                     row.state.value,
-                    _number(row.current_frame),
-                    _number(row.frame_percent),
+                    shown(row.current_frame),
+                    shown(row.frame_percent),
                     row.frames_done,
-                    _number(row.seconds_per_frame),
-                    _number(row.eta_seconds),
+                    shown(row.seconds_per_frame),
+                    shown(row.eta_seconds),
                     row.chunk_frames,
                     row.chunk_done,
                     row.message,
@@ -341,7 +326,7 @@ class Store(Database):
     ) -> None:
         db.execute(
             "INSERT INTO events(t, job, node, frame, kind, message) VALUES (?,?,?,?,?,?)",
-            (now, num, node, _number(None if frame is None else float(frame)), kind, message),
+            (now, num, node, shown(None if frame is None else float(frame)), kind, message),
         )
 
     @store_call
@@ -397,20 +382,15 @@ class Store(Database):
     @store_call
     def abandon_commands(self, now: Optional[float] = None) -> int:
         """Answer every command a previous dispatcher was applying when it stopped; return how many."""
+        sql = "UPDATE commands SET handled = ?, result = ? WHERE handled IS NULL AND result = ?"
         with self.tx() as db:
-            cur = db.execute(
-                "UPDATE commands SET handled = ?, result = ? WHERE handled IS NULL AND result = ?",
-                (self.stamp(now), ABANDONED, APPLYING),
-            )
-            return int(cur.rowcount or 0)
+            return int(db.execute(sql, (self.stamp(now), ABANDONED, APPLYING)).rowcount or 0)
 
     @store_call
     def finish_command(self, command_id: int, result: str, now: Optional[float] = None) -> None:
+        sql = "UPDATE commands SET handled = ?, result = ? WHERE id = ?"
         with self.tx() as db:
-            db.execute(
-                "UPDATE commands SET handled = ?, result = ? WHERE id = ?",
-                (self.stamp(now), result, command_id),
-            )
+            db.execute(sql, (self.stamp(now), result, command_id))
 
     @store_call
     def command_result(self, command_id: int) -> Optional[str]:
