@@ -77,3 +77,22 @@ def test_add_names_a_node_found_by_scan(farmhand_home: Path) -> None:
     node = reg.add("render01", "10.0.0.11", state=NodeState.DISCOVERED)
     assert [n.name for n in reg.list()] == ["render01"]
     assert node.inventory == {"hostname": "render01", "os": "Linux"} and node.banner == "SSH-2.0-x"
+
+
+def test_a_scanned_node_is_shown_by_its_reported_host_name(farmhand_home: Path) -> None:
+    from farmhand.nodes.registry import display_names
+
+    reg = Registry()
+    reg.add("10.0.0.11")  # found by a scan: registered by its address
+    reg.add("10.0.0.12")
+    reg.add("10.0.0.13")
+    reg.add("render09", "10.0.0.19")  # added by name: keeps its name
+    reg.record_inventory("10.0.0.11", {"hostname": "render01"})
+    reg.record_inventory("10.0.0.12", {"hostname": "localhost"})
+    reg.record_inventory("10.0.0.13", {"hostname": "localhost"})  # two report the same name: addresses stay
+    reg.record_inventory("render09", {"hostname": "other"})
+    shown = display_names(reg.list())
+    assert shown == {"10.0.0.11": "render01", "10.0.0.12": "10.0.0.12", "10.0.0.13": "10.0.0.13",
+                     "render09": "render09"}
+    assert reg.get("render01").address == "10.0.0.11"  # the shown name leads back to the node
+    assert reg.find("localhost") is None  # ambiguous: never guessed

@@ -18,7 +18,7 @@ from typing import Any
 from farmhand.errors import UsageError
 from farmhand.nodes import actions as nodeops
 from farmhand.nodes.inventory import Inventory
-from farmhand.nodes.registry import Node, NodeState, Registry
+from farmhand.nodes.registry import Node, NodeState, Registry, display_names
 from farmhand.ssh import SSHExecutor, Target
 from farmhand.ssh.quoting import printable
 
@@ -88,14 +88,14 @@ def _executor(reg: Registry, args: argparse.Namespace) -> SSHExecutor:
     return SSHExecutor(resolve=resolve)
 
 
-def _summary(n: Node) -> str:
+def _summary(n: Node, shown: str) -> str:
     inv = Inventory.from_dict(n.inventory) if n.inventory else None
     cores = f"{inv.cpus_logical}c" if inv else "-"
     ram = f"{inv.mem_total_mb / 1024:.0f}G" if inv else "-"
     hou = printable(",".join(h.version for h in inv.houdini), 60) if inv and inv.houdini else "-"
     seen = time.strftime("%m-%d %H:%M", time.localtime(n.last_seen)) if n.last_seen else "-"
     err = f"  ! {printable(n.last_error, 300)}" if n.last_error else ""
-    return (f"{printable(n.name):<18} {printable(n.address):<16} {n.state.value:<10} "
+    return (f"{printable(shown):<18} {printable(n.address):<16} {n.state.value:<10} "
             f"{'yes' if n.enabled else 'no':<4} {cores:>5} {ram:>5}  {hou:<16} {seen}{err}")
 
 
@@ -103,9 +103,10 @@ def _list(args: argparse.Namespace) -> int:
     nodes = Registry().list()
     header = (f"{'NAME':<18} {'ADDRESS':<16} {'STATE':<10} {'ON':<4} {'CPU':>5} {'RAM':>5}  "
               f"{'HOUDINI':<16} SEEN")
-    text = "\n".join([header, *(_summary(n) for n in nodes)]) if nodes else \
+    shown = display_names(nodes)
+    text = "\n".join([header, *(_summary(n, shown[n.name]) for n in nodes)]) if nodes else \
         "no nodes yet: farmhand scan 10.0.0.0/24 or farmhand nodes add HOST"
-    _out(args, [n.to_json() for n in nodes], text)
+    _out(args, [{**n.to_json(), "shown_as": shown[n.name]} for n in nodes], text)
     return 0
 
 

@@ -88,6 +88,23 @@ class Node:
         }
 
 
+def display_names(nodes: list[Node]) -> dict[str, str]:
+    """How people know each node: a node a scan found is registered by its address, so it is shown by the
+    host name its inventory reports (the address goes beside it) — when no other node has or reports that
+    name, so the shown name always leads back to one node (:meth:`Registry.find` accepts it)."""
+    reported: dict[str, list[str]] = {}
+    for node in nodes:
+        host = (node.inventory or {}).get("hostname")
+        if isinstance(host, str) and host.strip() and node.name == node.address:
+            reported.setdefault(host.strip(), []).append(node.name)
+    taken = {node.name for node in nodes}
+    shown = {node.name: node.name for node in nodes}
+    for host, names in reported.items():
+        if len(names) == 1 and host not in taken:
+            shown[names[0]] = host
+    return shown
+
+
 def _row(r: sqlite3.Row) -> Node:
     inv = None
     if r["inventory"]:
@@ -142,7 +159,11 @@ class Registry:
             r = db.execute("SELECT * FROM nodes WHERE name = ?", (name,)).fetchone()
             if r is None:
                 r = db.execute("SELECT * FROM nodes WHERE address = ? ORDER BY name", (name,)).fetchone()
-        return _row(r) if r is not None else None
+        if r is not None:
+            return _row(r)
+        nodes = self.list()  # the host name a scanned node is shown by (display_names)
+        matches = [n for n in nodes if display_names(nodes)[n.name] == name]
+        return matches[0] if len(matches) == 1 else None
 
     def get(self, name: str) -> Node:
         node = self.find(name)
