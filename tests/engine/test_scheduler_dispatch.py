@@ -95,3 +95,30 @@ def test_a_job_every_free_node_passed_on_is_asked_again_only_when_something_chan
     assert asked.count("slow") <= 1, asked
     rig.drive(rig.finished(job))
     assert asked.count("slow") >= 2  # asked again as frames finished
+
+
+def test_at_the_tail_one_node_passing_spares_asking_the_nodes_no_better(
+    rig_for: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from farmhand.engine import assign
+
+    nodes = {f"n{i:02d}": NodeBehaviour(spf=1.0, startup=2.0) for i in range(11)}
+    nodes["slow"] = NodeBehaviour(spf=1.5, startup=2.0)
+    rig = rig_for(nodes, policy=POLICY, retry=Retry(stall_floor=60.0))
+    job = rig.submit("1-36")  # 3 frames each; the slow node's last frame is not worth a backup
+    rig.drive(lambda: rig.snap(job).summary.frames_done >= 34, dt=0.05)
+    asked: list[str] = []
+    real = assign.next_work
+
+    def counting(speed: NodeSpeed, *args: object, **kw: object) -> object:
+        asked.append(speed.node)
+        return real(speed, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(assign, "next_work", counting)
+    rig.now += 0.3  # past QUIET_SECONDS: the job is looked at again
+    rig.dispatcher.step(rig.now)
+    free = [n for n in nodes if not rig.dispatcher.state.busy_on(n)]
+    assert len(free) >= 10 and rig.dispatcher.state.busy_on("slow")
+    assert len(asked) <= 2, asked  # equal nodes: the first one's answer holds for the rest
+    rig.drive(rig.finished(job))
+    assert_all_done(rig, job)

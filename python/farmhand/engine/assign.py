@@ -102,6 +102,9 @@ class _Pass:
         self.joinable: dict[str, set[str]] = {}
         self.works: dict[int, RunningWork] = {}  # chunk id -> as the policy sees it (valid for the pass)
         self.asked: set[str] = set()  # jobs some free node asked about
+        self.known: dict[str, Estimates] = {}  # job -> estimates over its eligible nodes
+        self.by_node: dict[str, dict[str, NodeSpeed]] = {}  # job -> its eligible nodes by name
+        self.passed: dict[str, list[tuple[float, float]]] = {}  # job -> (spf, start) of nodes that passed
         self.served: set[str] = set()  # jobs that gave some free node work
 
     def waiting_of(self, job: JobRun) -> list[FrameRec]:
@@ -198,12 +201,20 @@ class Assigner:
         if job.id not in memo.speeds:
             memo.speeds[job.id] = eligibility.speeds(job, self.state.farm.values())
             memo.joinable[job.id] = {n for n in free if self._may_join(job, self.state.farm[n], now)}
+            memo.known[job.id] = Estimates(memo.speeds[job.id])
+            memo.by_node[job.id] = {n.node: n for n in memo.speeds[job.id]}
+        mine = self._estimate(job, node, memo)
+        # A node that passed on the job means one no faster and with no cheaper start passes too (its
+        # share and any re-split it could make are no larger): a large farm's tail is looked at once.
+        if any(mine[0] >= spf and mine[1] >= start for spf, start in memo.passed.get(job.id, ())):
+            return False
         team = memo.joinable[job.id] & free
         view = JobView(self.state, job, team, now, memo.speeds[job.id], memo.works)
         fixed = 1 if job.preset.per_frame else job.spec.chunk.frames
         decision = next_work(view.me(node), view.team, len(waiting), view.others(node.name),
                              self.state.policy, fixed)
         if decision is None:
+            memo.passed.setdefault(job.id, []).append(mine)
             return False
         memo.waiting.pop(job.id, None)
         if decision.kind is DecisionKind.TAKE:
@@ -280,6 +291,13 @@ class Assigner:
         package = ctx.farmhand if "farmhand" in job.preset.used_placeholders() else None
         task.start(self.state.executor, self.state.submit, argv, require=package or "")
         return task
+
+    @staticmethod
+    def _estimate(job: JobRun, node: FarmNode, memo: _Pass) -> tuple[float, float]:
+        """(seconds per frame, start cost) of ``node`` on ``job`` as the policy estimates them now."""
+        known = memo.known[job.id]
+        speed = memo.by_node[job.id].get(node.name) or NodeSpeed(node.name, node.cores)
+        return known.spf(speed) or float("inf"), known.start(speed)
 
     def _take(
         self, job: JobRun, frames: Optional[int], persistent: bool, waiting: Optional[list[FrameRec]] = None
