@@ -87,8 +87,8 @@ def png_bytes(width: int, height: int, rows: Sequence[bytes | bytearray]) -> byt
         chunk(b"IEND", b"")
 
 
-def render_image(frame: float, width: int, height: int) -> bytes:
-    """A moving diagonal gradient with a bouncing bar and the frame number stamped in the corner."""
+def _pattern(frame: float, width: int, height: int) -> list[bytearray]:
+    """A moving diagonal gradient with a bouncing bar."""
     phase = frame * 7.0
     bar = int((math.sin(frame / 6.0) * 0.5 + 0.5) * (width - width // 8))
     rows = []
@@ -101,26 +101,31 @@ def render_image(frame: float, width: int, height: int) -> bytes:
                 r, g, b = 250, 200, 40
             row[x * 3:x * 3 + 3] = bytes((r, g, b))
         rows.append(row)
-    text = format_frame(frame)
+    return rows
+
+
+def _stamp(rows: list[bytearray], text: str, width: int, height: int) -> None:
+    """``text`` in white digits on a dark plate in the top-left corner (readable over the pattern)."""
     scale = max(1, height // 12)
-    # A dark plate behind the digits keeps the number readable over the pattern and the bar.
     for y in range(scale, min(height, 8 * scale)):
         for x in range(scale, min(width, (3 + 4 * len(text)) * scale)):
             rows[y][x * 3:x * 3 + 3] = b"\x10\x10\x18"
     for i, ch in enumerate(text):
-        glyph = GLYPHS.get(ch)
-        if glyph is None:
-            continue
-        for gy in range(5):
-            for gx in range(3):
-                if glyph[gy * 3 + gx] != "1":
-                    continue
-                for dy in range(scale):
-                    for dx in range(scale):
-                        x = 2 * scale + (i * 4 + gx) * scale + dx
-                        y = 2 * scale + gy * scale + dy
-                        if x < width and y < height:
-                            rows[y][x * 3:x * 3 + 3] = b"\xff\xff\xff"
+        glyph = GLYPHS.get(ch, "")
+        lit = [(gx, gy) for gy in range(5) for gx in range(3) if glyph[gy * 3 + gx:gy * 3 + gx + 1] == "1"]
+        for gx, gy in lit:
+            for dy in range(scale):
+                for dx in range(scale):
+                    x = 2 * scale + (i * 4 + gx) * scale + dx
+                    y = 2 * scale + gy * scale + dy
+                    if x < width and y < height:
+                        rows[y][x * 3:x * 3 + 3] = b"\xff\xff\xff"
+
+
+def render_image(frame: float, width: int, height: int) -> bytes:
+    """A moving diagonal gradient with a bouncing bar and the frame number stamped in the corner."""
+    rows = _pattern(frame, width, height)
+    _stamp(rows, format_frame(frame), width, height)
     return png_bytes(width, height, rows)
 
 

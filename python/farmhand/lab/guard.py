@@ -75,7 +75,8 @@ def _locked(directory: Path) -> Iterator[None]:
         yield
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (also when it belongs to another user)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -90,7 +91,7 @@ def _holders(directory: Path) -> list[Path]:
     live = []
     for path in directory.glob("*-*"):
         pid = path.name.split("-", 1)[0]
-        if pid.isdigit() and _alive(int(pid)):
+        if pid.isdigit() and alive(int(pid)):
             live.append(path)
         else:
             path.unlink(missing_ok=True)
@@ -99,7 +100,7 @@ def _holders(directory: Path) -> list[Path]:
 
 def _unguarded_labs() -> list[str]:
     # Labs started by code that predates holder files still rely on the routes.
-    return [n for n in netns.list_names() if (m := _LAB_NS.match(n)) and _alive(int(m.group(1)))]
+    return [n for n in netns.list_names() if (m := _LAB_NS.match(n)) and alive(int(m.group(1)))]
 
 
 def install(

@@ -38,6 +38,8 @@ from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import quote
 
+from farmhand.lab.guard import alive
+
 log = logging.getLogger(__name__)
 
 SYSTEM_USERS = ("postgres", "farmhand-pg")  # tried in this order when running as root
@@ -348,23 +350,13 @@ def cleanup_stale(parent: Optional[Path] = None) -> None:
     base = parent or Path(tempfile.gettempdir())
     for path in base.glob(f"{_PREFIX}*"):
         m = _STALE.match(path.name)
-        if not m or _alive(int(m.group(1))):
+        if not m or alive(int(m.group(1))):
             continue
         log.info("removing stale PostgreSQL cluster %s", path)
         pidfile = path / "data" / "postmaster.pid"
         with contextlib.suppress(OSError, ValueError, IndexError):
             os.kill(int(pidfile.read_text().splitlines()[0]), 3)  # SIGQUIT: immediate shutdown
         shutil.rmtree(path, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @atexit.register
