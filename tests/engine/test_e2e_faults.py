@@ -175,7 +175,7 @@ def test_sshd_restarted_mid_job(engine_farm: Make) -> None:
 
 
 @pytest.mark.parametrize(
-    ("mode", "kind"), [("segfault", "crash"), ("oom", "oom"), ("licence", "licence"), ("hang", "stalled")]
+    ("mode", "kind"), [("segfault", "crash"), ("oom", "oom"), ("licence", "licence")]
 )
 def test_renderer_failure_is_classified_and_redone(engine_farm: Make, mode: str, kind: str) -> None:
     farm = engine_farm(n=2)
@@ -189,6 +189,29 @@ def test_renderer_failure_is_classified_and_redone(engine_farm: Make, mode: str,
     assert frame2.attempts == (0 if mode == "licence" else 1)
     if mode == "licence":
         assert not any(e.kind == "blocklisted" for e in snap.events)
+
+
+def test_hung_render_is_caught_as_stalled_and_redone(engine_farm: Make) -> None:
+    # One node: no idle node can re-split or back up the hung frame (with two, a backup rescues it before
+    # the stall limit, which the test above would see as a plain backup), so the stall kill must act.
+    farm = engine_farm(n=1)
+    job = farm.submit(*demo_args(farm, "1-6", spf=0.2), "--chunk", "3", *fail_args(farm, 2, "hang"))
+    snap = farm.wait(job)
+    assert_complete(farm, snap)
+    stalled = [e for e in snap.events if e.node == "render01"
+               and (e.kind == "stalled" or (e.kind == "chunk_failed" and e.message.startswith("stalled")))]
+    assert stalled, farm.describe(job)
+    farm.assert_no_orphans(timeout=20)
+
+
+def test_hung_render_is_rescued_by_a_backup_on_an_idle_node(engine_farm: Make) -> None:
+    farm = engine_farm(n=2)
+    job = farm.submit(*demo_args(farm, "1-12", spf=0.2), "--chunk", "4", *fail_args(farm, 2, "hang"))
+    snap = farm.wait(job)
+    assert_complete(farm, snap)
+    frame2 = next(r for r in snap.frames if r.frame == 2)
+    assert frame2.node == "render02" or any(e.kind == "stalled" for e in snap.events), farm.describe(job)
+    farm.assert_no_orphans(timeout=20)
 
 
 def test_output_disk_full_loses_no_frame(engine_farm: Make, tmp_path: Path) -> None:
