@@ -122,3 +122,33 @@ def test_at_the_tail_one_node_passing_spares_asking_the_nodes_no_better(
     assert len(asked) <= 2, asked  # equal nodes: the first one's answer holds for the rest
     rig.drive(rig.finished(job))
     assert_all_done(rig, job)
+
+
+class _Progress:
+    """A job store holding only finished jobs' progress rows (what farm_speeds reads)."""
+
+    def __init__(self, jobs: dict[str, list[tuple[str, float, int]]]) -> None:
+        self.jobs = jobs
+
+    def job_ids(self, states: object = ()) -> list[str]:
+        return list(self.jobs)
+
+    def progress(self, job_id: str) -> list[object]:
+        from types import SimpleNamespace
+
+        return [SimpleNamespace(node=n, seconds_per_frame=s, frames_done=d) for n, s, d in self.jobs[job_id]]
+
+
+def test_a_remembered_speed_is_robust_to_one_bad_measurement() -> None:
+    normal = [("a", 2.0, 10), ("b", 1.0, 10), ("c", 1.0, 10)]
+    store = _Progress({
+        "1": normal,
+        "2": normal,
+        "3": [("a", 2.0, 10), ("b", 1.0, 10), ("c", 0.001, 10)],  # c's lines arrived in one burst
+        "4": [("a", 2.0, 10), ("b", 1.0, 10), ("c", 0.001, 1)],  # one frame says nothing
+    })
+    prior = farm_speeds(store, besides="")  # type: ignore[arg-type]
+    assert prior["b"] == pytest.approx(2 * prior["a"])
+    assert prior["c"] == pytest.approx(prior["b"])  # the median of 1×, 1× and the bad one
+    only_bad = farm_speeds(_Progress({"3": store.jobs["3"]}), besides="")  # type: ignore[arg-type]
+    assert only_bad["c"] == 8.0  # kept within 8× of the median, not 1000×

@@ -196,23 +196,27 @@ class JobRun:
 
 #: How many of the last finished jobs the farm's speed memory looks at.
 PRIOR_JOBS = 10
+#: A remembered speed is kept within this factor of the farm's median either way: one bad measurement
+#: (frame lines that reached the dispatcher in a burst) must not hand a node most of the next job.
+PRIOR_SPREAD = 8.0
 
 
 def farm_speeds(store: Store, besides: str, jobs: int = PRIOR_JOBS) -> dict[str, float]:
     """Each node's speed relative to the others, as the last ``jobs`` finished jobs measured it.
 
-    Within one job, a node's frames per second over the mean of that job's measured nodes; across jobs,
-    the median. A node's relative speed carries over from job to job far better than its cores do, so
-    the first chunks of a new job are shared by it (see :mod:`farmhand.engine.scheduler`); the job's own
-    measurements replace it as they arrive. Jobs with fewer than two measured nodes say nothing.
+    Within one job, a node's frames per second over the median of that job's measured nodes (those that
+    rendered two frames or more), kept within :data:`PRIOR_SPREAD`; across jobs, the median. A node's
+    relative speed carries over from job to job far better than its cores do, so the first chunks of a
+    new job are shared by it (see :mod:`farmhand.engine.scheduler`); the job's own measurements replace
+    it as they arrive. Jobs with fewer than two measured nodes say nothing.
     """
     samples: dict[str, list[float]] = {}
     for job_id in [j for j in store.job_ids((JobState.DONE,)) if j != besides][-jobs:]:
         rates = {r.node: 1.0 / r.seconds_per_frame for r in store.progress(job_id)
-                 if r.seconds_per_frame and r.seconds_per_frame > 0}
+                 if r.seconds_per_frame and r.seconds_per_frame > 0 and r.frames_done >= 2}
         if len(rates) < 2:
             continue
-        mean = sum(rates.values()) / len(rates)
+        middle = statistics.median(rates.values())
         for node, rate in rates.items():
-            samples.setdefault(node, []).append(rate / mean)
+            samples.setdefault(node, []).append(min(max(rate / middle, 1 / PRIOR_SPREAD), PRIOR_SPREAD))
     return {node: statistics.median(values) for node, values in samples.items()}

@@ -149,11 +149,11 @@ class Estimates:
         known = [n.weight / max(n.cores, 1) for n in team if n.weight]
         self.per_core = sum(known) / len(known) if known else 1.0
         measured = [n for n in team if n.seconds_per_frame]
-        # frames/second per unit of prior of the measured nodes (None: nothing measured yet)
-        self.rate: Optional[float] = (
-            sum(1.0 / (n.seconds_per_frame or 1.0) / self.prior(n) for n in measured) / len(measured)
-            if measured else None
-        )
+        # frames/second per unit of prior of the measured nodes, their median (one odd measurement does
+        # not move it); None: nothing measured yet
+        self.rate: Optional[float] = statistics.median(
+            1.0 / (n.seconds_per_frame or 1.0) / self.prior(n) for n in measured
+        ) if measured else None
         starts = [n.startup_seconds for n in team if n.startup_seconds is not None]
         self.start_median = statistics.median(starts) if starts else 0.0
 
