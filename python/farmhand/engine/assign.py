@@ -5,30 +5,29 @@ nodes (most cores first) and asks the policy what each should do for the first j
 that it may take: start a chunk of waiting frames, re-split a slow chunk, back up a frame in progress, or
 nothing (the job's other nodes finish its frames sooner; the node may serve the next job). The decisions
 themselves are the pure code in :mod:`farmhand.engine.scheduler`, explained there; this module only
-describes the job's nodes and chunks to it (:class:`JobView`) and carries out what it says. Which nodes
-may take a job is :mod:`farmhand.engine.eligibility`.
+describes the job's nodes and chunks to it (:class:`~farmhand.engine.jobview.JobView`) and carries out
+what it says. Which nodes may take a job is :mod:`farmhand.engine.eligibility`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from typing import Any, Optional
 
 from farmhand.engine import eligibility, noderun
 from farmhand.engine.farmrules import FarmRules
 from farmhand.engine.jobrun import FrameRec, JobRun
+from farmhand.engine.jobview import JobView, Pass
 from farmhand.engine.noderun import StopCause, Task, TaskPhase
 from farmhand.engine.nodewatch import NodeWatch
 from farmhand.engine.scheduler import (
     DecisionKind,
     Estimates,
     NodeSpeed,
-    RunningWork,
     job_order,
     next_work,
     tail_action,
-    work_left,
     worker_holding,
 )
 from farmhand.engine.state import EngineState, FarmNode
@@ -44,73 +43,6 @@ _TAKING = (JobState.QUEUED, JobState.RUNNING)  # job states that are handed new 
 #: Seconds before a job every free node passed on is asked again when nothing about it changed (its
 #: tasks, their finished frames, its waiting frames): the policy's answer only drifts with time.
 QUIET_SECONDS = 0.25
-
-
-class JobView:
-    """One job as the policy sees it at one moment: its team (the eligible nodes that are free for it or
-    run it) with their speeds, and its tasks in flight as :class:`RunningWork`."""
-
-    def __init__(
-        self, state: EngineState, job: JobRun, free: Collection[str], now: float,
-        speeds: Optional[list[NodeSpeed]] = None, cache: Optional[dict[int, RunningWork]] = None,
-    ) -> None:
-        tasks = [t for t in state.tasks_of(job.id) if not t.kill_reason and not t.draining]
-        running = {t.node for t in tasks}
-        if speeds is None:
-            speeds = eligibility.speeds(job, state.farm.values())
-        self.team = [s for s in speeds if s.node in running or s.node in free]
-        known = Estimates(self.team)
-        by_node = {s.node: s for s in self.team}
-        backed = {t.backup_of for t in tasks if t.backup_of is not None}
-        self.works: dict[int, RunningWork] = {}
-        fallback = eligibility.job_spf(job) or 1.0
-        cache = {} if cache is None else cache  # tasks do not change during one assignment pass
-        for t in tasks:
-            if t.chunk_id in cache:
-                self.works[t.chunk_id] = cache[t.chunk_id]
-                continue
-            speed = by_node.get(t.node, NodeSpeed(t.node))
-            spf = known.spf(speed) or fallback
-            left, spf = work_left(spf, speed.startup_seconds, t.started, t.current_started, now)
-            doubled = t.current is not None and len(job.frames[t.current].owners) > 1
-            is_backed = t.backup_of is not None or t.chunk_id in backed or doubled
-            self.works[t.chunk_id] = cache[t.chunk_id] = RunningWork(
-                t.chunk_id, t.node, len(t.pending()), left, spf, t.current is not None, is_backed,
-                t.persistent,
-            )
-        self.by_node = by_node
-
-    def me(self, node: FarmNode, loaded: bool = False) -> NodeSpeed:
-        """The asking node (a loaded worker asks with no start cost: it pays none for more frames)."""
-        speed = self.by_node.get(node.name, NodeSpeed(node.name, node.cores))
-        if loaded:
-            return NodeSpeed(speed.node, speed.cores, speed.seconds_per_frame, 0.0, speed.weight)
-        return speed
-
-    def others(self, node: str) -> list[RunningWork]:
-        return [w for w in self.works.values() if w.node != node]
-
-
-class _Pass:
-    """What one assignment pass reuses from one free node to the next: each job's waiting frames (read
-    again once it started something), the speeds of its eligible nodes and which nodes may join it. It
-    keeps a pass over a large farm from repeating per node what is per job."""
-
-    def __init__(self) -> None:
-        self.waiting: dict[str, list[FrameRec]] = {}
-        self.speeds: dict[str, list[NodeSpeed]] = {}
-        self.joinable: dict[str, set[str]] = {}
-        self.works: dict[int, RunningWork] = {}  # chunk id -> as the policy sees it (valid for the pass)
-        self.asked: set[str] = set()  # jobs some free node asked about
-        self.known: dict[str, Estimates] = {}  # job -> estimates over its eligible nodes
-        self.by_node: dict[str, dict[str, NodeSpeed]] = {}  # job -> its eligible nodes by name
-        self.passed: dict[str, list[tuple[float, float]]] = {}  # job -> (spf, start) of nodes that passed
-        self.served: set[str] = set()  # jobs that gave some free node work
-
-    def waiting_of(self, job: JobRun) -> list[FrameRec]:
-        if job.id not in self.waiting:
-            self.waiting[job.id] = job.waiting()
-        return self.waiting[job.id]
 
 
 class Assigner:
@@ -145,7 +77,7 @@ class Assigner:
         free = [n for n in farm if n.name not in occupied and self.rules.usable(n.name)
                 and self.nodes.free(n.name, now)]
         names = {n.name for n in free}
-        memo = _Pass()
+        memo = Pass()
         asking = [j for j in order if not self._still_quiet(j, now, memo)] if free else []
         for node in free:
             takers = [j for j in asking if self._can_take(j, node, now)]
@@ -158,11 +90,11 @@ class Assigner:
                        if j.id in memo.asked and j.id not in memo.served} | {
             j.id: self._quiet[j.id] for j in order if j.id in self._quiet and j.id not in memo.asked}
 
-    def _signature(self, job: JobRun, memo: _Pass) -> tuple[int, int, int]:
+    def _signature(self, job: JobRun, memo: Pass) -> tuple[int, int, int]:
         tasks = self.state.tasks_of(job.id)
         return len(tasks), sum(len(t.done) for t in tasks), len(memo.waiting_of(job))
 
-    def _still_quiet(self, job: JobRun, now: float, memo: _Pass) -> bool:
+    def _still_quiet(self, job: JobRun, now: float, memo: Pass) -> bool:
         """Every free node passed on the job a moment ago and nothing about it changed since."""
         quiet = self._quiet.get(job.id)
         return quiet is not None and now < quiet[0] and quiet[1] == self._signature(job, memo)
@@ -182,7 +114,7 @@ class Assigner:
             return False
         return not ((job.spec.single_node or not job.preset.splittable) and self.state.tasks_of(job.id))
 
-    def _serve(self, job: JobRun, node: FarmNode, free: set[str], now: float, memo: _Pass) -> bool:
+    def _serve(self, job: JobRun, node: FarmNode, free: set[str], now: float, memo: Pass) -> bool:
         """Do for ``job`` what the policy says ``node`` should; True when the node got work."""
         memo.asked.add(job.id)
         served = self._carry_out(job, node, free, now, memo)
@@ -190,7 +122,7 @@ class Assigner:
             memo.served.add(job.id)
         return served
 
-    def _carry_out(self, job: JobRun, node: FarmNode, free: set[str], now: float, memo: _Pass) -> bool:
+    def _carry_out(self, job: JobRun, node: FarmNode, free: set[str], now: float, memo: Pass) -> bool:
         waiting = memo.waiting_of(job)
         persistent = job.preset.mode is PresetMode.WORKER
         if persistent and not waiting:
@@ -293,7 +225,7 @@ class Assigner:
         return task
 
     @staticmethod
-    def _estimate(job: JobRun, node: FarmNode, memo: _Pass) -> tuple[float, float]:
+    def _estimate(job: JobRun, node: FarmNode, memo: Pass) -> tuple[float, float]:
         """(seconds per frame, start cost) of ``node`` on ``job`` as the policy estimates them now."""
         known = memo.known[job.id]
         speed = memo.by_node[job.id].get(node.name) or NodeSpeed(node.name, node.cores)

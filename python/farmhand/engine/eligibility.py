@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from typing import Optional
 
 from farmhand import labels
+from farmhand.engine.estimates import NodeSpeed
 from farmhand.engine.jobrun import JobRun
-from farmhand.engine.scheduler import NodeSpeed
 from farmhand.engine.state import FarmNode
 from farmhand.nodes.tags import unmatched
 
