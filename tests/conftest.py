@@ -41,6 +41,18 @@ def _require_lab() -> None:
         pytest.fail(f"lab test cannot run: {why}", pytrace=False)
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Every test leaves ``os.environ`` as it found it, even when product code it drives sets a variable
+    directly (the Houdini submit path sets ``FARMHAND_PYTHON`` for its dispatcher launcher): a variable
+    leaked by one test once sent later tests' dispatchers to a fake Houdini's Python."""
+    saved = dict(os.environ)
+    yield
+    if os.environ != saved:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _lab_guard() -> Iterator[None]:
     if can_use() is not None:  # no root: no lab, and no way to add the route
