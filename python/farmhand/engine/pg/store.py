@@ -93,6 +93,14 @@ class PgStore(Store):
         """Who owns each job (``jobs.owner``: the login role that submitted it), by job id."""
         return {str(r[0]): str(r[1]) for r in self.db.execute("SELECT num, owner FROM jobs ORDER BY num")}
 
+    def leases(self) -> list[tuple[str, str, float]]:
+        """Every node lease: ``(node, dispatcher id, seconds until it expires)`` (negative: expired, not
+        taken over yet), by node. The seconds are the database server's, one clock for everyone."""
+        rows = self.db.execute(
+            "SELECT node, dispatcher, expires_at - farmhand_now(NULL) FROM node_leases ORDER BY node"
+        ).fetchall()
+        return [(str(r[0]), str(r[1]), float(r[2])) for r in rows]
+
     def close(self) -> None:
         self.db.close()
 
