@@ -246,6 +246,22 @@ class Previews:
                     made += 1
         return made
 
-    def close(self) -> None:
+    def close(self, wait: bool = False) -> None:
+        """Stop sweeping: a sweep not yet started is dropped, and the preview thread closes its store
+        connection (on a farm database, a server session) once the sweep under way, if any, ends.
+
+        Args:
+            wait: return only once the preview thread has ended (its connection closed).
+        """
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            if self._sweep is not None:
+                self._sweep.cancel()
+            self._pool.submit(self._close_reader)
+            self._pool.shutdown(wait=wait)
+            self._pool = None
+
+    def _close_reader(self) -> None:
+        store = getattr(self._local, "store", None)
+        self._local.store = None
+        if store is not None:
+            store.close()

@@ -5,11 +5,16 @@ Every key is optional; each section is one value object::
     {"retry":  {"max_attempts": 4, "stall_floor": 120, ...},      # farmhand.jobs.Retry
      "policy": {"target_chunk_seconds": 180, ...},                # farmhand.engine.scheduler.Policy
      "verify": {"grace_seconds": 75, "quiet_seconds": 2, ...},    # Verification (below)
-     "store":  {"keep_days": 14, "log_mb": 64, ...}}              # farmhand.engine.store.retention.Retention
+     "store":  {"url": "postgresql://…",                         # the farm database (docs/team.md)
+                "keep_days": 14, "log_mb": 64, ...}}              # farmhand.engine.store.retention.Retention
 
 A value is a finite number in its range (a whole number where the field is a count), so a typo, a string,
 ``NaN``, ``Infinity`` or a 22-digit number is refused here in one line naming the file and the key,
 instead of inside a running dispatcher.
+
+``store.url`` (or ``"store": "postgresql://…"`` when no threshold is set) names a team farm's PostgreSQL
+database for every process of this ``FARMHAND_HOME``; ``FARMHAND_STORE`` in the environment, when set,
+wins over it (see :func:`farmhand.engine.store.backend.store_url`). Its password is never shown.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from pathlib import Path
 from typing import Any, NamedTuple, Optional, TypeVar
 
 from farmhand import paths
+from farmhand.engine.pg.url import parse as parse_url
+from farmhand.engine.pg.url import redact
 from farmhand.engine.scheduler import Policy
 from farmhand.engine.store.retention import Retention
 from farmhand.errors import ConfigError
@@ -62,6 +69,8 @@ SECTIONS: dict[str, type[Any]] = {
 }
 #: Sections read by other modules (``notify``: :mod:`farmhand.engine.hooks`), allowed here.
 OTHER_SECTIONS = ("notify",)
+#: The key of the ``store`` section that is no retention threshold: the farm database's URL.
+URL_KEY = "url"
 
 
 def settings_path() -> Path:
@@ -80,7 +89,36 @@ def load_settings(path: Optional[Path] = None) -> Settings:
     """
     path = path or settings_path()
     data = read(path)
-    return Settings(*(section(path, name, cls, data.get(name, {})) for name, cls in SECTIONS.items()))
+    store_setting(path, data)
+    values = {name: data.get(name, {}) for name in SECTIONS}
+    if isinstance(values["store"], str):
+        values["store"] = {}  # the URL alone: every retention threshold at its default
+    return Settings(*(section(path, name, cls, values[name], also=(URL_KEY,) if name == "store" else ())
+                      for name, cls in SECTIONS.items()))
+
+
+def store_setting(path: Optional[Path] = None, data: Optional[dict[str, Any]] = None) -> Optional[str]:
+    """The farm database URL of ``dispatcher.json`` (``store.url``, or ``store`` as a string), or None.
+
+    Raises:
+        ConfigError: the file is unreadable, or the URL is not a ``postgresql://`` URL libpq would take
+            (one line naming the key, the password hidden).
+    """
+    path = path or settings_path()
+    store = (read(path) if data is None else data).get("store")
+    key = "store"
+    if isinstance(store, dict):
+        store, key = store.get(URL_KEY), f"store.{URL_KEY}"
+    if store is None:
+        return None
+    if not isinstance(store, str) or not store.strip():
+        raise ConfigError(f"{path}: {key} must be a postgresql://… URL naming the farm database, not "
+                          f"{json.dumps(store)[:30]} (leave it out for the SQLite store in FARMHAND_HOME)")
+    try:
+        parse_url(store.strip())
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {key}: {redact(str(exc))}; see docs/team.md") from None
+    return store.strip()
 
 
 def read(path: Path) -> dict[str, Any]:
@@ -105,15 +143,17 @@ def read(path: Path) -> dict[str, Any]:
 _T = TypeVar("_T")
 
 
-def section(path: Path, name: str, cls: type[_T], values: Any) -> _T:
+def section(path: Path, name: str, cls: type[_T], values: Any, also: tuple[str, ...] = ()) -> _T:
     """``cls`` from a JSON object: known keys only, each a finite number in range (a whole number >= 1
-    for counts)."""
+    for counts). Keys in ``also`` are checked elsewhere and skipped here."""
     fields = {f.name: f.type for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    names = ", ".join((*also, *fields))
     if not isinstance(values, dict):
-        raise ConfigError(f"{path}: '{name}' must be an object of {', '.join(fields)}")
+        raise ConfigError(f"{path}: '{name}' must be an object of {names}")
+    values = {key: value for key, value in values.items() if key not in also}
     for key, value in values.items():
         if key not in fields:
-            raise ConfigError(f"{path}: {name}.{key} is not a setting; use one of {', '.join(fields)}")
+            raise ConfigError(f"{path}: {name}.{key} is not a setting; use one of {names}")
         whole = fields[key] in (int, "int")
         least = 1 if whole else 0
         kind = "a whole number" if whole else "a number"
