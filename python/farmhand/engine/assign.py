@@ -31,6 +31,7 @@ from farmhand.engine.scheduler import (
     worker_holding,
 )
 from farmhand.engine.state import EngineState, FarmNode
+from farmhand.engine.team import Team
 from farmhand.errors import UsageError
 from farmhand.frames import contiguous_runs, format_frame
 from farmhand.jobs import JobState
@@ -48,9 +49,10 @@ QUIET_SECONDS = 0.25
 class Assigner:
     """Starts chunks on free nodes and streams frames to persistent workers."""
 
-    def __init__(self, state: EngineState, nodes: NodeWatch) -> None:
+    def __init__(self, state: EngineState, nodes: NodeWatch, team: Optional[Team] = None) -> None:
         self.state = state
         self.nodes = nodes
+        self.team = team  # a shared farm: jobs are offered in fair-share order
         self.rules = FarmRules(state)  # limits, environment, sleeping and waking nodes
         self._quiet: dict[str, tuple[float, tuple[int, int, int]]] = {}  # job -> (until, what it was)
 
@@ -79,16 +81,29 @@ class Assigner:
         names = {n.name for n in free}
         memo = Pass()
         asking = [j for j in order if not self._still_quiet(j, now, memo)] if free else []
+        given: dict[str, int] = {}  # nodes handed out in this pass, by fair-share account
         for node in free:
-            takers = [j for j in asking if self._can_take(j, node, now)]
-            # Waiting frames of any job come before the tail of a higher-priority one.
-            if any(self._serve(j, node, names, now, memo) for j in takers if memo.waiting_of(j)) or any(
-                self._serve(j, node, names, now, memo) for j in takers if not memo.waiting_of(j)
-            ):
+            offered = self.team.order(asking, given) if self.team is not None else asking
+            takers = [j for j in offered if self._can_take(j, node, now)]
+            served = self._first_served(takers, node, names, now, memo)
+            if served is not None:
                 names.discard(node.name)
+                if self.team is not None:
+                    account = self.team.account(served)
+                    given[account] = given.get(account, 0) + 1
         self._quiet = {j.id: (now + QUIET_SECONDS, self._signature(j, memo)) for j in order
                        if j.id in memo.asked and j.id not in memo.served} | {
             j.id: self._quiet[j.id] for j in order if j.id in self._quiet and j.id not in memo.asked}
+
+    def _first_served(self, takers: list[JobRun], node: FarmNode, names: set[str], now: float,
+                      memo: Pass) -> Optional[JobRun]:
+        """The first of ``takers`` that gives ``node`` work; waiting frames of any job come before the
+        tail of a higher-priority one."""
+        for tail in (False, True):
+            for job in takers:
+                if bool(memo.waiting_of(job)) is not tail and self._serve(job, node, names, now, memo):
+                    return job
+        return None
 
     def _signature(self, job: JobRun, memo: Pass) -> tuple[int, int, int]:
         tasks = self.state.tasks_of(job.id)

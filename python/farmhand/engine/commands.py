@@ -62,7 +62,8 @@ class Commands:
         """Apply every command not handled yet, oldest first, and record each one's answer."""
         store = self.state.store
         for command in store.pending_commands():
-            store.take_command(command.id)
+            if not store.take_command(command.id):
+                continue  # another dispatcher of the farm applies it
             try:
                 result = self.apply(command, now)
             except StoreError:

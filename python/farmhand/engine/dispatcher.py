@@ -58,6 +58,7 @@ from farmhand.engine.state import EngineState, NodeSource
 from farmhand.engine.store import Store
 from farmhand.engine.store.database import StoreBusy, StoreError
 from farmhand.engine.store.retention import Retention, prune
+from farmhand.engine.team import LEASE_SECONDS, Team, TeamDb
 from farmhand.engine.transitions import can_move_job
 from farmhand.engine.verify import Verifier
 from farmhand.errors import FarmhandError
@@ -129,6 +130,8 @@ class Dispatcher:
         node_refresh: float = 5.0,
         pathmap: Optional[PathMap] = None,
         notify: Optional[NotifySettings] = None,
+        team: Optional[TeamDb] = None,
+        lease_seconds: float = LEASE_SECONDS,
     ) -> None:
         self._pool: Optional[ThreadPoolExecutor] = None
         if submit is None:
@@ -155,16 +158,18 @@ class Dispatcher:
         self.stop_requested = threading.Event()
         self.wake = threading.Event()  # set by any task's output line: ends the wait between steps
         self.nodes = NodeWatch(self.state)
+        # A farm database served by several dispatchers (engine/team.py); None: this one alone.
+        self.team = Team(self.state, self.nodes, team, lease_seconds) if team is not None else None
         self.faults = Faults(self.state, self.nodes)
-        self.recovery = Recovery(self.state, self.nodes)
-        self.publisher = Publisher(self.state, self.nodes)
+        self.recovery = Recovery(self.state, self.nodes, team.my_open_chunks if team is not None else None)
+        self.publisher = Publisher(self.state, self.nodes, shared=team is not None)
         self.blame = Blame(self.state, self.nodes)
         self.verifier = Verifier(self.state, self.blame, self.faults, verify)
         # Hooks and previews: on threads of their own in production, inline under an injected submit.
         self.aftercare = Aftercare(self.state, notify or load_settings(paths.home() / "dispatcher.json"),
-                                   None if self._pool is not None else submit)
+                                   None if self._pool is not None else submit, shared=team is not None)
         self.outcomes = Outcomes(self.state, self.nodes, self.verifier, self.blame, self.retention.log_bytes)
-        self.assigner = Assigner(self.state, self.nodes)
+        self.assigner = Assigner(self.state, self.nodes, self.team)
         # Given: fixed (tests). Otherwise FARMHAND_HOME/pathmap.json, read again when it changes.
         self.gates = Gates(self.state, fixed_pathmap=pathmap is not None)
         self.commands = Commands(self.state, self.publisher, self.stop_requested)
@@ -184,6 +189,9 @@ class Dispatcher:
         store = self.state.store
         if not self.recovery.done:
             self.recovery.recover(now)
+        if self.team is not None:
+            self.team.check(now)
+            self.team.renew(now)
         self.commands.apply_pending(now)
         self._refresh_nodes(now)
         self.faults.each_task("reading its output", lambda t, _: t.read(t.job_id in self.state.jobs), now)
@@ -198,7 +206,7 @@ class Dispatcher:
             self.verifier.settle(now)
             self.faults.each_task("checking it for a stall", self._kill_stalled, now)
         with store.tx():
-            self.faults.each_pass("assigning its work", self.assigner.assign, now)
+            self._assign(now)
         with store.tx():
             self.faults.each_job("ending it", self._finish_job, now)
             self._aftercare(now)
@@ -210,6 +218,19 @@ class Dispatcher:
                 task.wake = self.wake
                 if task.lines:
                     self.wake.set()
+
+    def _assign(self, now: float) -> None:
+        team = self.team
+        if team is None:
+            self.faults.each_pass("assigning its work", self.assigner.assign, now)
+            return
+        # Shared farm: decide on the store's frames as of now, on the nodes this dispatcher leases.
+        team.refresh(now)
+        team.lease_for_assign()
+        try:
+            self.faults.each_pass("assigning its work", self.assigner.assign, now)
+        finally:
+            team.after_assign()
 
     def _aftercare(self, now: float) -> None:
         # Hooks and previews are extras: their errors are logged, never a reason to stop rendering.
@@ -282,6 +303,13 @@ class Dispatcher:
         if job.state in (JobState.PAUSED, JobState.WAITING) or self.verifier.pending(job.id):
             return
         waiting = job.count(FrameState.WAITING, FrameState.RETRYING, FrameState.RENDERING)
+        if waiting == 0 and self.team is not None:
+            # Another dispatcher may have ended it, or still render it: decide on the store's view.
+            self.team.refresh_job(job, now)
+            if job.state.finished:
+                self.publisher.retire(job, now)
+                return
+            waiting = job.count(FrameState.WAITING, FrameState.RETRYING, FrameState.RENDERING)
         failed = job.count(FrameState.FAILED)
         farm = self.state.farm
         if waiting == 0 and failed == 0:
@@ -329,6 +357,8 @@ class Dispatcher:
         """Start again from the store at the next step: drop every task and job (see :mod:`.recovery`)."""
         log.error("%s; dropping running chunks and starting again from the store", why)
         self.recovery.reset()
+        if self.team is not None:
+            self.team.reset()
         self.verifier.checks.clear()
         self.outcomes.logs.clear()
         self.publisher.reset()
@@ -347,6 +377,8 @@ class Dispatcher:
                 break
             time.sleep(STEP_SECONDS)
         self.recovery.reset()
+        if self.team is not None:
+            self.team.leave()
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self.aftercare.close()

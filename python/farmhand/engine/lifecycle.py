@@ -52,8 +52,9 @@ class Aftercare:
     """
 
     def __init__(self, state: EngineState, settings: Optional[NotifySettings] = None,
-                 submit: Optional[Any] = None) -> None:
+                 submit: Optional[Any] = None, *, shared: bool = False) -> None:
         self.state = state
+        self.shared = shared
         self.settings = settings or NotifySettings()
         self._pool: Optional[ThreadPoolExecutor] = None
         if submit is None:
@@ -77,7 +78,9 @@ class Aftercare:
 
     def _endings(self) -> None:
         store = self.state.store
-        if self._seen is None:
+        if self._seen is None or self.shared:
+            # On a shared farm the mark is the farm's: the dispatcher that moves it (one writer at a
+            # time) runs the hooks of those endings, so each ending notifies once.
             # The first start of this home does not notify about jobs that ended before it.
             seen = store.meta(SEEN_KEY)
             self._seen = int(seen) if seen and seen.isdigit() else records.last_event_id(store)

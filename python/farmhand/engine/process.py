@@ -27,7 +27,7 @@ from farmhand.engine.hooks import parse_settings as parse_notify
 from farmhand.engine.settings import Settings
 from farmhand.engine.store import Store
 from farmhand.engine.store.backend import open_store, store_url
-from farmhand.errors import FarmhandError
+from farmhand.errors import ConfigError, FarmhandError
 from farmhand.jobs import DispatcherInfo
 
 try:
@@ -316,18 +316,38 @@ def _stop_when_removed(store_path: Path, stop: Any) -> None:
 
 
 def _open_served_store() -> tuple[Store, Any]:
-    """The store this dispatcher serves (FARMHAND_STORE or SQLite) and, for a farm database, the claim
-    that keeps a second dispatcher off it (several on one database are not wired yet)."""
-    store = open_store(writer=f"dispatcher:{socket.gethostname()}:{os.getpid()}")
+    """The store this dispatcher serves (FARMHAND_STORE or SQLite) and, for a farm database, its
+    membership of the farm (:mod:`farmhand.engine.team`): several dispatchers serve one database."""
+    me = f"dispatcher:{socket.gethostname()}:{os.getpid()}"
+    store = open_store(writer=me)
     if store_url() is None:
         return store, None
-    from farmhand.engine.pg.store import PgStore, claim_store
+    from farmhand.engine.pg.store import PgStore, check_dispatcher_role
+    from farmhand.engine.pg.team import PgTeam
 
     try:
-        return store, claim_store(cast(PgStore, store))
+        check_dispatcher_role(cast(PgStore, store))
+        return store, PgTeam(cast(PgStore, store), me)
     except BaseException:
         store.close()
         raise
+
+
+def lease_seconds() -> float:
+    """How long a node lease of a shared farm lasts without renewal: ``FARMHAND_LEASE_SECONDS``
+    (at least 1), else 15 s. Another dispatcher adopts a dead one's nodes this long after it stopped."""
+    from farmhand.engine.team import LEASE_SECONDS
+
+    given = os.environ.get("FARMHAND_LEASE_SECONDS", "").strip()
+    if not given:
+        return LEASE_SECONDS
+    try:
+        value = float(given)
+    except ValueError:
+        value = 0.0
+    if not 1.0 <= value <= 3600.0:
+        raise ConfigError(f"FARMHAND_LEASE_SECONDS={given!r}: give seconds between 1 and 3600")
+    return value
 
 
 def serve(*, quiet_if_running: bool = False) -> int:
@@ -360,10 +380,11 @@ def serve(*, quiet_if_running: bool = False) -> int:
     handler = log_to_file()
     found = load_settings()
     registry = Registry()
-    store, claim = _open_served_store()
+    store, team = _open_served_store()
     executor = registry.executor()
     dispatcher = Dispatcher(store, executor, registry_nodes(registry), retry=found.retry, policy=found.policy,
-                            verify=found.verify, retention=found.store)
+                            verify=found.verify, retention=found.store, team=team,
+                            lease_seconds=lease_seconds())
     log.info("dispatcher pid %s serving %s", os.getpid(), paths.home())
     try:
         dispatcher.run(stop)
@@ -372,8 +393,6 @@ def serve(*, quiet_if_running: bool = False) -> int:
         if callable(close):
             close()
         store.close()
-        if claim is not None:
-            claim.release()
         lock.release()
         logging.getLogger().removeHandler(handler)
         handler.close()

@@ -19,9 +19,13 @@ from farmhand.jobs import FrameState, NodeActivity, NodeRow
 class Publisher:
     """Writes what clients show about each active job: one row per node, and the job's ETA."""
 
-    def __init__(self, state: EngineState, nodes: NodeWatch) -> None:
+    def __init__(self, state: EngineState, nodes: NodeWatch, *, shared: bool = False) -> None:
         self.state = state
         self.nodes = nodes
+        # On a shared farm a job's node rows are written by the dispatcher that rendered on the node:
+        # this one writes only the rows of nodes it rendered the job on.
+        self.shared = shared
+        self._mine: set[tuple[str, str]] = set()
         self._rows: dict[tuple[str, str], NodeRow] = {}  # (job, node) -> the row last written
         self._etas: dict[str, Optional[float]] = {}  # job -> the ETA last written
 
@@ -46,6 +50,7 @@ class Publisher:
         self._etas.pop(job_id, None)
         for key in [k for k in self._rows if k[0] == job_id]:
             del self._rows[key]
+        self._mine = {k for k in self._mine if k[0] != job_id}
 
     def publish_job(self, job: JobRun, now: float) -> None:
         """Per-node rows and the job ETA, written only when they changed."""
@@ -53,7 +58,11 @@ class Publisher:
         tasks = {t.node: t for t in mine if t.backup_of is None}
         tasks.update({t.node: t for t in mine if t.node not in tasks})
         rates = []
-        for node in sorted(set(job.nodes) | set(tasks)):
+        nodes = set(job.nodes) | set(tasks)
+        if self.shared:
+            self._mine.update((job.id, n) for n in tasks)
+            nodes = {n for n in nodes if (job.id, n) in self._mine}
+        for node in sorted(nodes):
             row = self.row(job, node, tasks.get(node), now)
             if row.seconds_per_frame and node in tasks:
                 rates.append(1.0 / row.seconds_per_frame)

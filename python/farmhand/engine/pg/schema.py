@@ -150,11 +150,19 @@ GRANT INSERT, UPDATE, DELETE ON limits, power_rules, node_power, job_holds
   TO farmhand_wrangler, farmhand_dispatcher;
 """
 
+# Several dispatchers on one farm: each chunk records the dispatcher that runs it (its connection's
+# farmhand.writer), so a restart closes only its own chunks and adoption finds a dead one's.
+CHUNK_OWNERS = """
+ALTER TABLE chunks ALTER COLUMN dispatcher
+  SET DEFAULT nullif(current_setting('farmhand.writer', true), '');
+"""
+
 MIGRATIONS = (
     Migration(1, "store tables (the SQLite schema in PostgreSQL types)", STORE_TABLES),
     Migration(2, "team tables: owners, dispatchers, node leases, shares, change counter", TEAM_TABLES),
     Migration(3, "group roles and row-level security", SECURITY),
     Migration(4, "farm tables: limits, power rules, node power, job holds", FARM_TABLES),
+    Migration(5, "each chunk records its dispatcher", CHUNK_OWNERS),
 )
 
 

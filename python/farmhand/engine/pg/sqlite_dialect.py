@@ -93,11 +93,18 @@ def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], Row]:
     return lambda values: Row((_plain(v) for v in values), names)
 
 
+#: The transaction-scoped advisory lock every write transaction takes first ("FHWR"): writers of the
+#: farm database go one at a time, as SQLite's do, so the store's read-then-write logic stays right
+#: with several dispatchers on one database (readers never wait for it).
+WRITE_LOCK = 0x46485752
+WRITE_BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+
+
 def translate_sql(sql: str) -> tuple[str, Optional[str]]:
     """The statement in PostgreSQL's dialect and the identity column it returns (None: returns nothing)."""
     text = sql.strip()
     if text.upper() == "BEGIN IMMEDIATE":
-        return "BEGIN", None
+        return WRITE_BEGIN, None
     if "sqlite_master" in text:
         return _TABLES_QUERY, None
     text = re.sub(r"\browid\b", "ctid", text.replace("%", "%%").replace("?", "%s"))
@@ -182,13 +189,14 @@ class PgConnection:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         text, identity = translate_sql(sql)
-        starting = text == "BEGIN" or not self.in_transaction
+        begins = text in ("BEGIN", WRITE_BEGIN)
+        starting = begins or not self.in_transaction
         try:
             return self._execute(text, params, identity, starting)
         except _Dropped as dropped:
             # A connection found dead as a transaction starts (or by a lone read) had done nothing of
             # it yet: open a new one and run the statement again, once.
-            if not (text == "BEGIN" or (starting and text.lstrip().upper().startswith("SELECT"))):
+            if not (begins or (starting and text.lstrip().upper().startswith("SELECT"))):
                 raise dropped.error from None
             self.close()
             try:
@@ -212,7 +220,7 @@ class PgConnection:
             if isinstance(error, StoreBusy):
                 raise _Dropped(error) from None
             raise error from None
-        if cur.rowcount > 0 and not text.lstrip().upper().startswith("SELECT"):
+        if cur.rowcount > 0 and not text.lstrip().upper().startswith(("SELECT", "BEGIN")):
             self.total_changes += cur.rowcount
         return Cursor(cur, lastrowid)
 
@@ -231,6 +239,13 @@ class PgConnection:
 
     def executescript(self, script: str) -> None:
         del script  # the farm database's schema is made by its migrations (farmhand.engine.pg.schema)
+
+    def raw(self) -> psycopg.Connection[Row]:
+        """The psycopg connection under this one, for statements in its open transaction (team leases)."""
+        conn = self._conn
+        if conn is None or conn.closed or conn.broken:
+            raise StoreBusy(f"the farm database {self.url.where} connection was lost; trying again")
+        return conn
 
     def close(self) -> None:
         if self._conn is not None:

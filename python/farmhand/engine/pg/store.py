@@ -9,14 +9,13 @@ a dispatcher and its clients behave as with SQLite; what differs:
 * the schema must exist (``schema.migrate`` by the farm's administrator); a store opened on an
   unmigrated database says so in one line, and one migrated by a newer Farmhand is refused.
 
-This runs ONE dispatcher per farm database: the multi-dispatcher parts of the team farm (node leases,
-``work.claim_chunk``, adoption) are not wired into the dispatcher yet (docs/team.md), so
-:func:`claim_store` lets only one dispatcher serve a database at a time.
+Several dispatchers serve one farm database at once (:mod:`farmhand.engine.team`,
+:mod:`farmhand.engine.pg.team`): write transactions take one advisory lock first, so they go one at a
+time as SQLite's writers do.
 """
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
@@ -26,9 +25,6 @@ from farmhand.engine.pg.sqlite_dialect import PgConnection
 from farmhand.engine.store.database import _TxState, _wall
 from farmhand.engine.store.tables import Store
 from farmhand.errors import ConfigError, FarmhandError
-
-#: The advisory lock a dispatcher holds for as long as it serves a farm database ("FHDS").
-DISPATCHER_LOCK = 0x46484453
 
 
 class PgStore(Store):
@@ -105,24 +101,8 @@ class PgStore(Store):
         self.db.close()
 
 
-class StoreClaim:
-    """This process serves the farm database: a session advisory lock on its own connection."""
-
-    def __init__(self, store: PgStore) -> None:
-        self._conn = PgConnection(store.url)
-        self._lock = threading.Lock()
-
-    def acquire(self) -> bool:
-        row = self._conn.execute("SELECT pg_try_advisory_lock(?)", (DISPATCHER_LOCK,)).fetchone()
-        return bool(row and row[0])
-
-    def release(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-
-def claim_store(store: PgStore) -> StoreClaim:
-    """Hold the farm database for this dispatcher, or raise: another dispatcher already serves it."""
+def check_dispatcher_role(store: PgStore) -> None:
+    """Raise unless the store's login may dispatch (a ``farmhand_dispatcher`` member, or a superuser)."""
     row = store.db.execute(
         "SELECT pg_has_role('farmhand_dispatcher', 'MEMBER') OR rolsuper FROM pg_roles"
         " WHERE rolname = current_user"
@@ -131,9 +111,3 @@ def claim_store(store: PgStore) -> StoreClaim:
         raise FarmhandError(f"{store.login()} may not dispatch on the farm database {store.url.where}: "
                             "start the dispatcher with a farmhand_dispatcher login in FARMHAND_STORE "
                             "(docs/team.md)")
-    claim = StoreClaim(store)
-    if not claim.acquire():
-        claim.release()
-        raise FarmhandError(f"a dispatcher already serves the farm database {store.url.where}; running "
-                            "several dispatchers on one farm database is not supported yet (docs/team.md)")
-    return claim

@@ -30,7 +30,7 @@ from farmhand.jobs import ChunkState, FrameState, JobState
 
 Conn = psycopg.Connection[Any]
 # The fair-share account of a job: its project when a wrangler gave the project a share, else its owner.
-_ACCOUNT = sql.SQL(
+ACCOUNT = sql.SQL(
     "CASE WHEN j.project IS NOT NULL AND EXISTS (SELECT 1 FROM shares s WHERE s.kind = 'project'"
     " AND s.name = j.project) THEN 'project:' || j.project ELSE j.owner::text END"
 )
@@ -184,7 +184,7 @@ def fair_inputs(conn: Conn, now: Optional[float] = None) -> FairInputs:
         sql.SQL(
             "SELECT {account}, count(*) FROM chunks c JOIN jobs j ON j.num = c.job"
             " WHERE c.state IN {open} AND c.backup_of IS NULL GROUP BY 1"
-        ).format(account=_ACCOUNT, open=OPEN_CHUNKS)
+        ).format(account=ACCOUNT, open=OPEN_CHUNKS)
     ).fetchall()
     weights = conn.execute(
         "SELECT CASE kind WHEN 'project' THEN 'project:' || name ELSE name END, weight FROM shares"
@@ -194,7 +194,7 @@ def fair_inputs(conn: Conn, now: Optional[float] = None) -> FairInputs:
             "SELECT j.num, {account}, j.priority, farmhand_now(%(now)s) - j.created, count(*) FROM jobs j"
             " JOIN frames f ON f.job = j.num AND f.state IN {open} WHERE j.state IN {runnable}"
             " GROUP BY j.num ORDER BY j.num"
-        ).format(account=_ACCOUNT, open=OPEN_FRAMES, runnable=RUNNABLE_JOBS),
+        ).format(account=ACCOUNT, open=OPEN_FRAMES, runnable=RUNNABLE_JOBS),
         {"now": now},
     ).fetchall()
     return FairInputs(

@@ -371,13 +371,15 @@ class Store(Database):
         return out
 
     @store_call
-    def take_command(self, command_id: int) -> None:
+    def take_command(self, command_id: int) -> bool:
         """Mark the command as being applied, committed before it is: a dispatcher that dies while
-        applying it never applies it again (see :meth:`abandon_commands`)."""
+        applying it never applies it again (see :meth:`abandon_commands`). False when it was taken
+        already (another dispatcher of a shared farm got it first)."""
         with self.tx() as db:
-            db.execute(
-                "UPDATE commands SET result = ? WHERE id = ? AND handled IS NULL", (APPLYING, command_id)
-            )
+            return db.execute(
+                "UPDATE commands SET result = ? WHERE id = ? AND handled IS NULL AND result IS NULL",
+                (APPLYING, command_id),
+            ).rowcount == 1
 
     @store_call
     def abandon_commands(self, now: Optional[float] = None) -> int:

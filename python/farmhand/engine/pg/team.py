@@ -1,0 +1,83 @@
+"""The farm database's side of several dispatchers on one farm (:mod:`farmhand.engine.team`).
+
+:class:`PgTeam` answers the dispatcher's team questions on the connection of its
+:class:`~farmhand.engine.pg.store.PgStore`, inside the store's own transactions, so a lease taken, a
+frame handed out and a chunk recorded commit together. Write transactions of the farm database are
+serialised by a transaction-scoped advisory lock (:data:`farmhand.engine.pg.sqlite_dialect.WRITE_LOCK`),
+as SQLite serialises its writers: a dispatcher deciding which frames to hand out sees every frame another
+dispatcher handed out before it, and none is booked twice.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any, Optional
+
+from psycopg import sql
+
+from farmhand.engine.pg import leases, work
+from farmhand.engine.pg.schema import OPEN_CHUNKS
+from farmhand.engine.pg.store import PgStore
+from farmhand.engine.store.database import job_num
+from farmhand.engine.team import AdoptedChunk, FairInputs
+from farmhand.jobs import FrameState
+
+
+class PgTeam:
+    """One dispatcher's membership of the farm (:class:`farmhand.engine.team.TeamDb`)."""
+
+    def __init__(self, store: PgStore, dispatcher_id: str) -> None:
+        self.store = store
+        self.id = dispatcher_id
+
+    def _conn(self) -> Any:
+        return self.store.db.raw()
+
+    def register(self) -> None:
+        with self.store.tx():
+            leases.register(self._conn(), self.id, socket.gethostname(), os.getpid())
+
+    def renew(self, ttl: float) -> list[str]:
+        return leases.renew(self._conn(), self.id, ttl)
+
+    def acquire(self, nodes: list[str], ttl: float) -> list[str]:
+        return leases.acquire(self._conn(), self.id, nodes, ttl) if nodes else []
+
+    def release(self, nodes: list[str]) -> list[str]:
+        return leases.release(self._conn(), self.id, nodes) if nodes else []
+
+    def leased_by_others(self) -> set[str]:
+        rows = self._conn().execute("SELECT node FROM node_leases WHERE dispatcher <> %s", (self.id,))
+        return {str(r[0]) for r in rows.fetchall()}
+
+    def adopt(self, ttl: float) -> tuple[list[str], list[AdoptedChunk]]:
+        nodes: list[str] = []
+        chunks: list[AdoptedChunk] = []
+        for node in leases.adopt(self._conn(), self.id, ttl):
+            nodes.append(node.node)
+            chunks.extend(AdoptedChunk(c.id, c.job_id, c.node, c.idxs, c.pgid, node.previous)
+                          for c in node.chunks)
+        return nodes, chunks
+
+    def my_open_chunks(self) -> set[int]:
+        """This dispatcher's chunks the store has as starting or running (a restart closes only those)."""
+        query = sql.SQL("SELECT id FROM chunks WHERE dispatcher = %s AND state IN {open}")
+        rows = self._conn().execute(query.format(open=OPEN_CHUNKS), (self.id,))
+        return {int(r[0]) for r in rows.fetchall()}
+
+    def fair_inputs(self) -> FairInputs:
+        found = work.fair_inputs(self._conn())
+        accounts = self._conn().execute(sql.SQL("SELECT j.num, {a} FROM jobs j").format(a=work.ACCOUNT))
+        return FairInputs(usage=found.usage, weights=found.weights,
+                          accounts={str(n): str(a) for n, a in accounts.fetchall()})
+
+    def frame_states(self, job_id: str) -> list[tuple[FrameState, Optional[str], int]]:
+        rows = self._conn().execute(
+            "SELECT state, node, attempts FROM frames WHERE job = %s ORDER BY idx", (job_num(job_id),))
+        return [(FrameState(s), n, int(a)) for s, n, a in rows.fetchall()]
+
+    def leave(self) -> None:
+        """Give up every lease at a clean stop: the others need not wait for them to expire."""
+        with self.store.tx():
+            leases.release(self._conn(), self.id)
