@@ -147,6 +147,21 @@ class Client:
         owners = getattr(self.store, "owners", None)
         return dict(owners()) if callable(owners) else {}
 
+    def login(self) -> Optional[str]:
+        """The login this client reads a shared farm database as (the owner of the jobs it submits);
+        None for a SQLite store, where every job is the user's own."""
+        login = getattr(self.store, "login", None)
+        return str(login()) if callable(login) else None
+
+    def leases(self) -> list[tuple[str, str, float]]:
+        """Which dispatcher leases each node of a shared farm database: ``(node, dispatcher id, seconds
+        until the lease expires)``, negative once it expired and no dispatcher took the node over yet;
+        empty for a SQLite store (one dispatcher, no leases)."""
+        leases = getattr(self.store, "leases", None)
+        if not callable(leases):
+            return []
+        return [(str(node), str(dispatcher), float(left)) for node, dispatcher, left in leases()]
+
     def job(self, job_id: str, *, events: int = 50) -> JobSnapshot:
         """One job: its summary, spec, per-node progress, every frame and the latest ``events`` events."""
         store = self.store

@@ -47,7 +47,10 @@ def test_submit_and_read_back(backend: ClientBackend) -> None:
     (job,) = snap.jobs
     assert (job.job_id, job.name, job.status, job.priority, job.frames_total) == (
         job_id, "shot010 beauty", JobState.QUEUED, 70, 12)
-    assert "@" in job.owner  # user@host of the submitter
+    assert "@" in job.submitter  # user@host of the submitter
+    # A SQLite store: every job is the user's own, with no owner column and no leases.
+    assert (job.owner, job.mine, snap.shared) == ("", True, False)
+    assert not any(n.leased_by for n in snap.nodes)
     assert snap.detail is not None and len(snap.detail.frames) == 12
     assert {f.status for f in snap.detail.frames} == {FrameStatus.WAITING}
     assert [n.host for n in snap.nodes] == ["render01", "render02"]
@@ -116,7 +119,7 @@ def test_progress_and_failures_in_words(backend: ClientBackend) -> None:
     assert nodes["render02"].state == "blocked" and nodes["render02"].error == "renderer crashed twice"
     # The Nodes tab shows who a node renders for, and a node blocklisted by the running job.
     states = {n.host: (n.status, n.rendering_for, n.note) for n in snap.nodes}
-    owner = snap.jobs[0].owner
+    owner = snap.jobs[0].submitter
     assert states["render01"] == (NodeStatus.RENDERING, f"shot010.hip /out/karma1 ({owner})", "")
     assert states["render02"] == (NodeStatus.BLOCKLISTED, "",
                                   f"shot010.hip /out/karma1 ({owner}): renderer crashed twice")

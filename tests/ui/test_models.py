@@ -89,7 +89,7 @@ def test_nodes_model_shows_inventory_and_state(qtbot) -> None:
     model = nodes_model()
     model.set_rows(farm_data.nodes(7))
     assert model.rowCount() == 7
-    assert model.columnCount() == 11  # ... and Tags, last
+    assert model.columnCount() == 12  # ... and Tags, last
     row = model.row_of("render02")
     assert model.index(row, column(model, "Cores")).data(DISPLAY) == "16"
     assert model.index(row, column(model, "RAM")).data(DISPLAY) == "64 GB"

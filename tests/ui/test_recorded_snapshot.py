@@ -48,8 +48,8 @@ def load() -> JobSnapshot:
 def test_the_recorded_job_in_the_panels_words() -> None:
     detail = job_detail(load())
     job = detail.job
-    assert (job.name, job.status, job.frames_done, job.frames_total, job.owner) == (
-        "shot010_beauty", JobState.RUNNING, 60, 240, "anna@ws-anna")
+    assert (job.name, job.status, job.frames_done, job.frames_total, job.submitter, job.who) == (
+        "shot010_beauty", JobState.RUNNING, 60, 240, "anna@ws-anna", "anna@ws-anna")
     nodes = {n.host: n for n in detail.nodes}
     assert nodes["render01"].state == "blocked"
     assert nodes["render01"].error == "blocklisted for this job after 2 failures: out of memory: Killed"

@@ -32,6 +32,7 @@ from farmhand.ui.view.records import (
     NodeView,
     SubmitRequest,
 )
+from farmhand.ui.view.team import with_leases
 from farmhand.ui.view.words import blocked_words
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ class ClientBackend:
         # (latest preview, its mtime), the detail it was added to, the detail with previews.
         self._preview_cache: _PreviewCache = (("", 0), None, None)
         # A job's submitter never changes: read each spec once, not on every change of the store.
+        self._submitters: dict[str, str] = {}
+        # Whose jobs are "mine" on a shared farm database, by job id (the detail reads it too).
         self._owners: dict[str, str] = {}
 
     def client(self) -> Client:
@@ -88,26 +91,25 @@ class ClientBackend:
             self._local.client = found
         return found
 
+    def login(self, client: Client) -> Optional[str]:
+        """The farm database login the panel reads as (None: a SQLite store), read once per thread."""
+        if not hasattr(self._local, "login"):
+            self._local.login = client.login()
+        found: Optional[str] = self._local.login
+        return found
+
     # -- reading ------------------------------------------------------------------------------------------
     def snapshot(self, job_id: Optional[str]) -> FarmSnapshot:
         client = self.client()
         version = client.version()
         with self._lock:
             cached_version, jobs, busy = self._jobs_cache
+        me = self.login(client)
         if cached_version != version:
-            summaries = client.jobs()
-            # Newest first: the job an artist just submitted is the one they look for.
-            for summary in summaries:
-                if summary.id not in self._owners:
-                    self._owners[summary.id] = client.store.spec(summary.id).submitter or ""
-            titles = {s.id: s.title for s in summaries}
-            done = {s.id for s in summaries if s.state is JobState.DONE}
-            busy = {s.id: tuple(client.store.progress(s.id)) for s in summaries if not s.state.finished}
-            jobs = tuple(queue_view(s, self._owners[s.id], titles, done, busy.get(s.id, ()))
-                         for s in sorted(summaries, key=lambda s: s.created, reverse=True))
+            jobs, busy = self._queue(client, me)
             with self._lock:
                 self._jobs_cache = (version, jobs, busy)
-        detail = self._detail(client, version, job_id) if job_id else None
+        detail = self._detail(client, version, job_id, me) if job_id else None
         if detail is not None and detail.job.status is JobState.WAITING:
             # What it waits for is read off the whole queue, which the detail alone does not hold.
             listed = next((j for j in jobs if j.job_id == detail.job.job_id), None)
@@ -116,17 +118,42 @@ class ClientBackend:
         if detail is not None:
             detail = self._with_previews(client, detail)
         power = {p.node: (p.state, p.message) for p in client.farm.node_power()}
-        nodes = tuple(power_view(n, *power.get(n.host, (None, None))) for n in self._node_views(jobs, busy))
+        # Leases are read on every poll: the seconds left change without any write to the store.
+        leased = with_leases(self._nodes.nodes(), client.leases())
+        nodes = tuple(power_view(n, *power.get(n.host, (None, None)))
+                      for n in self._node_views(leased, jobs, busy))
         return FarmSnapshot(jobs=jobs, nodes=nodes, detail=detail, taken_at=time.time(),
-                            dispatcher=dispatcher_words(client))
+                            dispatcher=dispatcher_words(client), shared=me is not None)
 
-    def _detail(self, client: Client, version: int, job_id: str) -> Optional[JobDetail]:
+    def _queue(self, client: Client,
+               me: Optional[str]) -> tuple[tuple[JobView, ...], dict[str, tuple[NodeRow, ...]]]:
+        """Every job in the store, newest first (the one an artist just submitted is the one they look
+        for; the Jobs tab shows only the user's own unless asked), and the per-node rows of each unfinished
+        one (the Nodes tab shows what every node renders, whoever's job it is)."""
+        summaries = client.jobs(all_users=True)
+        owners = client.owners()
+        for summary in summaries:
+            if summary.id not in self._submitters:
+                self._submitters[summary.id] = client.store.spec(summary.id).submitter or ""
+        with self._lock:
+            self._owners = owners
+        titles = {s.id: s.title for s in summaries}
+        done = {s.id for s in summaries if s.state is JobState.DONE}
+        busy = {s.id: tuple(client.store.progress(s.id)) for s in summaries if not s.state.finished}
+        jobs = tuple(queue_view(s, self._submitters[s.id], titles, done, busy.get(s.id, ()),
+                                owner=owners.get(s.id, ""), mine=me is None or owners.get(s.id) == me)
+                     for s in sorted(summaries, key=lambda s: s.created, reverse=True))
+        return jobs, busy
+
+    def _detail(self, client: Client, version: int, job_id: str, me: Optional[str]) -> Optional[JobDetail]:
         with self._lock:
             cached_version, cached_id, cached = self._detail_cache
+            owner = self._owners.get(job_id, "")
         if cached_version == version and cached_id == job_id:
             return cached
         try:
-            detail: Optional[JobDetail] = job_detail(client.job(job_id, events=0))
+            detail: Optional[JobDetail] = job_detail(client.job(job_id, events=0), owner=owner,
+                                                     mine=me is None or owner == me)
         except NotFound:
             # The job was removed from the store: the Jobs tab then drops its selection.
             detail = None
@@ -158,9 +185,10 @@ class ClientBackend:
             self._preview_cache = (key, detail, shown)
         return shown
 
-    def _node_views(self, jobs: tuple[JobView, ...],
+    @staticmethod
+    def _node_views(listed: tuple[NodeView, ...], jobs: tuple[JobView, ...],
                     busy: dict[str, tuple[NodeRow, ...]]) -> tuple[NodeView, ...]:
-        titles = {job.job_id: f"{job.name} ({job.owner})" if job.owner else job.name for job in jobs}
+        titles = {job.job_id: f"{job.name} ({job.who})" if job.who else job.name for job in jobs}
         rendering: dict[str, str] = {}
         blocked: dict[str, str] = {}
         for job_id, rows in busy.items():
@@ -170,7 +198,7 @@ class ClientBackend:
                 elif row.state is NodeActivity.BLOCKED:
                     blocked[row.node] = blocked_words(titles.get(job_id, job_id), row.message)
         views = []
-        for node in self._nodes.nodes():
+        for node in listed:
             status, note = node.status, node.note
             if node.host in rendering and status in (NodeStatus.IDLE, NodeStatus.UNKNOWN):
                 status = NodeStatus.RENDERING

@@ -14,9 +14,11 @@ from farmhand.ui.preview import PreviewPane
 from farmhand.ui.qt import QAction, Qt, QtCore, QtGui, QtWidgets, Signal, exec_menu
 from farmhand.ui.threads import TaskRunner
 from farmhand.ui.view.backend import FarmBackend
+from farmhand.ui.view.columns import hidden_job_columns
 from farmhand.ui.view.records import FarmSnapshot, JobDetail, JobView
 from farmhand.ui.view.summaries import legend_html, revival_words, summary_html
-from farmhand.ui.widgets import Confirm, ask, fit_columns, table_view
+from farmhand.ui.view.team import empty_queue_words, shown_jobs
+from farmhand.ui.widgets import Confirm, ask, fit_columns, hide_columns, table_view
 
 #: How often the log on screen is re-read while its job runs.
 LOG_FOLLOW_SECONDS = 2.0
@@ -53,11 +55,14 @@ class JobsTab(QtWidgets.QWidget):
         self.jobs = jobs_model(self)
         self.job_nodes = job_nodes_model(self)
         self.jobs_view = table_view(self.jobs, self)
-        self.jobs_view.setItemDelegateForColumn(1, StateDelegate(self.jobs_view))
-        self.jobs_view.setItemDelegateForColumn(3, ProgressDelegate(self.jobs_view))
-        fit_columns(self.jobs_view, {0: "shot010_lighting_v012", 1: "cancelled", 2: "100",
-                                     3: "1000/1000  100%  (9 failed)", 4: "59m59s", 5: "anna@ws-anna"},
-                    dotted=(1,))
+        column = self.jobs.column
+        self.jobs_view.setItemDelegateForColumn(column("State"), StateDelegate(self.jobs_view))
+        self.jobs_view.setItemDelegateForColumn(column("Progress"), ProgressDelegate(self.jobs_view))
+        fit_columns(self.jobs_view, {
+            column("Job"): "shot010_lighting_v012", column("State"): "cancelled", column("Priority"): "100",
+            column("Progress"): "1000/1000  100%  (9 failed)", column("ETA"): "59m59s",
+            column("Owner"): "wrangler_anna"}, dotted=(column("State"),))
+        hide_columns(self.jobs_view, hidden_job_columns(shared=False))
         self.nodes_view = table_view(self.job_nodes, self)
         self.nodes_view.setItemDelegateForColumn(1, StateDelegate(self.nodes_view))
         bars = ProgressDelegate(self.nodes_view)
@@ -96,6 +101,8 @@ class JobsTab(QtWidgets.QWidget):
         self.job_log_button = QtWidgets.QPushButton("Job log", self)
         self.hide_finished_check = QtWidgets.QCheckBox("Hide finished", self)
         self.hide_finished_check.setToolTip("Show only queued, waiting, running and paused jobs")
+        self.all_users_check = QtWidgets.QCheckBox("All users", self)
+        self.all_users_check.setToolTip("Show every user's jobs on the farm database, not only yours")
 
     def _layout(self) -> None:
         # A tool bar, so a narrow docked pane shows what fits and puts the rest behind its » button.
@@ -111,6 +118,9 @@ class JobsTab(QtWidgets.QWidget):
         actions.addWidget(self.job_log_button)
         actions.addSeparator()
         actions.addWidget(self.hide_finished_check)
+        # Only a shared farm database has other users' jobs (a tool bar hides a widget by its action).
+        self.all_users_action = actions.addWidget(self.all_users_check)
+        self.all_users_action.setVisible(False)
         self.actions_bar = actions
 
         detail = QtWidgets.QWidget(self)
@@ -155,32 +165,31 @@ class JobsTab(QtWidgets.QWidget):
         self.requeue_button.clicked.connect(self.requeue_selected_frame)
         self.job_log_button.clicked.connect(lambda: self._show_log(None, None))
         self.hide_finished_check.toggled.connect(lambda *_: self._show_jobs(self._last_jobs))
+        self.all_users_check.toggled.connect(lambda *_: self._show_jobs(self._last_jobs))
 
     # -- snapshots ------------------------------------------------------------------------------------
     def _show_jobs(self, jobs: tuple[JobView, ...]) -> None:
         self._last_jobs = jobs
-        if self.hide_finished_check.isChecked():
-            # The selected job stays listed even once it finished, so its detail does not vanish.
-            jobs = tuple(j for j in jobs if not j.status.finished or j.job_id == self._job_id)
-        self.jobs.set_rows(jobs)
+        self.jobs.set_rows(shown_jobs(jobs, all_users=self.all_users_check.isChecked(),
+                                      hide_finished=self.hide_finished_check.isChecked(),
+                                      selected=self._job_id))
         if self._job_id is not None:
             row = self.jobs.row_of(self._job_id)
-            if row >= 0 and self.jobs_view.currentIndex().row() != row:
+            if row < 0:
+                self.select_job(None)  # removed from the store, or another user's job no longer listed
+            elif self.jobs_view.currentIndex().row() != row:
                 self._select_row(row)
 
     def apply(self, snapshot: FarmSnapshot) -> None:
         """Show a snapshot (called on the UI thread by the panel)."""
+        hide_columns(self.jobs_view, hidden_job_columns(snapshot.shared))
+        self.all_users_action.setVisible(snapshot.shared)
+        following = self._job_id is None
         self._show_jobs(snapshot.jobs)
-        if self._job_id is not None:
-            row = self.jobs.row_of(self._job_id)
-            if row < 0:
-                self.select_job(None)
-            elif self.jobs_view.currentIndex().row() != row:
-                self._select_row(row)
-        elif snapshot.jobs:
+        if following and self.jobs.rowCount():
             # Reattaching: follow what renders now (newest first), else the newest unfinished job, so a
             # reopened panel shows work in progress rather than a job waiting for it.
-            jobs = snapshot.jobs
+            jobs = self.jobs.records()
             follow = ([j for j in jobs if j.status is JobState.RUNNING]
                       or [j for j in jobs if not j.status.finished] or list(jobs))
             self.select_job(follow[0].job_id)
@@ -211,8 +220,8 @@ class JobsTab(QtWidgets.QWidget):
         self.preview.choose(None)
         self.preview.show_detail(None)
         self.legend.setText("")
-        self.summary.setText("No job selected." if self.jobs.rowCount() else
-                             "No jobs in the queue yet: submit one from Houdini or with 'farmhand submit'.")
+        self.summary.setText(empty_queue_words(self.jobs.rowCount(), self._last_jobs,
+                                               all_users=self.all_users_check.isChecked()))
         self.jobSelected.emit(None)
         self._update_buttons()
 

@@ -77,7 +77,8 @@ class RecordTableModel(QtCore.QAbstractTableModel, Generic[T]):
         if role == _TOOLTIP:
             return tooltip(column.tooltip(record)) or None if column.tooltip else None
         if role in (_FOREGROUND, StateColourRole):
-            return colour(column.colour(record)) if column.colour else None
+            name = column.colour(record) if column.colour else ""
+            return colour(name) if name else None
         if role == KeyRole:
             return self._keys[index.row()]
         if role == RecordRole:

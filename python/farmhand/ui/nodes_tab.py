@@ -10,10 +10,11 @@ from farmhand.ui.models import StateDelegate, nodes_model
 from farmhand.ui.qt import Qt, QtWidgets, Signal
 from farmhand.ui.threads import TaskRunner
 from farmhand.ui.view.backend import FarmBackend
+from farmhand.ui.view.columns import hidden_node_columns
 from farmhand.ui.view.records import FarmSnapshot
 from farmhand.ui.view.summaries import node_counts, node_details
 from farmhand.ui.view.words import count_words
-from farmhand.ui.widgets import Confirm, ask, fit_columns, table_view
+from farmhand.ui.widgets import Confirm, ask, fit_columns, hide_columns, table_view
 
 
 class NodesTab(QtWidgets.QWidget):
@@ -46,9 +47,11 @@ class NodesTab(QtWidgets.QWidget):
         fit_columns(self.view, {
             column("Node"): "render01.studio", column("Address"): "10.100.10.100",
             column("State"): "blocklisted",
-            column("Job / note"): "shot010_lighting_v012 (anna)", column("Enabled"): "yes",
+            column("Job / note"): "shot010_lighting_v012 (anna)", column("Leased by"): "ws-anna (pid 123456)",
+            column("Enabled"): "yes",
             column("Cores"): "128", column("RAM"): "1024 GB", column("Load"): "99.99",
             column("GPUs"): "NVIDIA RTX A4000"}, dotted=(column("State"),))
+        hide_columns(self.view, hidden_node_columns(()))
         #: The selected node in full: address, OS, MACs, share, last probe, and the note the column cuts.
         self.details = _plain_label(self)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -124,6 +127,7 @@ class NodesTab(QtWidgets.QWidget):
                 if row >= 0:
                     selection.select(self.model.index(row, 0), selection.SelectionFlag.Select
                                      | selection.SelectionFlag.Rows)
+        hide_columns(self.view, hidden_node_columns(snapshot.nodes))
         self.count_label.setText(node_counts(snapshot.nodes))
         self._update_buttons()
         self._show_details()
@@ -169,8 +173,14 @@ class NodesTab(QtWidgets.QWidget):
             self._run_for(verb, host, call)
 
     def _run_for(self, verb: str, host: str, call: Callable[[str], object]) -> None:
-        self._runner.run(lambda: call(host), done=lambda _: self._done(f"{verb} {host}: done"),
-                         error=lambda text: self.message.emit(f"could not {verb} {host}: {text}"), name=verb)
+        name = self.name_of(host)
+        self._runner.run(lambda: call(host), done=lambda _: self._done(f"{verb} {name}: done"),
+                         error=lambda text: self.message.emit(f"could not {verb} {name}: {text}"), name=verb)
+
+    def name_of(self, host: str) -> str:
+        """What the table calls the node registered as ``host`` (its reported host name, say)."""
+        node = self.model.record(self.model.row_of(host))
+        return node.name if node is not None else host
 
     def _done(self, text: str) -> None:
         self.message.emit(text)
@@ -234,19 +244,20 @@ class NodesTab(QtWidgets.QWidget):
         if len(hosts) != 1:
             return
         host = hosts[0]
+        name = self.name_of(host)
 
         def ask_user(fingerprint: object) -> None:
-            question = (f"Trust {safe_text(host)}?\n\nIt presents the host key\n{safe_text(fingerprint)}\n\n"
+            question = (f"Trust {safe_text(name)}?\n\nIt presents the host key\n{safe_text(fingerprint)}\n\n"
                         "Compare it with the key on the machine (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) "
                         "before trusting it.")
             if self.confirm("Trust node", question):
                 self._runner.run(lambda: self._backend.trust(host, str(fingerprint)),
-                                 done=lambda _: self._done(f"trusted {host} ({fingerprint})"),
-                                 error=lambda text: self.message.emit(f"could not trust {host}: {text}"),
+                                 done=lambda _: self._done(f"trusted {name} ({fingerprint})"),
+                                 error=lambda text: self.message.emit(f"could not trust {name}: {text}"),
                                  name="trust")
 
         self._runner.run(lambda: self._backend.fingerprint(host), done=ask_user,
-                         error=lambda text: self.message.emit(f"could not read {host}'s host key: {text}"),
+                         error=lambda text: self.message.emit(f"could not read {name}'s host key: {text}"),
                          name="fingerprint")
 
     def add_node(self) -> None:

@@ -131,11 +131,12 @@ class FarmhandPanel(QtWidgets.QWidget):
         self.snapshotApplied.emit(snapshot)
 
     def _notice_endings(self, snapshot: FarmSnapshot) -> None:
-        """A job seen unfinished and now finished: one line in the status bar and :attr:`jobEnded` (the
-        Houdini glue shows it in Houdini's status bar). Jobs already finished when the panel opened are
-        not announced."""
-        before, self._states = self._states, {job.job_id: job.status for job in snapshot.jobs}
-        for job in snapshot.jobs:
+        """A job of the user's seen unfinished and now finished: one line in the status bar and
+        :attr:`jobEnded` (the Houdini glue shows it in Houdini's status bar). Jobs already finished when
+        the panel opened, and other users' jobs on a farm database, are not announced."""
+        mine = [job for job in snapshot.jobs if job.mine]
+        before, self._states = self._states, {job.job_id: job.status for job in mine}
+        for job in mine:
             was = before.get(job.job_id)
             if job.status.finished and was is not None and not was.finished:
                 self.show_message(ended_words(job))

@@ -16,7 +16,7 @@ from farmhand.errors import UsageError
 from farmhand.nodes import actions as nodeops
 from farmhand.nodes import discovery
 from farmhand.nodes.inventory import Inventory
-from farmhand.nodes.registry import Node, NodeState, Registry
+from farmhand.nodes.registry import Node, NodeState, Registry, display_names
 from farmhand.nodes.tags import group_names, node_tags
 from farmhand.ui.view.backend import ScanProgress
 from farmhand.ui.view.records import NodeStatus, NodeView
@@ -27,8 +27,9 @@ log = logging.getLogger(__name__)
 PROGRESS_SECONDS = 0.1
 
 
-def node_view(node: Node, manual_tags: Sequence[str] = ()) -> NodeView:
-    """A registry row in the panel's words (job activity is laid over it by the client backend)."""
+def node_view(node: Node, manual_tags: Sequence[str] = (), shown_as: str = "") -> NodeView:
+    """A registry row in the panel's words (job activity is laid over it by the client backend);
+    ``shown_as``: the name :func:`farmhand.nodes.registry.display_names` gives it, when not its own."""
     inv = Inventory.from_dict(node.inventory) if node.inventory else None
     if node.state is not NodeState.TRUSTED:
         status, note = NodeStatus.UNTRUSTED, "found by a scan; check and trust its host key"
@@ -52,6 +53,7 @@ def node_view(node: Node, manual_tags: Sequence[str] = ()) -> NodeView:
         share_free_gb=inv.share_free_mb / 1024 if inv and inv.share_free_mb is not None else None,
         probed_at=node.last_seen if inv else None,
         tags=tuple(group_names([node_tags(node.inventory, manual_tags)])),
+        shown_as=shown_as if shown_as != node.name else "",
     )
 
 
@@ -82,7 +84,10 @@ class RegistryNodes:
 
     def nodes(self) -> list[NodeView]:
         manual = self.registry.manual_tags()
-        return [node_view(node, manual.get(node.name, ())) for node in self.registry.list()]
+        listed = self.registry.list()
+        # A node a scan registered by its address goes by the host name it reports, as in the CLI.
+        shown = display_names(listed)
+        return [node_view(node, manual.get(node.name, ()), shown[node.name]) for node in listed]
 
     def scan(self, spec: str, progress: ScanProgress, cancelled: Callable[[], bool]) -> list[NodeView]:
         spans = discovery.parse_targets(spec.replace(",", " ").split())

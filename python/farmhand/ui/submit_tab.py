@@ -63,7 +63,7 @@ class SubmitTab(QtWidgets.QWidget):
         self._provider = context_provider
         self._handler = submit_handler
         self._context = SubmitContext()
-        self._known_nodes: tuple[str, ...] = ()
+        self._known_nodes: tuple[tuple[str, str], ...] = ()
 
         self._build_scene_fields(context_provider is not None)
         self._build_job_fields()
@@ -243,16 +243,17 @@ class SubmitTab(QtWidgets.QWidget):
     def apply(self, snapshot: FarmSnapshot) -> None:
         """Keep the node list in step with the registry (enabled, trusted nodes only)."""
         # A node blocklisted for one job is still fine for a new one.
-        hosts = tuple(n.host for n in snapshot.nodes if n.enabled and n.trusted)
+        # Listed by the name the Nodes tab shows; a job names them by their registry name (host).
+        usable = tuple((n.host, n.name) for n in snapshot.nodes if n.enabled and n.trusted)
         groups = sorted({t for n in snapshot.nodes if n.enabled and n.trusted for t in n.tags})
         self.groups_edit.setPlaceholderText(f"any node; groups: {', '.join(groups) or 'none (tag nodes)'}")
-        if hosts == self._known_nodes:
+        if usable == self._known_nodes:
             return
         chosen = set(self.selected_nodes())
-        self._known_nodes = hosts
+        self._known_nodes = usable
         self.nodes_list.clear()
-        for host in hosts:
-            item = QtWidgets.QListWidgetItem(safe_text(host), self.nodes_list)
+        for host, name in usable:
+            item = QtWidgets.QListWidgetItem(safe_text(name), self.nodes_list)
             item.setData(_HOST_ROLE, host)
             item.setSelected(host in chosen)
 

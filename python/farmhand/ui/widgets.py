@@ -8,6 +8,7 @@ show it are plain text, and tooltips go through :func:`farmhand.ui.view.summarie
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Callable
 
 from farmhand.jobs import JobState, NodeActivity
@@ -113,6 +114,16 @@ def table_view(model: QtCore.QAbstractItemModel, parent: QtWidgets.QWidget) -> Q
     view.horizontalHeader().setStretchLastSection(True)
     view.horizontalHeader().setHighlightSections(False)
     return view
+
+
+def hide_columns(view: QtWidgets.QTableView, titles: Collection[str]) -> None:
+    """Hide the columns titled ``titles`` and show every other one (touching only those that change)."""
+    model = view.model()
+    display = int(Qt.ItemDataRole.DisplayRole)
+    for column in range(model.columnCount()):
+        hidden = model.headerData(column, Qt.Orientation.Horizontal, display) in titles
+        if view.isColumnHidden(column) != hidden:
+            view.setColumnHidden(column, hidden)
 
 
 def fit_columns(view: QtWidgets.QTableView, samples: dict[int, str], dotted: tuple[int, ...] = ()) -> None:

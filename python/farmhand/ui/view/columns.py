@@ -7,6 +7,7 @@ tooltip as escaped rich text (:func:`farmhand.ui.view.summaries.tooltip`), in th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Callable, Generic, Optional, TypeVar
 
@@ -18,11 +19,13 @@ from farmhand.ui.view.summaries import (
     GREY,
     JOB_COLOURS,
     NODE_COLOURS,
+    ORANGE,
     RED,
     job_progress_text,
     node_state_words,
     seconds_text,
 )
+from farmhand.ui.view.team import lease_expired, lease_tooltip, lease_words
 from farmhand.ui.view.words import activity_words
 
 T = TypeVar("T")
@@ -35,7 +38,7 @@ class Column(Generic[T]):
     #: 0..1 for a bar in the cell; None: no bar.
     progress: Optional[Callable[[T], Optional[float]]] = None
     tooltip: Optional[Callable[[T], str]] = None
-    #: A ``#rrggbb`` name for the text (and the state dot).
+    #: A ``#rrggbb`` name for the text (and the state dot); "" for the palette's own.
     colour: Optional[Callable[[T], str]] = None
     numeric: bool = False
 
@@ -44,14 +47,20 @@ def _frame(frame: Optional[float]) -> str:
     return "" if frame is None else format_frame(frame)
 
 
+def _job_tooltip(job: JobView) -> str:
+    sent = f"\nsent by {job.submitter}" if job.submitter else ""
+    return f"{job.name}\nid {job.job_id}\npreset {job.preset}{sent}"
+
+
 JOB_COLUMNS: tuple[Column[JobView], ...] = (
-    Column("Job", lambda j: j.name, tooltip=lambda j: f"{j.name}\nid {j.job_id}\npreset {j.preset}"),
+    Column("Job", lambda j: j.name, tooltip=_job_tooltip),
     Column("State", lambda j: j.status.value, colour=lambda j: JOB_COLOURS.get(j.status, GREY),
            tooltip=lambda j: j.note or j.status.value),
     Column("Priority", lambda j: str(j.priority), numeric=True),
     Column("Progress", job_progress_text, progress=lambda j: j.progress),
     Column("ETA", lambda j: "" if j.status.finished else format_duration(j.eta_seconds), numeric=True),
-    Column("Owner", lambda j: j.owner),
+    # Shown on a shared farm database only (hidden_job_columns), as `farmhand jobs` shows OWNER.
+    Column("Owner", lambda j: j.owner, tooltip=lambda j: f"owned by {j.owner}" if j.owner else ""),
     # A problem in red; otherwise what holds the job ("waiting for job 7 (shot010_sim) to finish").
     Column("Note", lambda j: j.note, tooltip=lambda j: j.note, colour=lambda j: RED if j.message else GREY),
 )
@@ -85,12 +94,16 @@ def _gb(value: Optional[float]) -> str:
 # view on the right is the inventory, not what the node is doing. Trust is in the State column
 # ("untrusted", orange) and in the line under the table, so it needs no column of its own.
 NODE_COLUMNS: tuple[Column[NodeView], ...] = (
-    Column("Node", lambda n: n.host, tooltip=lambda n: f"{n.host} {n.address}".strip()),
-    Column("Address", lambda n: n.address if n.address != n.host else "", tooltip=lambda n: n.address),
+    # A node a scan registered by its address goes by the host name it reports, as in `farmhand nodes list`.
+    Column("Node", lambda n: n.name, tooltip=lambda n: f"{n.name} {n.address}".strip()),
+    Column("Address", lambda n: n.address if n.address != n.name else "", tooltip=lambda n: n.address),
     Column("State", lambda n: n.status.value, colour=lambda n: NODE_COLOURS.get(n.status, GREY),
            tooltip=node_state_words),
     # The whole text is also under the table when the node is selected (NodesTab.details).
     Column("Job / note", lambda n: n.rendering_for or n.note, tooltip=lambda n: n.rendering_for or n.note),
+    # Shown on a shared farm database once a dispatcher leases a node (hidden_node_columns).
+    Column("Leased by", lease_words, tooltip=lease_tooltip,
+           colour=lambda n: ORANGE if lease_expired(n) else ""),
     Column("Enabled", lambda n: "yes" if n.enabled else "no"),
     Column("Cores", lambda n: "" if n.cores is None else str(n.cores), numeric=True),
     Column("RAM", lambda n: _gb(n.ram_gb), numeric=True),
@@ -100,6 +113,18 @@ NODE_COLUMNS: tuple[Column[NodeView], ...] = (
     Column("Tags", lambda n: " ".join(n.tags), tooltip=lambda n: "groups a job can ask for (--group):\n"
            + "\n".join(n.tags)),
 )
+
+
+def hidden_job_columns(shared: bool) -> frozenset[str]:
+    """Titles of the queue's columns with nothing to say: the owner, except on a shared farm database
+    (with the SQLite store every job is the user's own)."""
+    return frozenset() if shared else frozenset({"Owner"})
+
+
+def hidden_node_columns(nodes: Iterable[NodeView]) -> frozenset[str]:
+    """Titles of the node list's columns with nothing to say: who leases a node, while no dispatcher
+    leases any (always with the SQLite store)."""
+    return frozenset() if any(node.leased_by for node in nodes) else frozenset({"Leased by"})
 
 
 def column_index(columns: tuple[Column[T], ...], title: str) -> int:

@@ -33,10 +33,11 @@ _FRAME_STATUS = {
 }
 
 
-def job_view(summary: JobSummary, owner: str = "") -> JobView:
+def job_view(summary: JobSummary, submitter: str = "", *, owner: str = "", mine: bool = True) -> JobView:
+    """A job of the queue; ``owner`` and ``mine`` matter on a shared farm database only."""
     return JobView(
         job_id=summary.id, name=summary.title, status=summary.state,
-        priority=summary.priority, owner=owner, preset=summary.preset,
+        priority=summary.priority, owner=owner, submitter=submitter, mine=mine, preset=summary.preset,
         frames_total=summary.frames_total, frames_done=summary.frames_done,
         frames_failed=summary.frames_failed, frames_rendering=summary.frames_rendering,
         eta_seconds=summary.eta_seconds, submitted_at=summary.created,
@@ -51,10 +52,10 @@ def rendering_now(rows: tuple[NodeRow, ...]) -> int:
     return sum(1 for row in rows if row.state is NodeActivity.RENDERING and row.current_frame is not None)
 
 
-def queue_view(summary: JobSummary, owner: str, titles: dict[str, str], done: set[str],
-               rows: tuple[NodeRow, ...]) -> JobView:
+def queue_view(summary: JobSummary, submitter: str, titles: dict[str, str], done: set[str],
+               rows: tuple[NodeRow, ...], *, owner: str = "", mine: bool = True) -> JobView:
     """A job as the queue lists it: what it waits for, or why no node renders it."""
-    view = replace(job_view(summary, owner), frames_rendering=rendering_now(rows))
+    view = replace(job_view(summary, submitter, owner=owner, mine=mine), frames_rendering=rendering_now(rows))
     if summary.state is JobState.WAITING:
         view = replace(view, waiting_for=waiting_words(summary, titles, done))
     if not view.message:
@@ -79,7 +80,7 @@ def frame_view(row: FrameRow) -> FrameView:
                      host=row.node or "", attempts=row.attempts, seconds=row.seconds, error=error)
 
 
-def job_detail(snap: JobSnapshot) -> JobDetail:
+def job_detail(snap: JobSnapshot, *, owner: str = "", mine: bool = True) -> JobDetail:
     # The store marks a whole chunk "rendering" when it is handed out. A frame is rendering only while
     # its node says it is on that frame; the rest of a running chunk is assigned. Between two frames
     # (the last one done, the next not started yet) and for renderers that never say which frame they
@@ -90,7 +91,7 @@ def job_detail(snap: JobSnapshot) -> JobDetail:
         replace(view, status=FrameStatus.ASSIGNED)
         if view.status is FrameStatus.RENDERING and (view.host, view.frame) not in current else view
         for view in (frame_view(row) for row in snap.frames))
-    job = job_view(snap.summary, snap.spec.submitter or "")
+    job = job_view(snap.summary, snap.spec.submitter or "", owner=owner, mine=mine)
     if not job.message:
         job = replace(job, message=stall_words(snap.summary, snap.nodes))
     job = replace(job, frames_rendering=sum(f.status is FrameStatus.RENDERING for f in frames))

@@ -71,6 +71,20 @@ class NodeView:
     probed_at: Optional[float] = None
     #: Its tags (from its inventory and given by hand): the groups a job can ask for.
     tags: tuple[str, ...] = ()
+    #: The name people know it by when that is not :attr:`host` (the host name a node registered by its
+    #: address reports, as ``farmhand nodes list`` shows it); :attr:`host` stays the key actions use.
+    shown_as: str = ""
+    #: On a shared farm database: the dispatcher that leases the node (``dispatcher:HOST:PID``) and the
+    #: seconds until that lease expires (negative: expired, not taken over yet).
+    leased_by: str = ""
+    lease_left: Optional[float] = None
+    #: In this machine's node registry (False: only a dispatcher's lease on the farm database names it).
+    registered: bool = True
+
+    @property
+    def name(self) -> str:
+        """What the panel calls the node."""
+        return self.shown_as or self.host
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,8 @@ class JobView:
     name: str
     status: JobState
     priority: int = 50
+    #: On a shared farm database, the login that owns the job (``farmhand jobs --all``'s OWNER); empty
+    #: with the SQLite store, where every job is the user's own.
     owner: str = ""
     preset: str = ""
     frames_total: int = 0
@@ -95,6 +111,15 @@ class JobView:
     waiting_for: str = ""
     #: What holds a queued job back ("waiting for limit karma (4 of 4 in use)", "waking render03 ...").
     hold: str = ""
+    #: Who sent it, as the submitting machine named them ("anna@ws-anna").
+    submitter: str = ""
+    #: The job is the user's own: always with the SQLite store; on a farm database, owned by this login.
+    mine: bool = True
+
+    @property
+    def who(self) -> str:
+        """Whose job it is, in a word: its owner on a farm database, else who sent it."""
+        return self.owner or self.submitter
 
     @property
     def note(self) -> str:
@@ -179,6 +204,8 @@ class FarmSnapshot:
     error: str = ""
     #: The dispatcher's state in words ("dispatcher running (pid 4242)").
     dispatcher: str = ""
+    #: The store is a shared farm database (``FARMHAND_STORE``): jobs have owners, nodes have leases.
+    shared: bool = False
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from farmhand.display import format_duration, safe_text
 from farmhand.frames import format_frame
 from farmhand.jobs import JobState, NodeActivity
 from farmhand.ui.view.records import FrameStatus, FrameView, JobDetail, JobView, NodeStatus, NodeView
+from farmhand.ui.view.team import lease_words
 from farmhand.ui.view.words import count_words
 
 # Mid-tone colours, so they read on Houdini's dark theme and on a light desktop palette alike.
@@ -190,15 +191,9 @@ def node_state_words(node: NodeView) -> str:
     return note
 
 
-def node_details(node: NodeView) -> str:
-    """One node in full, for the plain line under the table:
-    ``render02 · 10.0.0.12 · Debian GNU/Linux 12 x86_64 · MAC 52:54:00:12:34:56 · share 812 GB free ·
-    probed 11:41:30`` and, on its own line, what it renders or why it cannot."""
-    parts = [node.host]
-    if node.address and node.address != node.host:
-        parts.append(node.address)
-    if node.os:
-        parts.append(node.os)
+def _inventory_parts(node: NodeView) -> list[str]:
+    """What the node's last probe found, for :func:`node_details`."""
+    parts = [node.os] if node.os else []
     # Also here because a narrow pane scrolls those columns out of view.
     if node.gpus:
         parts.append(", ".join(node.gpus))
@@ -212,8 +207,23 @@ def node_details(node: NodeView) -> str:
         parts.append(f"share {node.share_free_gb:.0f} GB free")
     parts.append(time.strftime("probed %H:%M:%S", time.localtime(node.probed_at)) if node.probed_at
                  else "not probed yet")
+    return parts
+
+
+def node_details(node: NodeView) -> str:
+    """One node in full, for the plain line under the table:
+    ``render02 · 10.0.0.12 · Debian GNU/Linux 12 x86_64 · MAC 52:54:00:12:34:56 · share 812 GB free ·
+    probed 11:41:30`` and, on its own line, what it renders or why it cannot."""
+    if not node.registered:
+        return f"{safe_text(node.name)} · leased by {safe_text(lease_words(node))}\n{safe_text(node.note)}"
+    parts = [node.name]
+    if node.address and node.address != node.name:
+        parts.append(node.address)
+    parts.extend(_inventory_parts(node))
     if not node.trusted:
         parts.append("host key not trusted yet")
+    if node.leased_by:
+        parts.append(f"leased by {lease_words(node)}")
     text = safe_text(" · ".join(parts))
     if node.rendering_for:
         text += f"\nrendering for {safe_text(node.rendering_for)}"
