@@ -65,15 +65,13 @@ def test_the_dispatcher_serves_the_farm_database_of_the_file(home: Path, farm_db
     _point_at(home, dispatcher.url)
     job = _job(dispatcher.url, "served")
     assert dispatcher_process.load_settings().store.keep_days == 2  # the URL beside a threshold is fine
-    store, claim = dispatcher_process._open_served_store()
+    store, team = dispatcher_process._open_served_store()
     try:
-        assert isinstance(store, PgStore) and claim is not None
+        assert isinstance(store, PgStore) and team is not None  # the farm database, as one of its team
         assert store.login() == dispatcher.name and store.summary(job).title == "served"
         assert dispatcher.password not in repr(store) and dispatcher.password not in str(store.path)
     finally:
-        claim.release()
         store.close()
-
 
 def test_the_environment_wins_over_the_file(
         home: Path, farm_db: FarmDb, pg_cluster: PgCluster, monkeypatch: pytest.MonkeyPatch) -> None:
