@@ -173,12 +173,18 @@ class JobsTab(QtWidgets.QWidget):
         self.jobs.set_rows(shown_jobs(jobs, all_users=self.all_users_check.isChecked(),
                                       hide_finished=self.hide_finished_check.isChecked(),
                                       selected=self._job_id))
-        if self._job_id is not None:
-            row = self.jobs.row_of(self._job_id)
-            if row < 0:
-                self.select_job(None)  # removed from the store, or another user's job no longer listed
-            elif self.jobs_view.currentIndex().row() != row:
-                self._select_row(row)
+        if self._job_id is None:
+            self.summary.setText(self._nothing_selected())
+            return
+        row = self.jobs.row_of(self._job_id)
+        if row < 0:
+            self.select_job(None)  # removed from the store, or another user's job no longer listed
+        elif self.jobs_view.currentIndex().row() != row:
+            self._select_row(row)
+
+    def _nothing_selected(self) -> str:
+        return empty_queue_words(self.jobs.rowCount(), self._last_jobs,
+                                 all_users=self.all_users_check.isChecked())
 
     def apply(self, snapshot: FarmSnapshot) -> None:
         """Show a snapshot (called on the UI thread by the panel)."""
@@ -220,8 +226,7 @@ class JobsTab(QtWidgets.QWidget):
         self.preview.choose(None)
         self.preview.show_detail(None)
         self.legend.setText("")
-        self.summary.setText(empty_queue_words(self.jobs.rowCount(), self._last_jobs,
-                                               all_users=self.all_users_check.isChecked()))
+        self.summary.setText(self._nothing_selected())
         self.jobSelected.emit(None)
         self._update_buttons()
 
