@@ -4,6 +4,7 @@
     python3 scripts/install_farmhand.py --houdini 21.0  # only that version
     python3 scripts/install_farmhand.py --dry-run       # show what would change
     python3 scripts/install_farmhand.py --uninstall     # add --remove-deps to delete deps/ as well
+    python3 scripts/install_farmhand.py --team          # psycopg too, for a team farm's PostgreSQL store
 
 For each Houdini preference folder (Linux ``~/houdiniX.Y``, macOS ``~/Library/Preferences/houdini/X.Y``,
 Windows ``Documents/houdiniX.Y``, or ``$HOUDINI_USER_PREF_DIR``) it writes ``packages/farmhand.json``
@@ -11,6 +12,11 @@ pointing at this checkout, and installs paramiko with its compiled dependencies,
 Houdini's Python (19.5: 3.9, 20.0: 3.10, 20.5 and 21.0: 3.11) into ``deps/pythonX.Y-<platform>`` in the
 checkout, with ``pip install --target … --python-version … --only-binary=:all:``. Needs only Python 3.9+
 and pip.
+
+psycopg 3 (the team farm's PostgreSQL store, docs/team.md) is added only for a studio that uses one:
+with ``--team``, when this machine's Farmhand already names a farm database (``FARMHAND_STORE``, or
+``store`` in ``FARMHAND_HOME/dispatcher.json``), or when the deps folder already holds it (another
+artist of a shared checkout asked for it: a run without ``--team`` does not take it away).
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -40,6 +46,11 @@ PACKAGE_FILE = "farmhand.json"
 #: ``python_version`` marker would be judged by the Python running the installer. tomli is pure Python
 #: and simply unused where tomllib exists.
 REQUIREMENTS = ("paramiko>=5.1", "tomli>=1.1")
+#: Added for a team farm: psycopg 3 with its compiled libpq. ``pip install --dry-run --report`` finds binary
+#: wheels for every Python and platform below (psycopg 3.2 for 3.9, 3.3 from 3.10; manylinux2014 or
+#: manylinux_2_28 aarch64, macosx_10_9_x86_64 / 11_0_arm64, win_amd64). typing-extensions is named because
+#: psycopg asks for it under a ``python_version`` marker, which pip would judge by the installer's Python.
+TEAM_REQUIREMENTS = ("psycopg[binary]>=3.1", "typing-extensions>=4.6")
 MARKER = ".farmhand-deps.json"
 
 #: Houdini version -> the Python it embeds.
@@ -180,19 +191,51 @@ def default_pip(argv: list[str]) -> int:
     return subprocess.call([sys.executable, "-m", "pip", *argv])
 
 
-def pip_args(target: Path, python: str, platforms: Sequence[str]) -> list[str]:
+def pip_args(target: Path, python: str, platforms: Sequence[str],
+             requirements: Sequence[str] = REQUIREMENTS) -> list[str]:
     args = ["install", "--quiet", "--disable-pip-version-check", "--target", str(target),
             "--python-version", python, "--only-binary=:all:", "--implementation", "cp"]
     for tag in platforms:
         args += ["--platform", tag]
-    return [*args, *REQUIREMENTS]
+    return [*args, *requirements]
+
+
+def farmhand_home(home: Path, system: str, env: Mapping[str, str]) -> Path:
+    """Where Farmhand keeps its state on this machine (as ``farmhand.paths.home``, without creating it)."""
+    if env.get("FARMHAND_HOME"):
+        return Path(env["FARMHAND_HOME"]).expanduser()
+    if system == "macos":
+        return home / "Library" / "Application Support" / "Farmhand"
+    if system == "windows":
+        return Path(env.get("LOCALAPPDATA") or str(home / "AppData" / "Local")) / "Farmhand"
+    return Path(env.get("XDG_DATA_HOME") or str(home / ".local" / "share")) / "farmhand"
+
+
+def farm_store_named(home: Path, system: str, env: Mapping[str, str]) -> Optional[str]:
+    """Where this machine's Farmhand names a farm database (so Houdini needs psycopg), or None.
+
+    ``FARMHAND_STORE`` decides when it is set at all (empty: the SQLite store); otherwise ``store`` in
+    ``dispatcher.json`` (a URL, or an object with ``url``). A file Farmhand itself would refuse is left to
+    Farmhand to report.
+    """
+    if "FARMHAND_STORE" in env:
+        return "FARMHAND_STORE names a farm database" if env["FARMHAND_STORE"].strip() else None
+    path = farmhand_home(home, system, env) / "dispatcher.json"
+    try:
+        store = json.loads(path.read_text(encoding="utf-8")).get("store")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if isinstance(store, dict):
+        store = store.get("url")
+    return f"{path} names a farm database" if isinstance(store, str) and store.strip() else None
 
 
 class Installer:
     def __init__(self, root: Path, system: str, *, dry_run: bool = False, pip: PipRunner = default_pip,
                  machine: Optional[str] = None, out: Callable[[str], None] = print,
-                 node_scripts: Optional[str] = None) -> None:
+                 node_scripts: Optional[str] = None, team: bool = False) -> None:
         self.root = root
+        self.team = team
         self.node_scripts = node_scripts
         self.system = system
         self.dry_run = dry_run
@@ -227,17 +270,17 @@ class Installer:
 
     def _deps(self, folder: Path, python: str, force: bool) -> bool:
         platforms = pip_platforms(self.system, self.machine)
-        want: dict[str, object] = {"requirements": list(REQUIREMENTS), "python": python,
+        had = _installed(folder / MARKER)
+        before = had.get("requirements")
+        team = self.team or (isinstance(before, list) and TEAM_REQUIREMENTS[0] in before)
+        requirements = [*REQUIREMENTS, *TEAM_REQUIREMENTS] if team else list(REQUIREMENTS)
+        what = "paramiko, tomli and psycopg" if team else "paramiko and tomli"
+        want: dict[str, object] = {"requirements": requirements, "python": python,
                                    "system": self.system, "platforms": platforms}
-        marker = folder / MARKER
-        if not force and marker.exists():
-            try:
-                if json.loads(marker.read_text(encoding="utf-8")) == want:
-                    self.out(f"ok    {folder} (paramiko and tomli for Python {python} already installed)")
-                    return True
-            except ValueError:
-                pass
-        args = pip_args(folder, python, platforms)
+        if not force and had == want:
+            self.out(f"ok    {folder} ({what} for Python {python} already installed)")
+            return True
+        args = pip_args(folder, python, platforms, requirements)
         if self.dry_run:
             self.out(f"would run: pip {' '.join(shlex.quote(a) for a in args)}")
             return True
@@ -245,8 +288,8 @@ class Installer:
         # pip into a fresh folder, then swap it in: a failed download never leaves half a deps folder.
         staging = Path(tempfile.mkdtemp(prefix=folder.name + ".", dir=folder.parent))
         try:
-            args = pip_args(staging, python, platforms)
-            self.out(f"pip   installing paramiko and tomli for Python {python} ({self.system}) into {folder}")
+            args = pip_args(staging, python, platforms, requirements)
+            self.out(f"pip   installing {what} for Python {python} ({self.system}) into {folder}")
             code = self.pip(args)
             if code == NO_PIP:
                 self.out(f"error {sys.executable} has no pip: install it (python3 -m ensurepip --user, or "
@@ -302,6 +345,15 @@ class Installer:
         return 0
 
 
+def _installed(marker: Path) -> dict[str, object]:
+    """What a deps folder's marker says was installed there (empty: nothing, or a damaged marker)."""
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 def _is_ours(path: Path) -> bool:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -311,7 +363,8 @@ def _is_ours(path: Path) -> bool:
     return any(isinstance(item, dict) and "FARMHAND" in item for item in env)
 
 
-def main(argv: Optional[Sequence[str]] = None, *, pip: PipRunner = default_pip) -> int:
+def main(argv: Optional[Sequence[str]] = None, *, pip: PipRunner = default_pip,
+         env: Optional[Mapping[str, str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Install Farmhand into Houdini's preferences.")
     parser.add_argument("--houdini", action="append", default=[], metavar="X.Y",
                         help="only these Houdini versions (repeatable)")
@@ -326,6 +379,9 @@ def main(argv: Optional[Sequence[str]] = None, *, pip: PipRunner = default_pip) 
                         help="with --uninstall: also delete the checkout's deps/ folder (other artists "
                              "using this checkout lose paramiko and tomli)")
     parser.add_argument("--no-deps", action="store_true", help="skip installing paramiko and tomli")
+    parser.add_argument("--team", action="store_true",
+                        help="also install psycopg for a team farm's PostgreSQL store (docs/team.md); "
+                             "automatic when FARMHAND_STORE or store in dispatcher.json names one")
     parser.add_argument("--force", action="store_true",
                         help="reinstall paramiko and tomli even when up to date")
     parser.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
@@ -352,8 +408,11 @@ def main(argv: Optional[Sequence[str]] = None, *, pip: PipRunner = default_pip) 
         if args.houdini:
             targets = [t for t in targets if t.houdini in args.houdini]
     node_scripts = args.node_scripts.replace("\\", "/") if args.node_scripts else None
+    why = "--team" if args.team else farm_store_named(args.home, system, os.environ if env is None else env)
     installer = Installer(args.root.resolve(), system, dry_run=args.dry_run, pip=pip,
-                          node_scripts=node_scripts)
+                          node_scripts=node_scripts, team=bool(why))
+    if why and not args.uninstall and not args.no_deps:
+        installer.out(f"team  psycopg for the team farm's PostgreSQL store as well ({why})")
     if args.uninstall:
         return installer.uninstall(targets, remove_deps=args.remove_deps)
     return installer.install(targets, deps=not args.no_deps, force=args.force)
