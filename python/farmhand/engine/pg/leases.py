@@ -15,6 +15,7 @@ statement or one transaction and safe to run again after a lost connection.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -180,5 +181,7 @@ def forget(conn: Conn, older_than: float, now: Optional[float] = None) -> list[s
 def chunk_of(row: Sequence[Any]) -> OpenChunk:
     """An :class:`OpenChunk` from ``id, job, node, frames, state, pgid, started, dispatcher``."""
     cid, job, node, frames, state, pgid, started, owner = row
+    if isinstance(frames, str):  # read through the store's connection, which gives JSON as text
+        frames = json.loads(frames)
     return OpenChunk(int(cid), str(job), node, tuple(int(i) for i in frames), ChunkState(state), pgid,
                      float(started), owner)

@@ -1,0 +1,196 @@
+"""Several dispatchers on one farm database, driven by hand on a fake farm (real PostgreSQL).
+
+Each dispatcher has its own connection and identity, as separate processes would; they share the
+fake nodes (one :class:`FakeExecutor`) and the database. Leases expire by the database server's clock,
+so the tests that wait for one use a lease of a second and sleep past it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Optional
+
+import pytest
+from tests.engine.fake_farm import FakeExecutor, NodeBehaviour
+from tests.engine.rig import REPO
+
+from farmhand.client import Client
+from farmhand.engine.dispatcher import Dispatcher, inline_submit
+from farmhand.engine.pg.store import PgStore
+from farmhand.engine.pg.team import PgTeam
+from farmhand.engine.scheduler import Policy
+from farmhand.engine.state import FarmNode
+from farmhand.engine.team import LeasesLost
+from farmhand.jobs import FrameState, JobSpec, JobState, Retry
+
+from .conftest import FarmDb
+
+NODES = [f"n{i}" for i in range(6)]
+
+
+class Team:
+    """Dispatchers ``d0..`` on one farm database and one fake farm."""
+
+    def __init__(self, db: FarmDb, home: Path, count: int, lease: float = 1.0, spf: float = 1.0) -> None:
+        self.db = db
+        self.out = home / "out"
+        self.fake = FakeExecutor({n: NodeBehaviour(spf=spf) for n in NODES})
+        self.farm = [FarmNode(n, 4) for n in NODES]
+        self.now = 1000.0
+        self.stores: list[PgStore] = []
+        self.client = Client(self._store(), autostart=False)
+        self.dispatchers = [self.make(f"dispatcher:test:{i}", lease) for i in range(count)]
+        self.busy_twice: list[str] = []
+        self.steps = 0
+
+    def _store(self, writer: Optional[str] = None, url: Optional[str] = None) -> PgStore:
+        self.stores.append(PgStore(url or self.db.admin_url, writer=writer))
+        return self.stores[-1]
+
+    def make(self, name: str, lease: float, sees: Optional[list[str]] = None) -> Dispatcher:
+        """A dispatcher whose registry holds ``sees`` (default: every node)."""
+        store = self._store(writer=name)
+        farm = [f for f in self.farm if sees is None or f.name in sees]
+        return Dispatcher(store, self.fake, lambda: farm, clock=lambda: self.now, submit=inline_submit,
+                          retry=Retry(stall_floor=30.0), policy=Policy(target_chunk_seconds=4.0, max_chunk_frames=4),
+                          node_package=str(REPO / "python" / "farmhand"), team=PgTeam(store, name),
+                          lease_seconds=lease)
+
+    def submit(self, frames: str, client: Optional[Client] = None, **kw: object) -> str:
+        out = str(self.out / f"{frames}.$F4.png")
+        spec = JobSpec(preset="demo", frames=frames, output=out, **kw)  # type: ignore[arg-type]
+        return (client or self.client).submit(spec)
+
+    def step(self, which: Optional[list[Dispatcher]] = None, dt: float = 0.1) -> None:
+        self.now += dt
+        self.fake.advance(self.now)
+        turn = which if which is not None else self.dispatchers
+        self.steps += 1
+        for d in turn[self.steps % len(turn):] + turn[:self.steps % len(turn)]:  # each goes first in turn
+            d.step(self.now)
+        for node in NODES:
+            if len(self.fake.live(node)) > 1:
+                self.busy_twice.append(node)
+
+    def drive(self, until: Callable[[], bool], which: Optional[list[Dispatcher]] = None,
+              limit: float = 400.0) -> None:
+        start = self.now
+        while not until():
+            self.step(which)
+            assert self.now - start < limit, "the farm did not finish"
+
+    def done(self, job_id: str) -> Callable[[], bool]:
+        return lambda: self.client.job(job_id).state.finished
+
+    def chunk_owners(self) -> Counter[str]:
+        with self.db.admin() as conn:
+            rows = conn.execute("SELECT dispatcher FROM chunks").fetchall()
+        return Counter(str(r[0]) for r in rows)
+
+    def close(self) -> None:
+        for store in self.stores:
+            store.close()
+
+
+@pytest.fixture
+def team(farm_db: FarmDb, farmhand_home: Path) -> Callable[..., Team]:
+    made: list[Team] = []
+
+    def make(count: int = 2, **kw: float) -> Team:
+        made.append(Team(farm_db, farmhand_home, count, **kw))
+        return made[-1]
+
+    yield make  # type: ignore[misc]
+    for t in made:
+        t.close()
+
+
+def test_two_dispatchers_share_a_job_and_never_book_a_frame_or_node_twice(team: Callable[..., Team]) -> None:
+    t = team(0)
+    # Two artists' registries that overlap on n2 and n3: both dispatchers race for those two.
+    t.dispatchers = [t.make("dispatcher:test:0", 1.0, NODES[:4]), t.make("dispatcher:test:1", 1.0, NODES[2:])]
+    jobs = [t.submit("1-60"), t.submit("101-160")]
+    t.drive(lambda: all(t.done(j)() for j in jobs))
+    for job in jobs:
+        snap = t.client.job(job, events=1000)
+        assert snap.state is JobState.DONE, [e.message for e in snap.events][-8:]
+        # One "done" event: the other dispatcher follows the first one's decision.
+        assert Counter(e.kind for e in snap.events)["done"] == 1
+    rendered = Counter(frame for _, frame in t.fake.rendered)
+    assert len(rendered) == 120 and set(rendered.values()) == {1}, {f: n for f, n in rendered.items() if n > 1}
+    assert t.busy_twice == []
+    owners = t.chunk_owners()
+    assert set(owners) == {"dispatcher:test:0", "dispatcher:test:1"}, owners
+
+
+def test_a_dead_dispatchers_nodes_are_adopted_and_its_frames_rendered(team: Callable[..., Team]) -> None:
+    t = team(2, lease=1.0, spf=2.0)
+    first, second = t.dispatchers
+    job = t.submit("1-40")
+    t.drive(lambda: len(first.state.tasks) >= 3, which=[first])
+    # SIGKILL: its SSH channels close (the node watchdogs end the renders) and it never steps again.
+    for task in first.state.tasks.values():
+        task.abandon()
+    killed = {task.node for task in first.state.tasks.values()}
+    time.sleep(1.3)  # its leases run out by the database server's clock
+    t.drive(t.done(job), which=[second])
+    snap = t.client.job(job, events=1000)
+    assert snap.state is JobState.DONE
+    adopted = [e for e in snap.events if e.kind == "adopted"]
+    assert {e.node for e in adopted} == killed
+    assert all("dispatcher:test:0" in e.message for e in adopted)
+    assert all(f.state is FrameState.DONE for f in snap.frames)
+    assert t.busy_twice == []
+
+
+def test_a_dispatcher_that_cannot_renew_in_time_drops_its_renders(team: Callable[..., Team]) -> None:
+    t = team(1, lease=2.0)
+    (d,) = t.dispatchers
+    t.submit("1-20")
+    t.drive(lambda: len(d.state.tasks) >= 2)
+    assert d.team is not None
+    t.now = d.team.valid_until + 0.1  # no step (so no renewal) for longer than the lease allows
+    with pytest.raises(LeasesLost, match="could not renew"):
+        d.step(t.now)
+
+
+def test_a_command_is_applied_by_one_dispatcher_and_followed_by_all(team: Callable[..., Team]) -> None:
+    t = team(0, spf=3.0)
+    t.dispatchers = [t.make("dispatcher:test:0", 1.0, NODES[:3]), t.make("dispatcher:test:1", 1.0, NODES[3:])]
+    job = t.submit("1-60")
+    t.drive(lambda: all(d.state.tasks_of(job) for d in t.dispatchers))
+    t.client.cancel(job)
+    t.drive(lambda: not any(d.state.tasks for d in t.dispatchers) and t.client.job(job).state.finished)
+    assert t.client.job(job).state is JobState.CANCELLED
+    with t.db.admin() as conn:
+        results = [r[0] for r in conn.execute("SELECT result FROM commands").fetchall()]
+    assert results == ["ok"]
+    assert t.fake.live() == []
+
+
+def _waiting(t: Team, job_id: str) -> bool:
+    return any(f.state in (FrameState.WAITING, FrameState.RETRYING) for f in t.client.job(job_id).frames)
+
+
+def test_equal_priority_users_share_the_nodes_evenly(team: Callable[..., Team], farm_db: FarmDb) -> None:
+    t = team(2, spf=1.0)
+    from farmhand.engine.pg.roles import FarmRole
+
+    artists = [farm_db.user(FarmRole.ARTIST, stem) for stem in ("ann", "bob")]
+    clients = [Client(t._store(url=a.url), autostart=False) for a in artists]
+    big = t.submit("1-200", client=clients[0])
+    small = t.submit("1001-1200", client=clients[1])
+    held: list[Counter[str]] = []
+    while not (t.done(big)() and t.done(small)()):
+        t.step()
+        with farm_db.admin() as conn:
+            rows = conn.execute("SELECT j.owner FROM chunks c JOIN jobs j ON j.num = c.job"
+                                " WHERE c.state IN ('starting', 'running')").fetchall()
+        both = Counter(str(r[0]) for r in rows)
+        if sum(both.values()) == len(NODES) and all(_waiting(t, j) for j in (big, small)):
+            held.append(both)
+    assert held, "the two jobs never had the farm full at once"
+    for sample in held:
+        assert abs(sample[artists[0].name] - sample[artists[1].name]) <= 1, sample
