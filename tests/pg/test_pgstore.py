@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
 
 from farmhand import paths
 from farmhand.engine.pg.sqlite_dialect import translate_sql
-from farmhand.engine.pg.store import PgStore, claim_store
+from farmhand.engine.pg.store import PgStore, check_dispatcher_role
 from farmhand.engine.store import Store
 from farmhand.engine.store.backend import open_store
 from farmhand.errors import ConfigError, FarmhandError
@@ -77,26 +78,39 @@ def test_an_artist_login_may_not_dispatch(farm_db: FarmDb) -> None:
     store = PgStore(artist.url)
     try:
         with pytest.raises(FarmhandError, match="may not dispatch") as caught:
-            claim_store(store)
+            check_dispatcher_role(store)
         assert artist.password not in str(caught.value)
         dispatcher = PgStore(farm_db.user(FarmRole.DISPATCHER, "disp").url)
-        claim_store(dispatcher).release()
+        check_dispatcher_role(dispatcher)
         dispatcher.close()
     finally:
         store.close()
 
 
-def test_only_one_dispatcher_serves_a_farm_database(farm_db: FarmDb) -> None:
-    first, second = PgStore(farm_db.admin_url), PgStore(farm_db.admin_url)
-    claim = claim_store(first)
+def test_writers_of_a_farm_database_go_one_at_a_time(farm_db: FarmDb) -> None:
+    """Several dispatchers write one database: each write transaction takes the write lock first, as
+    SQLite's writers do, so a second writer waits for the first to commit (readers do not)."""
+    first, second, reader = (PgStore(farm_db.admin_url) for _ in range(3))
+    order: list[str] = []
+
+    def write() -> None:
+        with second.tx():
+            order.append("second")
+
     try:
-        with pytest.raises(FarmhandError, match="already serves"):
-            claim_store(second)
+        with first.tx():
+            first.set_meta("k", "1")
+            waiting = threading.Thread(target=write)
+            waiting.start()
+            waiting.join(0.5)
+            assert waiting.is_alive()  # held back by the first writer's open transaction
+            assert reader.meta("k") is None  # a reader is not held back (and sees nothing uncommitted)
+            order.append("first")
+        waiting.join(10)
+        assert not waiting.is_alive() and order == ["first", "second"]
     finally:
-        claim.release()
-    claim_store(second).release()  # free again once the first let go
-    first.close()
-    second.close()
+        for store in (first, second, reader):
+            store.close()
 
 
 @pytest.mark.parametrize(
