@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable
@@ -16,11 +20,13 @@ import pytest
 from tests.engine.conftest import FAST_SETTINGS, EngineFarm, assert_complete
 
 from farmhand import paths
+from farmhand.engine import process as dispatcher_process
 from farmhand.engine.pg import schema
 from farmhand.engine.store import Store
 from farmhand.jobs import FrameState
 from farmhand.lab import LocalFarm
 from farmhand.lab.pgcluster import PgCluster
+from farmhand.nodes.registry import Registry
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 Make = Callable[[PgCluster, str], EngineFarm]
@@ -119,3 +125,68 @@ def test_postgresql_restarted_mid_job_loses_nothing(
     farm.stop_dispatcher()
 
 
+
+
+# --- several dispatchers on the lab's nodes ----------------------------------------------------------
+
+TEAM_SETTINGS = {**FAST_SETTINGS, "policy": {"target_chunk_seconds": 3.0, "max_chunk_frames": 3}}
+
+
+def open_chunks_by_dispatcher(cluster: PgCluster, database: str) -> dict[str, int]:
+    with psycopg.connect(cluster.url(database=database), autocommit=True) as conn:
+        found = conn.execute("SELECT dispatcher, count(*) FROM chunks WHERE state IN ('starting', 'running')"
+                             " GROUP BY 1").fetchall()
+    return {str(d): int(n) for d, n in found}
+
+
+def second_home(farm: EngineFarm, home: Path, other: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second artist's FARMHAND_HOME (own registry copy, own dispatcher) on the same farm database; the
+    first sees the lab's nodes but the last, the second all but the first: they race for the middle ones."""
+    (home / "dispatcher.json").write_text(json.dumps(TEAM_SETTINGS))
+    shutil.copytree(home, other)
+    names = [n.name for n in farm.lab.nodes]
+    Registry().set_enabled(names[-1], False)
+    with monkeypatch.context() as m:
+        m.setenv("FARMHAND_HOME", str(other))
+        Registry().set_enabled(names[0], False)
+
+
+def start_dispatcher(farm: EngineFarm, home: Path) -> subprocess.Popen[bytes]:
+    env = dict(farm.env, FARMHAND_HOME=str(home))
+    proc = farm.lab.popen_in_lab([sys.executable, "-m", "farmhand", "dispatcher"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc
+
+
+def test_a_dispatcher_killed_mid_job_is_taken_over_by_the_other(
+    pg_cluster: PgCluster, pg_engine_farm: Make, farmhand_home: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGKILL one of two dispatchers while both render one job: its leases run out (3 s here), the other
+    adopts its nodes and chunks, and every frame ends done."""
+    monkeypatch.setenv("FARMHAND_LEASE_SECONDS", "3")
+    database = pg_cluster.create_database("lab_kill")
+    farm = pg_engine_farm(pg_cluster, database, n=4)
+    other = tmp_path / "home-b"
+    second_home(farm, farmhand_home, other, monkeypatch)
+    first, second = start_dispatcher(farm, farmhand_home), start_dispatcher(farm, other)
+    try:
+        farm.wait_for(dispatcher_process.running, timeout=30, what="the first dispatcher")
+        job = farm.submit(*demo_args(farm, "1-60", spf=0.3))
+        farm.wait_for(lambda: len(open_chunks_by_dispatcher(pg_cluster, database)) == 2, timeout=60,
+                      what="both dispatchers rendering")
+        killed = f"dispatcher:{socket.gethostname()}:{first.pid}"
+        assert killed in open_chunks_by_dispatcher(pg_cluster, database)
+        first.kill()  # SIGKILL: no goodbye, its SSH connections just drop
+        first.wait(10)
+        snap = farm.wait(job, timeout=180)
+        assert_complete(farm, snap)
+        assert frames_in_database(pg_cluster, database, job) == {FrameState.DONE.value: 60}
+        adopted = [e for e in snap.events if e.kind == "adopted"]
+        assert adopted and all(killed in e.message for e in adopted), [e.message for e in snap.events][-10:]
+    finally:
+        for proc in (first, second):
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(20)
+    pg_cluster.drop_database(database)
