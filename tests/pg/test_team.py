@@ -196,3 +196,15 @@ def test_equal_priority_users_share_the_nodes_evenly(team: Callable[..., Team], 
     assert held, "the two jobs never had the farm full at once"
     for sample in held:
         assert abs(sample[artists[0].name] - sample[artists[1].name]) <= 1, sample
+
+
+def test_a_dispatchers_session_idle_in_a_transaction_is_ended_by_the_server(farm_db: FarmDb) -> None:
+    """Cut off mid-transaction, a dispatcher must not hold the farm's write lock until TCP gives up:
+    its session asks the server to end it after twice the lease (at least 10 s)."""
+    store = PgStore(farm_db.admin_url, writer="dispatcher:test:idle")
+    try:
+        PgTeam(store, "dispatcher:test:idle", lease_seconds=2.0)
+        row = store.db.execute("SELECT current_setting('idle_in_transaction_session_timeout')").fetchone()
+        assert row is not None and row[0] == "10s"
+    finally:
+        store.close()

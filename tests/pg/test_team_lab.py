@@ -13,7 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Optional
 
 import psycopg
 import pytest
@@ -24,7 +24,7 @@ from farmhand.engine import process as dispatcher_process
 from farmhand.engine.pg import schema
 from farmhand.engine.store import Store
 from farmhand.jobs import FrameState
-from farmhand.lab import LocalFarm
+from farmhand.lab import LocalFarm, pgrelay
 from farmhand.lab.pgcluster import PgCluster
 from farmhand.nodes.registry import Registry
 
@@ -151,8 +151,10 @@ def second_home(farm: EngineFarm, home: Path, other: Path, monkeypatch: pytest.M
         Registry().set_enabled(names[0], False)
 
 
-def start_dispatcher(farm: EngineFarm, home: Path) -> subprocess.Popen[bytes]:
+def start_dispatcher(farm: EngineFarm, home: Path, store: Optional[str] = None) -> subprocess.Popen[bytes]:
     env = dict(farm.env, FARMHAND_HOME=str(home))
+    if store is not None:
+        env["FARMHAND_STORE"] = store
     proc = farm.lab.popen_in_lab([sys.executable, "-m", "farmhand", "dispatcher"], env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return proc
@@ -189,4 +191,54 @@ def test_a_dispatcher_killed_mid_job_is_taken_over_by_the_other(
             if proc.poll() is None:
                 proc.terminate()
                 proc.wait(20)
+    pg_cluster.drop_database(database)
+
+
+RELAY_PORT = 15432  # inside the lab's namespace, whose loopback nothing else uses
+
+
+def test_a_dispatcher_cut_off_from_the_database_stops_and_the_other_carries_on(
+    pg_cluster: PgCluster, pg_engine_farm: Make, farmhand_home: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first dispatcher reaches the database over TCP through the lab's network; its packets are then
+    dropped (iptables) while both render one job. The other adopts its nodes once its leases expire and
+    renders every frame; the cut-off one stays up, hands out nothing, and holds no chunk once back."""
+    monkeypatch.setenv("FARMHAND_LEASE_SECONDS", "3")
+    database = pg_cluster.create_database("lab_cut")
+    farm = pg_engine_farm(pg_cluster, database, n=4)
+    other = tmp_path / "home-b"
+    second_home(farm, farmhand_home, other, monkeypatch)
+    sock = pg_cluster.socket_dir / f".s.PGSQL.{pg_cluster.port}"
+    relay = farm.lab.popen_in_lab([sys.executable, "-m", "farmhand.lab.pgrelay", str(RELAY_PORT), str(sock)],
+                                  env=farm.env, stdout=subprocess.PIPE)
+    procs = [relay]
+    try:
+        assert relay.stdout is not None and relay.stdout.readline().strip() == b"ready"
+        tcp = pg_cluster.url(database=database).replace(f"@{pg_cluster.host}:{pg_cluster.port}/",
+                                                        f"@127.0.0.1:{RELAY_PORT}/")
+        first = start_dispatcher(farm, farmhand_home, store=tcp)
+        procs += [first, start_dispatcher(farm, other)]
+        farm.wait_for(dispatcher_process.running, timeout=30, what="the first dispatcher")
+        job = farm.submit(*demo_args(farm, "1-60", spf=0.3))
+        farm.wait_for(lambda: len(open_chunks_by_dispatcher(pg_cluster, database)) == 2, timeout=60,
+                      what="both dispatchers rendering")
+        cut_off = f"dispatcher:{socket.gethostname()}:{first.pid}"
+        pgrelay.cut(farm.lab.lab_ns, RELAY_PORT)
+        try:
+            snap = farm.wait(job, timeout=180)
+            assert_complete(farm, snap)
+            assert frames_in_database(pg_cluster, database, job) == {FrameState.DONE.value: 60}
+            adopted = [e for e in snap.events if e.kind == "adopted"]
+            assert adopted and all(cut_off in e.message for e in adopted), [e.message for e in snap.events]
+            assert first.poll() is None  # cut off, not dead
+        finally:
+            pgrelay.mend(farm.lab.lab_ns, RELAY_PORT)
+        # Back on the network it holds no chunk of the job; none of its chunks is open.
+        assert cut_off not in open_chunks_by_dispatcher(pg_cluster, database)
+    finally:
+        for proc in reversed(procs):
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait(30)
     pg_cluster.drop_database(database)

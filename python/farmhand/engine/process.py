@@ -327,7 +327,7 @@ def _open_served_store() -> tuple[Store, Any]:
 
     try:
         check_dispatcher_role(cast(PgStore, store))
-        return store, PgTeam(cast(PgStore, store), me)
+        return store, PgTeam(cast(PgStore, store), me, lease_seconds())
     except BaseException:
         store.close()
         raise

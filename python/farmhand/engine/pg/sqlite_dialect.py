@@ -93,6 +93,18 @@ def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], Row]:
     return lambda values: Row((_plain(v) for v in values), names)
 
 
+#: TCP settings that notice a farm database gone silent (a cable pulled, a firewall dropping packets)
+#: within seconds instead of the system's default hours; Unix-socket connections ignore them. A value
+#: the store URL gives itself is kept (:func:`cut_detection`).
+CUT_DETECTION = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+                 "tcp_user_timeout": 15000}
+
+def cut_detection(conninfo: str) -> dict[str, int]:
+    """:data:`CUT_DETECTION` without the settings ``conninfo`` gives itself."""
+    given = psycopg.conninfo.conninfo_to_dict(conninfo)
+    return {k: v for k, v in CUT_DETECTION.items() if k not in given}
+
+
 #: The transaction-scoped advisory lock every write transaction takes first ("FHWR"): writers of the
 #: farm database go one at a time, as SQLite's do, so the store's read-then-write logic stays right
 #: with several dispatchers on one database (readers never wait for it).
@@ -154,6 +166,10 @@ class PgConnection:
         self.writer = writer
         self.connect_timeout = connect_timeout
         self.total_changes = 0
+        #: Seconds the server lets this session sit idle inside a transaction before ending it (and
+        #: releasing its locks); None: the server's default. A dispatcher cut off mid-transaction must
+        #: not hold the farm's write lock until TCP gives up on it, hours later.
+        self.idle_in_transaction: Optional[float] = None
         self._conn: Optional[psycopg.Connection[Row]] = None
         self._open()
 
@@ -164,10 +180,12 @@ class PgConnection:
             conn: psycopg.Connection[Row] = psycopg.connect(
                 self.url.conninfo, autocommit=True, connect_timeout=self.connect_timeout,
                 application_name="farmhand", row_factory=_row_factory,
+                **cut_detection(self.url.conninfo),
             )
             conn.adapters.register_dumper(int, _UntypedInt)
             if self.writer:
                 conn.execute("SELECT set_config('farmhand.writer', %s, false)", (self.writer,))
+            self._apply_idle_limit(conn)
         except psycopg.Error as exc:
             raise self._error(exc, None) from None
         self._conn = conn
@@ -239,6 +257,19 @@ class PgConnection:
 
     def executescript(self, script: str) -> None:
         del script  # the farm database's schema is made by its migrations (farmhand.engine.pg.schema)
+
+    def limit_idle_transactions(self, seconds: float) -> None:
+        """End this session (server side) once it sits idle inside a transaction for ``seconds``: now,
+        and on every reconnection."""
+        self.idle_in_transaction = seconds
+        conn = self._conn
+        if conn is not None and not conn.closed and not conn.broken and not self.in_transaction:
+            self._apply_idle_limit(conn)
+
+    def _apply_idle_limit(self, conn: psycopg.Connection[Row]) -> None:
+        if self.idle_in_transaction:
+            conn.execute("SELECT set_config('idle_in_transaction_session_timeout', %s, false)",
+                         (f"{int(self.idle_in_transaction * 1000)}",))
 
     def raw(self) -> psycopg.Connection[Row]:
         """The psycopg connection under this one, for statements in its open transaction (team leases)."""

@@ -27,9 +27,13 @@ from farmhand.jobs import FrameState
 class PgTeam:
     """One dispatcher's membership of the farm (:class:`farmhand.engine.team.TeamDb`)."""
 
-    def __init__(self, store: PgStore, dispatcher_id: str) -> None:
+    def __init__(self, store: PgStore, dispatcher_id: str, lease_seconds: Optional[float] = None) -> None:
         self.store = store
         self.id = dispatcher_id
+        if lease_seconds is not None:
+            # A session of this dispatcher idle inside a transaction for twice its lease (cut off from
+            # the database mid-transaction) is ended by the server, releasing the farm's write lock.
+            self.store.db.limit_idle_transactions(max(2 * lease_seconds, 10.0))
 
     def _conn(self) -> Any:
         return self.store.db.raw()
