@@ -45,8 +45,11 @@ def _require_lab() -> None:
 def _environment_restored() -> Iterator[None]:
     """Every test leaves ``os.environ`` as it found it, even when product code it drives sets a variable
     directly (the Houdini submit path sets ``FARMHAND_PYTHON`` for its dispatcher launcher): a variable
-    leaked by one test once sent later tests' dispatchers to a fake Houdini's Python."""
+    leaked by one test once sent later tests' dispatchers to a fake Houdini's Python. Variables that would
+    point a test at the developer's own farm database or Python are unset for the test."""
     saved = dict(os.environ)
+    for name in ("FARMHAND_STORE", "FARMHAND_LEASE_SECONDS", "FARMHAND_PYTHON"):
+        os.environ.pop(name, None)  # the developer's own farm database or Python is not the tests'
     yield
     if os.environ != saved:
         os.environ.clear()

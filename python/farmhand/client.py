@@ -33,13 +33,14 @@ import time
 from pathlib import Path
 from typing import Any, Optional
 
+from farmhand import paths
 from farmhand.engine import process as dispatcher_process
 from farmhand.engine import ranges
 from farmhand.engine.previews import Preview
 from farmhand.engine.store import Store, read_logs
-from farmhand.engine.store.backend import open_store
+from farmhand.engine.store.backend import open_store, store_url
 from farmhand.engine.store.farm import FarmTables
-from farmhand.errors import NotFound, UsageError
+from farmhand.errors import ConfigError, NotFound, UsageError
 from farmhand.frames import Frame, FrameSpec, normalise
 from farmhand.jobs import (
     CommandOp,
@@ -359,6 +360,17 @@ class Client:
         return records.finished_jobs(self.store, time.time() - older_than)
 
 # --- the dispatcher process, for callers that hold no client (Houdini's submit thread, the demo) ----------
+
+
+def store_exists() -> bool:
+    """Whether there is a job store to read, without making one: a farm database is named
+    (``FARMHAND_STORE`` or ``store.url`` in dispatcher.json), or this home's SQLite store exists."""
+    try:
+        if store_url() is not None:
+            return True
+    except ConfigError:
+        return True  # opening it says what is wrong, in one line
+    return paths.jobs_db().exists()
 
 
 def dispatcher_running() -> bool:

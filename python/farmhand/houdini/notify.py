@@ -10,7 +10,6 @@ is open, says the same in its own status line (:attr:`farmhand.ui.panel.Farmhand
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections.abc import Iterable
 from typing import Any, Callable, Optional
@@ -107,11 +106,10 @@ class EndWatcher:
 
 
 def _read_store(ids: list[str]) -> dict[str, Optional[JobSummary]]:
-    from farmhand import paths
-    from farmhand.client import Client
+    from farmhand.client import Client, store_exists
     from farmhand.errors import NotFound
 
-    if not os.environ.get("FARMHAND_STORE") and not paths.jobs_db().exists():
+    if not store_exists():
         return dict.fromkeys(ids)  # never create a job store in FARMHAND_HOME just to look into it
     client = Client(autostart=False)
     try:
