@@ -269,9 +269,13 @@ class Client:
 
     def stop_dispatcher(self, timeout: float = 10.0) -> bool:
         """Ask the dispatcher to exit after its current step; True once it is gone."""
-        if not dispatcher_process.running():
+        pid = dispatcher_process.pid()
+        if pid is None or not dispatcher_process.running():
             return True
-        self.store.add_command(None, CommandOp.STOP)
+        # On a farm database several dispatchers read the commands: name this machine's.
+        shared = callable(getattr(self.store, "leases", None))
+        self.store.add_command(None, CommandOp.STOP,
+                               {"dispatcher": dispatcher_process.dispatcher_id(pid)} if shared else None)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not dispatcher_process.running():

@@ -23,7 +23,7 @@ from farmhand.engine.pg.team import PgTeam
 from farmhand.engine.scheduler import Policy
 from farmhand.engine.state import FarmNode
 from farmhand.engine.team import LeasesLost
-from farmhand.jobs import FrameState, JobSpec, JobState, Retry
+from farmhand.jobs import CommandOp, FrameState, JobSpec, JobState, Retry
 
 from .conftest import FarmDb
 
@@ -208,3 +208,14 @@ def test_a_dispatchers_session_idle_in_a_transaction_is_ended_by_the_server(farm
         assert row is not None and row[0] == "10s"
     finally:
         store.close()
+
+
+def test_a_stop_is_for_the_dispatcher_it_names(team: Callable[..., Team]) -> None:
+    t = team(2)
+    first, second = t.dispatchers
+    store = t.client.store
+    store.add_command(None, CommandOp.STOP, {"dispatcher": "dispatcher:test:1"})
+    unnamed = store.add_command(None, CommandOp.STOP)
+    t.step()
+    assert second.stop_requested.is_set() and not first.stop_requested.is_set()
+    assert "names its dispatcher" in (store.command_result(unnamed) or "")

@@ -44,10 +44,14 @@ class Commands:
         stop: set by the ``stop`` command; the dispatcher's run loop ends after this step.
     """
 
-    def __init__(self, state: EngineState, publisher: Publisher, stop: threading.Event) -> None:
+    def __init__(self, state: EngineState, publisher: Publisher, stop: threading.Event,
+                 me: Optional[str] = None) -> None:
         self.state = state
         self.publisher = publisher
         self.stop = stop
+        # On a shared farm: this dispatcher's id. A stop command names the dispatcher it is for (the one
+        # of the client's machine); the others leave it alone.
+        self.me = me
         self.handlers: dict[CommandOp, Handler] = {
             CommandOp.CANCEL: self._cancel,
             CommandOp.PAUSE: self._pause,
@@ -62,6 +66,8 @@ class Commands:
         """Apply every command not handled yet, oldest first, and record each one's answer."""
         store = self.state.store
         for command in store.pending_commands():
+            if self._someone_elses_stop(command, now):
+                continue
             if not store.take_command(command.id):
                 continue  # another dispatcher of the farm applies it
             try:
@@ -74,6 +80,18 @@ class Commands:
                 result = describe(f"applying the command '{command.op.value}'", exc)
                 log.error("command %s: %s", command.id, result, exc_info=exc)
             store.finish_command(command.id, result, now)
+
+    def _someone_elses_stop(self, command: Command, now: float) -> bool:
+        """A stop for another dispatcher of a shared farm (left for it), or for none (answered)."""
+        if command.op is not CommandOp.STOP or self.me is None:
+            return False
+        target = command.arg.get("dispatcher")
+        if target == self.me:
+            return False
+        if target is None and self.state.store.take_command(command.id):
+            self.state.store.finish_command(command.id, "on a shared farm a stop names its dispatcher; "
+                                            "update Farmhand on the machine that sent it", now)
+        return True
 
     def apply(self, command: Command, now: float) -> str:
         """Apply one command; return its answer (``ok`` or why nothing was done)."""

@@ -172,7 +172,8 @@ class Dispatcher:
         self.assigner = Assigner(self.state, self.nodes, self.team)
         # Given: fixed (tests). Otherwise FARMHAND_HOME/pathmap.json, read again when it changes.
         self.gates = Gates(self.state, fixed_pathmap=pathmap is not None)
-        self.commands = Commands(self.state, self.publisher, self.stop_requested)
+        self.commands = Commands(self.state, self.publisher, self.stop_requested,
+                                 self.team.id if self.team is not None else None)
         self._nodes_at = -1e18
         self._beat_at = -1e18
         self._pruned_at: Optional[float] = None

@@ -315,10 +315,15 @@ def _stop_when_removed(store_path: Path, stop: Any) -> None:
             return
 
 
+def dispatcher_id(pid: int) -> str:
+    """How the dispatcher of process ``pid`` on this machine is known on a shared farm database."""
+    return f"dispatcher:{socket.gethostname()}:{pid}"
+
+
 def _open_served_store() -> tuple[Store, Any]:
     """The store this dispatcher serves (FARMHAND_STORE or SQLite) and, for a farm database, its
     membership of the farm (:mod:`farmhand.engine.team`): several dispatchers serve one database."""
-    me = f"dispatcher:{socket.gethostname()}:{os.getpid()}"
+    me = dispatcher_id(os.getpid())
     store = open_store(writer=me)
     if store_url() is None:
         return store, None

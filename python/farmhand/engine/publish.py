@@ -26,6 +26,7 @@ class Publisher:
         # this one writes only the rows of nodes it rendered the job on.
         self.shared = shared
         self._mine: set[tuple[str, str]] = set()
+        self._rates: dict[str, tuple[float, list[float]]] = {}  # job -> (until, the farm's frame rates)
         self._rows: dict[tuple[str, str], NodeRow] = {}  # (job, node) -> the row last written
         self._etas: dict[str, Optional[float]] = {}  # job -> the ETA last written
 
@@ -71,11 +72,25 @@ class Publisher:
                 self._rows[key] = row
                 self.state.store.set_progress(job.id, row)
         remaining = job.count(FrameState.WAITING, FrameState.RETRYING, FrameState.RENDERING)
+        if self.shared:
+            rates = self._farm_rates(job.id, now)
         eta = eta_seconds(remaining, rates) if not job.state.finished else None
         eta = None if eta is None else float(round(eta))
         if self._etas.get(job.id, -1.0) != eta:
             self._etas[job.id] = eta
             self.state.store.update_job(job.id, eta=eta)
+
+    def _farm_rates(self, job_id: str, now: float) -> list[float]:
+        """Frames per second of every node rendering the job, whichever dispatcher runs it (read from
+        the node rows at most once a second): one dispatcher's own nodes would make its ETA too long."""
+        cached = self._rates.get(job_id)
+        if cached is not None and now < cached[0]:
+            return cached[1]
+        rows = self.state.store.progress(job_id)
+        rates = [1.0 / r.seconds_per_frame for r in rows if r.seconds_per_frame
+                 and r.state in (NodeActivity.RENDERING, NodeActivity.STARTING)]
+        self._rates[job_id] = (now + 1.0, rates)
+        return rates
 
     def row(self, job: JobRun, node: str, task: Optional[Task], now: float) -> NodeRow:
         """What ``node`` is doing for ``job``: its running task, or why it is idle."""

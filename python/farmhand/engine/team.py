@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 #: Default seconds a node lease lasts without renewal (``team.lease_seconds`` in dispatcher.json).
 LEASE_SECONDS = 15.0
 _TAKING = (JobState.QUEUED, JobState.RUNNING)
+#: A dispatcher silent this long, holding no lease, is dropped from the farm's list; looked at this often.
+FORGET_AFTER = 24 * 3600.0
+FORGET_EVERY = 600.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class TeamDb(Protocol):
     def fair_inputs(self) -> FairInputs: ...
     def frame_states(self, job_id: str) -> list[tuple[FrameState, Optional[str], int]]: ...
     def my_open_chunks(self) -> set[int]: ...
+    def forget(self, older_than: float) -> list[str]: ...
     def leave(self) -> None: ...
 
 
@@ -103,6 +107,7 @@ class Team:
         self.fair = FairInputs()
         self._farm: Optional[dict[str, FarmNode]] = None
         self._registered = False
+        self._forget_at = -float("inf")
 
     @property
     def id(self) -> str:
@@ -143,6 +148,9 @@ class Team:
             adopted_nodes, chunks = self.db.adopt(self.ttl)
             for chunk in chunks:
                 self._requeue(chunk, now)
+            if now >= self._forget_at:  # dispatchers long gone (a restart gets a new id) leave the list
+                self._forget_at = now + FORGET_EVERY
+                self.db.forget(FORGET_AFTER)
         self.valid_until = now + self.ttl * 0.75
         self.next_renew = now + self.ttl / 4
         self.held = held | set(adopted_nodes)

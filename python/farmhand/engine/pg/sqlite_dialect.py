@@ -177,10 +177,10 @@ class PgConnection:
         if self._conn is not None and not self._conn.closed and not self._conn.broken:
             return self._conn
         try:
+            conninfo = psycopg.conninfo.make_conninfo(self.url.conninfo, **cut_detection(self.url.conninfo))
             conn: psycopg.Connection[Row] = psycopg.connect(
-                self.url.conninfo, autocommit=True, connect_timeout=self.connect_timeout,
+                conninfo, autocommit=True, connect_timeout=self.connect_timeout,
                 application_name="farmhand", row_factory=_row_factory,
-                **cut_detection(self.url.conninfo),
             )
             conn.adapters.register_dumper(int, _UntypedInt)
             if self.writer:

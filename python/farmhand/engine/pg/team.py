@@ -81,6 +81,9 @@ class PgTeam:
             "SELECT state, node, attempts FROM frames WHERE job = %s ORDER BY idx", (job_num(job_id),))
         return [(FrameState(s), n, int(a)) for s, n, a in rows.fetchall()]
 
+    def forget(self, older_than: float) -> list[str]:
+        return leases.forget(self._conn(), older_than)
+
     def leave(self) -> None:
         """Give up every lease at a clean stop: the others need not wait for them to expire."""
         with self.store.tx():
