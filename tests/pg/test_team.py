@@ -18,6 +18,7 @@ from tests.engine.rig import REPO
 
 from farmhand.client import Client
 from farmhand.engine.dispatcher import Dispatcher, inline_submit
+from farmhand.engine.jobrun import JobRun
 from farmhand.engine.pg.store import PgStore
 from farmhand.engine.pg.team import PgTeam
 from farmhand.engine.scheduler import Policy
@@ -219,3 +220,17 @@ def test_a_stop_is_for_the_dispatcher_it_names(team: Callable[..., Team]) -> Non
     t.step()
     assert second.stop_requested.is_set() and not first.stop_requested.is_set()
     assert "names its dispatcher" in (store.command_result(unnamed) or "")
+
+
+def test_a_job_removed_by_a_wrangler_leaves_every_dispatcher(team: Callable[..., Team]) -> None:
+    t = team(2)
+    job = t.submit("1-4")
+    t.drive(t.done(job))
+    first, second = t.dispatchers
+    head = t.client.store.job(job)
+    # The second still holds the finished job when it is removed (as right after another one ended it).
+    second.state.jobs[job] = JobRun.load(t.client.store, job)
+    t.client.remove(job)
+    assert head.state is JobState.DONE
+    t.step()
+    assert job not in second.state.jobs and job not in first.state.jobs

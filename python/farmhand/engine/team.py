@@ -35,6 +35,7 @@ from farmhand.engine.noderun import StopCause
 from farmhand.engine.nodewatch import NodeWatch
 from farmhand.engine.state import EngineState, FarmNode
 from farmhand.engine.store.database import StoreError
+from farmhand.errors import NotFound
 from farmhand.jobs import ChunkState, FrameState, JobState
 
 log = logging.getLogger(__name__)
@@ -214,7 +215,12 @@ class Team:
         """In the assignment transaction: every loaded job's state and frames as the store has them now
         (other dispatchers change them), and what every dispatcher holds for fair share."""
         for job in list(self.state.jobs.values()):
-            self.refresh_job(job, now)
+            try:
+                self.refresh_job(job, now)
+            except NotFound:  # a wrangler removed it (only finished jobs can be): nothing left to do
+                for task in self.state.tasks_of(job.id):
+                    self.state.kill(task, StopCause.USER, "the job was removed", now)
+                del self.state.jobs[job.id]
         self.fair = self.db.fair_inputs()
 
     def refresh_job(self, job: JobRun, now: float) -> None:
