@@ -143,6 +143,31 @@ class Client:
         me = login() if callable(login) else None
         return [j for j in found if owners.get(j.id) == me]
 
+    # --- fair share on a farm database (engine/pg/shares.py) ------------------------------------------
+
+    def shares(self) -> list[Any]:
+        """The fair-share weights a wrangler set (``kind``, ``name``, ``weight``); everyone else has 1.
+
+        Raises:
+            UsageError: this is not a farm database (one artist's SQLite store has no one to share with).
+        """
+        return list(self._team_store("shares")())
+
+    def set_share(self, kind: str, name: str, weight: float) -> Any:
+        """Give a user (``kind="user"``) or a project a fair-share weight (a wrangler's right)."""
+        return self._team_store("set_share")(kind, name, weight)
+
+    def remove_share(self, kind: str, name: str) -> bool:
+        """Back to weight 1; False when it had no weight of its own."""
+        return bool(self._team_store("remove_share")(kind, name))
+
+    def _team_store(self, method: str) -> Any:
+        found = getattr(self.store, method, None)
+        if not callable(found):
+            raise UsageError("fair-share weights need a farm database: set FARMHAND_STORE (or store.url in "
+                             "dispatcher.json) to postgresql://… (docs/team.md)")
+        return found
+
     def owners(self) -> dict[str, str]:
         """Each job's owner on a shared farm database, by job id; empty for a SQLite store (all yours)."""
         owners = getattr(self.store, "owners", None)

@@ -17,6 +17,7 @@ name means the same wherever it was typed:
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 from collections.abc import Collection, Iterable, Mapping
@@ -27,6 +28,7 @@ from farmhand.errors import UsageError
 _TAG = re.compile(r"^[a-z0-9][a-z0-9._+-]{0,62}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FACT_GROUP = re.compile(r"^(cores|ram)\s*>=\s*([0-9]{1,6})$")
+_ACCOUNT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@+-]{0,62}$")
 #: Facts a node carries as ``NAME=N`` tags and a group compares with ``NAME>=N``.
 FACTS = ("cores", "ram")
 #: Largest capacity of a limit (a guard against typos, far beyond any licence pool).
@@ -49,6 +51,39 @@ def tag(text: str, what: str = "tag") -> str:
         raise UsageError(f"{what} {str(text)[:80]!r} is not valid: use letters, digits, '.', '_', '+' or '-' "
                          "(at most 63, starting with a letter or digit), e.g. gpu or houdini-21.0")
     return value
+
+
+def account(text: str, what: str = "name") -> str:
+    """``text`` as a fair-share account: a database login or a project name.
+
+    Raises:
+        UsageError: other characters than letters, digits, ``_ . @ + -``, or longer than 63.
+    """
+    value = str(text).strip()
+    if not _ACCOUNT.match(value):
+        raise UsageError(f"{what} {str(text)[:80]!r} is not valid: use letters, digits, '_', '.', '@', '+' "
+                         "or '-' (at most 63, not starting with a punctuation mark)")
+    return value
+
+
+#: Largest fair-share weight (a guard against typos: 1000 times an even share).
+MAX_WEIGHT = 1000.0
+
+
+def share_weight(value: object) -> float:
+    """``value`` as a fair-share weight: a number above 0 and at most :data:`MAX_WEIGHT` (1 is even).
+
+    Raises:
+        UsageError: anything else (one line).
+    """
+    try:
+        weight = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        weight = float("nan")
+    if not (math.isfinite(weight) and 0 < weight <= MAX_WEIGHT) or isinstance(value, bool):
+        raise UsageError(f"share weight {str(value)[:40]!r}: give a number above 0 and at most "
+                         f"{MAX_WEIGHT:g} (1 is an even share, 2 twice that)")
+    return weight
 
 
 def is_tag(text: str) -> bool:

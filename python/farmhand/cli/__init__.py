@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "farmhand.cli.scan",
     "farmhand.cli.nodes",
     "farmhand.cli.farm",  # after nodes: it adds 'nodes tag/untag/tags'
+    "farmhand.cli.shares",
     "farmhand.cli.jobs",
     "farmhand.cli.lifecycle",
     "farmhand.cli.logs",

@@ -151,10 +151,13 @@ GRANT INSERT, UPDATE, DELETE ON limits, power_rules, node_power, job_holds
 """
 
 # Several dispatchers on one farm: each chunk records the dispatcher that runs it (its connection's
-# farmhand.writer), so a restart closes only its own chunks and adoption finds a dead one's.
+# farmhand.writer), so a restart closes only its own chunks and adoption finds a dead one's; each job
+# the project its submitter works on (FARMHAND_PROJECT), for project shares.
 CHUNK_OWNERS = """
 ALTER TABLE chunks ALTER COLUMN dispatcher
   SET DEFAULT nullif(current_setting('farmhand.writer', true), '');
+ALTER TABLE jobs ALTER COLUMN project
+  SET DEFAULT nullif(current_setting('farmhand.project', true), '');
 """
 
 MIGRATIONS = (
@@ -162,7 +165,7 @@ MIGRATIONS = (
     Migration(2, "team tables: owners, dispatchers, node leases, shares, change counter", TEAM_TABLES),
     Migration(3, "group roles and row-level security", SECURITY),
     Migration(4, "farm tables: limits, power rules, node power, job holds", FARM_TABLES),
-    Migration(5, "each chunk records its dispatcher", CHUNK_OWNERS),
+    Migration(5, "each chunk records its dispatcher, each job its project", CHUNK_OWNERS),
 )
 
 

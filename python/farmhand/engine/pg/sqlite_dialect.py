@@ -35,7 +35,7 @@ from farmhand.engine.store.database import StoreBusy, StoreError
 #: Primary keys of the tables a ``INSERT OR REPLACE`` / ``OR IGNORE`` writes to.
 PRIMARY_KEYS = {
     "progress": ("job", "node"), "meta": ("key",), "power_rules": ("scope",), "node_power": ("node",),
-    "job_holds": ("job",), "limits": ("name",),
+    "job_holds": ("job",), "limits": ("name",), "shares": ("kind", "name"),
 }
 #: Tables whose key PostgreSQL generates (SQLite's ``lastrowid``).
 IDENTITIES = {"jobs": "num", "chunks": "id", "events": "id", "commands": "id"}
@@ -161,9 +161,11 @@ class PgConnection:
     """A ``sqlite3.Connection`` look-alike on one PostgreSQL connection (autocommit; the store sends its
     own ``BEGIN``/``COMMIT``). Not shared between threads."""
 
-    def __init__(self, url: urls.StoreUrl, *, writer: Optional[str] = None, connect_timeout: int = 5) -> None:
+    def __init__(self, url: urls.StoreUrl, *, writer: Optional[str] = None, connect_timeout: int = 5,
+                 project: Optional[str] = None) -> None:
         self.url = url
         self.writer = writer
+        self.project = project  # the project this client's jobs count against in fair share
         self.connect_timeout = connect_timeout
         self.total_changes = 0
         #: Seconds the server lets this session sit idle inside a transaction before ending it (and
@@ -185,6 +187,8 @@ class PgConnection:
             conn.adapters.register_dumper(int, _UntypedInt)
             if self.writer:
                 conn.execute("SELECT set_config('farmhand.writer', %s, false)", (self.writer,))
+            if self.project:
+                conn.execute("SELECT set_config('farmhand.project', %s, false)", (self.project,))
             self._apply_idle_limit(conn)
         except psycopg.Error as exc:
             raise self._error(exc, None) from None

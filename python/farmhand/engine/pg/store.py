@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 from farmhand.engine.pg import schema
+from farmhand.engine.pg import shares as weights
 from farmhand.engine.pg import url as urls
 from farmhand.engine.pg.sqlite_dialect import PgConnection
 from farmhand.engine.store.database import _TxState, _wall
@@ -37,7 +38,7 @@ class PgStore(Store):
     """
 
     def __init__(self, url: Union[str, urls.StoreUrl], *, readonly: bool = False,
-                 writer: Optional[str] = None) -> None:
+                 writer: Optional[str] = None, project: Optional[str] = None) -> None:
         del readonly
         self.url = url if isinstance(url, urls.StoreUrl) else urls.parse(url)
         self.path = Path(self.url.where)
@@ -45,7 +46,7 @@ class PgStore(Store):
         self.stamp: Callable[[Optional[float]], float] = _wall
         self._tx = _TxState()
         self._writer = None
-        self.db: Any = PgConnection(self.url, writer=writer)
+        self.db: Any = PgConnection(self.url, writer=writer, project=project)
         self._check_schema()
 
     def __repr__(self) -> str:
@@ -96,6 +97,16 @@ class PgStore(Store):
             "SELECT node, dispatcher, expires_at - farmhand_now(NULL) FROM node_leases ORDER BY node"
         ).fetchall()
         return [(str(r[0]), str(r[1]), float(r[2])) for r in rows]
+
+    def shares(self) -> list[weights.Share]:
+        """Every fair-share weight a wrangler set (users and projects); others have weight 1."""
+        return weights.list_shares(self)
+
+    def set_share(self, kind: str, name: str, weight: float) -> weights.Share:
+        return weights.set_share(self, kind, name, weight)
+
+    def remove_share(self, kind: str, name: str) -> bool:
+        return weights.remove_share(self, kind, name)
 
     def close(self) -> None:
         self.db.close()

@@ -14,10 +14,11 @@ from __future__ import annotations
 import os
 from typing import Optional
 
+from farmhand import labels
 from farmhand.engine.pg.url import redact
 from farmhand.engine.settings import store_setting
 from farmhand.engine.store.tables import Store
-from farmhand.errors import ConfigError
+from farmhand.errors import ConfigError, UsageError
 
 ENV = "FARMHAND_STORE"
 _SCHEMES = ("postgresql://", "postgres://")
@@ -57,4 +58,19 @@ def open_store(*, readonly: bool = False, writer: Optional[str] = None) -> Store
         raise ConfigError(f"{_source()} names a PostgreSQL store ({redact(url)}), but psycopg 3 is "
                           "not installed: pip install 'psycopg[binary]>=3.1' (in Houdini: run "
                           "scripts/install_farmhand.py --team)") from None
-    return PgStore(url, readonly=readonly, writer=writer)
+    return PgStore(url, readonly=readonly, writer=writer, project=project())
+
+
+def project() -> Optional[str]:
+    """The project this user's jobs count against in fair share (``FARMHAND_PROJECT``), or None.
+
+    Raises:
+        ConfigError: the name is not one (one line).
+    """
+    value = os.environ.get("FARMHAND_PROJECT", "").strip()
+    if not value:
+        return None
+    try:
+        return labels.account(value, "FARMHAND_PROJECT")
+    except UsageError as exc:
+        raise ConfigError(exc.message) from None

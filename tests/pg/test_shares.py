@@ -1,0 +1,91 @@
+"""Fair-share weights on a real farm database: a wrangler sets them from the CLI, an artist may only
+read them, a job counts against its project when the project has a weight (FARMHAND_PROJECT)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from farmhand.cli import main
+from farmhand.engine.pg import work
+from farmhand.engine.pg.roles import FarmRole
+from farmhand.engine.pg.store import PgStore
+from farmhand.jobs import JobSpec
+
+from .conftest import FarmDb
+
+
+def test_a_wrangler_sets_lists_and_removes_weights(
+    farm_db: FarmDb, farmhand_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    del farmhand_home
+    wendy = farm_db.user(FarmRole.WRANGLER, "wendy")
+    monkeypatch.setenv("FARMHAND_STORE", wendy.url)
+    assert main(["shares"]) == 0
+    assert "even share" in capsys.readouterr().out
+    assert main(["shares", "set", "alice", "2"]) == 0
+    assert main(["shares", "set", "--project", "show_x", "0.5"]) == 0
+    capsys.readouterr()
+    assert main(["shares", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert sorted((s["kind"], s["name"], s["weight"]) for s in listed) == [
+        ("project", "show_x", 0.5), ("user", "alice", 2.0)]
+    assert main(["shares", "set", "alice", "3"]) == 0  # changed, not added
+    assert main(["shares", "rm", "--project", "show_x"]) == 0
+    assert "back to an even share" in capsys.readouterr().out
+    with psycopg.connect(farm_db.admin_url, autocommit=True) as conn:
+        assert work.fair_inputs(conn).weights == {"alice": 3.0}
+    assert wendy.password not in capsys.readouterr().out
+
+
+def test_an_artist_may_read_but_not_change_weights(
+    farm_db: FarmDb, farmhand_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    del farmhand_home
+    carol = farm_db.user(FarmRole.ARTIST, "carol")
+    monkeypatch.setenv("FARMHAND_STORE", carol.url)
+    assert main(["shares"]) == 0
+    capsys.readouterr()
+    assert main(["shares", "set", carol.name, "50"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "only a wrangler may change fair-share weights" in err[0], err
+    assert carol.password not in err[0]
+
+
+def test_one_artists_sqlite_store_has_no_weights(
+    farmhand_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    del farmhand_home
+    assert main(["shares"]) != 0
+    assert "need a farm database" in capsys.readouterr().err
+
+
+def test_a_job_counts_against_its_project_once_the_project_has_a_weight(
+    farm_db: FarmDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alice = farm_db.user(FarmRole.ARTIST, "alice")
+    monkeypatch.setenv("FARMHAND_PROJECT", "show_x")
+    from farmhand.engine.store.backend import project
+
+    store = PgStore(alice.url, project=project())
+    try:
+        job = store.insert_job(JobSpec(preset="demo", frames="1-2"), [1.0, 2.0], [None, None])
+    finally:
+        store.close()
+    with psycopg.connect(farm_db.admin_url, autocommit=True) as conn:
+        assert conn.execute("SELECT project FROM jobs WHERE num = %s", (int(job),)).fetchone() == ("show_x",)
+        assert [q.user for q in work.fair_inputs(conn).queued] == [alice.name]  # no project weight yet
+        work.set_share(conn, "project", "show_x", 2.0)
+        assert [q.user for q in work.fair_inputs(conn).queued] == ["project:show_x"]
+
+
+def test_a_bad_project_name_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from farmhand.engine.store.backend import project
+    from farmhand.errors import ConfigError
+
+    monkeypatch.setenv("FARMHAND_PROJECT", "show x; drop")
+    with pytest.raises(ConfigError, match="FARMHAND_PROJECT"):
+        project()
