@@ -161,6 +161,14 @@ class Client:
         """Back to weight 1; False when it had no weight of its own."""
         return bool(self._team_store("remove_share")(kind, name))
 
+    def preempting(self) -> bool:
+        """Whether dispatchers may stop running chunks to give nodes to users below their share."""
+        return bool(self._team_store("preempting")())
+
+    def set_preempting(self, on: bool) -> None:
+        """Allow (or stop) pre-emption for fair share (a wrangler's right)."""
+        self._team_store("set_preempting")(on)
+
     def _team_store(self, method: str) -> Any:
         found = getattr(self.store, method, None)
         if not callable(found):

@@ -31,14 +31,18 @@ def test_a_wrangler_sets_lists_and_removes_weights(
     capsys.readouterr()
     assert main(["shares", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
-    assert sorted((s["kind"], s["name"], s["weight"]) for s in listed) == [
+    assert listed["preempt"] is False
+    assert sorted((s["kind"], s["name"], s["weight"]) for s in listed["shares"]) == [
         ("project", "show_x", 0.5), ("user", "alice", 2.0)]
     assert main(["shares", "set", "alice", "3"]) == 0  # changed, not added
     assert main(["shares", "rm", "--project", "show_x"]) == 0
     assert "back to an even share" in capsys.readouterr().out
     with psycopg.connect(farm_db.admin_url, autocommit=True) as conn:
         assert work.fair_inputs(conn).weights == {"alice": 3.0}
-    assert wendy.password not in capsys.readouterr().out
+    assert main(["shares", "preempt", "on"]) == 0
+    assert main(["shares"]) == 0
+    out = capsys.readouterr().out
+    assert "pre-emption: on" in out and wendy.password not in out
 
 
 def test_an_artist_may_read_but_not_change_weights(
@@ -49,10 +53,11 @@ def test_an_artist_may_read_but_not_change_weights(
     monkeypatch.setenv("FARMHAND_STORE", carol.url)
     assert main(["shares"]) == 0
     capsys.readouterr()
-    assert main(["shares", "set", carol.name, "50"]) != 0
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "only a wrangler may change fair-share weights" in err[0], err
-    assert carol.password not in err[0]
+    for argv in (["shares", "set", carol.name, "50"], ["shares", "preempt", "on"]):
+        assert main(argv) != 0
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "only a wrangler may change fair share" in err[0], err
+        assert carol.password not in err[0]
 
 
 def test_one_artists_sqlite_store_has_no_weights(

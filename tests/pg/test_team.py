@@ -234,3 +234,33 @@ def test_a_job_removed_by_a_wrangler_leaves_every_dispatcher(team: Callable[...,
     assert head.state is JobState.DONE
     t.step()
     assert job not in second.state.jobs and job not in first.state.jobs
+
+
+@pytest.mark.parametrize("preempt", [False, True])
+def test_preemption_gives_a_late_user_their_share_only_when_a_wrangler_allows_it(
+        team: Callable[..., Team], farm_db: FarmDb, preempt: bool) -> None:
+    """One user's long chunks hold every node when a second user submits. Without pre-emption the
+    second waits for chunks to end; with it (a wrangler's farm setting) chunks of the first are stopped
+    one at a time until the two hold the farm evenly, their frames queued again without blame."""
+    from farmhand.engine.pg.roles import FarmRole
+
+    t = team(1, spf=1.0)
+    (d,) = t.dispatchers
+    d.state.policy = Policy(target_chunk_seconds=1000.0, max_chunk_frames=50, first_chunk_frames=50)
+    wendy = farm_db.user(FarmRole.WRANGLER, "wendy")
+    t._store(url=wendy.url).set_preempting(preempt)
+    ann, bob = (Client(t._store(url=farm_db.user(FarmRole.ARTIST, s).url), autostart=False)
+                for s in ("ann", "bob"))
+    first = t.submit("1-600", client=ann)
+    t.drive(lambda: len(d.state.tasks) == len(NODES))
+    late = t.submit("1001-1300", client=bob)
+    for _ in range(100):  # ten simulated seconds: far shorter than any chunk (50 s) of the first job
+        t.step()
+    held = Counter(task.job_id for task in d.state.tasks.values() if not task.kill_reason)
+    if preempt:
+        assert held[late] == len(NODES) // 2 and held[first] == len(NODES) // 2, held
+        events = t.client.job(first, events=1000).events
+        assert sum(e.kind == "preempted" for e in events) == len(NODES) // 2
+        assert all(f.attempts == 0 for f in t.client.job(first).frames)  # no blame
+    else:
+        assert held[late] == 0 and held[first] == len(NODES), held

@@ -35,6 +35,12 @@ def register(sub: Any) -> None:
                    help="the weight: 2 is twice an even share, 0.5 half")
     _common(p)
     p.set_defaults(func=_set)
+    p = types.command(ssub, "preempt", "let dispatchers stop running chunks to give nodes to users below "
+                      "their share (off by default: only free nodes are handed out)",
+                      "farmhand shares preempt on")
+    p.add_argument("state", choices=("on", "off"))
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_preempt)
     p = types.command(ssub, "rm", "back to an even share", "farmhand shares rm alice")
     p.add_argument("name", type=checked(labels.account), help="the user's database login, or the project")
     _common(p)
@@ -53,15 +59,25 @@ def _kind(args: argparse.Namespace) -> str:
 def _list(args: argparse.Namespace) -> int:
     client = Client(autostart=False)
     found = client.shares()
+    preempt = client.preempting()
     if args.json:
-        print(json.dumps(to_jsonable(found)))
+        print(json.dumps({"shares": to_jsonable(found), "preempt": preempt}))
         return 0
     if not found:
         print("no weights set: every user and project has an even share (weight 1)")
-        return 0
-    print(f"{'KIND':<8} {'NAME':<24} WEIGHT")
-    for share in found:
-        print(f"{share.kind:<8} {safe_text(share.name):<24} {share.weight:g}")
+    else:
+        print(f"{'KIND':<8} {'NAME':<24} WEIGHT")
+        for share in found:
+            print(f"{share.kind:<8} {safe_text(share.name):<24} {share.weight:g}")
+    print("pre-emption: " + ("on (running chunks may be stopped to give users their share)" if preempt else
+                             "off (only free nodes are handed out)"))
+    return 0
+
+
+def _preempt(args: argparse.Namespace) -> int:
+    on = args.state == "on"
+    Client(autostart=False).set_preempting(on)
+    print(json.dumps({"preempt": on}) if args.json else f"pre-emption for fair share: {args.state}")
     return 0
 
 

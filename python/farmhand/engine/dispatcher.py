@@ -230,6 +230,7 @@ class Dispatcher:
         team.lease_for_assign()
         try:
             self.faults.each_pass("assigning its work", self.assigner.assign, now)
+            self.faults.each_pass("pre-empting for fair share", team.preempt, now)
         finally:
             team.after_assign()
 

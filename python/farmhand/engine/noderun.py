@@ -63,6 +63,7 @@ class StopCause(str, enum.Enum):
     JOB_ENDED = "job_ended"  # its job failed or lost a dependency
     SHUTDOWN = "shutdown"  # the dispatcher is stopping
     INTERNAL = "internal"  # handling it raised an unexpected error (see farmhand.engine.faults)
+    PREEMPTED = "preempted"  # its node went to a user below their fair share (a wrangler allowed it)
 
 
 Submit = Callable[..., "Future[object]"]

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Optional, Protocol
 
 from farmhand.engine.jobrun import JobRun
-from farmhand.engine.noderun import StopCause
+from farmhand.engine.noderun import StopCause, Task, TaskPhase
 from farmhand.engine.nodewatch import NodeWatch
 from farmhand.engine.state import EngineState, FarmNode
 from farmhand.engine.store.database import StoreError
@@ -67,6 +67,7 @@ class FairInputs:
     usage: dict[str, float] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
     accounts: dict[str, str] = field(default_factory=dict)
+    preempt: bool = False  # a wrangler lets dispatchers stop chunks to give nodes to accounts below share
 
 
 class TeamDb(Protocol):
@@ -257,3 +258,50 @@ class Team:
 
     def account(self, job: JobRun) -> str:
         return self.fair.accounts.get(job.id, "")
+
+    # --- pre-emption (only when a wrangler turned it on) ---------------------------------------------
+
+    def preempt(self, now: float) -> None:
+        """In the assignment transaction, after the pass: when an account with waiting work holds fewer
+        nodes for its weight than another would after giving one up, stop the youngest chunk of the most
+        favoured account on this dispatcher's nodes (one at a time; its frames go back to the queue, no
+        attempt counted). The freed node then goes to the account below its share, by fair order."""
+        tasks = self.state.tasks.values()
+        if not self.fair.preempt or any(t.kill_cause is StopCause.PREEMPTED for t in tasks):
+            return  # one at a time: the stopped chunk's node is handed out first
+        if any(n in self.state.farm and not self.state.busy_on(n) for n in self.held):
+            return  # a node of ours is free: nothing needs taking
+        wanting = self._wanting()
+        if not wanting:
+            return
+        held, weights = self.fair.usage, self.fair.weights
+        best: Optional[tuple[float, float, Task]] = None
+        for task in self.state.tasks.values():
+            job = self.state.jobs.get(task.job_id)
+            if job is None or task.phase is not TaskPhase.RUNNING or task.kill_reason or task.backup_of:
+                continue
+            giver = self.account(job)
+            after = (held.get(giver, 0.0) - 1.0) / weights.get(giver, 1.0)
+            if not any(account != giver and priority >= job.priority
+                       and (held.get(account, 0.0) + 1.0) / weights.get(account, 1.0) <= after
+                       for account, priority in wanting.items()):
+                continue
+            key = (after, task.started, task)
+            if best is None or key[:2] > best[:2]:
+                best = key
+        if best is not None:
+            task = best[2]
+            job = self.state.jobs[task.job_id]
+            reason = f"its node goes to a user below their fair share ({self.account(job)} holds more)"
+            job.event("preempted", f"chunk {task.chunk_id} on {task.node} stopped: {reason}", now,
+                      node=task.node)
+            self.state.kill(task, StopCause.PREEMPTED, reason, now)
+
+    def _wanting(self) -> dict[str, int]:
+        """Accounts with frames waiting for a node, and the highest priority they wait at."""
+        found: dict[str, int] = {}
+        for job in self.state.jobs.values():
+            if job.state in _TAKING and job.deps_met and job.waiting():
+                account = self.account(job)
+                found[account] = max(found.get(account, job.priority), job.priority)
+        return found

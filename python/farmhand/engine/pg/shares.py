@@ -41,8 +41,8 @@ def checked(kind: str, name: str, weight: float) -> tuple[str, str, float]:
 
 def _refused(exc: StoreError, what: str) -> Exception:
     if "permission denied" in exc.message or "row-level security" in exc.message:
-        return AccessDenied(f"{what}: only a wrangler may change fair-share weights (the farm database "
-                            "refused this login)")
+        return AccessDenied(f"{what}: only a wrangler may change fair share (the farm database refused "
+                            "this login)")
     return exc
 
 
@@ -60,6 +60,24 @@ def set_share(store: Any, kind: str, name: str, weight: float) -> Share:
     except StoreError as exc:
         raise _refused(exc, f"setting the share of {kind} {name}") from None
     return Share(kind, name, weight)
+
+
+#: The farm setting that lets dispatchers stop running chunks to give nodes to accounts below their share.
+PREEMPT = "preempt"
+
+
+def preempting(store: Any) -> bool:
+    row = store.db.execute("SELECT value FROM farm_settings WHERE key = ?", (PREEMPT,)).fetchone()
+    return bool(row and row[0] == "on")
+
+
+def set_preempting(store: Any, on: bool) -> None:
+    try:
+        with store.tx() as db:
+            db.execute("INSERT OR REPLACE INTO farm_settings(key, value) VALUES (?, ?)",
+                       (PREEMPT, "on" if on else "off"))
+    except StoreError as exc:
+        raise _refused(exc, "turning pre-emption " + ("on" if on else "off")) from None
 
 
 def remove_share(store: Any, kind: str, name: str) -> bool:

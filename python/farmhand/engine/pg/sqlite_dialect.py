@@ -36,6 +36,7 @@ from farmhand.engine.store.database import StoreBusy, StoreError
 PRIMARY_KEYS = {
     "progress": ("job", "node"), "meta": ("key",), "power_rules": ("scope",), "node_power": ("node",),
     "job_holds": ("job",), "limits": ("name",), "shares": ("kind", "name"),
+    "farm_settings": ("key",),
 }
 #: Tables whose key PostgreSQL generates (SQLite's ``lastrowid``).
 IDENTITIES = {"jobs": "num", "chunks": "id", "events": "id", "commands": "id"}

@@ -108,6 +108,13 @@ class PgStore(Store):
     def remove_share(self, kind: str, name: str) -> bool:
         return weights.remove_share(self, kind, name)
 
+    def preempting(self) -> bool:
+        """Whether dispatchers may stop running chunks to give nodes to accounts below their share."""
+        return weights.preempting(self)
+
+    def set_preempting(self, on: bool) -> None:
+        weights.set_preempting(self, on)
+
     def close(self) -> None:
         self.db.close()
 

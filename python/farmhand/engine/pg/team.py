@@ -73,8 +73,10 @@ class PgTeam:
     def fair_inputs(self) -> FairInputs:
         found = work.fair_inputs(self._conn())
         accounts = self._conn().execute(sql.SQL("SELECT j.num, {a} FROM jobs j").format(a=work.ACCOUNT))
+        preempt = self._conn().execute("SELECT value FROM farm_settings WHERE key = 'preempt'").fetchone()
         return FairInputs(usage=found.usage, weights=found.weights,
-                          accounts={str(n): str(a) for n, a in accounts.fetchall()})
+                          accounts={str(n): str(a) for n, a in accounts.fetchall()},
+                          preempt=bool(preempt and preempt[0] == "on"))
 
     def frame_states(self, job_id: str) -> list[tuple[FrameState, Optional[str], int]]:
         rows = self._conn().execute(
