@@ -38,6 +38,7 @@ def states(*values: enum.Enum) -> sql.Composed:
 OPEN_CHUNKS = states(ChunkState.STARTING, ChunkState.RUNNING)
 OPEN_FRAMES = states(FrameState.WAITING, FrameState.RETRYING)
 RUNNABLE_JOBS = states(JobState.QUEUED, JobState.RUNNING)
+ACTIVE_JOBS = states(JobState.QUEUED, JobState.RUNNING, JobState.WAITING, JobState.PAUSED)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any, Optional
 from psycopg import sql
 
 from farmhand.engine.pg import leases, work
-from farmhand.engine.pg.schema import OPEN_CHUNKS
+from farmhand.engine.pg.schema import ACTIVE_JOBS, OPEN_CHUNKS
 from farmhand.engine.pg.store import PgStore
 from farmhand.engine.store.database import job_num
 from farmhand.engine.team import AdoptedChunk, FairInputs
@@ -71,10 +71,12 @@ class PgTeam:
         return {int(r[0]) for r in rows.fetchall()}
 
     def fair_inputs(self) -> FairInputs:
-        found = work.fair_inputs(self._conn())
-        accounts = self._conn().execute(sql.SQL("SELECT j.num, {a} FROM jobs j").format(a=work.ACCOUNT))
+        usage, weights = work.usage_and_weights(self._conn())
+        # Only the jobs still active: the finished ones pile up over a farm's life.
+        accounts = self._conn().execute(sql.SQL("SELECT j.num, {a} FROM jobs j WHERE j.state IN {active}")
+                                        .format(a=work.ACCOUNT, active=ACTIVE_JOBS))
         preempt = self._conn().execute("SELECT value FROM farm_settings WHERE key = 'preempt'").fetchone()
-        return FairInputs(usage=found.usage, weights=found.weights,
+        return FairInputs(usage=usage, weights=weights,
                           accounts={str(n): str(a) for n, a in accounts.fetchall()},
                           preempt=bool(preempt and preempt[0] == "on"))
 

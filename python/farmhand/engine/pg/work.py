@@ -178,8 +178,8 @@ class FairInputs:
     queued: list[QueuedJob]
 
 
-def fair_inputs(conn: Conn, now: Optional[float] = None) -> FairInputs:
-    """Usage, weights and queue (three reads: a chunk starting between them only skews one decision)."""
+def usage_and_weights(conn: Conn) -> tuple[dict[str, float], dict[str, float]]:
+    """What each account holds now (its open chunks, backups aside) and each weight a wrangler set."""
     usage = conn.execute(
         sql.SQL(
             "SELECT {account}, count(*) FROM chunks c JOIN jobs j ON j.num = c.job"
@@ -189,6 +189,12 @@ def fair_inputs(conn: Conn, now: Optional[float] = None) -> FairInputs:
     weights = conn.execute(
         "SELECT CASE kind WHEN 'project' THEN 'project:' || name ELSE name END, weight FROM shares"
     ).fetchall()
+    return {str(a): float(n) for a, n in usage}, {str(a): float(w) for a, w in weights}
+
+
+def fair_inputs(conn: Conn, now: Optional[float] = None) -> FairInputs:
+    """Usage, weights and queue (three reads: a chunk starting between them only skews one decision)."""
+    usage, weights = usage_and_weights(conn)
     queued = conn.execute(
         sql.SQL(
             "SELECT j.num, {account}, j.priority, farmhand_now(%(now)s) - j.created, count(*) FROM jobs j"
@@ -198,8 +204,8 @@ def fair_inputs(conn: Conn, now: Optional[float] = None) -> FairInputs:
         {"now": now},
     ).fetchall()
     return FairInputs(
-        usage={str(a): float(n) for a, n in usage},
-        weights={str(a): float(w) for a, w in weights},
+        usage=usage,
+        weights=weights,
         queued=[QueuedJob(str(n), str(a), int(p), float(age), int(want)) for n, a, p, age, want in queued],
     )
 
