@@ -38,7 +38,7 @@ def register(sub: Any) -> None:
     p = types.command(ssub, "preempt", "let dispatchers stop running chunks to give nodes to users below "
                       "their share (off by default: only free nodes are handed out)",
                       "farmhand shares preempt on")
-    p.add_argument("state", choices=("on", "off"))
+    p.add_argument("state", choices=("on", "off"), help="on: chunks may be stopped; off: never")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_preempt)
     p = types.command(ssub, "rm", "back to an even share", "farmhand shares rm alice")
