@@ -1,30 +1,28 @@
 """Several dispatchers on one PostgreSQL farm database against one alone (issue 14's team benchmark).
 
-    .venv/bin/python bench/bench_team.py --parts single,sim            # no lab, no root needed
-    sudo flock /tmp/fh-lab.lock .venv/bin/python bench/bench_team.py   # all three parts (60 lab nodes)
+    .venv/bin/python bench/bench_team.py --parts single,sim            # no lab (a few minutes)
+    sudo flock /tmp/fh-lab.lock .venv/bin/python bench/bench_team.py   # and 60 real lab nodes
 
 Every part runs on a throwaway PostgreSQL server (:class:`farmhand.lab.pgcluster.PgCluster`) and prints
-one JSON row; every ratio is between runs of the same invocation.
+JSON rows; every ratio is between runs of the same invocation.
 
-* ``single`` — ONE dispatcher without a team, driven by hand on a simulated farm (the unit tests' rig),
-  with the SQLite store and with the PostgreSQL store: wall seconds, their ratio, statements per frame.
-* ``sim`` — a fresh farm database per run; three artist logins (``farmhand_artist``) each submit one job
-  of equal priority, all held behind a one-frame gate job so they become ready in the same step. ONE then
-  THREE dispatchers (a ``farmhand_dispatcher`` login each, their own connection, :class:`PgTeam`) render
-  them on the same simulated nodes (one :class:`FakeExecutor`, simulated clock, each dispatcher going
-  first in turn). Makespan in simulated seconds from the gate's end; the dispatchers' summed step time.
-* ``lab`` — the same on real OpenSSH nodes (:class:`farmhand.lab.LocalFarm`, as root): ONE then THREE
-  ``farmhand dispatcher`` processes, each with its own FARMHAND_HOME registering every node and
-  ``FARMHAND_STORE`` on the farm database (its Unix socket: the lab has its own loopback), the demo
-  preset. Wall seconds from the gate's end until the client sees every job finished; each dispatcher's CPU.
+* ``single`` — ONE dispatcher without a team on a simulated farm (the unit tests' rig), with the SQLite
+  store and with the PostgreSQL store: wall seconds, their ratio, round trips per frame.
+* ``sim`` — a fresh farm database per run; three artist logins (``farmhand_artist``) each submit one job,
+  equal priority, all held behind a one-frame gate job so they become ready in the same step; user i's
+  frames cost ``--costs`` [i] (equal work, chunks of unequal length). Run ``1``: ONE dispatcher; ``3``:
+  THREE (a ``farmhand_dispatcher`` login, own connection and :class:`PgTeam` each) that all see the same
+  60 simulated nodes; ``3split``: three that each see a third of them (one fake executor, simulated clock,
+  each dispatcher going first in turn). Makespan in simulated seconds from the gate's end.
+* ``lab`` — the same with ``farmhand dispatcher`` processes on real OpenSSH nodes
+  (:mod:`bench_team_lab`, as root): wall seconds from the gate's end until a client sees every job done.
 
-Figures of a team run (``sim`` and ``lab``): ``throughput_3_over_1`` = makespan alone / makespan with
-three; the node-time split = each user's node-seconds (chunks ``started``..``ended`` joined to
-``jobs.owner``) while all three users still had waiting frames (from the first chunk until the earliest of
-the users' last first-try chunk starts), as a multiple of an even third, and the worst deviation; round
-trips per rendered frame = statements the dispatchers' psycopg cursors sent (each one round trip; COMMIT
-is a statement too) over the frames of the three jobs; chunks per dispatcher. In the lab each dispatcher
-process counts its own statements (this script started with ``--count-to FILE``).
+Per team run: ``throughput_over_1`` = makespan of run ``1`` / makespan of the run; the node-time split = each
+user's node-seconds (chunks ``started``..``ended`` joined to ``jobs.owner``) while all three users had
+waiting frames (from the first chunk to the earliest of the users' last first-try chunk starts) over an
+even third, and its worst deviation; round trips = statements the dispatchers' psycopg cursors sent (one
+exchange each, ``COMMIT`` included) per rendered frame and per dispatcher step; the share of step time in
+``Team.refresh`` (re-reading every loaded job and its frames); chunks rendered by each dispatcher.
 """
 
 from __future__ import annotations
@@ -33,11 +31,8 @@ import argparse
 import json
 import os
 import secrets
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -56,38 +51,81 @@ from farmhand.engine.pg.roles import FarmRole  # noqa: E402
 from farmhand.lab.pgcluster import PgCluster  # noqa: E402
 
 USERS = ("ann", "bob", "cat")
-_COUNT = {"on": 1, "n": 0}
+#: Chunks of about 12 s, at most 6 frames: the users' chunks differ in length (9-12 s in the lab).
+POLICY = {"target_chunk_seconds": 12.0, "max_chunk_frames": 6}
 
 
-def count_round_trips() -> None:
-    """Count every statement this process's psycopg cursors send while ``_COUNT['on']`` (one round trip
-    each: psycopg sends a statement and its parameters in one exchange; ``Connection.execute`` goes
-    through ``Cursor.execute``)."""
-    execute, executemany = psycopg.Cursor.execute, psycopg.Cursor.executemany
+class Probe:
+    """What this process's dispatchers cost: statements sent (each one round trip: psycopg sends a
+    statement with its parameters in one exchange, and ``Connection.execute`` goes through
+    ``Cursor.execute``), dispatcher steps, seconds in steps and in ``Team.refresh``."""
 
-    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _COUNT["n"] += _COUNT["on"]
-        return execute(self, *args, **kwargs)
+    def __init__(self) -> None:
+        self.on = 1
+        self.figures = {"statements": 0.0, "steps": 0.0, "step_s": 0.0, "refresh_s": 0.0}
 
-    def counted_many(self: Any, *args: Any, **kwargs: Any) -> Any:
-        _COUNT["n"] += _COUNT["on"]
-        return executemany(self, *args, **kwargs)
+    def install(self) -> None:
+        from farmhand.engine.dispatcher import Dispatcher
+        from farmhand.engine.team import Team
 
-    psycopg.Cursor.execute = counted  # type: ignore[method-assign]
-    psycopg.Cursor.executemany = counted_many  # type: ignore[method-assign]
+        figures = self.figures
+        execute, executemany = psycopg.Cursor.execute, psycopg.Cursor.executemany
+        step, refresh = Dispatcher.step, Team.refresh
+
+        def counted(cur: Any, *args: Any, **kwargs: Any) -> Any:
+            figures["statements"] += self.on
+            return execute(cur, *args, **kwargs)
+
+        def counted_many(cur: Any, *args: Any, **kwargs: Any) -> Any:
+            figures["statements"] += self.on
+            return executemany(cur, *args, **kwargs)
+
+        def timed_step(d: Any, *args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return step(d, *args, **kwargs)
+            finally:
+                figures["steps"] += 1
+                figures["step_s"] += time.perf_counter() - began
+
+        def timed_refresh(team: Any, *args: Any, **kwargs: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return refresh(team, *args, **kwargs)
+            finally:
+                figures["refresh_s"] += time.perf_counter() - began
+
+        psycopg.Cursor.execute = counted  # type: ignore[method-assign]
+        psycopg.Cursor.executemany = counted_many  # type: ignore[method-assign]
+        Dispatcher.step = timed_step  # type: ignore[method-assign]
+        Team.refresh = timed_refresh  # type: ignore[method-assign]
+
+    @contextmanager
+    def off(self) -> Iterator[None]:
+        """The bench's own polls (a client's) are left out of the dispatchers' round trips."""
+        self.on = 0
+        try:
+            yield
+        finally:
+            self.on = 1
+
+    def snapshot(self) -> dict[str, float]:
+        return dict(self.figures)
 
 
-@contextmanager
-def uncounted() -> Iterator[None]:
-    """The bench's own polls (a client's) are left out of the dispatchers' round trips."""
-    _COUNT["on"] = 0
-    try:
-        yield
-    finally:
-        _COUNT["on"] = 1
+PROBE = Probe()
 
 
-# --- the farm database ------------------------------------------------------------------------------
+def costs_of(before: dict[str, float], after: dict[str, float], frames: int) -> dict[str, Any]:
+    """Round trips per frame and per step, and the share of step time spent re-reading the farm."""
+    d = {k: after[k] - before[k] for k in before}
+    return {"round_trips_per_frame": round(d["statements"] / frames, 1),
+            "round_trips_per_step": round(d["statements"] / max(d["steps"], 1), 1),
+            "steps": int(d["steps"]), "step_s": round(d["step_s"], 2),
+            "refresh_pct_of_step": round(100 * d["refresh_s"] / max(d["step_s"], 1e-9), 1)}
+
+
+# --- the farm database and the three users' work ----------------------------------------------------
 
 @dataclass(frozen=True)
 class FarmDb:
@@ -109,6 +147,7 @@ class FarmDb:
 
 def new_farm(cluster: PgCluster, tag: str) -> FarmDb:
     """A migrated database with a dispatcher login and three artist logins (roles are cluster-wide)."""
+    tag = f"{tag}_{secrets.token_hex(2)}"
     name = cluster.create_database(f"bench_{tag}")
     logins: list[tuple[str, str]] = []
     with psycopg.connect(cluster.url(database=name), autocommit=True) as conn:
@@ -120,10 +159,10 @@ def new_farm(cluster: PgCluster, tag: str) -> FarmDb:
 
 
 def submit_work(clients: Sequence[Any], frames: int, spf: float, costs: Sequence[float], out: Path,
-                params: dict[str, str]) -> tuple[str, list[str]]:
+                params: dict[str, str]) -> tuple[str, list[str], int]:
     """A one-frame gate job, then one job per user waiting for it, so all three become ready in the same
-    step: user ``i``'s frames cost ``spf * costs[i]`` seconds and it has ``frames / costs[i]`` of them
-    (equal work, unequal chunk lengths). ``spf`` reaches the lab's renderer as a preset parameter."""
+    step: user i has ``frames / costs[i]`` frames of ``spf * costs[i]`` seconds (the lab's renderer reads
+    it from ``params``). Returns the gate, the jobs and their frame count."""
     from farmhand.jobs import JobSpec
 
     def spec(name: str, count: int, cost: float, **kw: Any) -> JobSpec:
@@ -132,31 +171,10 @@ def submit_work(clients: Sequence[Any], frames: int, spf: float, costs: Sequence
                        params=tuple(sorted(given.items())), name=name, **kw)
 
     gate = clients[0].submit(spec("gate", 1, 1.0))
-    jobs = [c.submit(spec(user, round(frames / cost), cost, after=(gate,)))
-            for c, user, cost in zip(clients, USERS, costs)]
-    return gate, jobs
-
-
-def costed_executor(names: Sequence[str], costs: Sequence[float]) -> Any:
-    """The unit tests' fake nodes, where a frame of user ``i``'s job (its output folder is the user's
-    name) takes ``costs[i]`` simulated seconds."""
-    from tests.engine.fake_farm import FakeExecutor, FakeRender, NodeBehaviour
-
-    by_user = {user: NodeBehaviour(spf=cost) for user, cost in zip(USERS, costs)}
-
-    class Render(FakeRender):
-        @property
-        def behaviour(self) -> NodeBehaviour:
-            return by_user.get(Path(self.output or "").parent.name, self.ex.nodes[self.host])
-
-    class Executor(FakeExecutor):
-        def start(self, host: str, argv: Sequence[str], *, on_line: Any, watchdog: bool = True) -> Any:
-            self._pgid += 1
-            proc = Render(self, host, argv, on_line, self.now, self._pgid)
-            self.procs.append(proc)
-            return proc
-
-    return Executor({n: NodeBehaviour(spf=1.0) for n in names})
+    counts = [round(frames / cost) for cost in costs]
+    jobs = [c.submit(spec(user, n, cost, after=(gate,)))
+            for c, user, n, cost in zip(clients, USERS, counts, costs)]
+    return gate, jobs, sum(counts)
 
 
 def split(farm: FarmDb, jobs: Sequence[str]) -> dict[str, Any]:
@@ -185,13 +203,15 @@ def single(cluster: PgCluster, nodes: int, frames: int) -> dict[str, Any]:
 
     result: dict[str, Any] = {"part": "single", "nodes": nodes, "frames": frames}
     result["sqlite_s"] = round(rig_run(Store, nodes, frames), 3)
-    database = cluster.create_database("bench_single")
+    database = cluster.create_database(f"bench_single_{secrets.token_hex(2)}")
     with psycopg.connect(cluster.url(database=database), autocommit=True) as conn:
         schema.migrate(conn)
-    before = _COUNT["n"]
+    before = PROBE.snapshot()
     result["postgresql_s"] = round(rig_run(lambda: PgStore(cluster.url(database=database)), nodes, frames), 3)
     result["postgresql_over_sqlite"] = round(result["postgresql_s"] / result["sqlite_s"], 2)
-    result["pg_round_trips_per_frame"] = round((_COUNT["n"] - before) / frames, 1)
+    costs = costs_of(before, PROBE.snapshot(), frames)
+    result.update((k, costs[k]) for k in ("round_trips_per_frame", "round_trips_per_step"))
+    cluster.drop_database(database)
     return result
 
 
@@ -209,7 +229,7 @@ def rig_run(open_store: Callable[[], Any], nodes: int, frames: int) -> float:
         job = rig.submit(f"1-{frames}")
 
         def finished() -> bool:
-            with uncounted():
+            with PROBE.off():
                 return rig.client.job(job, events=1).state is JobState.DONE
 
         started = time.perf_counter()
@@ -221,57 +241,57 @@ def rig_run(open_store: Callable[[], Any], nodes: int, frames: int) -> float:
 
 # --- part 2: one and three dispatchers on a simulated farm ------------------------------------------
 
-#: Chunks of about 12 s, at most 6 frames: the three users' chunks differ in length (9-12 s in the lab).
-POLICY = {"target_chunk_seconds": 12.0, "max_chunk_frames": 6}
+#: The team runs: one dispatcher; three that each see every node; three that each see a third of them
+#: (each artist's registry holds only their own nodes), so that all three dispatch at once.
+RUNS = {"1": 1, "3": 3, "3split": 3}
+
+
+def seen(nodes: Sequence[Any], run: str, i: int) -> list[Any]:
+    """The nodes dispatcher ``i`` of ``run`` has in its registry."""
+    return list(nodes[i::3] if run == "3split" else nodes)
+
+
 SIM_LEASE = 300.0  # leases expire by the server's clock; simulated steps may run slower than real time
 
 
-def sim_team(
-    cluster: PgCluster, count: int, nodes: int, frames: int, costs: Sequence[float]
-) -> dict[str, Any]:
+def sim_team(cluster: PgCluster, run: str, args: argparse.Namespace) -> dict[str, Any]:
     from farmhand.client import Client
     from farmhand.engine.pg.store import PgStore
-    from farmhand.engine.state import FarmNode
 
-    farm = new_farm(cluster, f"sim{count}_{secrets.token_hex(2)}")
-    names = [f"n{i:03d}" for i in range(nodes)]
-    fake = costed_executor(names, costs)
-    farm_nodes = [FarmNode(n, 4) for n in names]
+    farm = new_farm(cluster, f"sim{run}")
+    names = [f"n{i:03d}" for i in range(args.nodes)]
+    fake = costed_executor(names, args.costs)
+    count = RUNS[run]
     clock = [1000.0]
     with tempfile.TemporaryDirectory() as home:
         os.environ["FARMHAND_HOME"] = home
-        dispatchers = [sim_dispatcher(farm, f"dispatcher:bench:{i}", fake, farm_nodes, clock)
+        dispatchers = [sim_dispatcher(farm, f"dispatcher:bench:{i}", fake, clock, seen(names, run, i))
                        for i in range(count)]
         clients = [Client(PgStore(url), autostart=False) for url in farm.artists]
-        gate, jobs = submit_work(clients, frames, 1.0, costs, Path(home) / "out", {})
-        total = frame_count(clients[0], jobs)
-        stepping = [0.0]
+        gate, jobs, total = submit_work(clients, args.sim_frames, 1.0, args.costs, Path(home) / "out", {})
 
         def step() -> None:
             clock[0] += 0.1
             fake.advance(clock[0])
             turn = int(clock[0] * 10) % count
-            began = time.perf_counter()
             for d in dispatchers[turn:] + dispatchers[:turn]:
                 d.step(clock[0])
-            stepping[0] += time.perf_counter() - began
 
         def finished(ids: Sequence[str]) -> bool:
-            with uncounted():
+            with PROBE.off():
                 return all(clients[0].job(j, events=1).state.finished for j in ids)
 
         while not finished([gate]):
             step()
-        released, stepping[0], before = clock[0], 0.0, _COUNT["n"]
+        released, before = clock[0], PROBE.snapshot()
         while not finished(jobs):
             step()
             if clock[0] - released > 20 * total:
-                raise SystemExit(f"sim, {count} dispatcher(s): the jobs did not finish")
-        result = {"part": "sim", "dispatchers": count, "nodes": nodes, "frames": total,
+                raise SystemExit(f"sim, run {run}: the jobs did not finish")
+        result = {"part": "sim", "run": run, "nodes": args.nodes, "frames": total,
                   "makespan_sim_s": round(clock[0] - released, 1),
-                  "dispatcher_step_wall_s": round(stepping[0], 2),
-                  "ideal_sim_s": round(3 * frames / nodes, 1),
-                  "round_trips_per_frame": round((_COUNT["n"] - before) / total, 1), **split(farm, jobs)}
+                  "ideal_sim_s": round(3 * args.sim_frames / args.nodes, 1),
+                  **costs_of(before, PROBE.snapshot(), total), **split(farm, jobs)}
         for c in clients:
             c.close()
         for d in dispatchers:
@@ -280,138 +300,60 @@ def sim_team(
     return result
 
 
-def sim_dispatcher(farm: FarmDb, name: str, fake: Any, nodes: list[Any], clock: list[float]) -> Any:
+def sim_dispatcher(farm: FarmDb, name: str, fake: Any, clock: list[float], sees: Sequence[str]) -> Any:
     from farmhand.engine.dispatcher import Dispatcher, inline_submit
     from farmhand.engine.pg.store import PgStore
     from farmhand.engine.pg.team import PgTeam
     from farmhand.engine.scheduler import Policy
+    from farmhand.engine.state import FarmNode
     from farmhand.jobs import Retry
 
     store = PgStore(farm.dispatch_url(), writer=name)
+    nodes = [FarmNode(n, 4) for n in sees]
+    # Its wall clock is the simulated one too, so the chunks' times in the store are simulated seconds.
     return Dispatcher(store, fake, lambda: nodes, clock=lambda: clock[0], wall=lambda: clock[0],
-                      submit=inline_submit,
-                      retry=Retry(stall_floor=30.0), policy=Policy(**POLICY),
+                      submit=inline_submit, retry=Retry(stall_floor=30.0), policy=Policy(**POLICY),
                       node_package=str(REPO / "python" / "farmhand"), team=PgTeam(store, name),
                       lease_seconds=SIM_LEASE)
 
 
-# --- part 3: one and three dispatcher processes on real lab nodes -----------------------------------
+def costed_executor(names: Sequence[str], costs: Sequence[float]) -> Any:
+    """The unit tests' fake nodes, where a frame of user i's job (its output folder is the user's name)
+    takes ``costs[i]`` simulated seconds."""
+    from tests.engine.fake_farm import FakeExecutor, FakeRender, NodeBehaviour
 
-LAB_SETTINGS = {
-    "retry": {"stall_floor": 10.0, "licence_backoff": 1.0, "unreachable_backoff": 2.0, "cancel_grace": 0.5},
-    "policy": POLICY,
-    "verify": {"quiet_seconds": 0.5, "grace_seconds": 3.0, "recheck_seconds": 0.5},
-}
+    by_user = {user: NodeBehaviour(spf=cost) for user, cost in zip(USERS, costs)}
 
+    class Render(FakeRender):
+        @property
+        def behaviour(self) -> NodeBehaviour:
+            return by_user.get(Path(self.output or "").parent.name, self.ex.nodes[self.host])
 
-def lab_team(
-    lab: Any, cluster: PgCluster, count: int, args: argparse.Namespace, work: Path
-) -> dict[str, Any]:
-    from bench_scale import machine_busy, proc_cpu
-    from farmhand.client import Client
-    from farmhand.engine.pg.store import PgStore
+    class Executor(FakeExecutor):
+        def start(self, host: str, argv: Sequence[str], *, on_line: Any, watchdog: bool = True) -> Any:
+            self._pgid += 1
+            proc = Render(self, host, argv, on_line, self.now, self._pgid)
+            self.procs.append(proc)
+            return proc
 
-    farm = new_farm(cluster, f"lab{count}_{secrets.token_hex(2)}")
-    procs, counts = start_lab_dispatchers(lab, farm, count, work / f"run{count}")
-    clients = [Client(PgStore(url), autostart=False) for url in farm.artists]
-    try:
-        wait(lambda: registered(farm) >= count, 60, "the dispatchers to register")
-        gate, jobs = submit_work(clients, args.frames, args.spf, args.costs, lab.share_dir / f"team{count}",
-                                 {"size": "16x9"})
-        total = frame_count(clients[0], jobs)
-        wait(lambda: clients[0].job(gate, events=1).state.finished, 120, "the gate job")
-        t0, n0, busy0 = time.monotonic(), read_counts(counts), machine_busy()
-        cpu0 = [proc_cpu(p.pid) for p in procs]
-        wait(lambda: all(clients[0].job(j, events=1).state.finished for j in jobs), 900, "the three jobs")
-        t1, n1, busy1 = time.monotonic(), read_counts(counts), machine_busy()
-        cpu1 = [proc_cpu(p.pid) for p in procs]
-        states = {clients[0].job(j, events=1).state.value for j in jobs}
-    finally:
-        for c in clients:
-            c.close()
-        for p in procs:
-            p.send_signal(signal.SIGTERM)
-        for p in procs:
-            p.wait(60)
-    took = t1 - t0
-    result = {"part": "lab", "dispatchers": count, "nodes": len(lab.nodes), "frames": total,
-              "job_states": sorted(states), "wall_s": round(took, 2),
-              "ideal_s": round(3 * args.frames * args.spf / len(lab.nodes), 1),
-              "round_trips_per_frame": round((n1 - n0) / total, 1),
-              "dispatcher_cpu_pct_of_one_core": [round(100 * (b - a) / took, 1) for a, b in zip(cpu0, cpu1)],
-              "machine_cpu_pct": round(100 * (busy1[0] - busy0[0]) / (busy1[1] - busy0[1]), 1),
-              **split(farm, jobs)}
-    cluster.drop_database(farm.name)
-    return result
-
-
-def start_lab_dispatchers(lab: Any, farm: FarmDb, count: int, work: Path) -> tuple[list[Any], list[Path]]:
-    """``count`` dispatcher processes, each with its own FARMHAND_HOME registering every lab node."""
-    from farmhand.nodes.registry import Registry
-
-    procs, counts = [], []
-    for i in range(count):
-        home = work / f"home{i}"
-        home.mkdir(parents=True)
-        os.environ["FARMHAND_HOME"] = str(home)
-        registry = Registry()
-        for node in lab.nodes:
-            registry.add(node.name, node.address, port=node.port, user=lab.user,
-                         identity=str(lab.identity_file))
-            registry.record_inventory(node.name, {"hostname": node.hostname, "os": "linux",
-                                                  "cpus_logical": 8})
-        lab.trust()
-        (home / "dispatcher.json").write_text(json.dumps(LAB_SETTINGS))
-        counts.append(work / f"statements{i}")
-        env = dict(os.environ, PYTHONPATH=str(REPO / "python"), FARMHAND_STORE=farm.dispatch_url(socket=True),
-                   FARMHAND_NODE_PACKAGE=str(REPO / "python" / "farmhand"))
-        with open(work / f"dispatcher{i}.log", "ab") as log:
-            argv = [sys.executable, str(Path(__file__).resolve()), "--count-to", str(counts[-1])]
-            procs.append(lab.popen_in_lab(argv, env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL))
-    return procs, counts
-
-
-def frame_count(client: Any, jobs: Sequence[str]) -> int:
-    return sum(len(client.job(j, events=1).frames) for j in jobs)
-
-
-def registered(farm: FarmDb) -> int:
-    with psycopg.connect(farm.admin_url, autocommit=True) as conn:
-        row = conn.execute("SELECT count(*) FROM dispatchers").fetchone()
-    return int(row[0]) if row else 0
-
-
-def read_counts(files: Sequence[Path]) -> int:
-    return sum(int(f.read_text() or 0) for f in files if f.exists())
-
-
-def wait(predicate: Callable[[], bool], limit: float, what: str) -> None:
-    deadline = time.monotonic() + limit
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out after {limit:.0f} s waiting for {what}")
-        time.sleep(0.1)
-
-
-def counting_dispatcher(path: Path) -> int:
-    """``farmhand dispatcher`` in this process, writing its statement count to ``path`` every 0.2 s."""
-    count_round_trips()
-
-    def publish() -> None:
-        while True:
-            path.with_suffix(".tmp").write_text(str(_COUNT["n"]))
-            path.with_suffix(".tmp").replace(path)
-            time.sleep(0.2)
-
-    threading.Thread(target=publish, daemon=True).start()
-    from farmhand.cli import main as cli
-
-    return cli(["dispatcher"])
+    return Executor({n: NodeBehaviour(spf=1.0) for n in names})
 
 
 # --- the run ----------------------------------------------------------------------------------------
 
-def main() -> int:
+def ratios(part: str, rows: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
+    one = rows[0]
+
+    def each(field: str) -> dict[str, Any]:
+        return {row["run"]: row[field] for row in rows}
+
+    return {"part": part, "throughput_over_1": {r["run"]: round(one[key] / r[key], 3) for r in rows[1:]},
+            "worst_split_deviation_pct": each("worst_deviation_pct"),
+            "round_trips_per_frame": each("round_trips_per_frame"), "chunks_by_dispatcher": each(
+                "chunks_by_dispatcher")}
+
+
+def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--parts", default="single,sim,lab", help="comma-separated: single, sim, lab")
     parser.add_argument("--single-nodes", type=int, default=8)
@@ -422,48 +364,33 @@ def main() -> int:
     parser.add_argument("--spf", type=float, default=3.0, help="lab: seconds per frame at cost 1")
     parser.add_argument("--costs", type=lambda t: [float(c) for c in t.split(",")], default=[1.0, 2.0, 0.5],
                         help="the three users' frame costs (default 1,2,0.5)")
-    parser.add_argument("--count-to", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.count_to:
-        return counting_dispatcher(args.count_to)
-    parts = set(args.parts.split(","))
-    if parts - {"single", "sim", "lab"}:
-        parser.error(f"--parts: unknown {', '.join(sorted(parts - {'single', 'sim', 'lab'}))}")
-    count_round_trips()
+    args = parser.parse_args(argv)
+    args.parts = set(args.parts.split(","))
+    if args.parts - {"single", "sim", "lab"}:
+        parser.error(f"--parts: unknown {', '.join(sorted(args.parts - {'single', 'sim', 'lab'}))}")
+    if len(args.costs) != 3 or min(args.costs) <= 0:
+        parser.error("--costs: three positive numbers, one per user")
+    return args
+
+
+def main() -> int:
+    args = arguments()
+    PROBE.install()
     with PgCluster() as cluster:
-        if "single" in parts:
+        if "single" in args.parts:
             print(json.dumps(single(cluster, args.single_nodes, args.single_frames)), flush=True)
-        if "sim" in parts:
-            rows = [sim_team(cluster, n, args.nodes, args.sim_frames, args.costs) for n in (1, 3)]
+        if "sim" in args.parts:
+            rows = [sim_team(cluster, run, args) for run in RUNS]
             for row in rows:
                 print(json.dumps(row), flush=True)
             print(json.dumps(ratios("sim", rows, "makespan_sim_s")), flush=True)
-        if "lab" in parts:
+        if "lab" in args.parts:
+            from bench_team_lab import lab_rows
+
             print(json.dumps(ratios("lab", lab_rows(cluster, args), "wall_s")), flush=True)
     return 0
 
 
-def lab_rows(cluster: PgCluster, args: argparse.Namespace) -> list[dict[str, Any]]:
-    from farmhand.lab import LocalFarm
-
-    work = Path(tempfile.mkdtemp(prefix="fh-team-"))
-    started = time.monotonic()
-    with LocalFarm(n=args.nodes, mode="netns") as lab:
-        up = round(time.monotonic() - started, 1)
-        print(json.dumps({"lab_nodes": args.nodes, "lab_up_s": up}), flush=True)
-        rows = []
-        for n in (1, 3):
-            rows.append(lab_team(lab, cluster, n, args, work))
-            print(json.dumps(rows[-1]), flush=True)
-    return rows
-
-
-def ratios(part: str, rows: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
-    one, three = rows
-    return {"part": part, "throughput_3_over_1": round(one[key] / three[key], 3),
-            "worst_split_deviation_pct": {"1": one["worst_deviation_pct"], "3": three["worst_deviation_pct"]},
-            "round_trips_per_frame": {"1": one["round_trips_per_frame"], "3": three["round_trips_per_frame"]}}
-
-
 if __name__ == "__main__":
+    sys.modules.setdefault("bench_team", sys.modules["__main__"])  # one copy for bench_team_lab
     sys.exit(main())
