@@ -58,47 +58,42 @@ POLICY = {"target_chunk_seconds": 12.0, "max_chunk_frames": 6}
 class Probe:
     """What this process's dispatchers cost: statements sent (each one round trip: psycopg sends a
     statement with its parameters in one exchange, and ``Connection.execute`` goes through
-    ``Cursor.execute``), dispatcher steps, seconds in steps and in ``Team.refresh``."""
+    ``Cursor.execute``) and the seconds spent in them, of which in the statement that opens a write
+    transaction by taking the farm's write lock; dispatcher steps and their seconds, of which in
+    ``Team.refresh``."""
 
     def __init__(self) -> None:
         self.on = 1
-        self.figures = {"statements": 0.0, "steps": 0.0, "step_s": 0.0, "refresh_s": 0.0}
+        self.figures = dict.fromkeys(("statements", "statement_s", "write_lock_s", "steps", "step_s",
+                                      "refresh_s"), 0.0)
 
     def install(self) -> None:
         from farmhand.engine.dispatcher import Dispatcher
+        from farmhand.engine.pg.sqlite_dialect import WRITE_BEGIN
         from farmhand.engine.team import Team
 
         figures = self.figures
-        execute, executemany = psycopg.Cursor.execute, psycopg.Cursor.executemany
-        step, refresh = Dispatcher.step, Team.refresh
 
-        def counted(cur: Any, *args: Any, **kwargs: Any) -> Any:
-            figures["statements"] += self.on
-            return execute(cur, *args, **kwargs)
+        def timed(fn: Callable[..., Any], key: str, count: str = "") -> Callable[..., Any]:
+            def wrapper(this: Any, *args: Any, **kwargs: Any) -> Any:
+                if not self.on:
+                    return fn(this, *args, **kwargs)
+                began = time.perf_counter()
+                try:
+                    return fn(this, *args, **kwargs)
+                finally:
+                    took = time.perf_counter() - began
+                    figures[key] += took
+                    if count:
+                        figures[count] += 1
+                    if args[:1] == (WRITE_BEGIN,):
+                        figures["write_lock_s"] += took
+            return wrapper
 
-        def counted_many(cur: Any, *args: Any, **kwargs: Any) -> Any:
-            figures["statements"] += self.on
-            return executemany(cur, *args, **kwargs)
-
-        def timed_step(d: Any, *args: Any, **kwargs: Any) -> Any:
-            began = time.perf_counter()
-            try:
-                return step(d, *args, **kwargs)
-            finally:
-                figures["steps"] += 1
-                figures["step_s"] += time.perf_counter() - began
-
-        def timed_refresh(team: Any, *args: Any, **kwargs: Any) -> Any:
-            began = time.perf_counter()
-            try:
-                return refresh(team, *args, **kwargs)
-            finally:
-                figures["refresh_s"] += time.perf_counter() - began
-
-        psycopg.Cursor.execute = counted  # type: ignore[method-assign]
-        psycopg.Cursor.executemany = counted_many  # type: ignore[method-assign]
-        Dispatcher.step = timed_step  # type: ignore[method-assign]
-        Team.refresh = timed_refresh  # type: ignore[method-assign]
+        psycopg.Cursor.execute = timed(psycopg.Cursor.execute, "statement_s", "statements")  # type: ignore[method-assign]
+        psycopg.Cursor.executemany = timed(psycopg.Cursor.executemany, "statement_s", "statements")  # type: ignore[method-assign]
+        Dispatcher.step = timed(Dispatcher.step, "step_s", "steps")  # type: ignore[method-assign]
+        Team.refresh = timed(Team.refresh, "refresh_s")  # type: ignore[method-assign]
 
     @contextmanager
     def off(self) -> Iterator[None]:
@@ -117,12 +112,14 @@ PROBE = Probe()
 
 
 def costs_of(before: dict[str, float], after: dict[str, float], frames: int) -> dict[str, Any]:
-    """Round trips per frame and per step, and the share of step time spent re-reading the farm."""
+    """Round trips per frame and per step; the share of step time in statements, in taking the write
+    lock, in re-reading the farm."""
     d = {k: after[k] - before[k] for k in before}
     return {"round_trips_per_frame": round(d["statements"] / frames, 1),
             "round_trips_per_step": round(d["statements"] / max(d["steps"], 1), 1),
             "steps": int(d["steps"]), "step_s": round(d["step_s"], 2),
-            "refresh_pct_of_step": round(100 * d["refresh_s"] / max(d["step_s"], 1e-9), 1)}
+            **{f"{k}_pct_of_step": round(100 * d[f"{k}_s"] / max(d["step_s"], 1e-9), 1)
+               for k in ("statement", "write_lock", "refresh")}}
 
 
 # --- the farm database and the three users' work ----------------------------------------------------
