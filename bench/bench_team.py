@@ -59,17 +59,19 @@ class Probe:
     """What this process's dispatchers cost: statements sent (each one round trip: psycopg sends a
     statement with its parameters in one exchange, and ``Connection.execute`` goes through
     ``Cursor.execute``) and the seconds spent in them, of which in the statement that opens a write
-    transaction by taking the farm's write lock; dispatcher steps and their seconds, of which in
-    ``Team.refresh``."""
+    transaction by taking the farm's write lock (``write_lock_s``), and the seconds the lock was then
+    held until ``COMMIT``/``ROLLBACK`` (``write_held_s``: the lock is exclusive, so summed over every
+    dispatcher it is the share of time the farm had a writer); dispatcher steps and their seconds, of
+    which in ``Team.refresh``."""
 
     def __init__(self) -> None:
         self.on = 1
-        self.figures = dict.fromkeys(("statements", "statement_s", "write_lock_s", "steps", "step_s",
-                                      "refresh_s"), 0.0)
+        self.figures = dict.fromkeys(("statements", "statement_s", "write_lock_s", "write_held_s", "steps",
+                                      "step_s", "refresh_s"), 0.0)
+        self.locked_at: dict[int, float] = {}  # connection id -> when it got the write lock
 
     def install(self) -> None:
         from farmhand.engine.dispatcher import Dispatcher
-        from farmhand.engine.pg.sqlite_dialect import WRITE_BEGIN
         from farmhand.engine.team import Team
 
         figures = self.figures
@@ -86,14 +88,24 @@ class Probe:
                     figures[key] += took
                     if count:
                         figures[count] += 1
-                    if args[:1] == (WRITE_BEGIN,):
-                        figures["write_lock_s"] += took
+                    if count == "statements":
+                        self.held(this, args[0] if args else "", took)
             return wrapper
 
         psycopg.Cursor.execute = timed(psycopg.Cursor.execute, "statement_s", "statements")  # type: ignore[method-assign]
         psycopg.Cursor.executemany = timed(psycopg.Cursor.executemany, "statement_s", "statements")  # type: ignore[method-assign]
         Dispatcher.step = timed(Dispatcher.step, "step_s", "steps")  # type: ignore[method-assign]
         Team.refresh = timed(Team.refresh, "refresh_s")  # type: ignore[method-assign]
+
+    def held(self, cursor: Any, statement: Any, took: float) -> None:
+        from farmhand.engine.pg.sqlite_dialect import WRITE_BEGIN
+
+        conn, now = id(cursor.connection), time.perf_counter()
+        if statement == WRITE_BEGIN:
+            self.figures["write_lock_s"] += took
+            self.locked_at[conn] = now
+        elif statement in ("COMMIT", "ROLLBACK") and conn in self.locked_at:
+            self.figures["write_held_s"] += now - self.locked_at.pop(conn)
 
     @contextmanager
     def off(self) -> Iterator[None]:
@@ -119,7 +131,7 @@ def costs_of(before: dict[str, float], after: dict[str, float], frames: int) -> 
             "round_trips_per_step": round(d["statements"] / max(d["steps"], 1), 1),
             "steps": int(d["steps"]), "step_s": round(d["step_s"], 2),
             **{f"{k}_pct_of_step": round(100 * d[f"{k}_s"] / max(d["step_s"], 1e-9), 1)
-               for k in ("statement", "write_lock", "refresh")}}
+               for k in ("statement", "write_lock", "write_held", "refresh")}}
 
 
 # --- the farm database and the three users' work ----------------------------------------------------

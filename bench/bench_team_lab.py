@@ -83,6 +83,7 @@ def lab_team(
               "job_states": states, "wall_s": round(took, 2),
               "ideal_s": round(3 * args.frames * args.spf / len(lab.nodes), 1),
               **costs_of(p0, p1, total), "steps_per_s": round((p1["steps"] - p0["steps"]) / took, 1),
+              "write_lock_held_pct_of_wall": round(100 * (p1["write_held_s"] - p0["write_held_s"]) / took, 1),
               "dispatcher_cpu_pct_of_one_core": [round(100 * (b - a) / took, 1) for a, b in zip(cpu0, cpu1)],
               "machine_cpu_pct": round(100 * (busy1[0] - busy0[0]) / (busy1[1] - busy0[1]), 1),
               **split(farm, jobs)}
