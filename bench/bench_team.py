@@ -4,7 +4,8 @@
     sudo flock /tmp/fh-lab.lock .venv/bin/python bench/bench_team.py   # and 60 real lab nodes
 
 Every part runs on a throwaway PostgreSQL server (:class:`farmhand.lab.pgcluster.PgCluster`) and prints
-JSON rows; every ratio is between runs of the same invocation.
+JSON rows; every ratio is between runs of the same invocation. This module holds what the parts share;
+the simulated parts are in :mod:`bench_team_sim`, the lab part in :mod:`bench_team_lab`.
 
 * ``single`` — ONE dispatcher without a team on a simulated farm (the unit tests' rig), with the SQLite
   store and with the PostgreSQL store: wall seconds, their ratio, round trips per frame.
@@ -14,7 +15,9 @@ JSON rows; every ratio is between runs of the same invocation.
   THREE (a ``farmhand_dispatcher`` login, own connection and :class:`PgTeam` each) that all see the same
   60 simulated nodes; ``3split``: three that each see a third of them (one fake executor, simulated clock,
   each dispatcher going first in turn). Makespan in simulated seconds from the gate's end.
-* ``lab`` — the same with ``farmhand dispatcher`` processes on real OpenSSH nodes
+* ``idle`` — one dispatcher with no node on a farm with 900, 3600, 14 400 queued frames: what a step costs
+  a dispatcher that has nothing to do (every dispatcher re-reads the farm each step).
+* ``lab`` — the same as ``sim`` with ``farmhand dispatcher`` processes on real OpenSSH nodes
   (:mod:`bench_team_lab`, as root): wall seconds from the gate's end until a client sees every job done.
 
 Per team run: ``throughput_over_1`` = makespan of run ``1`` / makespan of the run; the node-time split = each
@@ -29,10 +32,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -204,52 +205,6 @@ def split(farm: FarmDb, jobs: Sequence[str]) -> dict[str, Any]:
             "chunks_by_dispatcher": sorted(Counter(r[1] for r in rows).values(), reverse=True)}
 
 
-# --- part 1: one dispatcher, SQLite against PostgreSQL ----------------------------------------------
-
-def single(cluster: PgCluster, nodes: int, frames: int) -> dict[str, Any]:
-    from farmhand.engine.pg.store import PgStore
-    from farmhand.engine.store import Store
-
-    result: dict[str, Any] = {"part": "single", "nodes": nodes, "frames": frames}
-    result["sqlite_s"] = round(rig_run(Store, nodes, frames), 3)
-    database = cluster.create_database(f"bench_single_{secrets.token_hex(2)}")
-    with psycopg.connect(cluster.url(database=database), autocommit=True) as conn:
-        schema.migrate(conn)
-    before = PROBE.snapshot()
-    result["postgresql_s"] = round(rig_run(lambda: PgStore(cluster.url(database=database)), nodes, frames), 3)
-    result["postgresql_over_sqlite"] = round(result["postgresql_s"] / result["sqlite_s"], 2)
-    costs = costs_of(before, PROBE.snapshot(), frames)
-    result.update((k, costs[k]) for k in ("round_trips_per_frame", "round_trips_per_step"))
-    cluster.drop_database(database)
-    return result
-
-
-def rig_run(open_store: Callable[[], Any], nodes: int, frames: int) -> float:
-    """Wall seconds for one dispatcher (no team) to render ``frames`` on ``nodes`` simulated nodes."""
-    from tests.engine import rig as rig_module
-    from tests.engine.fake_farm import NodeBehaviour
-
-    from farmhand.jobs import JobState
-
-    with tempfile.TemporaryDirectory() as home:
-        os.environ["FARMHAND_HOME"] = home
-        rig_module.Store = open_store  # type: ignore[attr-defined]
-        rig = rig_module.Rig(Path(home), {f"n{i:03d}": NodeBehaviour(spf=1.0) for i in range(nodes)})
-        job = rig.submit(f"1-{frames}")
-
-        def finished() -> bool:
-            with PROBE.off():
-                return rig.client.job(job, events=1).state is JobState.DONE
-
-        started = time.perf_counter()
-        rig.drive(finished, dt=0.5, limit=10 * frames)
-        took = time.perf_counter() - started
-        rig.store.close()
-        return took
-
-
-# --- part 2: one and three dispatchers on a simulated farm ------------------------------------------
-
 #: The team runs: one dispatcher; three that each see every node; three that each see a third of them
 #: (each artist's registry holds only their own nodes), so that all three dispatch at once.
 RUNS = {"1": 1, "3": 3, "3split": 3}
@@ -258,94 +213,6 @@ RUNS = {"1": 1, "3": 3, "3split": 3}
 def seen(nodes: Sequence[Any], run: str, i: int) -> list[Any]:
     """The nodes dispatcher ``i`` of ``run`` has in its registry."""
     return list(nodes[i::3] if run == "3split" else nodes)
-
-
-SIM_LEASE = 300.0  # leases expire by the server's clock; simulated steps may run slower than real time
-
-
-def sim_team(cluster: PgCluster, run: str, args: argparse.Namespace) -> dict[str, Any]:
-    from farmhand.client import Client
-    from farmhand.engine.pg.store import PgStore
-
-    farm = new_farm(cluster, f"sim{run}")
-    names = [f"n{i:03d}" for i in range(args.nodes)]
-    fake = costed_executor(names, args.costs)
-    count = RUNS[run]
-    clock = [1000.0]
-    with tempfile.TemporaryDirectory() as home:
-        os.environ["FARMHAND_HOME"] = home
-        dispatchers = [sim_dispatcher(farm, f"dispatcher:bench:{i}", fake, clock, seen(names, run, i))
-                       for i in range(count)]
-        clients = [Client(PgStore(url), autostart=False) for url in farm.artists]
-        gate, jobs, total = submit_work(clients, args.sim_frames, 1.0, args.costs, Path(home) / "out", {})
-
-        def step() -> None:
-            clock[0] += 0.1
-            fake.advance(clock[0])
-            turn = int(clock[0] * 10) % count
-            for d in dispatchers[turn:] + dispatchers[:turn]:
-                d.step(clock[0])
-
-        def finished(ids: Sequence[str]) -> bool:
-            with PROBE.off():
-                return all(clients[0].job(j, events=1).state.finished for j in ids)
-
-        while not finished([gate]):
-            step()
-        released, before = clock[0], PROBE.snapshot()
-        while not finished(jobs):
-            step()
-            if clock[0] - released > 20 * total:
-                raise SystemExit(f"sim, run {run}: the jobs did not finish")
-        result = {"part": "sim", "run": run, "nodes": args.nodes, "frames": total,
-                  "makespan_sim_s": round(clock[0] - released, 1),
-                  "ideal_sim_s": round(3 * args.sim_frames / args.nodes, 1),
-                  **costs_of(before, PROBE.snapshot(), total), **split(farm, jobs)}
-        for c in clients:
-            c.close()
-        for d in dispatchers:
-            d.close()
-    cluster.drop_database(farm.name)
-    return result
-
-
-def sim_dispatcher(farm: FarmDb, name: str, fake: Any, clock: list[float], sees: Sequence[str]) -> Any:
-    from farmhand.engine.dispatcher import Dispatcher, inline_submit
-    from farmhand.engine.pg.store import PgStore
-    from farmhand.engine.pg.team import PgTeam
-    from farmhand.engine.scheduler import Policy
-    from farmhand.engine.state import FarmNode
-    from farmhand.jobs import Retry
-
-    store = PgStore(farm.dispatch_url(), writer=name)
-    nodes = [FarmNode(n, 4) for n in sees]
-    # Its wall clock is the simulated one too, so the chunks' times in the store are simulated seconds.
-    return Dispatcher(store, fake, lambda: nodes, clock=lambda: clock[0], wall=lambda: clock[0],
-                      submit=inline_submit, retry=Retry(stall_floor=30.0), policy=Policy(**POLICY),
-                      node_package=str(REPO / "python" / "farmhand"), team=PgTeam(store, name),
-                      lease_seconds=SIM_LEASE)
-
-
-def costed_executor(names: Sequence[str], costs: Sequence[float]) -> Any:
-    """The unit tests' fake nodes, where a frame of user i's job (its output folder is the user's name)
-    takes ``costs[i]`` simulated seconds."""
-    from tests.engine.fake_farm import FakeExecutor, FakeRender, NodeBehaviour
-
-    by_user = {user: NodeBehaviour(spf=cost) for user, cost in zip(USERS, costs)}
-
-    class Render(FakeRender):
-        @property
-        def behaviour(self) -> NodeBehaviour:
-            return by_user.get(Path(self.output or "").parent.name, self.ex.nodes[self.host])
-
-    class Executor(FakeExecutor):
-        def start(self, host: str, argv: Sequence[str], *, on_line: Any, watchdog: bool = True) -> Any:
-            self._pgid += 1
-            proc = Render(self, host, argv, on_line, self.now, self._pgid)
-            self.procs.append(proc)
-            return proc
-
-    return Executor({n: NodeBehaviour(spf=1.0) for n in names})
 
 
 # --- the run ----------------------------------------------------------------------------------------
@@ -364,7 +231,7 @@ def ratios(part: str, rows: Sequence[dict[str, Any]], key: str) -> dict[str, Any
 
 def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--parts", default="single,sim,lab", help="comma-separated: single, sim, lab")
+    parser.add_argument("--parts", default="single,sim,idle,lab", help="any of single,sim,idle,lab")
     parser.add_argument("--single-nodes", type=int, default=8)
     parser.add_argument("--single-frames", type=int, default=400)
     parser.add_argument("--nodes", type=int, default=60, help="nodes of the team parts (sim and lab)")
@@ -375,8 +242,9 @@ def arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="the three users' frame costs (default 1,2,0.5)")
     args = parser.parse_args(argv)
     args.parts = set(args.parts.split(","))
-    if args.parts - {"single", "sim", "lab"}:
-        parser.error(f"--parts: unknown {', '.join(sorted(args.parts - {'single', 'sim', 'lab'}))}")
+    unknown = args.parts - {"single", "sim", "idle", "lab"}
+    if unknown:
+        parser.error(f"--parts: unknown {', '.join(sorted(unknown))}")
     if len(args.costs) != 3 or min(args.costs) <= 0:
         parser.error("--costs: three positive numbers, one per user")
     return args
@@ -386,6 +254,8 @@ def main() -> int:
     args = arguments()
     PROBE.install()
     with PgCluster() as cluster:
+        from bench_team_sim import idle, sim_team, single
+
         if "single" in args.parts:
             print(json.dumps(single(cluster, args.single_nodes, args.single_frames)), flush=True)
         if "sim" in args.parts:
@@ -393,6 +263,9 @@ def main() -> int:
             for row in rows:
                 print(json.dumps(row), flush=True)
             print(json.dumps(ratios("sim", rows, "makespan_sim_s")), flush=True)
+        if "idle" in args.parts:
+            for per_user in (300, 1200, 4800):
+                print(json.dumps(idle(cluster, per_user)), flush=True)
         if "lab" in args.parts:
             from bench_team_lab import lab_rows
 
