@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -49,6 +50,7 @@ def lab_rows(cluster: PgCluster, args: argparse.Namespace) -> list[dict[str, Any
         for run in RUNS:
             rows.append(lab_team(lab, cluster, run, args, work / f"run{run}"))
             print(json.dumps(rows[-1]), flush=True)
+    shutil.rmtree(work)  # the dispatchers' homes and logs, kept only when a run failed
     return rows
 
 
