@@ -99,10 +99,10 @@ class Probe:
         Team.refresh = timed(Team.refresh, "refresh_s")  # type: ignore[method-assign]
 
     def held(self, cursor: Any, statement: Any, took: float) -> None:
-        from farmhand.engine.pg.sqlite_dialect import WRITE_BEGIN
+        from farmhand.engine.pg.sqlite_dialect import LOCK_STATEMENT
 
         conn, now = id(cursor.connection), time.perf_counter()
-        if statement == WRITE_BEGIN:
+        if statement == LOCK_STATEMENT:
             self.figures["write_lock_s"] += took
             self.locked_at[conn] = now
         elif statement in ("COMMIT", "ROLLBACK") and conn in self.locked_at:

@@ -88,13 +88,16 @@ def test_an_artist_login_may_not_dispatch(farm_db: FarmDb) -> None:
 
 
 def test_writers_of_a_farm_database_go_one_at_a_time(farm_db: FarmDb) -> None:
-    """Several dispatchers write one database: each write transaction takes the write lock first, as
-    SQLite's writers do, so a second writer waits for the first to commit (readers do not)."""
-    first, second, reader = (PgStore(farm_db.admin_url) for _ in range(3))
+    """Several dispatchers write one database: a write transaction takes the farm's write lock before its
+    first write (as SQLite's writers go one at a time), so a second writer waits for the first to
+    commit; a transaction that only reads, and a reader, never wait."""
+    first, second, third, reader = (PgStore(farm_db.admin_url) for _ in range(4))
     order: list[str] = []
 
     def write() -> None:
         with second.tx():
+            second.meta("k")  # reading first: no lock yet
+            second.set_meta("k", "2")  # the first write waits for the lock
             order.append("second")
 
     try:
@@ -104,12 +107,15 @@ def test_writers_of_a_farm_database_go_one_at_a_time(farm_db: FarmDb) -> None:
             waiting.start()
             waiting.join(0.5)
             assert waiting.is_alive()  # held back by the first writer's open transaction
-            assert reader.meta("k") is None  # a reader is not held back (and sees nothing uncommitted)
+            with third.tx():
+                assert third.meta("k") is None  # a transaction writing nothing is not held back
+            assert reader.meta("k") is None  # nor is a reader (and it sees nothing uncommitted)
             order.append("first")
         waiting.join(10)
         assert not waiting.is_alive() and order == ["first", "second"]
+        assert reader.meta("k") == "2"
     finally:
-        for store in (first, second, reader):
+        for store in (first, second, third, reader):
             store.close()
 
 

@@ -167,7 +167,8 @@ class Dispatcher:
         self.verifier = Verifier(self.state, self.blame, self.faults, verify)
         # Hooks and previews: on threads of their own in production, inline under an injected submit.
         self.aftercare = Aftercare(self.state, notify or load_settings(paths.home() / "dispatcher.json"),
-                                   None if self._pool is not None else submit, shared=team is not None)
+                                   None if self._pool is not None else submit,
+                                   lock=self.team.lock if self.team is not None else None)
         self.outcomes = Outcomes(self.state, self.nodes, self.verifier, self.blame, self.retention.log_bytes)
         self.assigner = Assigner(self.state, self.nodes, self.team)
         # Given: fixed (tests). Otherwise FARMHAND_HOME/pathmap.json, read again when it changes.
@@ -226,6 +227,8 @@ class Dispatcher:
             self.faults.each_pass("assigning its work", self.assigner.assign, now)
             return
         # Shared farm: decide on the store's frames as of now, on the nodes this dispatcher leases.
+        if team.idle_peer():
+            return
         team.refresh(now)
         team.lease_for_assign()
         try:

@@ -18,7 +18,7 @@ import os
 import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from farmhand import paths
 from farmhand.engine import hooks, previews
@@ -52,9 +52,11 @@ class Aftercare:
     """
 
     def __init__(self, state: EngineState, settings: Optional[NotifySettings] = None,
-                 submit: Optional[Any] = None, *, shared: bool = False) -> None:
+                 submit: Optional[Any] = None, *, lock: Optional[Callable[[], None]] = None) -> None:
         self.state = state
-        self.shared = shared
+        # On a shared farm: takes the farm's write lock, so one dispatcher moves the "ended jobs seen"
+        # mark past each ending and runs its hooks (see _endings).
+        self.lock = lock
         self.settings = settings or NotifySettings()
         self._pool: Optional[ThreadPoolExecutor] = None
         if submit is None:
@@ -78,13 +80,18 @@ class Aftercare:
 
     def _endings(self) -> None:
         store = self.state.store
-        if self._seen is None or self.shared:
-            # On a shared farm the mark is the farm's: the dispatcher that moves it (one writer at a
-            # time) runs the hooks of those endings, so each ending notifies once.
+        if self._seen is None:
             # The first start of this home does not notify about jobs that ended before it.
             seen = store.meta(SEEN_KEY)
             self._seen = int(seen) if seen and seen.isdigit() else records.last_event_id(store)
         endings = records.ended_since(store, self._seen)
+        if endings and self.lock is not None:
+            # On a shared farm the mark is the farm's: read it again under the write lock, so each
+            # ending is handled by the one dispatcher that moves the mark past it.
+            self.lock()
+            seen = store.meta(SEEN_KEY)
+            self._seen = max(self._seen, int(seen)) if seen and seen.isdigit() else self._seen
+            endings = records.ended_since(store, self._seen)
         for end in endings:
             self._seen = end.event_id
             try:

@@ -73,6 +73,8 @@ class Publisher:
                 self.state.store.set_progress(job.id, row)
         remaining = job.count(FrameState.WAITING, FrameState.RETRYING, FrameState.RENDERING)
         if self.shared:
+            if not mine and not job.state.finished:
+                return  # the dispatchers rendering it keep its ETA
             rates = self._farm_rates(job.id, now)
         eta = eta_seconds(remaining, rates) if not job.state.finished else None
         eta = None if eta is None else float(round(eta))

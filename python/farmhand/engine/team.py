@@ -35,7 +35,6 @@ from farmhand.engine.noderun import StopCause, Task, TaskPhase
 from farmhand.engine.nodewatch import NodeWatch
 from farmhand.engine.state import EngineState, FarmNode
 from farmhand.engine.store.database import StoreError
-from farmhand.errors import NotFound
 from farmhand.jobs import ChunkState, FrameState, JobState
 
 log = logging.getLogger(__name__)
@@ -70,6 +69,17 @@ class FairInputs:
     preempt: bool = False  # a wrangler lets dispatchers stop chunks to give nodes to accounts below share
 
 
+@dataclass(frozen=True)
+class FrameChange:
+    """A frame as the store has it now (one changed since the dispatcher last looked)."""
+
+    job_id: str
+    idx: int
+    state: FrameState
+    node: Optional[str]
+    attempts: int
+
+
 class TeamDb(Protocol):
     """The farm database's answers (:class:`farmhand.engine.pg.team.PgTeam`); each call joins the
     store's open transaction."""
@@ -84,6 +94,9 @@ class TeamDb(Protocol):
     def adopt(self, ttl: float) -> tuple[list[str], list[AdoptedChunk]]: ...
     def fair_inputs(self) -> FairInputs: ...
     def frame_states(self, job_id: str) -> list[tuple[FrameState, Optional[str], int]]: ...
+    def lock(self) -> None: ...
+    def heads(self, job_ids: list[str]) -> dict[str, tuple[JobState, int, Optional[str]]]: ...
+    def changed_frames(self, job_ids: list[str], since: int) -> tuple[int, list[FrameChange]]: ...
     def my_open_chunks(self) -> set[int]: ...
     def forget(self, older_than: float) -> list[str]: ...
     def leave(self) -> None: ...
@@ -109,11 +122,16 @@ class Team:
         self.fair = FairInputs()
         self._farm: Optional[dict[str, FarmNode]] = None
         self._registered = False
+        self._seen = 0  # the newest frame version read
         self._forget_at = -float("inf")
 
     @property
     def id(self) -> str:
         return self.db.id
+
+    def lock(self) -> None:
+        """Take the farm's write lock for the rest of the current transaction."""
+        self.db.lock()
 
     def reset(self) -> None:
         """After the dispatcher dropped its tasks: nothing is held until the next renewal says so."""
@@ -185,6 +203,13 @@ class Team:
                         f"({chunk.previous}); {len(again)} unfinished frame(s) queued again",
                         node=chunk.node, now=now)
 
+    def idle_peer(self) -> bool:
+        """Nothing to render and every node of its registry leased by others: the pass would only wait
+        for the write lock to find that out again (one read instead)."""
+        if self.state.tasks or self.held or not self.state.farm:
+            return False
+        return set(self.state.farm) <= self.db.leased_by_others()
+
     def lease_for_assign(self) -> None:
         """In the assignment transaction: lease the free nodes this pass may use, and hand the pass only
         the nodes this dispatcher holds."""
@@ -213,18 +238,33 @@ class Team:
     # --- the shared view --------------------------------------------------------------------------------
 
     def refresh(self, now: float) -> None:
-        """In the assignment transaction: every loaded job's state and frames as the store has them now
-        (other dispatchers change them), and what every dispatcher holds for fair share."""
-        for job in list(self.state.jobs.values()):
-            try:
-                self.refresh_job(job, now)
-            except NotFound:  # a wrangler removed it (only finished jobs can be): nothing left to do
+        """In the assignment transaction, under the farm's write lock: every loaded job's state and the
+        frames changed since the last look (other dispatchers change them), and what every dispatcher
+        holds for fair share."""
+        self.db.lock()
+        jobs = self.state.jobs
+        heads = self.db.heads(list(jobs))
+        for job in list(jobs.values()):
+            head = heads.get(job.id)
+            if head is None:  # a wrangler removed it (only finished jobs can be): nothing left to do
                 for task in self.state.tasks_of(job.id):
                     self.state.kill(task, StopCause.USER, "the job was removed", now)
-                del self.state.jobs[job.id]
+                del jobs[job.id]
+                continue
+            state, job.priority, error = head
+            if state is not job.state:
+                self._follow(job, state, error, now)
+        self._seen, changes = self.db.changed_frames(list(jobs), self._seen)
+        for change in changes:
+            frames = jobs[change.job_id].frames if change.job_id in jobs else []
+            rec = frames[change.idx] if change.idx < len(frames) else None
+            if rec is not None and not rec.owners:  # a frame this dispatcher renders: its record is newer
+                rec.state, rec.node, rec.attempts = change.state, change.node, change.attempts
         self.fair = self.db.fair_inputs()
 
     def refresh_job(self, job: JobRun, now: float) -> None:
+        """One job as the store has it, read whole under the farm's write lock (before ending it)."""
+        self.db.lock()
         head = self.state.store.job(job.id)
         job.priority = head.priority
         if head.state is not job.state:

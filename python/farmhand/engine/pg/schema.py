@@ -153,13 +153,22 @@ GRANT INSERT, UPDATE, DELETE ON limits, power_rules, node_power, job_holds
 
 # Several dispatchers on one farm: each chunk records the dispatcher that runs it (its connection's
 # farmhand.writer), so a restart closes only its own chunks and adoption finds a dead one's; each job
-# the project its submitter works on (FARMHAND_PROJECT), for project shares; the farm's own settings
+# the project its submitter works on (FARMHAND_PROJECT), for project shares; each frame a version from
+# one sequence, bumped by every change, so a dispatcher re-reads only the frames changed since it last
+# looked (taken under the farm's write lock, the versions follow commit order); the farm's own settings
 # that only wranglers change (pre-emption for fair share).
 CHUNK_OWNERS = """
 ALTER TABLE chunks ALTER COLUMN dispatcher
   SET DEFAULT nullif(current_setting('farmhand.writer', true), '');
 ALTER TABLE jobs ALTER COLUMN project
   SET DEFAULT nullif(current_setting('farmhand.project', true), '');
+CREATE SEQUENCE frames_ver;
+GRANT USAGE, SELECT ON SEQUENCE frames_ver TO farmhand_artist, farmhand_wrangler, farmhand_dispatcher;
+ALTER TABLE frames ADD COLUMN ver bigint NOT NULL DEFAULT nextval('frames_ver');
+CREATE INDEX frames_ver_idx ON frames(ver);
+CREATE FUNCTION farmhand_frame_ver() RETURNS trigger LANGUAGE plpgsql
+  AS $$ BEGIN NEW.ver := nextval('frames_ver'); RETURN NEW; END $$;
+CREATE TRIGGER frames_versioned BEFORE UPDATE ON frames FOR EACH ROW EXECUTE FUNCTION farmhand_frame_ver();
 CREATE TABLE farm_settings(key text PRIMARY KEY, value text NOT NULL);
 GRANT SELECT ON farm_settings TO farmhand_artist, farmhand_wrangler, farmhand_dispatcher;
 GRANT INSERT, UPDATE, DELETE ON farm_settings TO farmhand_wrangler;
@@ -170,7 +179,7 @@ MIGRATIONS = (
     Migration(2, "team tables: owners, dispatchers, node leases, shares, change counter", TEAM_TABLES),
     Migration(3, "group roles and row-level security", SECURITY),
     Migration(4, "farm tables: limits, power rules, node power, job holds", FARM_TABLES),
-    Migration(5, "chunk dispatchers, job projects, farm settings", CHUNK_OWNERS),
+    Migration(5, "chunk dispatchers, job projects, frame versions, farm settings", CHUNK_OWNERS),
 )
 
 

@@ -106,18 +106,20 @@ def cut_detection(conninfo: str) -> dict[str, int]:
     return {k: v for k, v in CUT_DETECTION.items() if k not in given}
 
 
-#: The transaction-scoped advisory lock every write transaction takes first ("FHWR"): writers of the
-#: farm database go one at a time, as SQLite's do, so the store's read-then-write logic stays right
-#: with several dispatchers on one database (readers never wait for it).
+#: The transaction-scoped advisory lock ("FHWR") a write transaction takes before its first write, or
+#: before it reads what it will decide on (:meth:`PgConnection.lock_writes`): writers of the farm
+#: database go one at a time, as SQLite's do, so the store's logic stays right with several dispatchers
+#: on one database. Readers never wait for it, and a transaction that writes nothing never takes it.
 WRITE_LOCK = 0x46485752
-WRITE_BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+LOCK_STATEMENT = f"SELECT pg_advisory_xact_lock({WRITE_LOCK})"
+_WRITES = re.compile(r"^\s*(?:INSERT|UPDATE|DELETE)\b|^\s*WITH\b.*\b(?:INSERT|UPDATE|DELETE)\b", re.I | re.S)
 
 
 def translate_sql(sql: str) -> tuple[str, Optional[str]]:
     """The statement in PostgreSQL's dialect and the identity column it returns (None: returns nothing)."""
     text = sql.strip()
     if text.upper() == "BEGIN IMMEDIATE":
-        return WRITE_BEGIN, None
+        return "BEGIN", None
     if "sqlite_master" in text:
         return _TABLES_QUERY, None
     text = re.sub(r"\browid\b", "ctid", text.replace("%", "%%").replace("?", "%s"))
@@ -169,6 +171,8 @@ class PgConnection:
         self.project = project  # the project this client's jobs count against in fair share
         self.connect_timeout = connect_timeout
         self.total_changes = 0
+        self._writing = False  # a write transaction (BEGIN IMMEDIATE) is open
+        self._locked = False  # ... and holds the write lock
         #: Seconds the server lets this session sit idle inside a transaction before ending it (and
         #: releasing its locks); None: the server's default. A dispatcher cut off mid-transaction must
         #: not hold the farm's write lock until TCP gives up on it, hours later.
@@ -210,12 +214,27 @@ class PgConnection:
             return False
         return conn.info.transaction_status != TransactionStatus.IDLE
 
+    def lock_writes(self) -> None:
+        """Take the farm's write lock now (held to the end of this transaction): before reading what a
+        write will be decided on. Outside a write transaction it does nothing."""
+        if self._writing and not self._locked and self.in_transaction:
+            try:
+                self._execute(LOCK_STATEMENT, (), None, False)
+            except _Dropped as dropped:  # mid-transaction: its work is gone, the step starts again
+                raise dropped.error from None
+            self._locked = True
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
         text, identity = translate_sql(sql)
-        begins = text in ("BEGIN", WRITE_BEGIN)
+        begins = text == "BEGIN"
+        ends = text in ("COMMIT", "ROLLBACK")
+        if self._writing and not self._locked and not ends and _WRITES.match(text):
+            self.lock_writes()
         starting = begins or not self.in_transaction
+        if ends:
+            self._writing = self._locked = False
         try:
-            return self._execute(text, params, identity, starting)
+            found = self._execute(text, params, identity, starting)
         except _Dropped as dropped:
             # A connection found dead as a transaction starts (or by a lone read) had done nothing of
             # it yet: open a new one and run the statement again, once.
@@ -223,9 +242,12 @@ class PgConnection:
                 raise dropped.error from None
             self.close()
             try:
-                return self._execute(text, params, identity, True)
+                found = self._execute(text, params, identity, True)
             except _Dropped as again:
                 raise again.error from None
+        if begins:
+            self._writing, self._locked = sql.strip().upper() == "BEGIN IMMEDIATE", False
+        return found
 
     def _execute(self, text: str, params: Sequence[Any], identity: Optional[str], starting: bool) -> Cursor:
         # A lost connection is opened again only between transactions: mid-transaction its work is gone.
@@ -243,12 +265,14 @@ class PgConnection:
             if isinstance(error, StoreBusy):
                 raise _Dropped(error) from None
             raise error from None
-        if cur.rowcount > 0 and not text.lstrip().upper().startswith(("SELECT", "BEGIN")):
+        if cur.rowcount > 0 and not text.lstrip().upper().startswith("SELECT"):
             self.total_changes += cur.rowcount
         return Cursor(cur, lastrowid)
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> Cursor:
         text, _ = translate_sql(sql)
+        if self._writing and not self._locked and _WRITES.match(text):
+            self.lock_writes()
         conn = self._open() if not self.in_transaction else self._conn
         assert conn is not None
         try:
@@ -284,6 +308,7 @@ class PgConnection:
         return conn
 
     def close(self) -> None:
+        self._writing = self._locked = False
         if self._conn is not None:
             self._conn.close()
             self._conn = None

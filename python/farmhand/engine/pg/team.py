@@ -20,8 +20,8 @@ from farmhand.engine.pg import leases, work
 from farmhand.engine.pg.schema import ACTIVE_JOBS, OPEN_CHUNKS
 from farmhand.engine.pg.store import PgStore
 from farmhand.engine.store.database import job_num
-from farmhand.engine.team import AdoptedChunk, FairInputs
-from farmhand.jobs import FrameState
+from farmhand.engine.team import AdoptedChunk, FairInputs, FrameChange
+from farmhand.jobs import FrameState, JobState
 
 
 class PgTeam:
@@ -79,6 +79,21 @@ class PgTeam:
         return FairInputs(usage=usage, weights=weights,
                           accounts={str(n): str(a) for n, a in accounts.fetchall()},
                           preempt=bool(preempt and preempt[0] == "on"))
+
+    def lock(self) -> None:
+        self.store.db.lock_writes()
+
+    def heads(self, job_ids: list[str]) -> dict[str, tuple[JobState, int, Optional[str]]]:
+        rows = self._conn().execute("SELECT num, state, priority, error FROM jobs WHERE num = ANY(%s)",
+                                    ([job_num(j) for j in job_ids],))
+        return {str(n): (JobState(s), int(p), e) for n, s, p, e in rows.fetchall()}
+
+    def changed_frames(self, job_ids: list[str], since: int) -> tuple[int, list[FrameChange]]:
+        rows = self._conn().execute(
+            "SELECT job, idx, state, node, attempts, ver FROM frames WHERE job = ANY(%s) AND ver > %s",
+            ([job_num(j) for j in job_ids], since)).fetchall()
+        top = max((int(r[5]) for r in rows), default=since)
+        return top, [FrameChange(str(j), int(i), FrameState(s), n, int(a)) for j, i, s, n, a, _ in rows]
 
     def frame_states(self, job_id: str) -> list[tuple[FrameState, Optional[str], int]]:
         rows = self._conn().execute(
