@@ -264,3 +264,20 @@ def test_preemption_gives_a_late_user_their_share_only_when_a_wrangler_allows_it
         assert all(f.attempts == 0 for f in t.client.job(first).frames)  # no blame
     else:
         assert held[late] == 0 and held[first] == len(NODES), held
+
+
+def test_a_pass_reads_only_the_frames_changed_since_it_last_looked(team: Callable[..., Team]) -> None:
+    t = team(1)
+    (d,) = t.dispatchers
+    assert d.team is not None
+    job = t.submit("1-10")
+    db = d.team.db
+    with d.state.store.tx():
+        seen, first = db.changed_frames([job], 0)
+    assert sorted(c.idx for c in first) == list(range(10))  # the first look reads them all
+    t.client.store.update_frames(job, [3, 7], state=FrameState.FAILED)
+    with d.state.store.tx():
+        later, changed = db.changed_frames([job], seen)
+        again, none = db.changed_frames([job], later)
+    assert sorted((c.idx, c.state) for c in changed) == [(3, FrameState.FAILED), (7, FrameState.FAILED)]
+    assert later > seen and none == [] and again == later
