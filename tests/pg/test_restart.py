@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from farmhand.engine.pg import leases, schema, submit, work
-from farmhand.engine.pg.db import PgDatabase
+from farmhand.engine.pg.db import MAX_CONFLICTS, PgDatabase
 from farmhand.engine.pg.errors import StoreUnavailable
 from farmhand.errors import FarmhandError
 from farmhand.jobs import JobSpec
@@ -135,4 +135,6 @@ def test_a_unit_chosen_as_deadlock_victim_runs_again(farm_db: Any) -> None:
     for t in threads:
         t.join()
     assert sorted(results) == ["one", "two"]
-    assert sorted(attempts.values()) == [1, 2]  # exactly one victim, run once more
+    # At least one victim, run again until it got through. Usually exactly once; under load the victim's
+    # second run can win the first row back before the survivor takes it and deadlock once more.
+    assert min(attempts.values()) >= 1 and 2 <= max(attempts.values()) <= 1 + MAX_CONFLICTS, attempts
