@@ -2,7 +2,8 @@
 
 Each dispatcher has its own connection and identity, as separate processes would; they share the
 fake nodes (one :class:`FakeExecutor`) and the database. Leases expire by the database server's clock,
-so the tests that wait for one use a lease of a second and sleep past it.
+so the test that waits for one uses a lease of a second and sleeps past it; the others use a lease long
+enough that a slow machine never lets one run out under a live dispatcher.
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ from farmhand.jobs import CommandOp, FrameState, JobSpec, JobState, Retry
 from .conftest import FarmDb
 
 NODES = [f"n{i}" for i in range(6)]
+LONG_LEASE = 60.0
 
 
 class Team:
     """Dispatchers ``d0..`` on one farm database and one fake farm."""
 
-    def __init__(self, db: FarmDb, home: Path, count: int, lease: float = 1.0, spf: float = 1.0) -> None:
+    def __init__(self, db: FarmDb, home: Path, count: int, lease: float = LONG_LEASE,
+                 spf: float = 1.0) -> None:
         self.db = db
         self.out = home / "out"
         self.fake = FakeExecutor({n: NodeBehaviour(spf=spf) for n in NODES})
@@ -112,7 +115,8 @@ def team(farm_db: FarmDb, farmhand_home: Path) -> Callable[..., Team]:
 def test_two_dispatchers_share_a_job_and_never_book_a_frame_or_node_twice(team: Callable[..., Team]) -> None:
     t = team(0)
     # Two artists' registries that overlap on n2 and n3: both dispatchers race for those two.
-    t.dispatchers = [t.make("dispatcher:test:0", 1.0, NODES[:4]), t.make("dispatcher:test:1", 1.0, NODES[2:])]
+    t.dispatchers = [t.make("dispatcher:test:0", LONG_LEASE, NODES[:4]),
+                     t.make("dispatcher:test:1", LONG_LEASE, NODES[2:])]
     jobs = [t.submit("1-60"), t.submit("101-160")]
     t.drive(lambda: all(t.done(j)() for j in jobs))
     for job in jobs:
@@ -161,7 +165,8 @@ def test_a_dispatcher_that_cannot_renew_in_time_drops_its_renders(team: Callable
 
 def test_a_command_is_applied_by_one_dispatcher_and_followed_by_all(team: Callable[..., Team]) -> None:
     t = team(0, spf=3.0)
-    t.dispatchers = [t.make("dispatcher:test:0", 1.0, NODES[:3]), t.make("dispatcher:test:1", 1.0, NODES[3:])]
+    t.dispatchers = [t.make("dispatcher:test:0", LONG_LEASE, NODES[:3]),
+                     t.make("dispatcher:test:1", LONG_LEASE, NODES[3:])]
     job = t.submit("1-60")
     t.drive(lambda: all(d.state.tasks_of(job) for d in t.dispatchers))
     t.client.cancel(job)
