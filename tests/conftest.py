@@ -123,3 +123,11 @@ def trusted_lab(lab: LocalFarm, farmhand_home: Path) -> LocalFarm:
     lab.trust()
     write_ssh_config(lab)
     return lab
+
+
+@pytest.fixture
+def store_home(farmhand_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """``farmhand_home``, created, ``FARMHAND_STORE`` unset: the store is what its dispatcher.json says."""
+    monkeypatch.delenv("FARMHAND_STORE", raising=False)
+    farmhand_home.mkdir(parents=True, exist_ok=True)
+    return farmhand_home

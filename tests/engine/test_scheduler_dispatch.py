@@ -72,15 +72,11 @@ def test_the_next_job_starts_from_the_speeds_the_last_one_measured(rig_for: Call
     assert chunks == {"fast": "frames 1-40", "slow": "frames 41-50"}
 
 
-def test_a_job_every_free_node_passed_on_is_asked_again_only_when_something_changes(
-    rig_for: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
-) -> None:
+
+def _count_asks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The nodes the assigner asks the policy about (``next_work``), in order, from now on."""
     from farmhand.engine import assign
 
-    nodes = {"fast": NodeBehaviour(spf=1.0), "slow": NodeBehaviour(spf=20.0)}
-    rig = rig_for(nodes, cores={"fast": 8, "slow": 1}, policy=POLICY, retry=Retry(stall_floor=60.0))
-    job = rig.submit("1-8", chunk=8)  # the fast node takes all 8; the slow one has nothing worth doing
-    rig.drive(lambda: rig.snap(job).summary.frames_done >= 1, dt=0.05)
     asked: list[str] = []
     real = assign.next_work
 
@@ -89,6 +85,17 @@ def test_a_job_every_free_node_passed_on_is_asked_again_only_when_something_chan
         return real(speed, *args, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(assign, "next_work", counting)
+    return asked
+
+def test_a_job_every_free_node_passed_on_is_asked_again_only_when_something_changes(
+    rig_for: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    nodes = {"fast": NodeBehaviour(spf=1.0), "slow": NodeBehaviour(spf=20.0)}
+    rig = rig_for(nodes, cores={"fast": 8, "slow": 1}, policy=POLICY, retry=Retry(stall_floor=60.0))
+    job = rig.submit("1-8", chunk=8)  # the fast node takes all 8; the slow one has nothing worth doing
+    rig.drive(lambda: rig.snap(job).summary.frames_done >= 1, dt=0.05)
+    asked = _count_asks(monkeypatch)
     for _ in range(4):  # 4 steps within QUIET_SECONDS, no frame finished
         rig.now += 0.05
         rig.dispatcher.step(rig.now)
@@ -100,21 +107,13 @@ def test_a_job_every_free_node_passed_on_is_asked_again_only_when_something_chan
 def test_at_the_tail_one_node_passing_spares_asking_the_nodes_no_better(
     rig_for: Callable[..., Rig], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from farmhand.engine import assign
 
     nodes = {f"n{i:02d}": NodeBehaviour(spf=1.0, startup=2.0) for i in range(11)}
     nodes["slow"] = NodeBehaviour(spf=1.5, startup=2.0)
     rig = rig_for(nodes, policy=POLICY, retry=Retry(stall_floor=60.0))
     job = rig.submit("1-36")  # 3 frames each; the slow node's last frame is not worth a backup
     rig.drive(lambda: rig.snap(job).summary.frames_done >= 34, dt=0.05)
-    asked: list[str] = []
-    real = assign.next_work
-
-    def counting(speed: NodeSpeed, *args: object, **kw: object) -> object:
-        asked.append(speed.node)
-        return real(speed, *args, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(assign, "next_work", counting)
+    asked = _count_asks(monkeypatch)
     rig.now += 0.3  # past QUIET_SECONDS: the job is looked at again
     rig.dispatcher.step(rig.now)
     free = [n for n in nodes if not rig.dispatcher.state.busy_on(n)]

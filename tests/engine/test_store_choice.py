@@ -25,10 +25,8 @@ ENV_URL = "postgresql://bob@other.studio/farm"
 
 
 @pytest.fixture
-def home(farmhand_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("FARMHAND_STORE", raising=False)
-    farmhand_home.mkdir(parents=True, exist_ok=True)
-    return farmhand_home
+def home(store_home: Path) -> Path:
+    return store_home
 
 
 def _write(home: Path, data: Any) -> None:

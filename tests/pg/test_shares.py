@@ -15,15 +15,21 @@ from farmhand.engine.pg.roles import FarmRole
 from farmhand.engine.pg.store import PgStore
 from farmhand.jobs import JobSpec
 
-from .conftest import FarmDb
+from .conftest import FarmDb, User
+
+
+def _log_in(farm_db: FarmDb, monkeypatch: pytest.MonkeyPatch, role: FarmRole, stem: str) -> User:
+    """A new login of ``role``, and this process pointed at the farm database as it."""
+    user = farm_db.user(role, stem)
+    monkeypatch.setenv("FARMHAND_STORE", user.url)
+    return user
 
 
 def test_a_wrangler_sets_lists_and_removes_weights(
     farm_db: FarmDb, farmhand_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     del farmhand_home
-    wendy = farm_db.user(FarmRole.WRANGLER, "wendy")
-    monkeypatch.setenv("FARMHAND_STORE", wendy.url)
+    wendy = _log_in(farm_db, monkeypatch, FarmRole.WRANGLER, "wendy")
     assert main(["shares"]) == 0
     assert "even share" in capsys.readouterr().out
     assert main(["shares", "set", "alice", "2"]) == 0
@@ -49,8 +55,7 @@ def test_an_artist_may_read_but_not_change_weights(
     farm_db: FarmDb, farmhand_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     del farmhand_home
-    carol = farm_db.user(FarmRole.ARTIST, "carol")
-    monkeypatch.setenv("FARMHAND_STORE", carol.url)
+    carol = _log_in(farm_db, monkeypatch, FarmRole.ARTIST, "carol")
     assert main(["shares"]) == 0
     capsys.readouterr()
     for argv in (["shares", "set", carol.name, "50"], ["shares", "preempt", "on"]):

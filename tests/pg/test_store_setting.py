@@ -22,10 +22,8 @@ from .conftest import FarmDb, make_farm_db
 
 
 @pytest.fixture
-def home(farmhand_home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("FARMHAND_STORE", raising=False)
-    farmhand_home.mkdir(parents=True, exist_ok=True)
-    return farmhand_home
+def home(store_home: Path) -> Path:
+    return store_home
 
 
 def _point_at(home: Path, url: str) -> None:
